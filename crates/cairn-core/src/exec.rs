@@ -1,0 +1,1 @@
+//! The executor. Owned by the planner work.

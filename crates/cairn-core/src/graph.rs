@@ -1,0 +1,1 @@
+//! The dependency graph of a stack (petgraph). Owned by the planner work.

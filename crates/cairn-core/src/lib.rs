@@ -1,0 +1,25 @@
+//! The resource-graph core of cairn.
+//!
+//! Values, resource schemas (the typed DSL), stack specifications, the
+//! planner and the executor. This crate does no IO and links no cloud SDK:
+//! providers and state stores plug in through the traits in [`provider`]
+//! and [`state`].
+
+pub mod diag;
+pub mod dsl;
+pub mod exec;
+pub mod graph;
+pub mod interp;
+pub mod mem;
+pub mod plan;
+pub mod provider;
+pub mod schema;
+pub mod spec;
+pub mod state;
+pub mod value;
+
+pub use provider::{ProviderError, Registry, ResourceProvider};
+pub use schema::{PropType, PropertySchema, ResourceSchema};
+pub use spec::{ResourceOptions, ResourceSpec, StackSpec};
+pub use state::{ResourceState, StackState};
+pub use value::{Map, Value};

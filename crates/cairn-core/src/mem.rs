@@ -1,0 +1,1 @@
+//! An in-memory provider for engine-logic tests. Owned by the planner work.

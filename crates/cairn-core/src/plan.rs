@@ -1,0 +1,1 @@
+//! The planner. Owned by the planner work.

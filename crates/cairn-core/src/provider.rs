@@ -1,0 +1,244 @@
+//! The provider interface: one [`ResourceProvider`] per resource type.
+//!
+//! Adding a resource type is one new file implementing this trait in a
+//! provider crate, registered in that crate's `register` function. The core
+//! never changes for it.
+
+use crate::schema::ResourceSchema;
+use crate::spec::Timeouts;
+use crate::value::{Map, PropertyPath};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A preview-time validation failure, pointing at a property.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckFailure {
+    pub path: PropertyPath,
+    pub message: String,
+    pub help: Option<String>,
+    /// Stable rule id, e.g. `aws::elasticache::cluster-failover`.
+    pub rule: String,
+    /// Advisory only (policy warnings); errors block preview.
+    pub warning: bool,
+}
+
+impl CheckFailure {
+    pub fn error(rule: &str, path: PropertyPath, message: impl Into<String>) -> Self {
+        CheckFailure {
+            path,
+            message: message.into(),
+            help: None,
+            rule: rule.to_string(),
+            warning: false,
+        }
+    }
+    pub fn warning(rule: &str, path: PropertyPath, message: impl Into<String>) -> Self {
+        CheckFailure {
+            warning: true,
+            ..Self::error(rule, path, message)
+        }
+    }
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// Where a provider reports live progress ("creating", "modifying 3/5"...).
+pub type ProgressFn = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Context handed to every provider call.
+#[derive(Clone)]
+pub struct CallContext {
+    pub stack: String,
+    /// The resource's logical name in the stack.
+    pub name: String,
+    /// `stack/name`: tagged on cloud resources so interrupted creates can be found.
+    pub urn: String,
+    pub timeouts: Timeouts,
+    pub progress: ProgressFn,
+}
+
+impl CallContext {
+    pub fn new(stack: &str, name: &str) -> Self {
+        CallContext {
+            stack: stack.to_string(),
+            name: name.to_string(),
+            urn: format!("{stack}/{name}"),
+            timeouts: Timeouts::default(),
+            progress: Arc::new(|_| {}),
+        }
+    }
+    pub fn report(&self, status: &str) {
+        (self.progress)(status)
+    }
+    /// The deadline for an operation, falling back to `default`.
+    pub fn deadline(&self, op: Operation, default: Duration) -> Duration {
+        let secs = match op {
+            Operation::Create => self.timeouts.create,
+            Operation::Update => self.timeouts.update,
+            Operation::Delete => self.timeouts.delete,
+            Operation::Read => None,
+        };
+        secs.map(Duration::from_secs).unwrap_or(default)
+    }
+}
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    Create,
+    Read,
+    Update,
+    Delete,
+}
+
+/// What a create (or a recovered create) produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Created {
+    pub id: String,
+    pub outputs: Map,
+}
+
+/// What a read found in the cloud.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observed {
+    pub id: String,
+    /// The inputs as the cloud reports them (for drift and import).
+    pub inputs: Map,
+    pub outputs: Map,
+}
+
+/// A provider failure. `retryable` failures were already retried by the provider.
+#[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
+pub enum ProviderError {
+    #[error("{api} failed for {resource}: {code}: {message}")]
+    #[diagnostic(code(cairn::provider::api))]
+    Api {
+        resource: String,
+        api: String,
+        code: String,
+        message: String,
+        retryable: bool,
+    },
+    #[error("{resource} did not reach `{wanted}` within {waited_secs}s (last status `{last}`)")]
+    #[diagnostic(
+        code(cairn::provider::timeout),
+        help("raise options.customTimeouts for this resource")
+    )]
+    Timeout {
+        resource: String,
+        wanted: String,
+        last: String,
+        waited_secs: u64,
+    },
+    #[error("{resource}: {message}")]
+    #[diagnostic(code(cairn::provider::invalid))]
+    Invalid { resource: String, message: String },
+    #[error("no provider for type `{0}`")]
+    #[diagnostic(code(cairn::provider::unknown_type))]
+    UnknownType(String),
+}
+
+impl ProviderError {
+    pub fn invalid(resource: &str, message: impl Into<String>) -> Self {
+        ProviderError::Invalid {
+            resource: resource.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One resource type's lifecycle. Inputs passed in are resolved (no
+/// references, no unknowns) and revealed (no secret wrappers).
+#[async_trait]
+pub trait ResourceProvider: Send + Sync {
+    fn schema(&self) -> &ResourceSchema;
+
+    /// Semantic validation at preview, beyond the schema's types. No IO.
+    fn check(&self, _inputs: &Map) -> Vec<CheckFailure> {
+        Vec::new()
+    }
+
+    /// Properties that force replacement given this old/new pair, beyond the
+    /// schema's `replace_on_change` (e.g. an engine downgrade).
+    fn extra_replace_paths(&self, _old: &Map, _new: &Map) -> Vec<PropertyPath> {
+        Vec::new()
+    }
+
+    /// False for types whose create/delete touch nothing outside the engine
+    /// (e.g. `core:Data`): the journal then need not fsync before the call.
+    fn has_external_effects(&self) -> bool {
+        true
+    }
+
+    async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError>;
+
+    /// Reads the live resource; `Ok(None)` when it no longer exists.
+    async fn read(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        inputs: &Map,
+    ) -> Result<Option<Observed>, ProviderError>;
+
+    /// Updates in place; returns the new outputs.
+    async fn update(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        old_inputs: &Map,
+        new_inputs: &Map,
+        old_outputs: &Map,
+    ) -> Result<Map, ProviderError>;
+
+    async fn delete(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        inputs: &Map,
+        outputs: &Map,
+    ) -> Result<(), ProviderError>;
+
+    /// Finds what an interrupted create left behind (by name or by the
+    /// `ctx.urn` tag), so a re-run adopts it instead of creating a duplicate.
+    async fn recover(
+        &self,
+        _ctx: &CallContext,
+        _inputs: &Map,
+    ) -> Result<Option<Created>, ProviderError> {
+        Ok(None)
+    }
+}
+
+/// All resource types known to a run, by type token.
+#[derive(Clone, Default)]
+pub struct Registry {
+    providers: BTreeMap<String, Arc<dyn ResourceProvider>>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn register(&mut self, provider: Arc<dyn ResourceProvider>) {
+        self.providers
+            .insert(provider.schema().token.clone(), provider);
+    }
+    pub fn get(&self, token: &str) -> Option<&Arc<dyn ResourceProvider>> {
+        self.providers.get(token)
+    }
+    pub fn schema(&self, token: &str) -> Option<&ResourceSchema> {
+        self.providers.get(token).map(|p| p.schema())
+    }
+    pub fn tokens(&self) -> impl Iterator<Item = &str> {
+        self.providers.keys().map(String::as_str)
+    }
+    pub fn schemas(&self) -> impl Iterator<Item = &ResourceSchema> {
+        self.providers.values().map(|p| p.schema())
+    }
+}

@@ -1,0 +1,139 @@
+//! The desired state of a stack, as loaded from YAML or built with the Rust DSL.
+
+use crate::value::{Map, PropertyPath, Value};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A byte range in the stack's source text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Span {
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl Span {
+    pub fn new(offset: usize, len: usize) -> Self {
+        Span { offset, len }
+    }
+}
+
+impl From<Span> for miette::SourceSpan {
+    fn from(s: Span) -> Self {
+        (s.offset, s.len).into()
+    }
+}
+
+/// The text a stack was loaded from, for diagnostics that point into it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceFile {
+    pub name: String,
+    pub text: Arc<str>,
+}
+
+impl SourceFile {
+    pub fn named_source(&self) -> miette::NamedSource<Arc<str>> {
+        miette::NamedSource::new(self.name.clone(), self.text.clone()).with_language("yaml")
+    }
+}
+
+/// Custom per-operation deadlines, in seconds (Pulumi's `customTimeouts`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timeouts {
+    pub create: Option<u64>,
+    pub update: Option<u64>,
+    pub delete: Option<u64>,
+}
+
+/// Pulumi-style resource options.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceOptions {
+    pub depends_on: Vec<String>,
+    pub protect: bool,
+    pub retain_on_delete: bool,
+    /// Top-level property names whose changes are ignored by the planner.
+    pub ignore_changes: Vec<String>,
+    pub delete_before_replace: bool,
+    /// Adopt an existing cloud resource with this physical id.
+    pub import: Option<String>,
+    pub custom_timeouts: Timeouts,
+}
+
+/// One resource in the desired state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResourceSpec {
+    pub name: String,
+    pub type_token: String,
+    /// Inputs. Strings may hold `${resource.output}` references, resolved at apply.
+    pub properties: Map,
+    pub options: ResourceOptions,
+    /// Where each property (and the resource itself, at the root path) was written.
+    pub spans: BTreeMap<PropertyPath, Span>,
+}
+
+impl ResourceSpec {
+    pub fn new(name: &str, type_token: &str, properties: Map) -> Self {
+        ResourceSpec {
+            name: name.to_string(),
+            type_token: type_token.to_string(),
+            properties,
+            options: ResourceOptions::default(),
+            spans: BTreeMap::new(),
+        }
+    }
+
+    /// The span of the deepest written prefix of `path`, or of the resource.
+    pub fn span_of(&self, path: &PropertyPath) -> Option<Span> {
+        let mut p = path.clone();
+        loop {
+            if let Some(s) = self.spans.get(&p) {
+                return Some(*s);
+            }
+            if p.0.pop().is_none() {
+                return None;
+            }
+        }
+    }
+}
+
+/// A waiver of a policy rule, with the reason the stack gives for it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Waiver {
+    pub rule: String,
+    pub resource: Option<String>,
+    pub reason: String,
+    #[serde(skip)]
+    pub span: Option<Span>,
+}
+
+/// A whole stack's desired state.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct StackSpec {
+    pub name: String,
+    /// Resources in source order.
+    pub resources: Vec<ResourceSpec>,
+    /// Stack outputs; strings may hold references.
+    pub outputs: Map,
+    pub waivers: Vec<Waiver>,
+    pub source: Option<SourceFile>,
+}
+
+impl StackSpec {
+    pub fn new(name: &str) -> Self {
+        StackSpec {
+            name: name.to_string(),
+            ..Default::default()
+        }
+    }
+    pub fn resource(&self, name: &str) -> Option<&ResourceSpec> {
+        self.resources.iter().find(|r| r.name == name)
+    }
+    pub fn add(&mut self, r: ResourceSpec) {
+        self.resources.push(r);
+    }
+    pub fn output(&mut self, name: &str, v: impl Into<Value>) {
+        self.outputs.insert(name.to_string(), v.into());
+    }
+}
