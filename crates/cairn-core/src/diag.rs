@@ -18,6 +18,9 @@ pub struct Problem {
     pub warning: bool,
     /// The source text the span points into (set by whoever knows the file).
     pub source: Option<SourceFile>,
+    /// Further labelled spans in the same source, e.g. the first definition
+    /// of a duplicated key.
+    pub secondary: Vec<(Span, String)>,
 }
 
 impl Problem {
@@ -30,6 +33,7 @@ impl Problem {
             span: None,
             warning: false,
             source: None,
+            secondary: Vec::new(),
         }
     }
     pub fn warning(code: &str, message: impl Into<String>) -> Self {
@@ -41,6 +45,11 @@ impl Problem {
     pub fn at(mut self, span: Option<Span>, label: impl Into<String>) -> Self {
         self.span = span;
         self.label = Some(label.into());
+        self
+    }
+    /// Adds a secondary label (shown only when the problem has a source).
+    pub fn also_at(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.secondary.push((span, label.into()));
         self
     }
     pub fn help(mut self, help: impl Into<String>) -> Self {
@@ -107,9 +116,17 @@ impl Diagnostic for Problem {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = self.span?;
         self.source.as_ref()?;
-        Some(Box::new(std::iter::once(
-            LabeledSpan::new_primary_with_span(self.label.clone(), span),
-        )))
+        let secondary = self
+            .secondary
+            .iter()
+            .map(|(s, l)| LabeledSpan::new_with_span(Some(l.clone()), *s));
+        Some(Box::new(
+            std::iter::once(LabeledSpan::new_primary_with_span(
+                self.label.clone(),
+                span,
+            ))
+            .chain(secondary),
+        ))
     }
 }
 

@@ -13,9 +13,11 @@ pub mod interp;
 pub mod mem;
 pub mod plan;
 pub mod provider;
+pub mod reconcile;
 pub mod schema;
 pub mod spec;
 pub mod state;
+pub mod validate;
 pub mod value;
 
 pub use provider::{ProviderError, Registry, ResourceProvider};

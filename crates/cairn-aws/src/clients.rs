@@ -1,0 +1,249 @@
+//! SDK configuration and lazily built service clients.
+//!
+//! Providers hold an [`AwsClients`]; nothing touches the network or the
+//! credential chain until the first provider call, so registering the
+//! providers for validation or preview needs no AWS credentials.
+
+use crate::error::AwsError;
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use cairn_core::ProviderError;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// Region used with `--local` (the emulator).
+pub const LOCAL_REGION: &str = "us-east-1";
+/// Maximum attempts of one SDK call (standard retry mode, jittered exponential backoff).
+pub const MAX_ATTEMPTS: u32 = 8;
+/// Environment variable for the waiters' longest poll interval, in milliseconds.
+pub const POLL_ENV: &str = "CAIRN_AWS_POLL_MS";
+/// Default longest poll interval against real AWS.
+pub const DEFAULT_POLL_MS: u64 = 15_000;
+
+/// The SDK retry policy: standard mode, bounded attempts, jittered exponential backoff.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(200))
+        .with_max_backoff(Duration::from_secs(20))
+}
+
+/// Loads the SDK configuration.
+///
+/// Without an override this is aws-config's standard chain (environment,
+/// shared profile, SSO, web identity / IRSA, container and instance
+/// metadata), and honours `AWS_ENDPOINT_URL`. With an override (`--local`)
+/// it points every client at that endpoint, in `us-east-1`, with static
+/// test credentials. Either way the retry policy is [`retry_config`].
+/// No network call is made here: credentials resolve on first use.
+pub async fn load_sdk_config(endpoint_override: Option<&str>) -> SdkConfig {
+    let loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry_config());
+    match endpoint_override {
+        Some(endpoint) => {
+            loader
+                .endpoint_url(endpoint)
+                .region(Region::new(LOCAL_REGION))
+                .test_credentials()
+                .load()
+                .await
+        }
+        None => loader.load().await,
+    }
+}
+
+/// The service clients, built from one [`SdkConfig`].
+#[derive(Clone, Debug)]
+pub(crate) struct Sdk {
+    pub ec: aws_sdk_elasticache::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub sm: aws_sdk_secretsmanager::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub sts: aws_sdk_sts::Client,
+}
+
+impl Sdk {
+    fn new(cfg: &SdkConfig) -> Self {
+        Sdk {
+            ec: aws_sdk_elasticache::Client::new(cfg),
+            kms: aws_sdk_kms::Client::new(cfg),
+            sm: aws_sdk_secretsmanager::Client::new(cfg),
+            iam: aws_sdk_iam::Client::new(cfg),
+            ec2: aws_sdk_ec2::Client::new(cfg),
+            sts: aws_sdk_sts::Client::new(cfg),
+        }
+    }
+}
+
+enum Source {
+    Config(Box<SdkConfig>),
+    Lazy(Option<String>),
+    #[cfg(test)]
+    Ready,
+}
+
+/// How waiters poll: first after `first`, growing ×2 up to `max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PollConfig {
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl PollConfig {
+    /// `max` = `CAIRN_AWS_POLL_MS` (default 15 000 ms); `first` = max/10 (at least 1 ms).
+    pub fn from_env() -> Self {
+        let ms = std::env::var(POLL_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .unwrap_or(DEFAULT_POLL_MS);
+        Self::with_max(Duration::from_millis(ms))
+    }
+    pub fn with_max(max: Duration) -> Self {
+        PollConfig {
+            first: (max / 10).max(Duration::from_millis(1)),
+            max,
+        }
+    }
+}
+
+static GLOBAL_DESCRIBE_CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// Describe calls made by all waiters in this process (for the benchmark).
+pub fn waiter_describe_calls() -> u64 {
+    GLOBAL_DESCRIBE_CALLS.load(Ordering::Relaxed)
+}
+
+/// Shared, lazily initialised AWS access for all providers of one registry.
+pub struct AwsClients {
+    source: Source,
+    sdk: OnceCell<Sdk>,
+    poll: PollConfig,
+    describe_calls: AtomicU64,
+}
+
+impl std::fmt::Debug for AwsClients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsClients")
+            .field("loaded", &self.sdk.initialized())
+            .field("poll", &self.poll)
+            .finish()
+    }
+}
+
+impl AwsClients {
+    /// Clients from an already-loaded configuration (built on first use).
+    pub fn from_sdk_config(cfg: &SdkConfig) -> Self {
+        AwsClients {
+            source: Source::Config(Box::new(cfg.clone())),
+            sdk: OnceCell::new(),
+            poll: PollConfig::from_env(),
+            describe_calls: AtomicU64::new(0),
+        }
+    }
+
+    /// Clients whose configuration is loaded by [`load_sdk_config`] on first use.
+    pub fn lazy(endpoint_override: Option<&str>) -> Self {
+        AwsClients {
+            source: Source::Lazy(endpoint_override.map(str::to_string)),
+            sdk: OnceCell::new(),
+            poll: PollConfig::from_env(),
+            describe_calls: AtomicU64::new(0),
+        }
+    }
+
+    /// Overrides the waiters' poll intervals.
+    pub fn with_poll(mut self, poll: PollConfig) -> Self {
+        self.poll = poll;
+        self
+    }
+
+    #[cfg(test)]
+    pub(crate) fn from_sdk(sdk: Sdk) -> Self {
+        AwsClients {
+            source: Source::Ready,
+            sdk: OnceCell::new_with(Some(sdk)),
+            poll: PollConfig::with_max(Duration::from_millis(2)),
+            describe_calls: AtomicU64::new(0),
+        }
+    }
+
+    pub fn poll(&self) -> PollConfig {
+        self.poll
+    }
+
+    /// Describe calls made by this instance's waiters.
+    pub fn describe_calls(&self) -> u64 {
+        self.describe_calls.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_describe(&self) {
+        self.describe_calls.fetch_add(1, Ordering::Relaxed);
+        GLOBAL_DESCRIBE_CALLS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// True once the clients exist (i.e. some provider call was made).
+    pub fn is_loaded(&self) -> bool {
+        self.sdk.initialized()
+    }
+
+    pub(crate) async fn get(&self) -> Result<&Sdk, ProviderError> {
+        let sdk = self
+            .sdk
+            .get_or_init(|| async {
+                match &self.source {
+                    Source::Config(cfg) => Sdk::new(cfg),
+                    Source::Lazy(endpoint) => Sdk::new(&load_sdk_config(endpoint.as_deref()).await),
+                    #[cfg(test)]
+                    Source::Ready => unreachable!("test clients are built ready"),
+                }
+            })
+            .await;
+        if sdk.ec.config().region().is_none() {
+            return Err(AwsError::NoRegion.into());
+        }
+        Ok(sdk)
+    }
+}
+
+/// The account id and partition of the caller (STS GetCallerIdentity).
+pub(crate) async fn caller_identity(
+    sdk: &Sdk,
+    resource: &str,
+) -> Result<(String, String), ProviderError> {
+    let out = sdk
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| crate::util::api_error(resource, "sts:GetCallerIdentity", e, &[]))?;
+    let account = out
+        .account()
+        .ok_or_else(|| crate::util::missing(resource, "sts:GetCallerIdentity", "account"))?
+        .to_string();
+    let partition = out
+        .arn()
+        .and_then(|a| a.split(':').nth(1))
+        .filter(|p| !p.is_empty())
+        .unwrap_or("aws")
+        .to_string();
+    Ok((account, partition))
+}
+
+/// Checks the credential chain now (for a CLI's early "who am I" check).
+pub async fn verify_credentials(cfg: &SdkConfig) -> Result<String, AwsError> {
+    if cfg.region().is_none() {
+        return Err(AwsError::NoRegion);
+    }
+    let sts = aws_sdk_sts::Client::new(cfg);
+    match sts.get_caller_identity().send().await {
+        Ok(out) => Ok(out.account().unwrap_or_default().to_string()),
+        Err(e) => Err(AwsError::Credentials {
+            message: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+        }),
+    }
+}
+
+pub(crate) type Shared = Arc<AwsClients>;

@@ -1,0 +1,373 @@
+//! `aws:iam:Policy`: a customer managed policy. Updates add a new default
+//! version (pruning the oldest non-default one when IAM's limit of 5 is reached).
+
+use crate::clients::Shared;
+use crate::util::{
+    api_error, concrete_str, get_str, get_tags, is_not_found, missing, percent_decode,
+    resource_label, same_json, tag_diff, tags_value, URN_TAG,
+};
+use async_trait::async_trait;
+use aws_sdk_iam::types::{Policy as PolicyModel, PolicyScopeType, PolicyVersion, Tag};
+use cairn_core::dsl::{Input, Output, ResourceType};
+use cairn_core::provider::{CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider};
+use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
+use cairn_core::value::{Map, PropertyPath};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub const TOKEN: &str = "aws:iam:Policy";
+/// IAM keeps at most this many versions of a managed policy.
+pub const MAX_VERSIONS: usize = 5;
+
+pub mod rules {
+    pub const POLICY_JSON: &str = "aws::iam::policy-json";
+}
+
+pub fn schema() -> ResourceSchema {
+    let s = PropType::string;
+    ResourceSchema::new(TOKEN, "An IAM customer managed policy.")
+        .fixed_name()
+        .property(PropertySchema::new("name", PropType::String { min_len: Some(1), max_len: Some(128) }).required().replaces().doc("Policy name."))
+        .property(PropertySchema::new("path", s()).replaces().default_value(serde_json::json!("/")).doc("Path, e.g. `/`."))
+        .property(PropertySchema::new("description", s()).replaces().doc("Description (cannot change in place)."))
+        .property(PropertySchema::new("policy", s()).required().doc("Policy document (JSON)."))
+        .property(PropertySchema::new("tags", PropType::map(s())).doc("Tags."))
+        .output(OutputSchema::new("arn", "Policy ARN."))
+        .output(OutputSchema::new("policyId", "Policy id."))
+        .output(OutputSchema::new("defaultVersionId", "Default version, e.g. `v2`."))
+}
+
+pub struct Policy;
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyArgs {
+    pub name: Input<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<Input<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<Input<String>>,
+    pub policy: Input<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, Input<String>>>,
+}
+
+pub struct PolicyOutputs {
+    pub arn: Output<String>,
+    pub policy_id: Output<String>,
+    pub default_version_id: Output<String>,
+}
+
+impl ResourceType for Policy {
+    const TOKEN: &'static str = TOKEN;
+    type Args = PolicyArgs;
+    type Outputs = PolicyOutputs;
+    fn outputs(name: &str) -> PolicyOutputs {
+        PolicyOutputs {
+            arn: Output::of(name, "arn"),
+            policy_id: Output::of(name, "policyId"),
+            default_version_id: Output::of(name, "defaultVersionId"),
+        }
+    }
+}
+
+fn outputs(p: &PolicyModel) -> Map {
+    let mut m = Map::new();
+    m.insert("arn".into(), p.arn().unwrap_or_default().into());
+    m.insert("policyId".into(), p.policy_id().unwrap_or_default().into());
+    m.insert("defaultVersionId".into(), p.default_version_id().unwrap_or_default().into());
+    m
+}
+
+fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect()
+}
+
+/// The version to delete to make room: the oldest non-default one.
+fn version_to_prune(versions: &[PolicyVersion]) -> Option<String> {
+    versions
+        .iter()
+        .filter(|v| !v.is_default_version())
+        .min_by(|a, b| {
+            let key = |v: &PolicyVersion| {
+                (
+                    v.create_date().map(|d| (d.secs(), d.subsec_nanos())),
+                    v.version_id()
+                        .and_then(|id| id.trim_start_matches('v').parse::<u64>().ok()),
+                )
+            };
+            key(a).cmp(&key(b))
+        })
+        .and_then(|v| v.version_id().map(str::to_string))
+}
+
+pub struct PolicyProvider {
+    schema: ResourceSchema,
+    clients: Shared,
+}
+
+impl PolicyProvider {
+    pub fn new(clients: Shared) -> Self {
+        PolicyProvider {
+            schema: schema(),
+            clients,
+        }
+    }
+
+    async fn get(&self, resource: &str, arn: &str) -> Result<Option<PolicyModel>, ProviderError> {
+        let sdk = self.clients.get().await?;
+        match sdk.iam.get_policy().policy_arn(arn).send().await {
+            Ok(out) => Ok(out.policy().cloned()),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(api_error(resource, "iam:GetPolicy", e, &[])),
+        }
+    }
+
+    async fn versions(&self, resource: &str, arn: &str) -> Result<Vec<PolicyVersion>, ProviderError> {
+        let sdk = self.clients.get().await?;
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = sdk
+                .iam
+                .list_policy_versions()
+                .policy_arn(arn)
+                .set_marker(marker.clone())
+                .send()
+                .await
+                .map_err(|e| api_error(resource, "iam:ListPolicyVersions", e, &[]))?;
+            out.extend(page.versions().iter().cloned());
+            match page.marker() {
+                Some(m) if page.is_truncated() && Some(m) != marker.as_deref() => marker = Some(m.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn find_by_name(&self, resource: &str, name: &str, path: &str) -> Result<Option<PolicyModel>, ProviderError> {
+        let sdk = self.clients.get().await?;
+        let mut marker: Option<String> = None;
+        loop {
+            let page = sdk
+                .iam
+                .list_policies()
+                .scope(PolicyScopeType::Local)
+                .path_prefix(path)
+                .set_marker(marker.clone())
+                .send()
+                .await
+                .map_err(|e| api_error(resource, "iam:ListPolicies", e, &[]))?;
+            if let Some(p) = page.policies().iter().find(|p| p.policy_name() == Some(name)) {
+                return Ok(Some(p.clone()));
+            }
+            match page.marker() {
+                Some(m) if page.is_truncated() && Some(m) != marker.as_deref() => marker = Some(m.to_string()),
+                _ => return Ok(None),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ResourceProvider for PolicyProvider {
+    fn schema(&self) -> &ResourceSchema {
+        &self.schema
+    }
+
+    fn check(&self, inputs: &Map) -> Vec<CheckFailure> {
+        match concrete_str(inputs, "policy") {
+            Some(p) if serde_json::from_str::<serde_json::Value>(p).map(|v| !v.is_object()).unwrap_or(true) => {
+                vec![CheckFailure::error(rules::POLICY_JSON, PropertyPath::key("policy"), "policy is not a JSON object")
+                    .with_help("write the policy document as JSON, e.g. with `fn::toJSON`")]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let name = get_str(inputs, "name").ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
+        let sdk = self.clients.get().await?;
+        let mut tags = get_tags(inputs, "tags");
+        tags.insert(URN_TAG.to_string(), ctx.urn.clone());
+        let out = sdk
+            .iam
+            .create_policy()
+            .policy_name(name)
+            .path(get_str(inputs, "path").unwrap_or("/"))
+            .set_description(get_str(inputs, "description").map(str::to_string))
+            .policy_document(get_str(inputs, "policy").unwrap_or_default())
+            .set_tags(Some(iam_tags(&tags)))
+            .send()
+            .await
+            .map_err(|e| api_error(&resource, "iam:CreatePolicy", e, &[]))?;
+        let p = out.policy().ok_or_else(|| missing(&resource, "iam:CreatePolicy", "policy"))?;
+        Ok(Created {
+            id: p.arn().unwrap_or_default().to_string(),
+            outputs: outputs(p),
+        })
+    }
+
+    async fn read(&self, ctx: &CallContext, id: &str, inputs: &Map) -> Result<Option<Observed>, ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let Some(p) = self.get(&resource, id).await? else {
+            return Ok(None);
+        };
+        let sdk = self.clients.get().await?;
+        let mut obs = Map::new();
+        obs.insert("name".into(), p.policy_name().unwrap_or_default().into());
+        obs.insert("path".into(), p.path().unwrap_or("/").into());
+        if let Some(d) = p.description().filter(|d| !d.is_empty()) {
+            obs.insert("description".into(), d.into());
+        }
+        if let Some(v) = p.default_version_id() {
+            let doc = sdk
+                .iam
+                .get_policy_version()
+                .policy_arn(id)
+                .version_id(v)
+                .send()
+                .await
+                .map_err(|e| api_error(&resource, "iam:GetPolicyVersion", e, &[]))?;
+            let live = doc
+                .policy_version()
+                .and_then(|v| v.document())
+                .map(percent_decode)
+                .unwrap_or_default();
+            let v = match get_str(inputs, "policy") {
+                Some(want) if same_json(&live, want) => want.to_string(),
+                _ => live,
+            };
+            obs.insert("policy".into(), v.into());
+        }
+        let tags: BTreeMap<String, String> = p
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .filter(|(k, _)| k != URN_TAG)
+            .collect();
+        if inputs.contains_key("tags") || !tags.is_empty() {
+            obs.insert("tags".into(), tags_value(&tags));
+        }
+        Ok(Some(Observed {
+            id: id.to_string(),
+            inputs: obs,
+            outputs: outputs(&p),
+        }))
+    }
+
+    async fn update(&self, ctx: &CallContext, id: &str, old: &Map, new: &Map, _old_outputs: &Map) -> Result<Map, ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let sdk = self.clients.get().await?;
+        if old.get("policy") != new.get("policy") {
+            let versions = self.versions(&resource, id).await?;
+            if versions.len() >= MAX_VERSIONS {
+                if let Some(v) = version_to_prune(&versions) {
+                    ctx.report(&format!("pruning policy version {v}"));
+                    sdk.iam
+                        .delete_policy_version()
+                        .policy_arn(id)
+                        .version_id(v)
+                        .send()
+                        .await
+                        .map_err(|e| api_error(&resource, "iam:DeletePolicyVersion", e, &[]))?;
+                }
+            }
+            sdk.iam
+                .create_policy_version()
+                .policy_arn(id)
+                .policy_document(get_str(new, "policy").unwrap_or_default())
+                .set_as_default(true)
+                .send()
+                .await
+                .map_err(|e| api_error(&resource, "iam:CreatePolicyVersion", e, &[]))?;
+        }
+        if old.get("tags") != new.get("tags") {
+            let (set, gone) = tag_diff(&get_tags(old, "tags"), &get_tags(new, "tags"));
+            if !set.is_empty() {
+                sdk.iam
+                    .tag_policy()
+                    .policy_arn(id)
+                    .set_tags(Some(iam_tags(&set)))
+                    .send()
+                    .await
+                    .map_err(|e| api_error(&resource, "iam:TagPolicy", e, &[]))?;
+            }
+            if !gone.is_empty() {
+                sdk.iam
+                    .untag_policy()
+                    .policy_arn(id)
+                    .set_tag_keys(Some(gone))
+                    .send()
+                    .await
+                    .map_err(|e| api_error(&resource, "iam:UntagPolicy", e, &[]))?;
+            }
+        }
+        let p = self
+            .get(&resource, id)
+            .await?
+            .ok_or_else(|| missing(&resource, "iam:GetPolicy", "policy"))?;
+        Ok(outputs(&p))
+    }
+
+    async fn delete(&self, ctx: &CallContext, id: &str, _inputs: &Map, _outputs: &Map) -> Result<(), ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let sdk = self.clients.get().await?;
+        let versions = match self.versions(&resource, id).await {
+            Ok(v) => v,
+            Err(ProviderError::Api { code, .. }) if code == "NoSuchEntity" => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for v in versions.iter().filter(|v| !v.is_default_version()) {
+            let Some(vid) = v.version_id() else { continue };
+            match sdk.iam.delete_policy_version().policy_arn(id).version_id(vid).send().await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(api_error(&resource, "iam:DeletePolicyVersion", e, &[])),
+            }
+        }
+        match sdk.iam.delete_policy().policy_arn(id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(api_error(&resource, "iam:DeletePolicy", e, &[])),
+        }
+    }
+
+    async fn recover(&self, ctx: &CallContext, inputs: &Map) -> Result<Option<Created>, ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let Some(name) = get_str(inputs, "name") else {
+            return Ok(None);
+        };
+        let path = get_str(inputs, "path").unwrap_or("/");
+        Ok(self.find_by_name(&resource, name, path).await?.and_then(|p| {
+            let arn = p.arn()?.to_string();
+            Some(Created {
+                id: arn,
+                outputs: outputs(&p),
+            })
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_types::DateTime;
+
+    fn v(id: &str, secs: i64, default: bool) -> PolicyVersion {
+        PolicyVersion::builder()
+            .version_id(id)
+            .create_date(DateTime::from_secs(secs))
+            .is_default_version(default)
+            .build()
+    }
+
+    #[test]
+    fn prunes_oldest_non_default() {
+        let vs = vec![v("v1", 10, true), v("v2", 20, false), v("v3", 30, false), v("v4", 5, false)];
+        assert_eq!(version_to_prune(&vs).as_deref(), Some("v4"));
+        assert_eq!(version_to_prune(&[v("v1", 1, true)]), None);
+    }
+}

@@ -1,0 +1,185 @@
+//! `aws:kms:Alias`: a friendly name (`alias/...`) for a KMS key.
+
+use crate::clients::Shared;
+use crate::util::{api_error, concrete_str, get_str, is_not_found, missing, resource_label};
+use async_trait::async_trait;
+use aws_sdk_kms::types::AliasListEntry;
+use cairn_core::dsl::{Input, Output, ResourceType};
+use cairn_core::provider::{CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider};
+use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
+use cairn_core::value::{Map, PropertyPath};
+use serde::Serialize;
+
+pub const TOKEN: &str = "aws:kms:Alias";
+
+pub mod rules {
+    pub const NAME: &str = "aws::kms::alias-name";
+}
+
+pub fn schema() -> ResourceSchema {
+    ResourceSchema::new(TOKEN, "A KMS key alias.")
+        .fixed_name()
+        .property(PropertySchema::new("name", PropType::String { min_len: Some(7), max_len: Some(256) }).required().replaces().doc("Alias name, starting with `alias/`."))
+        .property(PropertySchema::new("targetKeyId", PropType::string()).required().doc("Key id or ARN the alias points to."))
+        .output(OutputSchema::new("arn", "Alias ARN."))
+}
+
+pub struct Alias;
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AliasArgs {
+    pub name: Input<String>,
+    pub target_key_id: Input<String>,
+}
+
+pub struct AliasOutputs {
+    pub arn: Output<String>,
+}
+
+impl ResourceType for Alias {
+    const TOKEN: &'static str = TOKEN;
+    type Args = AliasArgs;
+    type Outputs = AliasOutputs;
+    fn outputs(name: &str) -> AliasOutputs {
+        AliasOutputs {
+            arn: Output::of(name, "arn"),
+        }
+    }
+}
+
+fn outputs(a: &AliasListEntry) -> Map {
+    let mut m = Map::new();
+    m.insert("arn".into(), a.alias_arn().unwrap_or_default().into());
+    m
+}
+
+pub struct AliasProvider {
+    schema: ResourceSchema,
+    clients: Shared,
+}
+
+impl AliasProvider {
+    pub fn new(clients: Shared) -> Self {
+        AliasProvider {
+            schema: schema(),
+            clients,
+        }
+    }
+
+    async fn find(&self, resource: &str, name: &str) -> Result<Option<AliasListEntry>, ProviderError> {
+        let sdk = self.clients.get().await?;
+        let mut marker: Option<String> = None;
+        loop {
+            let page = match sdk.kms.list_aliases().set_marker(marker.clone()).send().await {
+                Ok(p) => p,
+                Err(e) if is_not_found(&e) => return Ok(None),
+                Err(e) => return Err(api_error(resource, "kms:ListAliases", e, &[])),
+            };
+            if let Some(a) = page.aliases().iter().find(|a| a.alias_name() == Some(name)) {
+                return Ok(Some(a.clone()));
+            }
+            match page.next_marker() {
+                Some(m) if page.truncated() && Some(m) != marker.as_deref() => marker = Some(m.to_string()),
+                _ => return Ok(None),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ResourceProvider for AliasProvider {
+    fn schema(&self) -> &ResourceSchema {
+        &self.schema
+    }
+
+    fn check(&self, inputs: &Map) -> Vec<CheckFailure> {
+        match concrete_str(inputs, "name") {
+            Some(n) if !n.starts_with("alias/") || n.starts_with("alias/aws/") => vec![CheckFailure::error(
+                rules::NAME,
+                PropertyPath::key("name"),
+                format!("alias name `{n}` must start with `alias/` and not with `alias/aws/`"),
+            )
+            .with_help("e.g. `alias/qualisys-redis`")],
+            _ => Vec::new(),
+        }
+    }
+
+    async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let name = get_str(inputs, "name").ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
+        let target = get_str(inputs, "targetKeyId").unwrap_or_default();
+        let sdk = self.clients.get().await?;
+        sdk.kms
+            .create_alias()
+            .alias_name(name)
+            .target_key_id(target)
+            .send()
+            .await
+            .map_err(|e| api_error(&resource, "kms:CreateAlias", e, &[]))?;
+        let a = self
+            .find(&resource, name)
+            .await?
+            .ok_or_else(|| missing(&resource, "kms:ListAliases", "the alias just created"))?;
+        Ok(Created {
+            id: name.to_string(),
+            outputs: outputs(&a),
+        })
+    }
+
+    async fn read(&self, ctx: &CallContext, id: &str, inputs: &Map) -> Result<Option<Observed>, ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let Some(a) = self.find(&resource, id).await? else {
+            return Ok(None);
+        };
+        let mut obs = Map::new();
+        obs.insert("name".into(), id.into());
+        if let Some(t) = a.target_key_id() {
+            // Keep the stack's spelling (id or ARN) when it names the same key.
+            let v = match get_str(inputs, "targetKeyId") {
+                Some(i) if i == t || i.ends_with(&format!("/{t}")) => i.to_string(),
+                _ => t.to_string(),
+            };
+            obs.insert("targetKeyId".into(), v.into());
+        }
+        Ok(Some(Observed {
+            id: id.to_string(),
+            inputs: obs,
+            outputs: outputs(&a),
+        }))
+    }
+
+    async fn update(&self, ctx: &CallContext, id: &str, _old: &Map, new: &Map, old_outputs: &Map) -> Result<Map, ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let sdk = self.clients.get().await?;
+        sdk.kms
+            .update_alias()
+            .alias_name(id)
+            .target_key_id(get_str(new, "targetKeyId").unwrap_or_default())
+            .send()
+            .await
+            .map_err(|e| api_error(&resource, "kms:UpdateAlias", e, &[]))?;
+        Ok(old_outputs.clone())
+    }
+
+    async fn delete(&self, ctx: &CallContext, id: &str, _inputs: &Map, _outputs: &Map) -> Result<(), ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let sdk = self.clients.get().await?;
+        match sdk.kms.delete_alias().alias_name(id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(api_error(&resource, "kms:DeleteAlias", e, &[])),
+        }
+    }
+
+    async fn recover(&self, ctx: &CallContext, inputs: &Map) -> Result<Option<Created>, ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let Some(name) = get_str(inputs, "name") else {
+            return Ok(None);
+        };
+        Ok(self.find(&resource, name).await?.map(|a| Created {
+            id: name.to_string(),
+            outputs: outputs(&a),
+        }))
+    }
+}

@@ -1,0 +1,1264 @@
+//! `aws:elasticache:ReplicationGroup`: a Redis (or Valkey) replication
+//! group, cluster mode on or off, with in-place scaling and auth-token
+//! rotation. Every mutating call is followed by a waiter.
+
+use crate::clients::{AwsClients, Shared};
+use crate::util::{
+    api_error, api_failure, error_code, get_bool, get_i32, get_i64, get_str, get_str_list,
+    get_string, get_tags, is_not_found, is_unresolved, missing, order_like, resource_label,
+    str_list_value, tag_diff, tags_value, URN_TAG,
+};
+use crate::wait::{wait_until, Probe, WaitSpec};
+use async_trait::async_trait;
+use aws_sdk_elasticache::types::{
+    AuthTokenUpdateStrategyType, ClusterMode, ReplicationGroup as RgModel, Tag,
+};
+use cairn_core::dsl::{Input, Output, ResourceType};
+use cairn_core::provider::{
+    CallContext, CheckFailure, Created, Observed, Operation, ProviderError, ResourceProvider,
+};
+use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
+use cairn_core::value::{Map, PropertyPath, Value};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::time::Instant;
+
+pub const TOKEN: &str = "aws:elasticache:ReplicationGroup";
+const CREATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+const UPDATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+const DELETE_TIMEOUT: Duration = Duration::from_secs(40 * 60);
+
+/// Stable rule ids of this type's preview checks.
+pub mod rules {
+    pub const ID: &str = "aws::elasticache::replication-group-id";
+    pub const ENGINE_VERSION: &str = "aws::elasticache::engine-version";
+    pub const AUTH_TOKEN_FORMAT: &str = "aws::elasticache::auth-token-format";
+    pub const AUTH_TOKEN_TLS: &str = "aws::elasticache::auth-token-requires-tls";
+    pub const CLUSTER_FAILOVER: &str = "aws::elasticache::cluster-failover";
+    pub const MULTI_AZ_FAILOVER: &str = "aws::elasticache::multi-az-failover";
+    pub const MULTI_AZ_REPLICA: &str = "aws::elasticache::multi-az-needs-replica";
+    pub const FAILOVER_REPLICA: &str = "aws::elasticache::failover-needs-replica";
+    pub const KMS_AT_REST: &str = "aws::elasticache::kms-requires-at-rest";
+}
+
+pub fn schema() -> ResourceSchema {
+    let s = PropType::string;
+    ResourceSchema::new(
+        TOKEN,
+        "An ElastiCache replication group (Redis OSS / Valkey), cluster mode enabled or disabled.",
+    )
+    .fixed_name()
+    .property(
+        PropertySchema::new(
+            "replicationGroupId",
+            PropType::String {
+                min_len: Some(1),
+                max_len: Some(40),
+            },
+        )
+        .required()
+        .replaces()
+        .doc("Replication group identifier: lowercase letters, digits and hyphens; starts with a letter."),
+    )
+    .property(PropertySchema::new("description", s()).required().doc("User description."))
+    .property(
+        PropertySchema::new("engine", PropType::one_of(&["redis", "valkey"]))
+            .replaces()
+            .default_value(serde_json::json!("redis"))
+            .doc("Cache engine."),
+    )
+    .property(PropertySchema::new("engineVersion", s()).doc("Engine version, e.g. `7.1`; a downgrade replaces the group."))
+    .property(PropertySchema::new("nodeType", s()).required().doc("Node type, e.g. `cache.r5.large`; changed in place."))
+    .property(
+        PropertySchema::new("clusterMode", PropType::one_of(&["enabled", "disabled", "compatible"]))
+            .doc("Cluster mode; when unset, setting `numNodeGroups` means cluster mode enabled."),
+    )
+    .property(PropertySchema::new("numNodeGroups", PropType::int_range(1, 500)).doc("Number of shards (cluster mode); changed in place."))
+    .property(PropertySchema::new("replicasPerNodeGroup", PropType::int_range(0, 5)).doc("Replicas per shard; changed in place."))
+    .property(PropertySchema::new("numCacheClusters", PropType::int_range(1, 6)).doc("Cluster mode disabled: primary plus replicas."))
+    .property(PropertySchema::new("automaticFailoverEnabled", PropType::Bool).default_value(serde_json::json!(false)).doc("Automatic failover; required with cluster mode."))
+    .property(PropertySchema::new("multiAzEnabled", PropType::Bool).default_value(serde_json::json!(false)).doc("Multi-AZ; requires automatic failover."))
+    .property(PropertySchema::new("transitEncryptionEnabled", PropType::Bool).replaces().doc("TLS in transit."))
+    .property(PropertySchema::new("atRestEncryptionEnabled", PropType::Bool).replaces().doc("Encryption at rest."))
+    .property(PropertySchema::new("kmsKeyId", s()).replaces().doc("KMS key (id or ARN) for encryption at rest."))
+    .property(
+        PropertySchema::new(
+            "authToken",
+            PropType::String {
+                min_len: Some(16),
+                max_len: Some(128),
+            },
+        )
+        .secret()
+        .doc("AUTH token (16-128 printable characters, requires transit encryption); changed by rotation."),
+    )
+    .property(
+        PropertySchema::new("authTokenUpdateStrategy", PropType::one_of(&["SET", "ROTATE", "DELETE"]))
+            .doc("How a changed token is applied; unset means ROTATE, wait, then SET."),
+    )
+    .property(PropertySchema::new("parameterGroupName", s()).doc("Cache parameter group."))
+    .property(PropertySchema::new("subnetGroupName", s()).replaces().doc("Cache subnet group."))
+    .property(PropertySchema::new("securityGroupIds", PropType::list(s())).doc("VPC security group ids."))
+    .property(
+        PropertySchema::new("port", PropType::int_range(1, 65535))
+            .replaces()
+            .default_value(serde_json::json!(6379))
+            .doc("Port."),
+    )
+    .property(PropertySchema::new("maintenanceWindow", s()).doc("Weekly maintenance window, e.g. `sun:05:00-sun:06:00`."))
+    .property(PropertySchema::new("snapshotWindow", s()).doc("Daily snapshot window, e.g. `03:00-04:00`."))
+    .property(PropertySchema::new("snapshotRetentionLimit", PropType::int_range(0, 35)).doc("Days to keep automatic snapshots."))
+    .property(
+        PropertySchema::new("applyImmediately", PropType::Bool)
+            .default_value(serde_json::json!(true))
+            .doc("Apply modifications now rather than in the maintenance window (default true here, so apply results match the stack)."),
+    )
+    .property(PropertySchema::new("autoMinorVersionUpgrade", PropType::Bool).doc("Automatic minor version upgrades."))
+    .property(PropertySchema::new("finalSnapshotIdentifier", s()).doc("Snapshot to take when the group is deleted."))
+    .property(PropertySchema::new("tags", PropType::map(s())).doc("Tags."))
+    .output(OutputSchema::new("id", "Replication group id."))
+    .output(OutputSchema::new("arn", "ARN."))
+    .output(OutputSchema::new("configurationEndpointAddress", "Configuration endpoint (cluster mode enabled; empty otherwise)."))
+    .output(OutputSchema::new("primaryEndpointAddress", "Primary endpoint (cluster mode disabled; empty otherwise)."))
+    .output(OutputSchema::new("readerEndpointAddress", "Reader endpoint (cluster mode disabled; empty otherwise)."))
+    .output(OutputSchema::new("connectionEndpointAddress", "Where clients connect: the configuration endpoint in cluster mode, else the primary endpoint."))
+    .output(OutputSchema::new("connectionReaderEndpointAddress", "Where read-only clients connect: the configuration endpoint in cluster mode, else the reader endpoint."))
+    .output(OutputSchema::new("port", "The endpoint's port as reported by ElastiCache."))
+    .output(OutputSchema::new("memberClusters", "Member cache cluster ids."))
+}
+
+// ---------------------------------------------------------------- DSL
+
+/// `aws:elasticache:ReplicationGroup` in the Rust DSL.
+pub struct ReplicationGroup;
+
+/// Inputs; start from [`ReplicationGroupArgs::new`] and override fields.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicationGroupArgs {
+    pub replication_group_id: Input<String>,
+    pub description: Input<String>,
+    pub node_type: Input<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<Input<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine_version: Option<Input<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_mode: Option<Input<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_node_groups: Option<Input<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas_per_node_group: Option<Input<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_cache_clusters: Option<Input<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub automatic_failover_enabled: Option<Input<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_az_enabled: Option<Input<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transit_encryption_enabled: Option<Input<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_rest_encryption_enabled: Option<Input<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<Input<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_token: Option<Input<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_token_update_strategy: Option<Input<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter_group_name: Option<Input<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet_group_name: Option<Input<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_group_ids: Option<Vec<Input<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<Input<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maintenance_window: Option<Input<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_window: Option<Input<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_retention_limit: Option<Input<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apply_immediately: Option<Input<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_minor_version_upgrade: Option<Input<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_snapshot_identifier: Option<Input<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, Input<String>>>,
+}
+
+impl ReplicationGroupArgs {
+    /// The required inputs; everything else unset.
+    pub fn new(
+        replication_group_id: impl Into<Input<String>>,
+        description: impl Into<Input<String>>,
+        node_type: impl Into<Input<String>>,
+    ) -> Self {
+        ReplicationGroupArgs {
+            replication_group_id: replication_group_id.into(),
+            description: description.into(),
+            node_type: node_type.into(),
+            engine: None,
+            engine_version: None,
+            cluster_mode: None,
+            num_node_groups: None,
+            replicas_per_node_group: None,
+            num_cache_clusters: None,
+            automatic_failover_enabled: None,
+            multi_az_enabled: None,
+            transit_encryption_enabled: None,
+            at_rest_encryption_enabled: None,
+            kms_key_id: None,
+            auth_token: None,
+            auth_token_update_strategy: None,
+            parameter_group_name: None,
+            subnet_group_name: None,
+            security_group_ids: None,
+            port: None,
+            maintenance_window: None,
+            snapshot_window: None,
+            snapshot_retention_limit: None,
+            apply_immediately: None,
+            auto_minor_version_upgrade: None,
+            final_snapshot_identifier: None,
+            tags: None,
+        }
+    }
+}
+
+/// Typed outputs.
+pub struct ReplicationGroupOutputs {
+    pub id: Output<String>,
+    pub arn: Output<String>,
+    pub configuration_endpoint_address: Output<String>,
+    pub primary_endpoint_address: Output<String>,
+    pub reader_endpoint_address: Output<String>,
+    pub connection_endpoint_address: Output<String>,
+    pub connection_reader_endpoint_address: Output<String>,
+    pub port: Output<i64>,
+    pub member_clusters: Output<Vec<String>>,
+}
+
+impl ResourceType for ReplicationGroup {
+    const TOKEN: &'static str = TOKEN;
+    type Args = ReplicationGroupArgs;
+    type Outputs = ReplicationGroupOutputs;
+    fn outputs(name: &str) -> ReplicationGroupOutputs {
+        ReplicationGroupOutputs {
+            id: Output::of(name, "id"),
+            arn: Output::of(name, "arn"),
+            configuration_endpoint_address: Output::of(name, "configurationEndpointAddress"),
+            primary_endpoint_address: Output::of(name, "primaryEndpointAddress"),
+            reader_endpoint_address: Output::of(name, "readerEndpointAddress"),
+            connection_endpoint_address: Output::of(name, "connectionEndpointAddress"),
+            connection_reader_endpoint_address: Output::of(name, "connectionReaderEndpointAddress"),
+            port: Output::of(name, "port"),
+            member_clusters: Output::of(name, "memberClusters"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// True when a parameter group's inputs (its whole input map, or just its
+/// `parameters` list) set `cluster-enabled` to `yes`.
+pub fn parameter_group_enables_cluster(params: &Value) -> bool {
+    let list = match params {
+        Value::Map(m) => m.get("parameters").and_then(Value::as_list),
+        other => other.as_list(),
+    };
+    list.unwrap_or_default().iter().any(|p| {
+        let Some(m) = p.as_map() else { return false };
+        m.get("name").and_then(Value::as_str) == Some("cluster-enabled")
+            && m.get("value")
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.eq_ignore_ascii_case("yes"))
+    })
+}
+
+/// The JSON stored in the connection secret. `ssl_enabled` is always true;
+/// the token is percent-encoded inside `connection_uri`.
+pub fn connection_secret_json(primary: &str, reader: &str, port: i64, auth_token: &str) -> String {
+    let uri = format!("rediss://:{}@{primary}:{port}", uri_encode(auth_token));
+    let q = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+    format!(
+        "{{\"primary_endpoint\":{},\"reader_endpoint\":{},\"port\":{port},\"auth_token\":{},\"ssl_enabled\":true,\"connection_uri\":{}}}",
+        q(primary),
+        q(reader),
+        q(auth_token),
+        q(&uri)
+    )
+}
+
+fn uri_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Cluster mode as the inputs ask for it: `clusterMode: enabled`, or
+/// `numNodeGroups` set while `clusterMode` is unset.
+fn cluster_mode_on(inputs: &Map) -> bool {
+    match get_str(inputs, "clusterMode") {
+        Some(m) if !is_unresolved(m) => m == "enabled",
+        _ => inputs.contains_key("numNodeGroups"),
+    }
+}
+
+fn valid_auth_token(t: &str) -> bool {
+    (16..=128).contains(&t.chars().count())
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!&#$^<>-".contains(c))
+}
+
+/// `7.1` → (7, 1); `7` → (7, 0); `6.x` → (6, 0).
+fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let mut it = v.trim().split('.');
+    let major = it.next()?.parse().ok()?;
+    let minor = it.next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    Some((major, minor))
+}
+
+fn valid_group_id(id: &str) -> Result<(), &'static str> {
+    if id.is_empty() || id.len() > 40 {
+        return Err("must be 1 to 40 characters");
+    }
+    if !id.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err("must start with a lowercase letter");
+    }
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err("may contain only lowercase letters, digits and hyphens");
+    }
+    if id.contains("--") {
+        return Err("must not contain two consecutive hyphens");
+    }
+    if id.ends_with('-') {
+        return Err("must not end with a hyphen");
+    }
+    Ok(())
+}
+
+/// Replicas in the inputs: `replicasPerNodeGroup`, else `numCacheClusters - 1`.
+fn replicas_of(inputs: &Map) -> Option<i64> {
+    get_i64(inputs, "replicasPerNodeGroup")
+        .or_else(|| get_i64(inputs, "numCacheClusters").map(|n| n - 1))
+}
+
+/// A boolean input that is absent (default false) or literally false; a
+/// `${ref}` or unknown value is neither.
+fn false_or_missing(inputs: &Map, k: &str) -> bool {
+    match inputs.get(k) {
+        None | Some(Value::Null) => true,
+        Some(v) => v.as_bool() == Some(false),
+    }
+}
+
+fn check_inputs(inputs: &Map) -> Vec<CheckFailure> {
+    let mut out = Vec::new();
+    let key = PropertyPath::key;
+    if let Some(id) = crate::util::concrete_str(inputs, "replicationGroupId") {
+        if let Err(why) = valid_group_id(id) {
+            out.push(
+                CheckFailure::error(rules::ID, key("replicationGroupId"), format!("replicationGroupId `{id}` {why}"))
+                    .with_help("use 1-40 lowercase letters, digits and single hyphens, starting with a letter, e.g. `qualisys-redis`"),
+            );
+        }
+    }
+    if let Some(v) = crate::util::concrete_str(inputs, "engineVersion") {
+        match parse_version(v) {
+            Some((major, _)) if major >= 7 => {}
+            _ => out.push(
+                CheckFailure::error(
+                    rules::ENGINE_VERSION,
+                    key("engineVersion"),
+                    format!("engineVersion `{v}` is not Redis 7 or newer"),
+                )
+                .with_help("use engineVersion: \"7.1\" (the story requires Redis 7+)"),
+            ),
+        }
+    }
+    if let Some(token) = crate::util::concrete_str(inputs, "authToken") {
+        if !valid_auth_token(token) {
+            // Never echo the token itself.
+            out.push(
+                CheckFailure::error(
+                    rules::AUTH_TOKEN_FORMAT,
+                    key("authToken"),
+                    format!(
+                        "authToken must be 16-128 characters of letters, digits and !&#$^<>- (this one has {} characters)",
+                        token.chars().count()
+                    ),
+                )
+                .with_help("generate 64 random alphanumeric characters; they need no escaping in a URI"),
+            );
+        }
+    }
+    if inputs.contains_key("authToken") {
+        if false_or_missing(inputs, "transitEncryptionEnabled") {
+            out.push(
+                CheckFailure::error(
+                    rules::AUTH_TOKEN_TLS,
+                    key("authToken"),
+                    "authToken requires transitEncryptionEnabled: true",
+                )
+                .with_help("set transitEncryptionEnabled: true (ElastiCache accepts an AUTH token only over TLS)"),
+            );
+        }
+    }
+    let failover = get_bool(inputs, "automaticFailoverEnabled");
+    let failover_off = false_or_missing(inputs, "automaticFailoverEnabled");
+    if cluster_mode_on(inputs) && failover_off {
+        out.push(
+            CheckFailure::error(
+                rules::CLUSTER_FAILOVER,
+                key("automaticFailoverEnabled"),
+                "cluster mode requires automatic failover; AWS refuses automaticFailoverEnabled: false with cluster mode enabled",
+            )
+            .with_help("set automaticFailoverEnabled: true (this holds even with 0 replicas; multiAzEnabled may stay false)"),
+        );
+    }
+    if get_bool(inputs, "multiAzEnabled") == Some(true) {
+        if failover_off {
+            out.push(
+                CheckFailure::error(
+                    rules::MULTI_AZ_FAILOVER,
+                    key("multiAzEnabled"),
+                    "multiAzEnabled requires automaticFailoverEnabled: true",
+                )
+                .with_help("set automaticFailoverEnabled: true, or multiAzEnabled: false"),
+            );
+        }
+        if replicas_of(inputs) == Some(0) {
+            out.push(
+                CheckFailure::error(
+                    rules::MULTI_AZ_REPLICA,
+                    key("multiAzEnabled"),
+                    "multiAzEnabled needs at least one replica to place in another zone",
+                )
+                .with_help("set replicasPerNodeGroup: 1, or multiAzEnabled: false"),
+            );
+        }
+    }
+    if failover == Some(true) && !cluster_mode_on(inputs) && replicas_of(inputs).is_some_and(|r| r < 1) {
+        let path = if inputs.contains_key("numCacheClusters") {
+            "numCacheClusters"
+        } else {
+            "replicasPerNodeGroup"
+        };
+        out.push(
+            CheckFailure::error(
+                rules::FAILOVER_REPLICA,
+                key(path),
+                "automatic failover with cluster mode disabled needs at least one replica",
+            )
+            .with_help("add a replica, or enable cluster mode"),
+        );
+    }
+    if inputs.contains_key("kmsKeyId") && false_or_missing(inputs, "atRestEncryptionEnabled") {
+        out.push(
+            CheckFailure::error(
+                rules::KMS_AT_REST,
+                key("kmsKeyId"),
+                "kmsKeyId is used only with atRestEncryptionEnabled: true",
+            )
+            .with_help("set atRestEncryptionEnabled: true"),
+        );
+    }
+    out
+}
+
+fn ec_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn failover_on(rg: &RgModel) -> bool {
+    matches!(
+        rg.automatic_failover().map(|s| s.as_str()),
+        Some("enabled" | "enabling")
+    )
+}
+
+fn rg_cluster_mode_on(rg: &RgModel) -> bool {
+    rg.cluster_enabled().unwrap_or(false)
+        || rg.cluster_mode().map(|m| m.as_str()) == Some("enabled")
+}
+
+/// The outputs of a replication group as described.
+fn outputs_of(rg: &RgModel, fallback_port: i64) -> Map {
+    let mut out = Map::new();
+    let id = rg.replication_group_id().unwrap_or_default();
+    out.insert("id".into(), id.into());
+    out.insert("arn".into(), rg.arn().unwrap_or_default().into());
+    let cfg = rg.configuration_endpoint();
+    let ng = rg.node_groups().first();
+    let primary = ng.and_then(|n| n.primary_endpoint());
+    let reader = ng.and_then(|n| n.reader_endpoint());
+    let addr = |e: Option<&aws_sdk_elasticache::types::Endpoint>| {
+        e.and_then(|e| e.address()).unwrap_or_default().to_string()
+    };
+    let cfg_addr = addr(cfg);
+    let primary_addr = if cfg.is_some() { String::new() } else { addr(primary) };
+    let reader_addr = if cfg.is_some() { String::new() } else { addr(reader) };
+    let (conn, conn_reader) = if cfg.is_some() {
+        (cfg_addr.clone(), cfg_addr.clone())
+    } else {
+        (primary_addr.clone(), reader_addr.clone())
+    };
+    let port = cfg
+        .and_then(|e| e.port())
+        .or_else(|| primary.and_then(|e| e.port()))
+        .map(i64::from)
+        .unwrap_or(fallback_port);
+    out.insert("configurationEndpointAddress".into(), cfg_addr.into());
+    out.insert("primaryEndpointAddress".into(), primary_addr.into());
+    out.insert("readerEndpointAddress".into(), reader_addr.into());
+    out.insert("connectionEndpointAddress".into(), conn.into());
+    out.insert("connectionReaderEndpointAddress".into(), conn_reader.into());
+    out.insert("port".into(), Value::Int(port));
+    out.insert("memberClusters".into(), str_list_value(rg.member_clusters()));
+    out
+}
+
+/// Secrets that must never appear in an error: the auth tokens in play.
+fn secrets_of<'a>(maps: &[&'a Map]) -> Vec<&'a str> {
+    maps.iter().filter_map(|m| get_str(m, "authToken")).collect()
+}
+
+// ---------------------------------------------------------------- provider
+
+pub struct ReplicationGroupProvider {
+    schema: ResourceSchema,
+    clients: Shared,
+}
+
+impl ReplicationGroupProvider {
+    pub fn new(clients: Shared) -> Self {
+        ReplicationGroupProvider {
+            schema: schema(),
+            clients,
+        }
+    }
+
+    async fn describe(
+        &self,
+        resource: &str,
+        id: &str,
+    ) -> Result<Option<RgModel>, ProviderError> {
+        let sdk = self.clients.get().await?;
+        match sdk
+            .ec
+            .describe_replication_groups()
+            .replication_group_id(id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.replication_groups().first().cloned()),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(api_error(resource, "elasticache:DescribeReplicationGroups", e, &[])),
+        }
+    }
+
+    /// Waits until the group is `available`; returns it.
+    async fn wait_available(
+        &self,
+        ctx: &CallContext,
+        resource: &str,
+        id: &str,
+        deadline: Duration,
+    ) -> Result<RgModel, ProviderError> {
+        wait_until(
+            ctx,
+            &self.clients,
+            WaitSpec {
+                resource,
+                api: "elasticache:DescribeReplicationGroups",
+                wanted: "available",
+                deadline,
+            },
+            || async {
+                Ok(match self.describe(resource, id).await? {
+                    None => Probe::Failed("deleted".into()),
+                    Some(rg) => match rg.status().unwrap_or("unknown") {
+                        "available" => Probe::Done(rg),
+                        s @ ("create-failed" | "deleting" | "deleted") => Probe::Failed(s.to_string()),
+                        s => Probe::Pending(s.to_string()),
+                    },
+                })
+            },
+        )
+        .await
+    }
+
+    /// Waits until the group no longer exists.
+    async fn wait_gone(
+        &self,
+        ctx: &CallContext,
+        resource: &str,
+        id: &str,
+        deadline: Duration,
+    ) -> Result<(), ProviderError> {
+        wait_until(
+            ctx,
+            &self.clients,
+            WaitSpec {
+                resource,
+                api: "elasticache:DescribeReplicationGroups",
+                wanted: "deleted",
+                deadline,
+            },
+            || async {
+                Ok(match self.describe(resource, id).await? {
+                    None => Probe::Done(()),
+                    Some(rg) => Probe::Pending(rg.status().unwrap_or("unknown").to_string()),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn tags_of(&self, resource: &str, arn: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+        let sdk = self.clients.get().await?;
+        let out = sdk
+            .ec
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await
+            .map_err(|e| api_error(resource, "elasticache:ListTagsForResource", e, &[]))?;
+        Ok(out
+            .tag_list()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+            .collect())
+    }
+
+    async fn adopt_existing(
+        &self,
+        ctx: &CallContext,
+        resource: &str,
+        id: &str,
+        port: i64,
+        deadline: Duration,
+    ) -> Result<Option<Created>, ProviderError> {
+        let Some(rg) = self.describe(resource, id).await? else {
+            return Ok(None);
+        };
+        if rg.status() == Some("deleting") {
+            self.wait_gone(ctx, resource, id, deadline).await?;
+            return Ok(None);
+        }
+        let rg = self.wait_available(ctx, resource, id, deadline).await?;
+        Ok(Some(Created {
+            id: id.to_string(),
+            outputs: outputs_of(&rg, port),
+        }))
+    }
+}
+
+/// What remains of `deadline` since `start`.
+fn remaining(start: Instant, deadline: Duration) -> Duration {
+    deadline.saturating_sub(start.elapsed())
+}
+
+#[async_trait]
+impl ResourceProvider for ReplicationGroupProvider {
+    fn schema(&self) -> &ResourceSchema {
+        &self.schema
+    }
+
+    fn check(&self, inputs: &Map) -> Vec<CheckFailure> {
+        check_inputs(inputs)
+    }
+
+    fn extra_replace_paths(&self, old: &Map, new: &Map) -> Vec<PropertyPath> {
+        let mut out = Vec::new();
+        if let (Some(o), Some(n)) = (
+            get_str(old, "engineVersion").and_then(parse_version),
+            get_str(new, "engineVersion").and_then(parse_version),
+        ) {
+            if n < o {
+                out.push(PropertyPath::key("engineVersion"));
+            }
+        }
+        if cluster_mode_on(old) != cluster_mode_on(new) {
+            let path = if old.contains_key("clusterMode") || new.contains_key("clusterMode") {
+                "clusterMode"
+            } else {
+                "numNodeGroups"
+            };
+            out.push(PropertyPath::key(path));
+        }
+        out
+    }
+
+    async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let start = Instant::now();
+        let deadline = ctx.deadline(Operation::Create, CREATE_TIMEOUT);
+        let id = get_str(inputs, "replicationGroupId")
+            .ok_or_else(|| ProviderError::invalid(&resource, "replicationGroupId is required"))?;
+        let port = get_i64(inputs, "port").unwrap_or(6379);
+        let sdk = self.clients.get().await?;
+        let mut tags = get_tags(inputs, "tags");
+        tags.insert(URN_TAG.to_string(), ctx.urn.clone());
+        let sgs = get_str_list(inputs, "securityGroupIds");
+        let req = sdk
+            .ec
+            .create_replication_group()
+            .replication_group_id(id)
+            .replication_group_description(get_str(inputs, "description").unwrap_or_default())
+            .engine(get_str(inputs, "engine").unwrap_or("redis"))
+            .set_engine_version(get_string(inputs, "engineVersion"))
+            .set_cache_node_type(get_string(inputs, "nodeType"))
+            .set_cluster_mode(get_str(inputs, "clusterMode").map(ClusterMode::from))
+            .set_num_node_groups(get_i32(inputs, "numNodeGroups"))
+            .set_replicas_per_node_group(get_i32(inputs, "replicasPerNodeGroup"))
+            .set_num_cache_clusters(get_i32(inputs, "numCacheClusters"))
+            .set_automatic_failover_enabled(get_bool(inputs, "automaticFailoverEnabled"))
+            .set_multi_az_enabled(get_bool(inputs, "multiAzEnabled"))
+            .set_transit_encryption_enabled(get_bool(inputs, "transitEncryptionEnabled"))
+            .set_at_rest_encryption_enabled(get_bool(inputs, "atRestEncryptionEnabled"))
+            .set_kms_key_id(get_string(inputs, "kmsKeyId"))
+            .set_auth_token(get_string(inputs, "authToken"))
+            .set_cache_parameter_group_name(get_string(inputs, "parameterGroupName"))
+            .set_cache_subnet_group_name(get_string(inputs, "subnetGroupName"))
+            .set_security_group_ids((!sgs.is_empty()).then_some(sgs))
+            .port(port as i32)
+            .set_preferred_maintenance_window(get_string(inputs, "maintenanceWindow"))
+            .set_snapshot_window(get_string(inputs, "snapshotWindow"))
+            .set_snapshot_retention_limit(get_i32(inputs, "snapshotRetentionLimit"))
+            .set_auto_minor_version_upgrade(get_bool(inputs, "autoMinorVersionUpgrade"))
+            .set_tags(Some(ec_tags(&tags)));
+        ctx.report("creating");
+        match req.send().await {
+            Ok(_) => {}
+            Err(e) if error_code(&e) == Some("ReplicationGroupAlreadyExists") => {
+                // A create whose response was lost and then retried: adopt it
+                // only if it carries our URN tag.
+                if let Some(rg) = self.describe(&resource, id).await? {
+                    let ours = match rg.arn() {
+                        Some(arn) => self.tags_of(&resource, arn).await?.get(URN_TAG) == Some(&ctx.urn),
+                        None => false,
+                    };
+                    if ours {
+                        if let Some(c) = self
+                            .adopt_existing(ctx, &resource, id, port, remaining(start, deadline))
+                            .await?
+                        {
+                            return Ok(c);
+                        }
+                    }
+                }
+                return Err(api_error(
+                    &resource,
+                    "elasticache:CreateReplicationGroup",
+                    e,
+                    &secrets_of(&[inputs]),
+                ));
+            }
+            Err(e) => {
+                return Err(api_error(
+                    &resource,
+                    "elasticache:CreateReplicationGroup",
+                    e,
+                    &secrets_of(&[inputs]),
+                ))
+            }
+        }
+        let rg = self
+            .wait_available(ctx, &resource, id, remaining(start, deadline))
+            .await?;
+        Ok(Created {
+            id: id.to_string(),
+            outputs: outputs_of(&rg, port),
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        inputs: &Map,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let Some(rg) = self.describe(&resource, id).await? else {
+            return Ok(None);
+        };
+        let sdk = self.clients.get().await?;
+        let fallback_port = get_i64(inputs, "port").unwrap_or(6379);
+        let outputs = outputs_of(&rg, fallback_port);
+        let mut obs = Map::new();
+        let wanted = |k: &str| inputs.contains_key(k);
+        obs.insert("replicationGroupId".into(), id.into());
+        obs.insert("description".into(), rg.description().unwrap_or_default().into());
+        if let Some(e) = rg.engine() {
+            obs.insert("engine".into(), e.into());
+        } else if let Some(e) = inputs.get("engine") {
+            obs.insert("engine".into(), e.clone());
+        }
+        if let Some(nt) = rg.cache_node_type() {
+            obs.insert("nodeType".into(), nt.into());
+        }
+        let cluster = rg_cluster_mode_on(&rg);
+        if wanted("clusterMode") {
+            let mode = rg
+                .cluster_mode()
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_else(|| if cluster { "enabled" } else { "disabled" }.to_string());
+            obs.insert("clusterMode".into(), mode.into());
+        }
+        let groups = rg.node_groups();
+        if wanted("numNodeGroups") || cluster {
+            obs.insert("numNodeGroups".into(), Value::Int(groups.len() as i64));
+        }
+        let members_per_group = groups
+            .first()
+            .map(|g| g.node_group_members().len() as i64)
+            .filter(|n| *n > 0);
+        if wanted("replicasPerNodeGroup") {
+            let replicas = members_per_group
+                .map(|n| n - 1)
+                .or_else(|| {
+                    // Cluster mode: members are listed per cluster only.
+                    let n = rg.member_clusters().len() as i64;
+                    let g = groups.len().max(1) as i64;
+                    (n > 0).then(|| n / g - 1)
+                })
+                .unwrap_or(0);
+            obs.insert("replicasPerNodeGroup".into(), Value::Int(replicas.max(0)));
+        }
+        if wanted("numCacheClusters") {
+            obs.insert(
+                "numCacheClusters".into(),
+                Value::Int(rg.member_clusters().len() as i64),
+            );
+        }
+        obs.insert("automaticFailoverEnabled".into(), failover_on(&rg).into());
+        obs.insert(
+            "multiAzEnabled".into(),
+            (rg.multi_az().map(|m| m.as_str()) == Some("enabled")).into(),
+        );
+        if let Some(t) = rg.transit_encryption_enabled() {
+            if t || wanted("transitEncryptionEnabled") {
+                obs.insert("transitEncryptionEnabled".into(), t.into());
+            }
+        }
+        if let Some(t) = rg.at_rest_encryption_enabled() {
+            if t || wanted("atRestEncryptionEnabled") {
+                obs.insert("atRestEncryptionEnabled".into(), t.into());
+            }
+        }
+        if let Some(k) = rg.kms_key_id() {
+            // Keep the stack's spelling (id vs ARN) when it names the same key.
+            let v = match get_str(inputs, "kmsKeyId") {
+                Some(i) if k == i || k.ends_with(&format!("/{i}")) => i.to_string(),
+                _ => k.to_string(),
+            };
+            obs.insert("kmsKeyId".into(), v.into());
+        }
+        // The token cannot be read back: carry what we applied.
+        for k in ["authToken", "authTokenUpdateStrategy", "applyImmediately", "finalSnapshotIdentifier"] {
+            if let Some(v) = inputs.get(k) {
+                obs.insert(k.into(), v.clone());
+            }
+        }
+        if let Some(v) = rg.snapshot_retention_limit() {
+            if wanted("snapshotRetentionLimit") || v > 0 {
+                obs.insert("snapshotRetentionLimit".into(), Value::Int(v.into()));
+            }
+        }
+        if let (Some(v), true) = (rg.snapshot_window(), wanted("snapshotWindow")) {
+            obs.insert("snapshotWindow".into(), v.into());
+        }
+        if let Some(Value::Int(p)) = outputs.get("port") {
+            obs.insert("port".into(), Value::Int(*p));
+        }
+        if wanted("autoMinorVersionUpgrade") {
+            if let Some(v) = rg.auto_minor_version_upgrade() {
+                obs.insert("autoMinorVersionUpgrade".into(), v.into());
+            }
+        }
+        // Per-cluster settings come from a member cluster.
+        if let Some(member) = rg.member_clusters().first() {
+            let cc = sdk
+                .ec
+                .describe_cache_clusters()
+                .cache_cluster_id(member)
+                .send()
+                .await;
+            match cc {
+                Ok(out) => {
+                    if let Some(c) = out.cache_clusters().first() {
+                        if let Some(v) = c.engine_version() {
+                            let v = match get_str(inputs, "engineVersion") {
+                                Some(i) if v == i || v.starts_with(&format!("{i}.")) => i.to_string(),
+                                _ => v.to_string(),
+                            };
+                            obs.insert("engineVersion".into(), v.into());
+                        }
+                        if let Some(pg) = c.cache_parameter_group().and_then(|p| p.cache_parameter_group_name()) {
+                            if wanted("parameterGroupName") || !pg.starts_with("default.") {
+                                obs.insert("parameterGroupName".into(), pg.into());
+                            }
+                        }
+                        if let Some(sn) = c.cache_subnet_group_name() {
+                            if wanted("subnetGroupName") || sn != "default" {
+                                obs.insert("subnetGroupName".into(), sn.into());
+                            }
+                        }
+                        let sgs: Vec<String> = c
+                            .security_groups()
+                            .iter()
+                            .filter_map(|s| s.security_group_id().map(str::to_string))
+                            .collect();
+                        if wanted("securityGroupIds") || !sgs.is_empty() {
+                            let sgs = order_like(&sgs, &get_str_list(inputs, "securityGroupIds"));
+                            obs.insert("securityGroupIds".into(), str_list_value(&sgs));
+                        }
+                        if let (Some(w), true) = (c.preferred_maintenance_window(), wanted("maintenanceWindow")) {
+                            obs.insert("maintenanceWindow".into(), w.into());
+                        }
+                    }
+                }
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(api_error(&resource, "elasticache:DescribeCacheClusters", e, &[])),
+            }
+        }
+        if let Some(arn) = rg.arn() {
+            let mut tags = self.tags_of(&resource, arn).await?;
+            tags.remove(URN_TAG);
+            if wanted("tags") || !tags.is_empty() {
+                obs.insert("tags".into(), tags_value(&tags));
+            }
+        }
+        Ok(Some(Observed {
+            id: id.to_string(),
+            inputs: obs,
+            outputs,
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        old: &Map,
+        new: &Map,
+        _old_outputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let start = Instant::now();
+        let deadline = ctx.deadline(Operation::Update, UPDATE_TIMEOUT);
+        let sdk = self.clients.get().await?;
+        let secrets = secrets_of(&[old, new]);
+        let apply_now = get_bool(new, "applyImmediately").unwrap_or(true);
+        let changed = |k: &str| old.get(k) != new.get(k);
+        let port = get_i64(new, "port").unwrap_or(6379);
+
+        // Start from a settled group so the first modify is not refused.
+        let mut rg = self
+            .wait_available(ctx, &resource, id, remaining(start, deadline))
+            .await?;
+
+        macro_rules! send_and_wait {
+            ($api:literal, $req:expr) => {{
+                ctx.report(concat!("modifying: ", $api));
+                $req.send()
+                    .await
+                    .map_err(|e| api_error(&resource, concat!("elasticache:", $api), e, &secrets))?;
+                rg = self
+                    .wait_available(ctx, &resource, id, remaining(start, deadline))
+                    .await?;
+            }};
+        }
+
+        let failover_new = get_bool(new, "automaticFailoverEnabled").unwrap_or(false);
+        let maz_new = get_bool(new, "multiAzEnabled").unwrap_or(false);
+        let maz_old = rg.multi_az().map(|m| m.as_str()) == Some("enabled");
+
+        // 1. Turning Multi-AZ / failover off goes first (replicas may then shrink).
+        if (maz_old && !maz_new) || (failover_on(&rg) && !failover_new) {
+            send_and_wait!(
+                "ModifyReplicationGroup",
+                sdk.ec
+                    .modify_replication_group()
+                    .replication_group_id(id)
+                    .multi_az_enabled(maz_new)
+                    .automatic_failover_enabled(failover_new)
+                    .apply_immediately(true)
+            );
+        }
+
+        // 2. Node type.
+        if changed("nodeType") {
+            if let Some(nt) = get_str(new, "nodeType") {
+                send_and_wait!(
+                    "ModifyReplicationGroup",
+                    sdk.ec
+                        .modify_replication_group()
+                        .replication_group_id(id)
+                        .cache_node_type(nt)
+                        .apply_immediately(apply_now)
+                );
+            }
+        }
+
+        // 3. Shards.
+        if let Some(want) = get_i32(new, "numNodeGroups") {
+            let have = rg.node_groups().len() as i32;
+            if want != have && cluster_mode_on(new) {
+                let mut req = sdk
+                    .ec
+                    .modify_replication_group_shard_configuration()
+                    .replication_group_id(id)
+                    .node_group_count(want)
+                    .apply_immediately(true);
+                if want < have {
+                    let mut ids: Vec<String> = rg
+                        .node_groups()
+                        .iter()
+                        .filter_map(|g| g.node_group_id().map(str::to_string))
+                        .collect();
+                    ids.sort();
+                    ids.truncate(want as usize);
+                    req = req.set_node_groups_to_retain(Some(ids));
+                }
+                send_and_wait!("ModifyReplicationGroupShardConfiguration", req);
+            }
+        }
+
+        // 4. Replicas.
+        let replicas_changed = changed("replicasPerNodeGroup") || changed("numCacheClusters");
+        if let (true, Some(want)) = (replicas_changed, replicas_of(new)) {
+            let have = replicas_of(old);
+            let want = want as i32;
+            if have.is_none_or(|h| (want as i64) > h) {
+                send_and_wait!(
+                    "IncreaseReplicaCount",
+                    sdk.ec
+                        .increase_replica_count()
+                        .replication_group_id(id)
+                        .new_replica_count(want)
+                        .apply_immediately(true)
+                );
+            } else if have.is_some_and(|h| (want as i64) < h) {
+                send_and_wait!(
+                    "DecreaseReplicaCount",
+                    sdk.ec
+                        .decrease_replica_count()
+                        .replication_group_id(id)
+                        .new_replica_count(want)
+                        .apply_immediately(true)
+                );
+            }
+        }
+
+        // 5. Auth token rotation.
+        if changed("authToken") {
+            let strategy = get_str(new, "authTokenUpdateStrategy");
+            match (get_str(old, "authToken"), get_str(new, "authToken")) {
+                (_, Some(token)) => {
+                    let first = match strategy {
+                        Some("SET") => AuthTokenUpdateStrategyType::Set,
+                        _ => AuthTokenUpdateStrategyType::Rotate,
+                    };
+                    let then_set = strategy.is_none();
+                    send_and_wait!(
+                        "ModifyReplicationGroup",
+                        sdk.ec
+                            .modify_replication_group()
+                            .replication_group_id(id)
+                            .auth_token(token)
+                            .auth_token_update_strategy(first)
+                            .apply_immediately(true)
+                    );
+                    if then_set {
+                        send_and_wait!(
+                            "ModifyReplicationGroup",
+                            sdk.ec
+                                .modify_replication_group()
+                                .replication_group_id(id)
+                                .auth_token(token)
+                                .auth_token_update_strategy(AuthTokenUpdateStrategyType::Set)
+                                .apply_immediately(true)
+                        );
+                    }
+                }
+                (Some(_), None) => {
+                    send_and_wait!(
+                        "ModifyReplicationGroup",
+                        sdk.ec
+                            .modify_replication_group()
+                            .replication_group_id(id)
+                            .auth_token_update_strategy(AuthTokenUpdateStrategyType::Delete)
+                            .apply_immediately(true)
+                    );
+                }
+                (None, None) => {}
+            }
+        }
+
+        // 6. Everything else ModifyReplicationGroup takes, in one call.
+        let mut req = sdk
+            .ec
+            .modify_replication_group()
+            .replication_group_id(id)
+            .apply_immediately(apply_now);
+        let mut any = false;
+        if changed("description") {
+            req = req.replication_group_description(get_str(new, "description").unwrap_or_default());
+            any = true;
+        }
+        if failover_new != failover_on(&rg) {
+            req = req.automatic_failover_enabled(failover_new);
+            any = true;
+        }
+        if maz_new != (rg.multi_az().map(|m| m.as_str()) == Some("enabled")) {
+            req = req.multi_az_enabled(maz_new);
+            any = true;
+        }
+        if changed("engineVersion") {
+            if let Some(v) = get_str(new, "engineVersion") {
+                req = req.engine_version(v);
+                any = true;
+            }
+        }
+        if changed("parameterGroupName") {
+            if let Some(v) = get_str(new, "parameterGroupName") {
+                req = req.cache_parameter_group_name(v);
+                any = true;
+            }
+        }
+        if changed("securityGroupIds") {
+            req = req.set_security_group_ids(Some(get_str_list(new, "securityGroupIds")));
+            any = true;
+        }
+        if changed("maintenanceWindow") {
+            if let Some(v) = get_str(new, "maintenanceWindow") {
+                req = req.preferred_maintenance_window(v);
+                any = true;
+            }
+        }
+        if changed("snapshotWindow") {
+            if let Some(v) = get_str(new, "snapshotWindow") {
+                req = req.snapshot_window(v);
+                any = true;
+            }
+        }
+        if changed("snapshotRetentionLimit") {
+            req = req.snapshot_retention_limit(get_i32(new, "snapshotRetentionLimit").unwrap_or(0));
+            any = true;
+        }
+        if changed("autoMinorVersionUpgrade") {
+            if let Some(v) = get_bool(new, "autoMinorVersionUpgrade") {
+                req = req.auto_minor_version_upgrade(v);
+                any = true;
+            }
+        }
+        if any {
+            send_and_wait!("ModifyReplicationGroup", req);
+        }
+
+        // 7. Tags.
+        if changed("tags") {
+            if let Some(arn) = rg.arn() {
+                let (set, removed) = tag_diff(&get_tags(old, "tags"), &get_tags(new, "tags"));
+                if !set.is_empty() {
+                    sdk.ec
+                        .add_tags_to_resource()
+                        .resource_name(arn)
+                        .set_tags(Some(ec_tags(&set)))
+                        .send()
+                        .await
+                        .map_err(|e| api_error(&resource, "elasticache:AddTagsToResource", e, &[]))?;
+                }
+                if !removed.is_empty() {
+                    sdk.ec
+                        .remove_tags_from_resource()
+                        .resource_name(arn)
+                        .set_tag_keys(Some(removed))
+                        .send()
+                        .await
+                        .map_err(|e| api_error(&resource, "elasticache:RemoveTagsFromResource", e, &[]))?;
+                }
+            }
+        }
+        Ok(outputs_of(&rg, port))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        inputs: &Map,
+        _outputs: &Map,
+    ) -> Result<(), ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let start = Instant::now();
+        let deadline = ctx.deadline(Operation::Delete, DELETE_TIMEOUT);
+        let sdk = self.clients.get().await?;
+        let send = || {
+            sdk.ec
+                .delete_replication_group()
+                .replication_group_id(id)
+                .set_final_snapshot_identifier(get_string(inputs, "finalSnapshotIdentifier"))
+                .send()
+        };
+        ctx.report("deleting");
+        match send().await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(e) if error_code(&e) == Some("InvalidReplicationGroupState") => {
+                // Busy (e.g. still modifying) or already deleting.
+                match self.describe(&resource, id).await? {
+                    None => return Ok(()),
+                    Some(rg) if rg.status() == Some("deleting") => {}
+                    Some(_) => {
+                        self.wait_available(ctx, &resource, id, remaining(start, deadline))
+                            .await?;
+                        match send().await {
+                            Ok(_) => {}
+                            Err(e) if is_not_found(&e) => return Ok(()),
+                            Err(e) => {
+                                return Err(api_error(&resource, "elasticache:DeleteReplicationGroup", e, &[]))
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => return Err(api_error(&resource, "elasticache:DeleteReplicationGroup", e, &[])),
+        }
+        self.wait_gone(ctx, &resource, id, remaining(start, deadline)).await
+    }
+
+    async fn recover(&self, ctx: &CallContext, inputs: &Map) -> Result<Option<Created>, ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let Some(id) = get_str(inputs, "replicationGroupId") else {
+            return Ok(None);
+        };
+        let port = get_i64(inputs, "port").unwrap_or(6379);
+        let deadline = ctx.deadline(Operation::Create, CREATE_TIMEOUT);
+        self.adopt_existing(ctx, &resource, id, port, deadline).await
+    }
+}
+
+impl std::fmt::Debug for ReplicationGroupProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReplicationGroupProvider")
+    }
+}
+

@@ -1,0 +1,350 @@
+//! Small helpers shared by the resource files: input accessors, SDK error
+//! mapping, secret redaction, stable hashing and percent-decoding.
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use cairn_core::provider::{CallContext, ProviderError};
+use cairn_core::value::{Map, Value};
+use std::collections::BTreeMap;
+
+/// The tag every taggable resource carries, so an interrupted create can be found.
+pub const URN_TAG: &str = "cairn:urn";
+
+// ---------------------------------------------------------------- inputs
+
+pub(crate) fn get_str<'a>(m: &'a Map, k: &str) -> Option<&'a str> {
+    m.get(k).and_then(Value::as_str)
+}
+
+pub(crate) fn get_string(m: &Map, k: &str) -> Option<String> {
+    get_str(m, k).map(str::to_string)
+}
+
+pub(crate) fn get_bool(m: &Map, k: &str) -> Option<bool> {
+    m.get(k).and_then(Value::as_bool)
+}
+
+pub(crate) fn get_i64(m: &Map, k: &str) -> Option<i64> {
+    m.get(k).and_then(Value::as_i64)
+}
+
+pub(crate) fn get_i32(m: &Map, k: &str) -> Option<i32> {
+    get_i64(m, k).and_then(|v| i32::try_from(v).ok())
+}
+
+pub(crate) fn get_str_list(m: &Map, k: &str) -> Vec<String> {
+    m.get(k)
+        .and_then(Value::as_list)
+        .map(|l| l.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// A `tags` map as ordered pairs; non-string values are skipped.
+pub(crate) fn get_tags(m: &Map, k: &str) -> BTreeMap<String, String> {
+    m.get(k)
+        .and_then(Value::as_map)
+        .map(|t| {
+            t.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(crate) fn tags_value(tags: &BTreeMap<String, String>) -> Value {
+    Value::Map(
+        tags.iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
+}
+
+/// Tags to add/change and keys to remove, going from `old` to `new`.
+pub(crate) fn tag_diff(
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let set = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let removed = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    (set, removed)
+}
+
+/// True when a check-time string still holds an unresolved `${...}` reference.
+pub(crate) fn is_unresolved(s: &str) -> bool {
+    s.contains("${")
+}
+
+/// A concrete string at check time: present, a string, and without references.
+pub(crate) fn concrete_str<'a>(m: &'a Map, k: &str) -> Option<&'a str> {
+    match m.get(k)? {
+        Value::Unknown => None,
+        v => v.as_str().filter(|s| !is_unresolved(s)),
+    }
+}
+
+/// A concrete bool at check time (a `${ref}` string or unknown gives `None`).
+pub(crate) fn concrete_bool(m: &Map, k: &str) -> Option<bool> {
+    get_bool(m, k)
+}
+
+/// Orders `observed` like `desired` where both hold the same items, so a
+/// read after an import or apply reports no spurious reordering.
+pub(crate) fn order_like<T: PartialEq + Clone>(observed: &[T], desired: &[T]) -> Vec<T> {
+    let mut rest: Vec<T> = observed.to_vec();
+    let mut out = Vec::with_capacity(rest.len());
+    for d in desired {
+        if let Some(pos) = rest.iter().position(|o| o == d) {
+            out.push(rest.remove(pos));
+        }
+    }
+    out.extend(rest);
+    out
+}
+
+pub(crate) fn str_list_value<S: AsRef<str>>(items: &[S]) -> Value {
+    Value::List(items.iter().map(|s| Value::String(s.as_ref().to_string())).collect())
+}
+
+/// True when two JSON documents are equal as JSON (ignoring formatting).
+pub(crate) fn same_json(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+// ---------------------------------------------------------------- errors
+
+/// How callers name a resource in errors: `name (type token)`.
+pub(crate) fn resource_label(ctx: &CallContext, token: &str) -> String {
+    format!("{} ({token})", ctx.name)
+}
+
+/// The error code of an SDK error, when the service sent one.
+pub(crate) fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
+    match err {
+        SdkError::ServiceError(_) => err.code(),
+        _ => None,
+    }
+}
+
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+];
+
+const TRANSIENT: &[&str] = &[
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "InternalServiceError",
+    "InternalServiceErrorException",
+];
+
+const NOT_FOUND: &[&str] = &[
+    "ReplicationGroupNotFoundFault",
+    "CacheParameterGroupNotFound",
+    "CacheSubnetGroupNotFoundFault",
+    "CacheClusterNotFound",
+    "NotFoundException",
+    "ResourceNotFoundException",
+    "NoSuchEntity",
+    "InvalidGroup.NotFound",
+    "InvalidGroupId.NotFound",
+];
+
+/// True for the "does not exist" codes of every service used here.
+pub(crate) fn is_not_found_code(code: &str) -> bool {
+    NOT_FOUND.contains(&code)
+}
+
+pub(crate) fn is_not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    error_code(err).is_some_and(is_not_found_code)
+}
+
+/// Maps an SDK error (after the SDK's own retries) to a [`ProviderError::Api`]
+/// naming the resource and the API call. `secrets` are scrubbed from the text.
+pub(crate) fn api_error<E>(
+    resource: &str,
+    api: &str,
+    err: SdkError<E, HttpResponse>,
+    secrets: &[&str],
+) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let (code, message, retryable) = match &err {
+        SdkError::ServiceError(se) => {
+            let code = err.code().unwrap_or("Unknown").to_string();
+            let message = err.message().unwrap_or("").to_string();
+            let status = se.raw().status().as_u16();
+            let retryable = status >= 500
+                || THROTTLING.contains(&code.as_str())
+                || TRANSIENT.contains(&code.as_str());
+            (code, message, retryable)
+        }
+        SdkError::TimeoutError(_) => (
+            "Timeout".to_string(),
+            DisplayErrorContext(&err).to_string(),
+            true,
+        ),
+        SdkError::DispatchFailure(_) => (
+            "DispatchFailure".to_string(),
+            DisplayErrorContext(&err).to_string(),
+            true,
+        ),
+        SdkError::ResponseError(_) => (
+            "ResponseError".to_string(),
+            DisplayErrorContext(&err).to_string(),
+            true,
+        ),
+        _ => (
+            "ClientError".to_string(),
+            DisplayErrorContext(&err).to_string(),
+            false,
+        ),
+    };
+    ProviderError::Api {
+        resource: resource.to_string(),
+        api: api.to_string(),
+        code,
+        message: redact(&message, secrets),
+        retryable,
+    }
+}
+
+/// An API-level failure we detect ourselves (odd response, wrong state).
+pub(crate) fn api_failure(resource: &str, api: &str, code: &str, message: impl Into<String>) -> ProviderError {
+    ProviderError::Api {
+        resource: resource.to_string(),
+        api: api.to_string(),
+        code: code.to_string(),
+        message: message.into(),
+        retryable: false,
+    }
+}
+
+/// A response that lacks a field we rely on.
+pub(crate) fn missing(resource: &str, api: &str, what: &str) -> ProviderError {
+    api_failure(
+        resource,
+        api,
+        "MalformedResponse",
+        format!("the response has no {what}"),
+    )
+}
+
+/// Replaces every occurrence of each (non-trivial) secret with `[secret]`.
+pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for s in secrets.iter().filter(|s| s.len() >= 4) {
+        out = out.replace(*s, cairn_core::value::SECRET_MASK);
+    }
+    out
+}
+
+// ---------------------------------------------------------------- hashing
+
+/// A stable 36-char UUID-shaped token from SHA-256 of the parts
+/// (used as an idempotency token; never reversible to the parts).
+pub(crate) fn stable_token(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    let digest = h.finalize();
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// Decodes `%XX` escapes (IAM returns policy documents URL-encoded).
+pub(crate) fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("%7B%22a%22%3A1%7D"), "{\"a\":1}");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn tokens_are_stable_and_distinct() {
+        let a = stable_token(&["s/x", "v1"]);
+        assert_eq!(a, stable_token(&["s/x", "v1"]));
+        assert_ne!(a, stable_token(&["s/x", "v2"]));
+        assert_ne!(stable_token(&["ab", "c"]), stable_token(&["a", "bc"]));
+        assert_eq!(a.len(), 36);
+        assert!(!a.contains("v1"));
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(redact("bad token abcdef!", &["abcdef"]), "bad token [secret]!");
+        assert_eq!(redact("x", &[""]), "x");
+    }
+
+    #[test]
+    fn ordering_follows_desired() {
+        let o = order_like(&["b", "c", "a"], &["a", "b"]);
+        assert_eq!(o, vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn tag_diffs() {
+        let old: BTreeMap<_, _> = [("a".to_string(), "1".to_string()), ("b".into(), "2".into())].into();
+        let new: BTreeMap<_, _> = [("a".to_string(), "1".to_string()), ("c".into(), "3".into())].into();
+        let (set, removed) = tag_diff(&old, &new);
+        assert_eq!(set.keys().collect::<Vec<_>>(), vec!["c"]);
+        assert_eq!(removed, vec!["b".to_string()]);
+    }
+}

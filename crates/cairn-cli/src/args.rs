@@ -1,0 +1,161 @@
+//! Command-line arguments (clap).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "cairn", version, about = "Declarative infrastructure: preview, up, destroy.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More log output (-v info, -vv debug, -vvv trace). Secrets are never logged.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show what `up` would change.
+    Preview(PreviewArgs),
+    /// Create or update the stack's resources.
+    Up(ApplyArgs),
+    /// Delete the stack's resources (imported and protected ones are kept).
+    Destroy(ApplyArgs),
+    /// Read every resource from the cloud and report drift.
+    Refresh(RunArgs),
+    /// Adopt an existing cloud resource into state and print matching YAML.
+    Import(ImportArgs),
+    /// Inspect recorded state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Stack-level commands.
+    #[command(subcommand)]
+    Stack(StackCommand),
+    /// The local AWS emulator (moto, pinned) used by `--local`.
+    #[command(subcommand)]
+    Emulator(EmulatorCommand),
+    /// Print the JSON Schema for stack files (for yaml-language-server).
+    Schema,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StackSelect {
+    /// Load `stacks/NAME.yaml`.
+    #[arg(long, conflicts_with = "stack_file")]
+    pub stack: Option<String>,
+    /// Load any stack file.
+    #[arg(long)]
+    pub stack_file: Option<PathBuf>,
+    /// Where state lives (default `state/`, or `state/local/` with --local).
+    #[arg(long, env = "CAIRN_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Run against the local AWS emulator, starting and seeding it if needed.
+    #[arg(long)]
+    pub local: bool,
+    /// Override a config value: `--config key=value` (value parsed as YAML scalar).
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    /// Clear a lock left by a process that is gone.
+    #[arg(long)]
+    pub force_unlock: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PreviewArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Shorthand for `--format json`.
+    #[arg(long)]
+    pub json: bool,
+    /// Only these resources (and what they need).
+    #[arg(long)]
+    pub target: Vec<String>,
+    /// Skip these resources and their dependents.
+    #[arg(long)]
+    pub exclude: Vec<String>,
+    /// Fold drift (changes made outside the engine) into the plan.
+    #[arg(long)]
+    pub refresh: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Do not ask for confirmation (required when not on a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// How many resource operations may run at once.
+    #[arg(long, default_value_t = 10)]
+    pub parallel: usize,
+    #[arg(long)]
+    pub target: Vec<String>,
+    #[arg(long)]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Type token, e.g. `aws:ec2:SecurityGroup`.
+    pub type_token: String,
+    /// Logical name in the stack.
+    pub name: String,
+    /// Physical id in the cloud.
+    pub id: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StateCommand {
+    /// List the resources in state.
+    List(RunArgs),
+    /// Show one resource's recorded inputs and outputs (secrets masked).
+    Show {
+        #[command(flatten)]
+        run: RunArgs,
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StackCommand {
+    /// Print the stack's outputs.
+    Output {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Print secret outputs in plaintext.
+        #[arg(long)]
+        show_secrets: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EmulatorCommand {
+    /// Create the emulator's virtualenv (pinned moto) if it is missing.
+    Install,
+    /// Start the emulator in the background (127.0.0.1, port 4566 or $LOCAL_AWS_PORT).
+    Start,
+    /// Stop it.
+    Stop,
+    /// Say whether it runs, and where.
+    Status,
+}

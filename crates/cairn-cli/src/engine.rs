@@ -1,0 +1,391 @@
+//! Orchestration: load the stack, open state, recover, plan, confirm, apply.
+
+use crate::args::{
+    ApplyArgs, Cli, Command, EmulatorCommand, Format, ImportArgs, PreviewArgs, RunArgs, StackCommand, StackSelect,
+    StateCommand,
+};
+use crate::error::CliError;
+use crate::{local, progress, render};
+use cairn_core::diag::Problems;
+use cairn_core::exec::{self, ExecOptions};
+use cairn_core::plan::{self, Plan, PlanOptions};
+use cairn_core::provider::CallContext;
+use cairn_core::state::{Outcome, ResourceState, StackState, StateSink};
+use cairn_core::{Registry, StackSpec, Value};
+use cairn_state::{SecretKeys, StateStore};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::Preview(args) => preview(args).await,
+        Command::Up(args) => up(args).await,
+        Command::Destroy(args) => destroy(args).await,
+        Command::Refresh(args) => refresh(args).await,
+        Command::Import(args) => import(args).await,
+        Command::State(StateCommand::List(args)) => state_list(args).await,
+        Command::State(StateCommand::Show { run, name }) => state_show(run, &name).await,
+        Command::Stack(StackCommand::Output { run, show_secrets, json }) => stack_output(run, show_secrets, json).await,
+        Command::Emulator(cmd) => emulator(cmd).await,
+        Command::Schema => {
+            let registry = registry(None).await;
+            println!("{}", serde_json::to_string_pretty(&cairn_config::json_schema(&registry)).unwrap_or_default());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// A loaded stack, ready to plan.
+pub struct Loaded {
+    pub spec: StackSpec,
+    pub warnings: Problems,
+    pub registry: Registry,
+    pub state_root: PathBuf,
+}
+
+fn stack_path(select: &StackSelect) -> Result<PathBuf, CliError> {
+    match (&select.stack, &select.stack_file) {
+        (_, Some(path)) => Ok(path.clone()),
+        (Some(name), None) => Ok(PathBuf::from("stacks").join(format!("{name}.yaml"))),
+        (None, None) => Err(CliError::Usage("say which stack: `--stack NAME` or `--stack-file PATH`".into())),
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|source| CliError::Read { path: path.to_path_buf(), source })
+}
+
+/// Builds the registry: built-ins always, AWS with clients made lazily.
+pub async fn registry(endpoint: Option<&str>) -> Registry {
+    let mut registry = Registry::new();
+    cairn_builtin::register(&mut registry);
+    cairn_aws::register(&mut registry, endpoint);
+    registry
+}
+
+fn parse_overrides(pairs: &[String]) -> Result<BTreeMap<String, Value>, CliError> {
+    let mut out = BTreeMap::new();
+    for pair in pairs {
+        let Some((k, v)) = pair.split_once('=') else {
+            return Err(CliError::Usage(format!("`--config {pair}` must be KEY=VALUE")));
+        };
+        let value = match v {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => v.parse::<i64>().map(Value::Int).unwrap_or_else(|_| Value::from(v)),
+        };
+        out.insert(k.to_string(), value);
+    }
+    Ok(out)
+}
+
+/// Loads and validates the stack (all problems at once), with `--local` set up.
+pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
+    let path = stack_path(select)?;
+    let bytes = read(&path)?;
+    let mut overrides = parse_overrides(&select.config)?;
+    let endpoint = if select.local {
+        let env = local::Local::prepare(&path).await?;
+        for (k, v) in env.config_overrides() {
+            eprintln!("local: config {k} = {} (from the emulator's network fixture)", v.to_masked_json());
+            overrides.entry(k).or_insert(v);
+        }
+        Some(env.endpoint)
+    } else {
+        None
+    };
+    let registry = registry(endpoint.as_deref()).await;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let read_template = |name: &str| std::fs::read(dir.join(name)).map_err(|e| e.to_string());
+    let (spec, warnings) = cairn_config::load_stack_layered(
+        &path.display().to_string(),
+        &bytes,
+        &read_template,
+        &registry,
+        &overrides,
+    )?;
+    let state_root = select.state_dir.clone().unwrap_or_else(|| {
+        if select.local {
+            PathBuf::from("state").join("local")
+        } else {
+            PathBuf::from("state")
+        }
+    });
+    Ok(Loaded { spec, warnings, registry, state_root })
+}
+
+fn keys(root: &Path, stack: &str) -> Result<SecretKeys, CliError> {
+    Ok(SecretKeys::from_env_or_default(root, stack)?)
+}
+
+fn open_writer(loaded: &Loaded, run: &RunArgs) -> Result<StateStore, CliError> {
+    let stack = &loaded.spec.name;
+    if run.force_unlock {
+        if let Some(info) = StateStore::force_unlock(&loaded.state_root, stack)? {
+            eprintln!(
+                "warning: removed the lock held by pid {} on {} since {}{}",
+                info.pid,
+                info.host,
+                info.started_at,
+                if info.stale { " (that process is gone)" } else { "" }
+            );
+        }
+    }
+    Ok(StateStore::open(&loaded.state_root, stack, keys(&loaded.state_root, stack)?)?)
+}
+
+fn open_reader(loaded: &Loaded) -> Result<StateStore, CliError> {
+    let stack = &loaded.spec.name;
+    Ok(StateStore::open_read_only(&loaded.state_root, stack, keys(&loaded.state_root, stack)?)?)
+}
+
+/// Settles what a crashed run left in the journal before planning.
+async fn recover(store: &StateStore, registry: &Registry, stack: &str) -> Result<StackState, CliError> {
+    let pending = store.pending_intents()?;
+    let state = store.load()?;
+    if pending.is_empty() {
+        return Ok(state);
+    }
+    eprintln!("recovering {} operation(s) interrupted by an earlier run", pending.len());
+    let report = cairn_core::reconcile::reconcile(&pending, &state, registry, store, stack).await?;
+    eprintln!("{report}");
+    store.flush()?;
+    Ok(store.load()?)
+}
+
+fn emit_warnings(warnings: &Problems, plan: Option<&Plan>) {
+    for w in warnings.problems.iter().chain(plan.map(|p| p.warnings.iter()).into_iter().flatten()) {
+        eprintln!("{:?}", miette::Report::new(w.clone()));
+    }
+}
+
+fn plan_options(target: &[String], exclude: &[String]) -> PlanOptions {
+    PlanOptions { targets: target.to_vec(), excludes: exclude.to_vec() }
+}
+
+async fn preview(args: PreviewArgs) -> Result<ExitCode, CliError> {
+    let loaded = load(&args.run.select).await?;
+    let store = open_reader(&loaded)?;
+    let state = store.load()?;
+    let plan = plan::plan(&loaded.spec, &state, &loaded.registry, &plan_options(&args.target, &args.exclude))?;
+    let format = if args.json { Format::Json } else { args.format };
+    match format {
+        Format::Text => {
+            emit_warnings(&loaded.warnings, Some(&plan));
+            print!("{}", render::text::plan(&plan, render::colour_stdout()));
+        }
+        Format::Json => println!("{}", serde_json::to_string_pretty(&plan.to_json()).unwrap_or_default()),
+        Format::Markdown => print!("{}", render::markdown::plan(&plan, &loaded.warnings)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn confirm(yes: bool, question: &str) -> Result<bool, CliError> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Usage("not on a terminal: pass --yes to proceed without confirmation".into()));
+    }
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(|e| CliError::Failed(e.to_string()))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+async fn execute(plan: &Plan, loaded: &Loaded, state: &StackState, store: &StateStore, parallel: usize) -> Result<ExitCode, CliError> {
+    let display = progress::Display::new(plan);
+    let options = ExecOptions { stack: loaded.spec.name.clone(), parallel: parallel.max(1), events: display.sink() };
+    let report = exec::apply(plan, Some(&loaded.spec), state, &loaded.registry, store, &options).await;
+    store.flush()?;
+    display.finish(&report);
+    if report.ok() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::from(1))
+    }
+}
+
+async fn up(args: ApplyArgs) -> Result<ExitCode, CliError> {
+    let loaded = load(&args.run.select).await?;
+    let store = open_writer(&loaded, &args.run)?;
+    let state = recover(&store, &loaded.registry, &loaded.spec.name).await?;
+    let plan = plan::plan(&loaded.spec, &state, &loaded.registry, &plan_options(&args.target, &args.exclude))?;
+    emit_warnings(&loaded.warnings, Some(&plan));
+    print!("{}", render::text::plan(&plan, render::colour_stdout()));
+    if !plan.has_changes() {
+        store.set_outputs(&plan.outputs).await.map_err(|e| CliError::Failed(e.to_string()))?;
+        store.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !confirm(args.yes, "Apply these changes?")? {
+        eprintln!("cancelled");
+        return Ok(ExitCode::from(1));
+    }
+    execute(&plan, &loaded, &state, &store, args.parallel).await
+}
+
+async fn destroy(args: ApplyArgs) -> Result<ExitCode, CliError> {
+    let loaded = load(&args.run.select).await?;
+    let store = open_writer(&loaded, &args.run)?;
+    let state = recover(&store, &loaded.registry, &loaded.spec.name).await?;
+    let plan = plan::plan_destroy(&state, &plan_options(&args.target, &args.exclude));
+    emit_warnings(&loaded.warnings, Some(&plan));
+    print!("{}", render::text::plan(&plan, render::colour_stdout()));
+    if !plan.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !confirm(args.yes, "Destroy these resources?")? {
+        eprintln!("cancelled");
+        return Ok(ExitCode::from(1));
+    }
+    let code = execute(&plan, &loaded, &state, &store, args.parallel).await?;
+    if args.run.select.local && code == ExitCode::SUCCESS {
+        eprintln!("local: the emulator keeps running; `cargo xtask emulator stop` stops it");
+    }
+    Ok(code)
+}
+
+async fn refresh(args: RunArgs) -> Result<ExitCode, CliError> {
+    let loaded = load(&args.select).await?;
+    let store = open_writer(&loaded, &args)?;
+    let state = recover(&store, &loaded.registry, &loaded.spec.name).await?;
+    let mut drifted = 0usize;
+    for (name, rs) in &state.resources {
+        let Some(provider) = loaded.registry.get(&rs.type_token) else { continue };
+        let ctx = CallContext::new(&loaded.spec.name, name);
+        match provider.read(&ctx, &rs.id, &rs.inputs.iter().map(|(k, v)| (k.clone(), v.reveal())).collect()).await? {
+            None => {
+                drifted += 1;
+                println!("- {name} ({}) no longer exists; removed from state", rs.type_token);
+                store
+                    .finish(0, name, &Outcome::Removed)
+                    .await
+                    .map_err(|e| CliError::Failed(e.to_string()))?;
+            }
+            Some(observed) => {
+                let schema = provider.schema();
+                let observed_inputs = schema.normalize_inputs(&observed.inputs);
+                let changes = render::text::drift(&rs.inputs, &observed_inputs);
+                if !changes.is_empty() {
+                    drifted += 1;
+                    println!("~ {name} ({}) changed outside cairn:\n{changes}", rs.type_token);
+                }
+                let mut updated: ResourceState = rs.clone();
+                updated.outputs = schema.normalize_outputs(&observed.outputs);
+                store
+                    .finish(0, name, &Outcome::Written(updated))
+                    .await
+                    .map_err(|e| CliError::Failed(e.to_string()))?;
+            }
+        }
+    }
+    store.flush()?;
+    println!("refresh: {drifted} resource(s) drifted");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
+    let loaded = load(&args.run.select).await?;
+    let Some(provider) = loaded.registry.get(&args.type_token).cloned() else {
+        return Err(CliError::Usage(format!("unknown type `{}`", args.type_token)));
+    };
+    let store = open_writer(&loaded, &args.run)?;
+    let ctx = CallContext::new(&loaded.spec.name, &args.name);
+    let Some(observed) = provider.read(&ctx, &args.id, &Default::default()).await? else {
+        return Err(CliError::Failed(format!("{} `{}` was not found", args.type_token, args.id)));
+    };
+    let schema = provider.schema();
+    let rs = ResourceState {
+        name: args.name.clone(),
+        type_token: args.type_token.clone(),
+        id: observed.id.clone(),
+        inputs: schema.normalize_inputs(&observed.inputs),
+        outputs: schema.normalize_outputs(&observed.outputs),
+        dependencies: Vec::new(),
+        protect: true,
+        retain_on_delete: false,
+        imported: true,
+    };
+    store.finish(0, &args.name, &Outcome::Written(rs.clone())).await.map_err(|e| CliError::Failed(e.to_string()))?;
+    store.flush()?;
+    eprintln!("imported {} `{}` as {} (protected)", args.type_token, args.id, args.name);
+    print!("{}", render::text::resource_yaml(&rs));
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn state_list(args: RunArgs) -> Result<ExitCode, CliError> {
+    let loaded = load(&args.select).await?;
+    let state = open_reader(&loaded)?.load()?;
+    for (name, rs) in &state.resources {
+        let flags = [(rs.protect, "protected"), (rs.imported, "imported")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, f)| *f)
+            .collect::<Vec<_>>()
+            .join(",");
+        println!("{name}\t{}\t{}\t{flags}", rs.type_token, rs.id);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn state_show(args: RunArgs, name: &str) -> Result<ExitCode, CliError> {
+    let loaded = load(&args.select).await?;
+    let state = open_reader(&loaded)?.load()?;
+    let Some(rs) = state.resources.get(name) else {
+        return Err(CliError::Usage(format!("`{name}` is not in the state of {}", loaded.spec.name)));
+    };
+    let masked = |m: &cairn_core::Map| serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_masked_json())).collect());
+    let doc = serde_json::json!({
+        "name": rs.name, "type": rs.type_token, "id": rs.id,
+        "protect": rs.protect, "imported": rs.imported, "dependencies": rs.dependencies,
+        "inputs": masked(&rs.inputs), "outputs": masked(&rs.outputs),
+    });
+    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn stack_output(args: RunArgs, show_secrets: bool, json: bool) -> Result<ExitCode, CliError> {
+    let loaded = load(&args.select).await?;
+    let state = open_reader(&loaded)?.load()?;
+    let shown = |v: &Value| if show_secrets { v.to_plain_json() } else { v.to_masked_json() };
+    if json {
+        let doc: serde_json::Map<String, serde_json::Value> =
+            state.outputs.iter().map(|(k, v)| (k.clone(), shown(v))).collect();
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        for (k, v) in &state.outputs {
+            let text = match shown(v) {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            println!("{k}\t{text}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn emulator(cmd: EmulatorCommand) -> Result<ExitCode, CliError> {
+    let cfg = local::emulator_config();
+    match cmd {
+        EmulatorCommand::Install => {
+            let venv = cairn_emulator::Emulator::ensure_venv()?;
+            println!("emulator virtualenv ready at {}", venv.display());
+        }
+        EmulatorCommand::Start => {
+            let status = cairn_emulator::daemon_start(&cfg)?;
+            println!("{status}");
+        }
+        EmulatorCommand::Stop => {
+            cairn_emulator::daemon_stop(&cfg.state_dir)?;
+            println!("emulator stopped");
+        }
+        EmulatorCommand::Status => {
+            let status = cairn_emulator::daemon_status(&cfg.state_dir)?;
+            println!("{status}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,47 @@
+use cairn_core::diag::Problems;
+use std::path::PathBuf;
+
+/// Everything the CLI can fail with. Input errors exit 2, the rest 1.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum CliError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Invalid(#[from] Problems),
+
+    #[error("cannot read stack file {path}")]
+    #[diagnostic(code(cairn::cli::read), help("check the path; `--stack NAME` reads stacks/NAME.yaml"))]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{0}")]
+    #[diagnostic(code(cairn::cli::usage))]
+    Usage(String),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    State(#[from] cairn_state::StateError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Emulator(#[from] cairn_emulator::EmulatorError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Provider(#[from] cairn_core::ProviderError),
+
+    #[error("{0}")]
+    #[diagnostic(code(cairn::cli::failed))]
+    Failed(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Invalid(_) | CliError::Read { .. } | CliError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}

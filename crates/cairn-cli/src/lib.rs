@@ -1,0 +1,57 @@
+//! The `cairn` binary's library: argument parsing, orchestration and rendering.
+//! Only this crate renders miette reports; libraries return typed errors.
+
+mod args;
+mod engine;
+mod error;
+mod local;
+mod progress;
+mod render;
+
+pub use args::Cli;
+pub use error::CliError;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Exit codes: 0 success, 1 an operation failed, 2 invalid input.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(engine::run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            let code = err.exit_code();
+            eprintln!("{:?}", miette::Report::new(err));
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .color(!no_color)
+                .unicode(!no_color)
+                .build(),
+        )
+    }));
+}

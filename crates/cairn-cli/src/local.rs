@@ -1,0 +1,59 @@
+//! `--local`: run against the emulator, seeded with Story 0.2's network.
+
+use crate::error::CliError;
+use cairn_core::{Map, Value};
+use cairn_emulator::{EmulatorConfig, NetworkFixture};
+use std::path::{Path, PathBuf};
+
+pub fn emulator_config() -> EmulatorConfig {
+    let port = std::env::var("LOCAL_AWS_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(4566);
+    let state_dir = std::env::var_os("CAIRN_EMULATOR_STATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("state").join("local").join(".emulator"));
+    let delay_ms = std::env::var("CAIRN_EMULATOR_DELAY_MS").ok().and_then(|d| d.parse().ok()).unwrap_or(2000);
+    EmulatorConfig { port, state_dir, delay_ms, twin: true }
+}
+
+pub struct Local {
+    pub endpoint: String,
+    pub fixture: NetworkFixture,
+}
+
+impl Local {
+    /// Starts the emulator if it is not running, seeds the network fixture for
+    /// the stack's environment, and points the AWS SDK at the emulator.
+    pub async fn prepare(stack_path: &Path) -> Result<Local, CliError> {
+        let cfg = emulator_config();
+        let status = cairn_emulator::daemon_start(&cfg)?;
+        let endpoint = status.endpoint();
+        let environment = stack_path.file_stem().and_then(|s| s.to_str()).unwrap_or("dev").to_string();
+        let fixture = cairn_emulator::seed_network_fixture(&endpoint, &environment).await?;
+        // The emulator accepts any credentials; these never reach AWS.
+        for (k, v) in [
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ] {
+            std::env::set_var(k, v);
+        }
+        std::env::remove_var("AWS_PROFILE");
+        std::env::remove_var("AWS_SESSION_TOKEN");
+        Ok(Local { endpoint, fixture })
+    }
+
+    /// The stack config that the fixture replaces: the `network` map.
+    pub fn config_overrides(&self) -> Vec<(String, Value)> {
+        let f = &self.fixture;
+        let mut network = Map::new();
+        network.insert("vpcId".into(), Value::from(f.vpc_id.as_str()));
+        network.insert(
+            "subnetIds".into(),
+            Value::List(f.subnet_ids.iter().map(|s| Value::from(s.as_str())).collect()),
+        );
+        network.insert("subnetGroupName".into(), Value::from(f.subnet_group_name.as_str()));
+        network.insert("securityGroupName".into(), Value::from(f.security_group_name.as_str()));
+        network.insert("securityGroupId".into(), Value::from(f.security_group_id.as_str()));
+        vec![("network".into(), Value::Map(network))]
+    }
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    cairn_cli::main()
+}

@@ -1,0 +1,66 @@
+//! Markdown for pull-request comments: a summary table, then a collapsible
+//! section per changed resource. Secrets masked; long output truncated.
+
+use cairn_core::diag::Problems;
+use cairn_core::plan::{Action, ChangeKind, Plan};
+use std::fmt::Write;
+
+/// GitHub comments hold 65,536 characters; stay well below.
+const LIMIT: usize = 60_000;
+
+pub fn plan(plan: &Plan, warnings: &Problems) -> String {
+    let s = plan.summary();
+    let mut out = String::new();
+    let _ = writeln!(out, "### cairn preview: `{}`\n", plan.stack);
+    let _ = writeln!(out, "| create | update | replace | delete | import | unchanged |");
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "| {} | {} | {} | {} | {} | {} |\n", s.create, s.update, s.replace, s.delete, s.import, s.same);
+    if plan.partial {
+        let _ = writeln!(out, "> **Partial plan** (`--target`/`--exclude`).\n");
+    }
+    for w in warnings.problems.iter().chain(plan.warnings.iter()) {
+        let _ = writeln!(out, "> ⚠️ `{}` {}", w.code, w.message);
+    }
+    let mut truncated = 0usize;
+    for step in plan.steps.iter().filter(|s| s.action != Action::Same) {
+        let mut section = String::new();
+        let _ = writeln!(
+            section,
+            "<details><summary><code>{:?}</code> <b>{}</b> ({})</summary>\n",
+            step.action, step.name, step.type_token
+        );
+        if !step.replace_paths.is_empty() {
+            let reasons: Vec<String> = step.replace_paths.iter().map(|p| format!("`{p}`")).collect();
+            let _ = writeln!(section, "Replaced because {} changed.\n", reasons.join(", "));
+        }
+        let _ = writeln!(section, "```diff");
+        if step.action == Action::Create {
+            for (k, v) in step.new_inputs.iter().flatten() {
+                let _ = writeln!(section, "+ {k}: {}", v.display_masked());
+            }
+        }
+        for c in &step.changes {
+            let old = c.old.as_ref().map(|v| v.display_masked()).unwrap_or_default();
+            let new = c.new.as_ref().map(|v| v.display_masked()).unwrap_or_default();
+            let forced = if c.forces_replace { "  # forces replacement" } else { "" };
+            match c.kind {
+                ChangeKind::Add => writeln!(section, "+ {}: {new}{forced}", c.path),
+                ChangeKind::Remove => writeln!(section, "- {}: {old}{forced}", c.path),
+                ChangeKind::Modify => {
+                    writeln!(section, "- {}: {old}\n+ {}: {new}{forced}", c.path, c.path)
+                }
+            }
+            .ok();
+        }
+        let _ = writeln!(section, "```\n</details>\n");
+        if out.len() + section.len() > LIMIT {
+            truncated += 1;
+        } else {
+            out.push_str(&section);
+        }
+    }
+    if truncated > 0 {
+        let _ = writeln!(out, "_{truncated} more resource change(s) not shown: run `cairn preview` for the full diff._");
+    }
+    out
+}

@@ -1,0 +1,129 @@
+//! Human plan text: one line per resource, a per-property diff, a summary line.
+
+use cairn_core::plan::{Action, ChangeKind, Plan, Step};
+use cairn_core::state::ResourceState;
+use cairn_core::value::{Map, Value};
+use owo_colors::OwoColorize;
+use std::fmt::Write;
+
+fn symbol(action: Action) -> &'static str {
+    match action {
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::Replace => "±",
+        Action::Delete => "-",
+        Action::Import => "=",
+        Action::Same => " ",
+    }
+}
+
+fn paint(text: &str, action: Action, colour: bool) -> String {
+    if !colour {
+        return text.to_string();
+    }
+    match action {
+        Action::Create => text.green().to_string(),
+        Action::Update => text.yellow().to_string(),
+        Action::Replace => text.magenta().to_string(),
+        Action::Delete => text.red().to_string(),
+        Action::Import => text.cyan().to_string(),
+        Action::Same => text.dimmed().to_string(),
+    }
+}
+
+fn action_word(step: &Step) -> String {
+    match step.action {
+        Action::Replace if step.delete_before_replace => "replace (delete first)".into(),
+        Action::Replace => "replace".into(),
+        Action::Create => "create".into(),
+        Action::Update => "update".into(),
+        Action::Delete => "delete".into(),
+        Action::Import => format!("import {}", step.import_id.as_deref().unwrap_or("")),
+        Action::Same => "same".into(),
+    }
+}
+
+/// The preview text of a plan. Secrets are always masked.
+pub fn plan(plan: &Plan, colour: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Stack {}", plan.stack);
+    for step in plan.steps.iter().filter(|s| s.action != Action::Same) {
+        let head = format!("{} {} ({}) {}", symbol(step.action), step.name, step.type_token, action_word(step));
+        let _ = writeln!(out, "{}", paint(&head, step.action, colour));
+        if step.action == Action::Replace && !step.replace_paths.is_empty() {
+            let reasons: Vec<String> = step.replace_paths.iter().map(|p| p.to_string()).collect();
+            let _ = writeln!(out, "    replaced because {} changed", reasons.join(", "));
+        }
+        if step.action == Action::Create {
+            if let Some(inputs) = &step.new_inputs {
+                for (k, v) in inputs {
+                    let _ = writeln!(out, "    {}", paint(&format!("+ {k}: {}", v.display_masked()), Action::Create, colour));
+                }
+            }
+            continue;
+        }
+        for change in &step.changes {
+            let line = match change.kind {
+                ChangeKind::Add => format!("+ {}: {}", change.path, shown(&change.new)),
+                ChangeKind::Remove => format!("- {}: {}", change.path, shown(&change.old)),
+                ChangeKind::Modify => format!("~ {}: {} => {}", change.path, shown(&change.old), shown(&change.new)),
+            };
+            let forced = if change.forces_replace { " (forces replacement)" } else { "" };
+            let action = match change.kind {
+                ChangeKind::Add => Action::Create,
+                ChangeKind::Remove => Action::Delete,
+                ChangeKind::Modify => Action::Update,
+            };
+            let _ = writeln!(out, "    {}{forced}", paint(&line, action, colour));
+        }
+    }
+    if plan.partial {
+        let _ = writeln!(out, "warning: this plan is partial (--target/--exclude)");
+    }
+    let s = plan.summary();
+    let _ = writeln!(
+        out,
+        "Resources: {} ({} unchanged){}",
+        s.line(),
+        s.same,
+        if s.import > 0 { format!(", {} to import", s.import) } else { String::new() }
+    );
+    if !plan.has_changes() {
+        let _ = writeln!(out, "No changes.");
+    }
+    out
+}
+
+fn shown(v: &Option<Value>) -> String {
+    v.as_ref().map(Value::display_masked).unwrap_or_else(|| "null".into())
+}
+
+/// Drift between recorded and observed inputs, one line per property.
+pub fn drift(recorded: &Map, observed: &Map) -> String {
+    let mut out = String::new();
+    for (k, old) in recorded {
+        match observed.get(k) {
+            Some(new) if new != old && !(old.is_secret() && new.is_secret()) => {
+                let _ = writeln!(out, "    ~ {k}: {} => {}", old.display_masked(), new.display_masked());
+            }
+            _ => {}
+        }
+    }
+    for (k, new) in observed {
+        if !recorded.contains_key(k) && !matches!(new, Value::Null) {
+            let _ = writeln!(out, "    + {k}: {}", new.display_masked());
+        }
+    }
+    out
+}
+
+/// YAML that declares an imported resource as it exists (secrets masked).
+pub fn resource_yaml(rs: &ResourceState) -> String {
+    let mut out = format!("  {}:\n    type: {}\n    properties:\n", rs.name, rs.type_token);
+    for (k, v) in &rs.inputs {
+        let json = v.to_masked_json();
+        let _ = writeln!(out, "      {k}: {json}");
+    }
+    let _ = writeln!(out, "    options:\n      import: {}\n      protect: true", rs.id);
+    out
+}

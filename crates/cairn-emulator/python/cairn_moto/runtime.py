@@ -1,0 +1,43 @@
+"""Process-wide emulator state: configuration and API call counters."""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+from typing import Any
+
+LOCK = threading.RLock()
+
+CONFIG: dict[str, Any] = {
+    "delay_ms": int(os.environ.get("CAIRN_EMULATOR_DELAY_MS", "2000") or "2000"),
+    "twin": os.environ.get("CAIRN_TWIN", "") in ("1", "true", "yes"),
+    "state_dir": None,
+}
+
+CALLS: collections.Counter[str] = collections.Counter()
+
+
+def delay_seconds() -> float:
+    with LOCK:
+        return max(0, int(CONFIG["delay_ms"])) / 1000.0
+
+
+def twin_enabled() -> bool:
+    with LOCK:
+        return bool(CONFIG["twin"])
+
+
+def record_call(key: str) -> None:
+    with LOCK:
+        CALLS[key] += 1
+
+
+def snapshot_calls() -> dict[str, int]:
+    with LOCK:
+        return dict(sorted(CALLS.items()))
+
+
+def reset_calls() -> None:
+    with LOCK:
+        CALLS.clear()

@@ -1,0 +1,62 @@
+"""Wire moto's server app, the cairn extensions and the middleware together."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from . import runtime, twin
+
+
+def build_app() -> Any:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from . import elasticache_ext
+    from .middleware import CairnMiddleware
+
+    elasticache_ext.install()
+    return CairnMiddleware(DomainDispatcherApplication(create_backend_app))
+
+
+def serve(host: str, port: int, state_dir: Path, twin_enabled: bool, delay_ms: int | None) -> None:
+    from werkzeug.serving import make_server
+
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit("cairn_moto only binds loopback addresses")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with runtime.LOCK:
+        runtime.CONFIG["state_dir"] = str(state_dir)
+        if twin_enabled:
+            runtime.CONFIG["twin"] = True
+        if delay_ms is not None:
+            runtime.CONFIG["delay_ms"] = delay_ms
+    if runtime.twin_enabled() and not twin.redis_server_bin():
+        print(
+            "cairn_moto: twin mode requires redis-server on PATH (or CAIRN_REDIS_SERVER)",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(3)
+    manager = twin.init(state_dir)
+
+    app = build_app()
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+
+    def shutdown(signum: int, _frame: Any) -> None:
+        print(f"cairn_moto: signal {signum}, shutting down", file=sys.stderr, flush=True)
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    print(f"cairn_moto: listening on http://{host}:{port} (state dir {state_dir})", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        manager.stop_all()
+        manager.clean_stale()
+        print("cairn_moto: stopped", file=sys.stderr, flush=True)

@@ -1,0 +1,150 @@
+//! Detached emulator for `cairn emulator start|stop|status`.
+//!
+//! Files under the state dir: `emulator.pid` (pid == process-group id),
+//! `emulator.port`, `emulator.log`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{health, process, venv, EmulatorConfig, EmulatorError};
+
+/// State of a (possibly) running daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    /// Whether a healthy emulator is running for this state dir.
+    pub running: bool,
+    /// Its pid (for [`daemon_stop`]: the pid that was stopped, if any).
+    pub pid: Option<u32>,
+    /// Its port.
+    pub port: Option<u16>,
+    /// `http://127.0.0.1:PORT` when running.
+    pub endpoint: Option<String>,
+    /// The state dir.
+    pub state_dir: PathBuf,
+    /// The log file.
+    pub log_path: PathBuf,
+}
+
+fn pid_file(state_dir: &Path) -> PathBuf {
+    state_dir.join("emulator.pid")
+}
+
+fn port_file(state_dir: &Path) -> PathBuf {
+    state_dir.join("emulator.port")
+}
+
+fn read_num<T: std::str::FromStr>(path: &Path) -> Option<T> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn remove_files(state_dir: &Path) {
+    let _ = fs::remove_file(pid_file(state_dir));
+    let _ = fs::remove_file(port_file(state_dir));
+}
+
+fn status(state_dir: &Path, running: bool, pid: Option<u32>, port: Option<u16>) -> DaemonStatus {
+    DaemonStatus {
+        running,
+        pid,
+        port,
+        endpoint: if running { port.map(|p| format!("http://127.0.0.1:{p}")) } else { None },
+        state_dir: state_dir.to_path_buf(),
+        log_path: process::log_path(state_dir),
+    }
+}
+
+/// Report whether the daemon for `state_dir` runs; stale pid/port files are removed.
+pub fn daemon_status(state_dir: &Path) -> Result<DaemonStatus, EmulatorError> {
+    let pid: Option<u32> = read_num(&pid_file(state_dir));
+    let port: Option<u16> = read_num(&port_file(state_dir));
+    match (pid, port) {
+        (Some(pid), Some(port)) if process::pid_alive(pid) && health(port) == Some(pid) => {
+            Ok(status(state_dir, true, Some(pid), Some(port)))
+        }
+        (Some(pid), _) if process::pid_alive(pid) => {
+            // alive but not (yet) healthy: report it as not running but keep the files
+            Ok(status(state_dir, false, Some(pid), port))
+        }
+        _ => {
+            remove_files(state_dir);
+            Ok(status(state_dir, false, None, None))
+        }
+    }
+}
+
+/// Start a detached emulator (idempotent: returns the running one's status if there is one).
+pub fn daemon_start(cfg: &EmulatorConfig) -> Result<DaemonStatus, EmulatorError> {
+    fs::create_dir_all(&cfg.state_dir)
+        .map_err(EmulatorError::io(format!("creating state dir {}", cfg.state_dir.display())))?;
+    let current = daemon_status(&cfg.state_dir)?;
+    if current.running {
+        return Ok(current);
+    }
+    if let Some(pid) = current.pid {
+        // alive but unhealthy leftover: replace it
+        process::terminate_pid_group(pid, Duration::from_secs(5));
+        remove_files(&cfg.state_dir);
+    }
+    let venv = venv::ensure_venv()?;
+    if cfg.twin {
+        venv::find_redis_server()?;
+    }
+    if !process::port_free(cfg.port) {
+        return Err(EmulatorError::PortInUse { port: cfg.port });
+    }
+    let child = process::spawn_server(&venv, cfg)?;
+    let pid = child.id();
+    // The child is deliberately not waited on: it outlives this process.
+    drop(child);
+    let write = |path: PathBuf, v: String| {
+        fs::write(&path, v).map_err(EmulatorError::io(format!("writing {}", path.display())))
+    };
+    write(pid_file(&cfg.state_dir), format!("{pid}\n"))?;
+    write(port_file(&cfg.state_dir), format!("{}\n", cfg.port))?;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if !process::pid_alive(pid) {
+            remove_files(&cfg.state_dir);
+            return Err(EmulatorError::Start {
+                message: "emulator daemon exited during startup".into(),
+                log: process::log_path(&cfg.state_dir),
+                log_tail: process::log_tail(&cfg.state_dir, 4000),
+            });
+        }
+        if health(cfg.port) == Some(pid) {
+            return Ok(status(&cfg.state_dir, true, Some(pid), Some(cfg.port)));
+        }
+        if Instant::now() > deadline {
+            process::terminate_pid_group(pid, Duration::from_secs(2));
+            remove_files(&cfg.state_dir);
+            return Err(EmulatorError::Start {
+                message: "emulator daemon did not become healthy".into(),
+                log: process::log_path(&cfg.state_dir),
+                log_tail: process::log_tail(&cfg.state_dir, 4000),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Stop the daemon for `state_dir` (and its twins) and remove its pid/port files.
+/// Returns `running: false` with the pid/port that were stopped (`None` if nothing ran).
+pub fn daemon_stop(state_dir: &Path) -> Result<DaemonStatus, EmulatorError> {
+    let pid: Option<u32> = read_num(&pid_file(state_dir));
+    let port: Option<u16> = read_num(&port_file(state_dir));
+    let stopped = match pid {
+        Some(pid) if process::pid_alive(pid) => {
+            process::terminate_pid_group(pid, Duration::from_secs(10));
+            if process::pid_alive(pid) {
+                return Err(EmulatorError::Daemon { message: format!("process {pid} did not exit") });
+            }
+            Some(pid)
+        }
+        _ => None,
+    };
+    remove_files(state_dir);
+    Ok(status(state_dir, false, stopped, stopped.and(port)))
+}

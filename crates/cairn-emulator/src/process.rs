@@ -1,0 +1,152 @@
+//! Spawning the emulator process and tearing down its whole process group.
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::venv::{ensure_python_package, venv_python};
+use crate::{EmulatorConfig, EmulatorError};
+
+/// Log file of an emulator running with `state_dir`.
+pub(crate) fn log_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("emulator.log")
+}
+
+/// Start `python -m cairn_moto` in its own process group (pgid == pid), output appended
+/// to `<state_dir>/emulator.log`.
+pub(crate) fn spawn_server(venv: &Path, cfg: &EmulatorConfig) -> Result<Child, EmulatorError> {
+    fs::create_dir_all(&cfg.state_dir)
+        .map_err(EmulatorError::io(format!("creating state dir {}", cfg.state_dir.display())))?;
+    let pythonpath = ensure_python_package()?;
+    let log = log_path(&cfg.state_dir);
+    let out = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(EmulatorError::io(format!("opening {}", log.display())))?;
+    let err = out.try_clone().map_err(EmulatorError::io("duplicating log handle"))?;
+    let mut cmd = Command::new(venv_python(venv));
+    cmd.arg("-m")
+        .arg("cairn_moto")
+        .arg("--host")
+        .arg("127.0.0.1")
+        .arg("--port")
+        .arg(cfg.port.to_string())
+        .arg("--state-dir")
+        .arg(&cfg.state_dir)
+        .arg("--delay-ms")
+        .arg(cfg.delay_ms.to_string());
+    if cfg.twin {
+        cmd.arg("--twin");
+    }
+    cmd.env("PYTHONPATH", pythonpath)
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("CAIRN_EMULATOR_DELAY_MS", cfg.delay_ms.to_string())
+        .env("CAIRN_TWIN", if cfg.twin { "1" } else { "0" })
+        // moto must never reach real AWS or pick up real credentials.
+        .env("AWS_ACCESS_KEY_ID", "cairnlocal")
+        .env("AWS_SECRET_ACCESS_KEY", "cairnlocal")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .current_dir(&cfg.state_dir)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0);
+    cmd.spawn().map_err(EmulatorError::io("spawning the emulator (python -m cairn_moto)"))
+}
+
+/// Last `max` bytes of the log, for error messages.
+pub(crate) fn log_tail(state_dir: &Path, max: usize) -> String {
+    let text = fs::read_to_string(log_path(state_dir)).unwrap_or_default();
+    let start = text.len().saturating_sub(max);
+    let start = (start..text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(text.len());
+    text[start..].to_string()
+}
+
+fn killpg(pgid: i32, sig: i32) {
+    if pgid > 1 {
+        // SAFETY: plain signal delivery to a process group we created.
+        unsafe {
+            libc::killpg(pgid, sig);
+        }
+    }
+}
+
+/// SIGTERM the child's process group (the emulator stops its redis twins and exits),
+/// escalate to SIGKILL after `grace`, reap the child, then SIGKILL whatever is left
+/// of the group.
+pub(crate) fn terminate_child(child: &mut Child, grace: Duration) {
+    let pgid = child.id() as i32;
+    if let Ok(Some(_)) = child.try_wait() {
+        killpg(pgid, libc::SIGKILL);
+        return;
+    }
+    killpg(pgid, libc::SIGTERM);
+    let deadline = Instant::now() + grace;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                killpg(pgid, libc::SIGKILL);
+                let _ = child.wait();
+                break;
+            }
+        }
+    }
+    killpg(pgid, libc::SIGKILL);
+}
+
+/// Whether `pid` is a live (non-zombie) process. Reaps it first if it is our child.
+pub(crate) fn pid_alive(pid: u32) -> bool {
+    let pid = pid as i32;
+    if pid <= 1 {
+        return false;
+    }
+    // SAFETY: WNOHANG waitpid / kill(0) have no side effects beyond reaping our own zombie.
+    unsafe {
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, libc::WNOHANG);
+        if libc::kill(pid, 0) != 0 {
+            return false;
+        }
+    }
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            // state is the field right after the parenthesised command name
+            let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+            !matches!(state, Some("Z") | Some("X"))
+        }
+        Err(_) => true,
+    }
+}
+
+/// SIGTERM a detached emulator's process group, wait up to `grace`, then SIGKILL it.
+pub(crate) fn terminate_pid_group(pid: u32, grace: Duration) {
+    let pgid = pid as i32;
+    killpg(pgid, libc::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while pid_alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    killpg(pgid, libc::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while pid_alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A free loopback port (bound then released).
+pub(crate) fn free_port() -> Result<u16, EmulatorError> {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(EmulatorError::io("finding a free port"))?;
+    Ok(l.local_addr().map_err(EmulatorError::io("finding a free port"))?.port())
+}
+
+/// Whether 127.0.0.1:port can be bound right now.
+pub(crate) fn port_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}

@@ -1,0 +1,97 @@
+//! Crash-safe state for one cairn stack, stored in [sled].
+//!
+//! A [`StateStore`] holds one stack's recorded resources, stack outputs and
+//! write-ahead journal under `<root>/<stack>/`, and implements the engine's
+//! [`StateSink`](cairn_core::state::StateSink).
+//!
+//! # Files
+//!
+//! ```text
+//! <root>/                     created 0700 if absent
+//!   <stack>.lock              writer lock: LockInfo JSON + flock (0600)
+//!   .keys/<stack>.key         default key file, 32 random bytes (dir 0700, file 0600)
+//!   <stack>/                  0700
+//!     db/                     sled database (all files chmod 0600 after open/flush)
+//!     snapshot.json           export for read-only opens (0600, tmp+rename)
+//! ```
+//!
+//! The sled database has three trees, every value a JSON record carrying
+//! `"format": 1` (see [`dto`]):
+//!
+//! * `resources`: logical name → [`dto::ResourceStateV1`]
+//! * `journal`: op id (big-endian u64) → [`dto::JournalRecordV1`], one per
+//!   operation whose outcome is not yet recorded
+//! * `meta`: `format` → `{"format":1}`, `keys` → [`keys::KeysMetaV1`] (key
+//!   scheme, its params such as the argon2 salt, and a key check),
+//!   `outputs` → [`dto::OutputsV1`], `next_op_id` → u64
+//!
+//! Secrets are stored only as ChaCha20-Poly1305 ciphertext with a fresh
+//! random nonce; the associated data binds each one to the stack and the
+//! resource (or the stack outputs). A newer `format` is refused with
+//! [`StateError::UnsupportedFormat`]; damaged records give
+//! [`StateError::Corrupt`], never a panic.
+//!
+//! # Durability argument
+//!
+//! The executor calls [`begin`](cairn_core::state::StateSink::begin) before
+//! every provider call and [`finish`](cairn_core::state::StateSink::finish)
+//! after it.
+//!
+//! * **External intent** (the call changes something outside the engine, e.g.
+//!   creates a cache cluster): `begin` returns only after the journal entry is
+//!   fsynced. So if the process dies at any point after the provider call
+//!   started, the next run finds the intent in [`StateStore::pending_intents`]
+//!   and reconciles it (`provider.recover` adopts a half-made resource by name
+//!   or URN tag instead of creating a duplicate).
+//! * **`finish` is not flushed.** It records the resource state and deletes
+//!   the journal entry in one sled transaction, so after a crash either both
+//!   happened or neither did. If neither did, the intent is still pending and
+//!   reconcile recovers the resource, exactly as if the crash had come just
+//!   before the provider returned. Losing an unflushed `finish` therefore
+//!   never loses track of a cloud resource, and skipping its fsync is safe.
+//! * **Non-external intent** (e.g. `core:Data`): nothing outside the engine
+//!   changes, so losing the intent, the outcome or both only means the next
+//!   run does the operation again. No fsync at `begin`.
+//! * sled recovers a *prefix* of the writes made, and one flush makes all
+//!   earlier writes durable; so each external `begin` also makes every earlier
+//!   `finish` durable, and [`StateStore::flush`] (call it at the end of a run;
+//!   dropping the store does it too) makes everything durable.
+//!
+//! **Group commit.** Concurrent external `begin`s share fsyncs: a waiter
+//! either leads a flush covering every write made so far or waits for the
+//! running one and re-checks. [`StateStore::fsync_count`] counts them.
+//!
+//! # Locking and readers
+//!
+//! One writer per stack: [`StateStore::open`] creates `<stack>.lock`
+//! atomically with the holder's [`LockInfo`] and holds an exclusive `flock`
+//! on it; a second writer fails at once with [`StateError::Locked`]. The
+//! kernel drops the flock when the holder dies, so a leftover lock file is
+//! reported `stale`; [`StateStore::force_unlock`] removes it. Our lock is
+//! taken before sled opens, so a second writer sees `Locked`, not sled's own
+//! file-lock error.
+//!
+//! sled cannot open a database another handle has open, even to read. So
+//! [`StateStore::open_read_only`] reads `snapshot.json` while a live writer
+//! holds the stack (the state as of that writer's open or last flush; see
+//! [`StateStore::read_source`]), and otherwise copies the records out of the
+//! database and closes it at once (a writer opening meanwhile waits for
+//! sled's lock for up to a few seconds).
+//!
+//! # Keys
+//!
+//! [`SecretKeys`] selects the data key: an argon2id-stretched passphrase, a
+//! key file, or any [`keys::KeyProvider`] (the extension point for a KMS data
+//! key; see [`keys`]).
+
+pub mod dto;
+mod error;
+mod fsutil;
+pub mod keys;
+mod lock;
+mod store;
+
+pub use error::StateError;
+pub use keys::{DataKey, KeyProvider, SecretKeys};
+pub use lock::LockInfo;
+pub use store::{ReadSource, StackPaths, StateStore};
