@@ -88,11 +88,6 @@ pub(crate) fn concrete_str<'a>(m: &'a Map, k: &str) -> Option<&'a str> {
     }
 }
 
-/// A concrete bool at check time (a `${ref}` string or unknown gives `None`).
-pub(crate) fn concrete_bool(m: &Map, k: &str) -> Option<bool> {
-    get_bool(m, k)
-}
-
 /// Orders `observed` like `desired` where both hold the same items, so a
 /// read after an import or apply reports no spurious reordering.
 pub(crate) fn order_like<T: PartialEq + Clone>(observed: &[T], desired: &[T]) -> Vec<T> {

@@ -38,7 +38,7 @@ where
     let start = Instant::now();
     let poll = clients.poll();
     let mut delay = poll.first;
-    let mut last = String::from("unknown");
+    let mut last;
     loop {
         clients.count_describe();
         let elapsed = start.elapsed();

@@ -99,13 +99,18 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
     let registry = registry(endpoint.as_deref()).await;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let read_template = |name: &str| std::fs::read(dir.join(name)).map_err(|e| e.to_string());
-    let (spec, warnings) = cairn_config::load_stack_layered(
+    let (spec, mut warnings) = cairn_config::load_stack_layered(
         &path.display().to_string(),
         &bytes,
         &read_template,
         &registry,
         &overrides,
     )?;
+    let policy = cairn_policy::evaluate(&spec);
+    if policy.has_errors() {
+        return Err(CliError::Invalid(policy));
+    }
+    warnings.extend(policy.problems);
     let state_root = select.state_dir.clone().unwrap_or_else(|| {
         if select.local {
             PathBuf::from("state").join("local")
@@ -198,7 +203,12 @@ fn confirm(yes: bool, question: &str) -> Result<bool, CliError> {
 async fn execute(plan: &Plan, loaded: &Loaded, state: &StackState, store: &StateStore, parallel: usize) -> Result<ExitCode, CliError> {
     let display = progress::Display::new(plan);
     let options = ExecOptions { stack: loaded.spec.name.clone(), parallel: parallel.max(1), events: display.sink() };
-    let report = exec::apply(plan, Some(&loaded.spec), state, &loaded.registry, store, &options).await;
+    let killswitch = crate::killswitch::KillSwitch::from_env(store);
+    let sink: &dyn StateSink = match &killswitch {
+        Some(k) => k,
+        None => store,
+    };
+    let report = exec::apply(plan, Some(&loaded.spec), state, &loaded.registry, sink, &options).await;
     store.flush()?;
     display.finish(&report);
     if report.ok() {

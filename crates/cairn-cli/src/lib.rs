@@ -4,6 +4,7 @@
 mod args;
 mod engine;
 mod error;
+mod killswitch;
 mod local;
 mod progress;
 mod render;

@@ -226,11 +226,6 @@ impl DependencyGraph {
         self.index.get(name).map(|n| n.index())
     }
 
-    /// Name of the resource at a source-order index.
-    pub(crate) fn name_at(&self, i: usize) -> &str {
-        &self.graph[NodeIndex::new(i)]
-    }
-
     fn neighbors(&self, name: &str, dir: Direction) -> Vec<&str> {
         let Some(&n) = self.index.get(name) else {
             return Vec::new();

@@ -1,1 +1,14 @@
-//! Integration tests of the core.
+//! Integration tests of the core: graph, planner, executor, recovery.
+
+#[path = "core/common.rs"]
+mod common;
+#[path = "core/exec.rs"]
+mod exec;
+#[path = "core/graph.rs"]
+mod graph;
+#[path = "core/plan.rs"]
+mod plan;
+#[path = "core/props.rs"]
+mod props;
+#[path = "core/reconcile.rs"]
+mod reconcile;

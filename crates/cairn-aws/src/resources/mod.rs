@@ -27,6 +27,3 @@ pub fn all_schemas() -> Vec<ResourceSchema> {
         security_group::schema(),
     ]
 }
-
-/// Serde helper: skip `None` fields of DSL args.
-pub(crate) use serde::Serialize;

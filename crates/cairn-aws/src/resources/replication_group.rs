@@ -2,10 +2,10 @@
 //! group, cluster mode on or off, with in-place scaling and auth-token
 //! rotation. Every mutating call is followed by a waiter.
 
-use crate::clients::{AwsClients, Shared};
+use crate::clients::Shared;
 use crate::util::{
-    api_error, api_failure, error_code, get_bool, get_i32, get_i64, get_str, get_str_list,
-    get_string, get_tags, is_not_found, is_unresolved, missing, order_like, resource_label,
+    api_error, error_code, get_bool, get_i32, get_i64, get_str, get_str_list,
+    get_string, get_tags, is_not_found, is_unresolved, order_like, resource_label,
     str_list_value, tag_diff, tags_value, URN_TAG,
 };
 use crate::wait::{wait_until, Probe, WaitSpec};

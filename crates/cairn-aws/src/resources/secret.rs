@@ -223,8 +223,12 @@ impl ResourceProvider for SecretProvider {
                 self.restore_and_adopt(ctx, &resource, inputs, name).await
             }
             Err(e) if error_code(&e) == Some("ResourceExistsException") => {
-                // Our own earlier create whose response was lost?
+                // Some endpoints report a name scheduled for deletion this way.
+                // Otherwise: our own earlier create whose response was lost?
                 if let Some(d) = self.describe(&resource, name).await? {
+                    if d.deleted_date().is_some() {
+                        return self.restore_and_adopt(ctx, &resource, inputs, name).await;
+                    }
                     let ours = d.tags().iter().any(|t| t.key() == Some(URN_TAG) && t.value() == Some(ctx.urn.as_str()));
                     if let (true, Some(arn)) = (ours, d.arn()) {
                         return Ok(Created {

@@ -1,0 +1,52 @@
+//! Crash injection for the crash tests: with `CAIRN_TEST_KILL_AT=N`, the
+//! process SIGKILLs itself at the N-th journal point of the run. Each
+//! operation has three points: after its intent is recorded (before the
+//! provider call), after the call returns (before the outcome is recorded),
+//! and after the outcome is recorded. Never set outside tests.
+
+use async_trait::async_trait;
+use cairn_core::state::{Intent, Outcome, StateSink, StateSinkError};
+use cairn_core::Map;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub struct KillSwitch<'a> {
+    inner: &'a dyn StateSink,
+    at: u64,
+    seen: AtomicU64,
+}
+
+impl<'a> KillSwitch<'a> {
+    pub fn from_env(inner: &'a dyn StateSink) -> Option<Self> {
+        let at = std::env::var("CAIRN_TEST_KILL_AT").ok()?.parse().ok()?;
+        Some(KillSwitch { inner, at, seen: AtomicU64::new(0) })
+    }
+
+    fn point(&self, what: &str) {
+        let n = self.seen.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == self.at {
+            eprintln!("killswitch: SIGKILL at journal point {n} ({what})");
+            // SAFETY: raising a signal on our own pid has no memory-safety preconditions.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl StateSink for KillSwitch<'_> {
+    async fn begin(&self, intent: &Intent) -> Result<(), StateSinkError> {
+        self.inner.begin(intent).await?;
+        self.point("intent recorded, before the provider call");
+        Ok(())
+    }
+    async fn finish(&self, op_id: u64, resource: &str, outcome: &Outcome) -> Result<(), StateSinkError> {
+        self.point("provider call returned, outcome not recorded");
+        self.inner.finish(op_id, resource, outcome).await?;
+        self.point("outcome recorded");
+        Ok(())
+    }
+    async fn set_outputs(&self, outputs: &Map) -> Result<(), StateSinkError> {
+        self.inner.set_outputs(outputs).await
+    }
+}
