@@ -50,7 +50,11 @@ fn status(state_dir: &Path, running: bool, pid: Option<u32>, port: Option<u16>) 
         running,
         pid,
         port,
-        endpoint: if running { port.map(|p| format!("http://127.0.0.1:{p}")) } else { None },
+        endpoint: if running {
+            port.map(|p| format!("http://127.0.0.1:{p}"))
+        } else {
+            None
+        },
         state_dir: state_dir.to_path_buf(),
         log_path: process::log_path(state_dir),
     }
@@ -77,8 +81,10 @@ pub fn daemon_status(state_dir: &Path) -> Result<DaemonStatus, EmulatorError> {
 
 /// Start a detached emulator (idempotent: returns the running one's status if there is one).
 pub fn daemon_start(cfg: &EmulatorConfig) -> Result<DaemonStatus, EmulatorError> {
-    fs::create_dir_all(&cfg.state_dir)
-        .map_err(EmulatorError::io(format!("creating state dir {}", cfg.state_dir.display())))?;
+    fs::create_dir_all(&cfg.state_dir).map_err(EmulatorError::io(format!(
+        "creating state dir {}",
+        cfg.state_dir.display()
+    )))?;
     let current = daemon_status(&cfg.state_dir)?;
     if current.running {
         return Ok(current);
@@ -95,7 +101,7 @@ pub fn daemon_start(cfg: &EmulatorConfig) -> Result<DaemonStatus, EmulatorError>
     if !process::port_free(cfg.port) {
         return Err(EmulatorError::PortInUse { port: cfg.port });
     }
-    let child = process::spawn_server(&venv, cfg)?;
+    let child = process::spawn_server(&venv, cfg, true)?;
     let pid = child.id();
     // The child is deliberately not waited on: it outlives this process.
     drop(child);
@@ -139,7 +145,9 @@ pub fn daemon_stop(state_dir: &Path) -> Result<DaemonStatus, EmulatorError> {
         Some(pid) if process::pid_alive(pid) => {
             process::terminate_pid_group(pid, Duration::from_secs(10));
             if process::pid_alive(pid) {
-                return Err(EmulatorError::Daemon { message: format!("process {pid} did not exit") });
+                return Err(EmulatorError::Daemon {
+                    message: format!("process {pid} did not exit"),
+                });
             }
             Some(pid)
         }

@@ -68,7 +68,10 @@ pub enum EmulatorError {
 
     /// HTTP exchange with the emulator failed.
     #[error("emulator request {what} failed: {message}")]
-    #[diagnostic(code(cairn::emulator::http), help("is the emulator still running? check `cairn emulator status`"))]
+    #[diagnostic(
+        code(cairn::emulator::http),
+        help("is the emulator still running? check `cairn emulator status`")
+    )]
     Http {
         /// Request description, e.g. `GET /_cairn/calls`.
         what: String,
@@ -109,7 +112,10 @@ pub enum EmulatorError {
 
     /// Daemon bookkeeping (pid/port files) failed.
     #[error("emulator daemon: {message}")]
-    #[diagnostic(code(cairn::emulator::daemon), help("remove stale files in the state directory if the process is gone"))]
+    #[diagnostic(
+        code(cairn::emulator::daemon),
+        help("remove stale files in the state directory if the process is gone")
+    )]
     Daemon {
         /// Details.
         message: String,

@@ -118,16 +118,26 @@ fn dechunk(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
     }
 }
 
-/// `application/x-www-form-urlencoded` encoding of key/value pairs.
-pub fn form_encode(params: &[(&str, &str)]) -> String {
-    fn enc(s: &str, out: &mut String) {
-        for b in s.bytes() {
-            match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-                _ => out.push_str(&format!("%{b:02X}")),
+/// Percent-encode everything but RFC 3986 unreserved characters.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    enc(s, &mut out);
+    out
+}
+
+fn enc(s: &str, out: &mut String) {
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
             }
+            _ => out.push_str(&format!("%{b:02X}")),
         }
     }
+}
+
+/// `application/x-www-form-urlencoded` encoding of key/value pairs.
+pub fn form_encode(params: &[(&str, &str)]) -> String {
     let mut out = String::new();
     for (i, (k, v)) in params.iter().enumerate() {
         if i > 0 {
@@ -155,6 +165,9 @@ mod tests {
 
     #[test]
     fn encodes_forms() {
-        assert_eq!(form_encode(&[("A", "b c/d"), ("x", "é")]), "A=b%20c%2Fd&x=%C3%A9");
+        assert_eq!(
+            form_encode(&[("A", "b c/d"), ("x", "é")]),
+            "A=b%20c%2Fd&x=%C3%A9"
+        );
     }
 }

@@ -43,7 +43,9 @@ use serde::{Deserialize, Serialize};
 pub use daemon::{daemon_start, daemon_status, daemon_stop, DaemonStatus};
 pub use error::EmulatorError;
 pub use seed::{seed_network_fixture, NetworkFixture};
-pub use venv::{emulator_home, ensure_python_package, find_redis_server, venv_dir, workspace_root, MOTO_VERSION};
+pub use venv::{
+    emulator_home, ensure_python_package, find_redis_server, venv_dir, workspace_root, MOTO_VERSION,
+};
 
 /// Default emulator port (LocalStack's conventional edge port).
 pub const DEFAULT_PORT: u16 = 4566;
@@ -73,13 +75,24 @@ pub struct EmulatorConfig {
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
-        let port = std::env::var("LOCAL_AWS_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(DEFAULT_PORT);
+        let port = std::env::var("LOCAL_AWS_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(DEFAULT_PORT);
         let delay_ms = std::env::var("CAIRN_EMULATOR_DELAY_MS")
             .ok()
             .and_then(|d| d.parse().ok())
             .unwrap_or(DEFAULT_DELAY_MS);
-        let twin = matches!(std::env::var("CAIRN_TWIN").as_deref(), Ok("1") | Ok("true") | Ok("yes"));
-        EmulatorConfig { port, state_dir: emulator_home().join("state"), delay_ms, twin }
+        let twin = matches!(
+            std::env::var("CAIRN_TWIN").as_deref(),
+            Ok("1") | Ok("true") | Ok("yes")
+        );
+        EmulatorConfig {
+            port,
+            state_dir: emulator_home().join("state"),
+            delay_ms,
+            twin,
+        }
     }
 }
 
@@ -128,7 +141,9 @@ pub struct TwinInfo {
 /// (anything but `Describe*`, `List*`, `Get*`, `Head*`).
 pub fn is_mutating(key: &str) -> bool {
     let action = key.split_once(':').map(|(_, a)| a).unwrap_or(key);
-    !["Describe", "List", "Get", "Head"].iter().any(|p| action.starts_with(p))
+    !["Describe", "List", "Get", "Head"]
+        .iter()
+        .any(|p| action.starts_with(p))
 }
 
 /// A running emulator. Dropping a handle that started the process stops it (and its
@@ -153,10 +168,12 @@ impl std::fmt::Debug for Emulator {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, EmulatorError> + Send + 'static,
 ) -> Result<T, EmulatorError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| EmulatorError::Protocol {
-        what: "background task".into(),
-        message: e.to_string(),
-    })?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| EmulatorError::Protocol {
+            what: "background task".into(),
+            message: e.to_string(),
+        })?
 }
 
 pub(crate) fn http_call(
@@ -167,13 +184,23 @@ pub(crate) fn http_call(
     body: &[u8],
     timeout: Duration,
 ) -> Result<http::HttpResponse, EmulatorError> {
-    http::request(port, method, path, headers, body, timeout)
-        .map_err(|e| EmulatorError::Http { what: format!("{method} {path}"), message: e.to_string() })
+    http::request(port, method, path, headers, body, timeout).map_err(|e| EmulatorError::Http {
+        what: format!("{method} {path}"),
+        message: e.to_string(),
+    })
 }
 
 /// Health probe: `Some(pid)` of the emulator answering on `port`.
 pub(crate) fn health(port: u16) -> Option<u32> {
-    let r = http::request(port, "GET", "/_cairn/health", &[], b"", Duration::from_secs(2)).ok()?;
+    let r = http::request(
+        port,
+        "GET",
+        "/_cairn/health",
+        &[],
+        b"",
+        Duration::from_secs(2),
+    )
+    .ok()?;
     if r.status != 200 {
         return None;
     }
@@ -203,7 +230,12 @@ impl Emulator {
                     .prefix("cairn-emulator-")
                     .tempdir()
                     .map_err(EmulatorError::io("creating a temporary state dir"))?;
-                let cfg = EmulatorConfig { port: process::free_port()?, state_dir: temp.path().to_path_buf(), delay_ms, twin };
+                let cfg = EmulatorConfig {
+                    port: process::free_port()?,
+                    state_dir: temp.path().to_path_buf(),
+                    delay_ms,
+                    twin,
+                };
                 match Self::start_blocking(cfg, Some(temp)) {
                     Ok(e) => return Ok(e),
                     // lost a race for the port: retry with another one
@@ -220,7 +252,10 @@ impl Emulator {
         .await
     }
 
-    fn start_blocking(cfg: EmulatorConfig, temp: Option<tempfile::TempDir>) -> Result<Emulator, EmulatorError> {
+    fn start_blocking(
+        cfg: EmulatorConfig,
+        temp: Option<tempfile::TempDir>,
+    ) -> Result<Emulator, EmulatorError> {
         let venv = venv::ensure_venv()?;
         if cfg.twin {
             find_redis_server()?;
@@ -228,7 +263,7 @@ impl Emulator {
         if !process::port_free(cfg.port) {
             return Err(EmulatorError::PortInUse { port: cfg.port });
         }
-        let mut child = process::spawn_server(&venv, &cfg)?;
+        let mut child = process::spawn_server(&venv, &cfg, false)?;
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -239,7 +274,11 @@ impl Emulator {
                 } else {
                     format!("emulator process exited during startup ({status})")
                 };
-                return Err(EmulatorError::Start { message, log: process::log_path(&cfg.state_dir), log_tail });
+                return Err(EmulatorError::Start {
+                    message,
+                    log: process::log_path(&cfg.state_dir),
+                    log_tail,
+                });
             }
             if health(cfg.port) == Some(child.id()) {
                 break;
@@ -247,21 +286,34 @@ impl Emulator {
             if Instant::now() > deadline {
                 process::terminate_child(&mut child, Duration::from_secs(1));
                 return Err(EmulatorError::Start {
-                    message: format!("no answer on 127.0.0.1:{} after {:?}", cfg.port, START_TIMEOUT),
+                    message: format!(
+                        "no answer on 127.0.0.1:{} after {:?}",
+                        cfg.port, START_TIMEOUT
+                    ),
                     log: process::log_path(&cfg.state_dir),
                     log_tail: process::log_tail(&cfg.state_dir, 4000),
                 });
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Ok(Emulator { port: cfg.port, state_dir: cfg.state_dir, child: Some(child), _temp: temp })
+        Ok(Emulator {
+            port: cfg.port,
+            state_dir: cfg.state_dir,
+            child: Some(child),
+            _temp: temp,
+        })
     }
 
     /// A non-owning handle to an emulator already running on `127.0.0.1:port` (e.g. a
     /// daemon) with the given state dir. Fails if nothing healthy answers there.
     pub async fn attach(port: u16, state_dir: PathBuf) -> Result<Emulator, EmulatorError> {
         blocking(move || match health(port) {
-            Some(_) => Ok(Emulator { port, state_dir, child: None, _temp: None }),
+            Some(_) => Ok(Emulator {
+                port,
+                state_dir,
+                child: None,
+                _temp: None,
+            }),
             None => Err(EmulatorError::Http {
                 what: "GET /_cairn/health".into(),
                 message: format!("no emulator answering on 127.0.0.1:{port}"),
@@ -333,26 +385,37 @@ impl Emulator {
     /// API call counts since start/reset, keyed `service:Action`
     /// (e.g. `elasticache:ModifyReplicationGroup`, `kms:CreateKey`, `s3:PutObject`).
     pub async fn call_counts(&self) -> Result<BTreeMap<String, u64>, EmulatorError> {
-        let (_, v) = self.get_json("GET", "/_cairn/calls".into(), Vec::new()).await?;
+        let (_, v) = self
+            .get_json("GET", "/_cairn/calls".into(), Vec::new())
+            .await?;
         Ok(v.unwrap_or_default())
     }
 
     /// Only the mutating entries of [`call_counts`](Self::call_counts) (see [`is_mutating`]).
     pub async fn mutating_call_counts(&self) -> Result<BTreeMap<String, u64>, EmulatorError> {
-        Ok(self.call_counts().await?.into_iter().filter(|(k, _)| is_mutating(k)).collect())
+        Ok(self
+            .call_counts()
+            .await?
+            .into_iter()
+            .filter(|(k, _)| is_mutating(k))
+            .collect())
     }
 
     /// Zero all call counters.
     pub async fn reset_call_counts(&self) -> Result<(), EmulatorError> {
-        let _: (u16, Option<serde_json::Value>) =
-            self.get_json("POST", "/_cairn/calls/reset".into(), Vec::new()).await?;
+        let _: (u16, Option<serde_json::Value>) = self
+            .get_json("POST", "/_cairn/calls/reset".into(), Vec::new())
+            .await?;
         Ok(())
     }
 
     /// Change the status-transition delay at runtime (applies to transitions started later).
     pub async fn set_delay_ms(&self, ms: u64) -> Result<(), EmulatorError> {
-        let body = serde_json::json!({ "delay_ms": ms }).to_string().into_bytes();
-        let _: (u16, Option<serde_json::Value>) = self.get_json("POST", "/_cairn/config".into(), body).await?;
+        let body = serde_json::json!({ "delay_ms": ms })
+            .to_string()
+            .into_bytes();
+        let _: (u16, Option<serde_json::Value>) =
+            self.get_json("POST", "/_cairn/config".into(), body).await?;
         Ok(())
     }
 
@@ -362,15 +425,23 @@ impl Emulator {
             find_redis_server()?;
         }
         let body = serde_json::json!({ "twin": on }).to_string().into_bytes();
-        let _: (u16, Option<serde_json::Value>) = self.get_json("POST", "/_cairn/config".into(), body).await?;
+        let _: (u16, Option<serde_json::Value>) =
+            self.get_json("POST", "/_cairn/config".into(), body).await?;
         Ok(())
     }
 
     /// The local twin of a replication group, `None` if it has none (twin mode off, not
     /// yet available, or deleted). Errors if the twin failed to start.
-    pub async fn twin(&self, replication_group_id: &str) -> Result<Option<TwinInfo>, EmulatorError> {
-        let path = format!("/_cairn/twin/{}", http::form_encode(&[("", replication_group_id)]).trim_start_matches('='));
-        let (_, v): (u16, Option<serde_json::Value>) = self.get_json("GET", path.clone(), Vec::new()).await?;
+    pub async fn twin(
+        &self,
+        replication_group_id: &str,
+    ) -> Result<Option<TwinInfo>, EmulatorError> {
+        let path = format!(
+            "/_cairn/twin/{}",
+            http::form_encode(&[("", replication_group_id)]).trim_start_matches('=')
+        );
+        let (_, v): (u16, Option<serde_json::Value>) =
+            self.get_json("GET", path.clone(), Vec::new()).await?;
         let Some(v) = v else { return Ok(None) };
         if let Some(err) = v.get("error").and_then(|e| e.as_str()) {
             return Err(EmulatorError::Twin {
@@ -380,14 +451,21 @@ impl Emulator {
         }
         serde_json::from_value(v)
             .map(Some)
-            .map_err(|e| EmulatorError::Protocol { what: format!("GET {path}"), message: e.to_string() })
+            .map_err(|e| EmulatorError::Protocol {
+                what: format!("GET {path}"),
+                message: e.to_string(),
+            })
     }
 
     /// Send an unsigned AWS Query-protocol request (form body with `Action`, `Version`,
     /// ...) for `service` (the SigV4 signing name, e.g. `elasticache`, `ec2`, `iam`).
     /// Returns the HTTP status and the XML body. moto does not check signatures; the
     /// `Authorization` header only carries the credential scope used for routing.
-    pub async fn aws_query(&self, service: &str, params: &[(&str, &str)]) -> Result<(u16, String), EmulatorError> {
+    pub async fn aws_query(
+        &self,
+        service: &str,
+        params: &[(&str, &str)],
+    ) -> Result<(u16, String), EmulatorError> {
         let port = self.port;
         let body = http::form_encode(params).into_bytes();
         let auth = format!(
@@ -398,7 +476,13 @@ impl Emulator {
                 port,
                 "POST",
                 "/",
-                &[("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"), ("Authorization", &auth)],
+                &[
+                    (
+                        "Content-Type",
+                        "application/x-www-form-urlencoded; charset=utf-8",
+                    ),
+                    ("Authorization", &auth),
+                ],
                 &body,
                 HTTP_TIMEOUT,
             )?;

@@ -15,10 +15,17 @@ pub(crate) fn log_path(state_dir: &Path) -> PathBuf {
 }
 
 /// Start `python -m cairn_moto` in its own process group (pgid == pid), output appended
-/// to `<state_dir>/emulator.log`.
-pub(crate) fn spawn_server(venv: &Path, cfg: &EmulatorConfig) -> Result<Child, EmulatorError> {
-    fs::create_dir_all(&cfg.state_dir)
-        .map_err(EmulatorError::io(format!("creating state dir {}", cfg.state_dir.display())))?;
+/// to `<state_dir>/emulator.log`. `detached` (daemon mode) puts it in a new session;
+/// otherwise it exits by itself when this process dies.
+pub(crate) fn spawn_server(
+    venv: &Path,
+    cfg: &EmulatorConfig,
+    detached: bool,
+) -> Result<Child, EmulatorError> {
+    fs::create_dir_all(&cfg.state_dir).map_err(EmulatorError::io(format!(
+        "creating state dir {}",
+        cfg.state_dir.display()
+    )))?;
     let pythonpath = ensure_python_package()?;
     let log = log_path(&cfg.state_dir);
     let out = fs::OpenOptions::new()
@@ -26,7 +33,9 @@ pub(crate) fn spawn_server(venv: &Path, cfg: &EmulatorConfig) -> Result<Child, E
         .append(true)
         .open(&log)
         .map_err(EmulatorError::io(format!("opening {}", log.display())))?;
-    let err = out.try_clone().map_err(EmulatorError::io("duplicating log handle"))?;
+    let err = out
+        .try_clone()
+        .map_err(EmulatorError::io("duplicating log handle"))?;
     let mut cmd = Command::new(venv_python(venv));
     cmd.arg("-m")
         .arg("cairn_moto")
@@ -54,16 +63,32 @@ pub(crate) fn spawn_server(venv: &Path, cfg: &EmulatorConfig) -> Result<Child, E
         .current_dir(&cfg.state_dir)
         .stdin(Stdio::null())
         .stdout(out)
-        .stderr(err)
-        .process_group(0);
-    cmd.spawn().map_err(EmulatorError::io("spawning the emulator (python -m cairn_moto)"))
+        .stderr(err);
+    if detached {
+        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    } else {
+        cmd.arg("--exit-with-parent").process_group(0);
+    }
+    cmd.spawn().map_err(EmulatorError::io(
+        "spawning the emulator (python -m cairn_moto)",
+    ))
 }
 
 /// Last `max` bytes of the log, for error messages.
 pub(crate) fn log_tail(state_dir: &Path, max: usize) -> String {
     let text = fs::read_to_string(log_path(state_dir)).unwrap_or_default();
     let start = text.len().saturating_sub(max);
-    let start = (start..text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(text.len());
+    let start = (start..text.len())
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(text.len());
     text[start..].to_string()
 }
 
@@ -118,7 +143,9 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
             // state is the field right after the parenthesised command name
-            let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next());
             !matches!(state, Some("Z") | Some("X"))
         }
         Err(_) => true,
@@ -142,8 +169,11 @@ pub(crate) fn terminate_pid_group(pid: u32, grace: Duration) {
 
 /// A free loopback port (bound then released).
 pub(crate) fn free_port() -> Result<u16, EmulatorError> {
-    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(EmulatorError::io("finding a free port"))?;
-    Ok(l.local_addr().map_err(EmulatorError::io("finding a free port"))?.port())
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .map_err(EmulatorError::io("finding a free port"))?;
+    Ok(l.local_addr()
+        .map_err(EmulatorError::io("finding a free port"))?
+        .port())
 }
 
 /// Whether 127.0.0.1:port can be bound right now.

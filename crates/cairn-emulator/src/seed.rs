@@ -35,13 +35,20 @@ pub struct NetworkFixture {
 
 /// Seed (idempotently: the same ids come back on every call) the network fixture into
 /// the emulator at `endpoint` (e.g. `http://127.0.0.1:4566`), region us-east-1.
-pub async fn seed_network_fixture(endpoint: &str, env_name: &str) -> Result<NetworkFixture, EmulatorError> {
+pub async fn seed_network_fixture(
+    endpoint: &str,
+    env_name: &str,
+) -> Result<NetworkFixture, EmulatorError> {
     if env_name.is_empty()
         || env_name.len() > 32
-        || !env_name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        || !env_name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     {
         return Err(EmulatorError::Seed {
-            message: format!("invalid env name {env_name:?}: use 1-32 lowercase letters, digits or hyphens"),
+            message: format!(
+                "invalid env name {env_name:?}: use 1-32 lowercase letters, digits or hyphens"
+            ),
         });
     }
     let endpoint = endpoint.to_string();
@@ -50,7 +57,14 @@ pub async fn seed_network_fixture(endpoint: &str, env_name: &str) -> Result<Netw
         let venv = venv::ensure_venv()?;
         let pythonpath = venv::ensure_python_package()?;
         let out = Command::new(venv::venv_python(&venv))
-            .args(["-m", "cairn_moto.seed", "--endpoint", &endpoint, "--env", &env_name])
+            .args([
+                "-m",
+                "cairn_moto.seed",
+                "--endpoint",
+                &endpoint,
+                "--env",
+                &env_name,
+            ])
             .env("PYTHONPATH", pythonpath)
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env_remove("AWS_PROFILE")
@@ -58,12 +72,19 @@ pub async fn seed_network_fixture(endpoint: &str, env_name: &str) -> Result<Netw
             .output()
             .map_err(EmulatorError::io("running the seed script"))?;
         if !out.status.success() {
-            return Err(EmulatorError::Seed { message: String::from_utf8_lossy(&out.stderr).trim().to_string() });
+            return Err(EmulatorError::Seed {
+                message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
         }
         serde_json::from_slice(&out.stdout).map_err(|e| EmulatorError::Seed {
-            message: format!("bad seed output ({e}): {}", String::from_utf8_lossy(&out.stdout)),
+            message: format!(
+                "bad seed output ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            ),
         })
     })
     .await
-    .map_err(|e| EmulatorError::Seed { message: e.to_string() })?
+    .map_err(|e| EmulatorError::Seed {
+        message: e.to_string(),
+    })?
 }

@@ -16,13 +16,28 @@ const MARKER: &str = ".cairn-emulator-requirements";
 
 /// The `cairn_moto` Python package, embedded so the crate works from any install location.
 const PY_FILES: &[(&str, &str)] = &[
-    ("__init__.py", include_str!("../python/cairn_moto/__init__.py")),
-    ("__main__.py", include_str!("../python/cairn_moto/__main__.py")),
-    ("elasticache_ext.py", include_str!("../python/cairn_moto/elasticache_ext.py")),
-    ("middleware.py", include_str!("../python/cairn_moto/middleware.py")),
+    (
+        "__init__.py",
+        include_str!("../python/cairn_moto/__init__.py"),
+    ),
+    (
+        "__main__.py",
+        include_str!("../python/cairn_moto/__main__.py"),
+    ),
+    (
+        "elasticache_ext.py",
+        include_str!("../python/cairn_moto/elasticache_ext.py"),
+    ),
+    (
+        "middleware.py",
+        include_str!("../python/cairn_moto/middleware.py"),
+    ),
     ("params.py", include_str!("../python/cairn_moto/params.py")),
     ("resp.py", include_str!("../python/cairn_moto/resp.py")),
-    ("runtime.py", include_str!("../python/cairn_moto/runtime.py")),
+    (
+        "runtime.py",
+        include_str!("../python/cairn_moto/runtime.py"),
+    ),
     ("seed.py", include_str!("../python/cairn_moto/seed.py")),
     ("server.py", include_str!("../python/cairn_moto/server.py")),
     ("twin.py", include_str!("../python/cairn_moto/twin.py")),
@@ -82,7 +97,9 @@ fn marker_contents() -> String {
 
 fn venv_is_ready(venv: &Path) -> bool {
     venv_python(venv).exists()
-        && fs::read_to_string(venv.join(MARKER)).map(|m| m == marker_contents()).unwrap_or(false)
+        && fs::read_to_string(venv.join(MARKER))
+            .map(|m| m == marker_contents())
+            .unwrap_or(false)
 }
 
 /// Exclusive advisory lock on a file (released when the returned handle is dropped).
@@ -95,7 +112,10 @@ impl FileLock {
             .truncate(false)
             .write(true)
             .open(path)
-            .map_err(EmulatorError::io(format!("opening lock file {}", path.display())))?;
+            .map_err(EmulatorError::io(format!(
+                "opening lock file {}",
+                path.display()
+            )))?;
         use std::os::unix::io::AsRawFd;
         // SAFETY: flock on a valid, owned file descriptor.
         let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
@@ -123,11 +143,21 @@ fn run(cmd: &mut Command, venv: &Path, what: &str) -> Result<(), EmulatorError> 
     let out = cmd
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| EmulatorError::Venv { venv: venv.to_path_buf(), message: format!("{what}: {e}") })?;
+        .map_err(|e| EmulatorError::Venv {
+            venv: venv.to_path_buf(),
+            message: format!("{what}: {e}"),
+        })?;
     if !out.status.success() {
         let mut msg = String::from_utf8_lossy(&out.stderr).into_owned();
         msg.push_str(&String::from_utf8_lossy(&out.stdout));
-        let tail: String = msg.chars().rev().take(4000).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: String = msg
+            .chars()
+            .rev()
+            .take(4000)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         return Err(EmulatorError::Venv {
             venv: venv.to_path_buf(),
             message: format!("{what} failed ({}):\n{tail}", out.status),
@@ -139,13 +169,21 @@ fn run(cmd: &mut Command, venv: &Path, what: &str) -> Result<(), EmulatorError> 
 fn host_python() -> Result<String, EmulatorError> {
     let python = std::env::var("CAIRN_PYTHON").unwrap_or_else(|_| "python3".to_string());
     let out = Command::new(&python)
-        .args(["-c", "import sys, venv; assert sys.version_info >= (3, 9), sys.version"])
+        .args([
+            "-c",
+            "import sys, venv; assert sys.version_info >= (3, 9), sys.version",
+        ])
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| EmulatorError::PythonMissing { detail: format!("running `{python}`: {e}") })?;
+        .map_err(|e| EmulatorError::PythonMissing {
+            detail: format!("running `{python}`: {e}"),
+        })?;
     if !out.status.success() {
         return Err(EmulatorError::PythonMissing {
-            detail: format!("`{python}`: {}", String::from_utf8_lossy(&out.stderr).trim()),
+            detail: format!(
+                "`{python}`: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
         });
     }
     Ok(python)
@@ -170,20 +208,40 @@ pub fn ensure_venv() -> Result<PathBuf, EmulatorError> {
     }
     let python = host_python()?;
     if venv.exists() {
-        fs::remove_dir_all(&venv).map_err(EmulatorError::io(format!("removing stale {}", venv.display())))?;
+        fs::remove_dir_all(&venv).map_err(EmulatorError::io(format!(
+            "removing stale {}",
+            venv.display()
+        )))?;
     }
-    run(Command::new(&python).arg("-m").arg("venv").arg(&venv), &venv, "python3 -m venv")?;
+    run(
+        Command::new(&python).arg("-m").arg("venv").arg(&venv),
+        &venv,
+        "python3 -m venv",
+    )?;
     let vpy = venv_python(&venv);
     let mut pip = Command::new(&vpy);
-    pip.args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-q"]);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "-q",
+    ]);
     pip.args(REQUIREMENTS);
     run(&mut pip, &venv, "pip install moto")?;
     let check = format!(
         "import moto, werkzeug, cryptography, boto3; assert moto.__version__ == '{MOTO_VERSION}', moto.__version__"
     );
-    run(Command::new(&vpy).args(["-c", &check]), &venv, "verifying moto")?;
-    fs::write(venv.join(MARKER), marker_contents())
-        .map_err(EmulatorError::io(format!("writing {}", venv.join(MARKER).display())))?;
+    run(
+        Command::new(&vpy).args(["-c", &check]),
+        &venv,
+        "verifying moto",
+    )?;
+    fs::write(venv.join(MARKER), marker_contents()).map_err(EmulatorError::io(format!(
+        "writing {}",
+        venv.join(MARKER).display()
+    )))?;
     Ok(venv)
 }
 
@@ -195,7 +253,10 @@ pub fn ensure_python_package() -> Result<PathBuf, EmulatorError> {
     fs::create_dir_all(&pkg).map_err(EmulatorError::io(format!("creating {}", pkg.display())))?;
     for (name, contents) in PY_FILES {
         let path = pkg.join(name);
-        if fs::read_to_string(&path).map(|c| c == *contents).unwrap_or(false) {
+        if fs::read_to_string(&path)
+            .map(|c| c == *contents)
+            .unwrap_or(false)
+        {
             continue;
         }
         let mut tmp = tempfile::NamedTempFile::new_in(&pkg)
@@ -217,7 +278,9 @@ pub fn find_redis_server() -> Result<PathBuf, EmulatorError> {
         if p.is_file() {
             return Ok(p);
         }
-        return Err(EmulatorError::RedisMissing { detail: format!("$CAIRN_REDIS_SERVER={}", p.display()) });
+        return Err(EmulatorError::RedisMissing {
+            detail: format!("$CAIRN_REDIS_SERVER={}", p.display()),
+        });
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     for dir in std::env::split_paths(&path) {
@@ -226,5 +289,7 @@ pub fn find_redis_server() -> Result<PathBuf, EmulatorError> {
             return Ok(cand);
         }
     }
-    Err(EmulatorError::RedisMissing { detail: "redis-server is not on PATH".into() })
+    Err(EmulatorError::RedisMissing {
+        detail: "redis-server is not on PATH".into(),
+    })
 }

@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cairn_emulator::{
-    daemon_start, daemon_status, daemon_stop, ensure_venv, is_mutating, seed_network_fixture, Emulator,
-    EmulatorConfig,
+    daemon_start, daemon_status, daemon_stop, ensure_venv, is_mutating, seed_network_fixture,
+    Emulator, EmulatorConfig,
 };
 
 const DELAY_MS: u64 = 200;
@@ -32,7 +32,10 @@ async fn ec_ok(emu: &Emulator, action: &str, params: &[(&str, &str)]) -> String 
 async fn ec_err(emu: &Emulator, action: &str, params: &[(&str, &str)]) -> (u16, String) {
     let (status, body) = ec(emu, action, params).await;
     assert_ne!(status, 200, "{action} unexpectedly succeeded: {body}");
-    (status, tag(&body, "Code").unwrap_or_else(|| panic!("no error code in {body}")))
+    (
+        status,
+        tag(&body, "Code").unwrap_or_else(|| panic!("no error code in {body}")),
+    )
 }
 
 /// Text of every `<name>...</name>` element (no nesting of the same name assumed).
@@ -54,7 +57,12 @@ fn tag(xml: &str, name: &str) -> Option<String> {
 }
 
 async fn rg_status(emu: &Emulator, id: &str) -> Result<String, String> {
-    let (status, body) = ec(emu, "DescribeReplicationGroups", &[("ReplicationGroupId", id)]).await;
+    let (status, body) = ec(
+        emu,
+        "DescribeReplicationGroups",
+        &[("ReplicationGroupId", id)],
+    )
+    .await;
     if status != 200 {
         return Err(tag(&body, "Code").unwrap_or(body));
     }
@@ -80,7 +88,10 @@ async fn wait_status(emu: &Emulator, id: &str, want: &str) -> Vec<String> {
         if s == want {
             return seen;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {id} -> {want}; saw {seen:?}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {id} -> {want}; saw {seen:?}"
+        );
         tokio::time::sleep(Duration::from_millis(40)).await;
     }
 }
@@ -91,13 +102,26 @@ fn python(emu_venv: &Path, script: &str, endpoint: &str) -> String {
         .output()
         .expect("run python");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "python failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
 fn redis_cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli").arg("-p").arg(port.to_string()).args(args).output().expect("redis-cli");
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    let out = Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .expect("redis-cli");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 fn count_lines(text: &str, line: &str) -> usize {
@@ -106,7 +130,15 @@ fn count_lines(text: &str, line: &str) -> usize {
 
 fn tls_cli(port: u16, ca: &Path, token: &str, cmd: &[&str]) -> String {
     let ca = ca.to_str().unwrap();
-    let mut args = vec!["--tls", "--cacert", ca, "-a", token, "--no-auth-warning", "-c"];
+    let mut args = vec![
+        "--tls",
+        "--cacert",
+        ca,
+        "-a",
+        token,
+        "--no-auth-warning",
+        "-c",
+    ];
     args.extend_from_slice(cmd);
     redis_cli(port, &args)
 }
@@ -115,25 +147,46 @@ fn tls_cli(port: u16, ca: &Path, token: &str, cmd: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parameter_groups_replication_group_lifecycle_and_call_counts() {
-    let emu = Emulator::start_ephemeral(DELAY_MS, false).await.expect("start emulator");
+    let emu = Emulator::start_ephemeral(DELAY_MS, false)
+        .await
+        .expect("start emulator");
 
     // --- parameter groups
     let body = ec_ok(
         &emu,
         "CreateCacheParameterGroup",
-        &[("CacheParameterGroupName", "app-redis7"), ("CacheParameterGroupFamily", "redis7"), ("Description", "app")],
+        &[
+            ("CacheParameterGroupName", "app-redis7"),
+            ("CacheParameterGroupFamily", "redis7"),
+            ("Description", "app"),
+        ],
     )
     .await;
-    assert_eq!(tag(&body, "CacheParameterGroupFamily").as_deref(), Some("redis7"));
-    assert!(tag(&body, "ARN").unwrap().ends_with(":parametergroup:app-redis7"));
+    assert_eq!(
+        tag(&body, "CacheParameterGroupFamily").as_deref(),
+        Some("redis7")
+    );
+    assert!(tag(&body, "ARN")
+        .unwrap()
+        .ends_with(":parametergroup:app-redis7"));
     let create_again = [
         ("CacheParameterGroupName", "app-redis7"),
         ("CacheParameterGroupFamily", "redis7"),
         ("Description", "app"),
     ];
-    assert_eq!(ec_err(&emu, "CreateCacheParameterGroup", &create_again).await.1, "CacheParameterGroupAlreadyExists");
     assert_eq!(
-        ec_err(&emu, "DescribeCacheParameters", &[("CacheParameterGroupName", "nope")]).await,
+        ec_err(&emu, "CreateCacheParameterGroup", &create_again)
+            .await
+            .1,
+        "CacheParameterGroupAlreadyExists"
+    );
+    assert_eq!(
+        ec_err(
+            &emu,
+            "DescribeCacheParameters",
+            &[("CacheParameterGroupName", "nope")]
+        )
+        .await,
         (404, "CacheParameterGroupNotFound".to_string())
     );
 
@@ -144,18 +197,40 @@ async fn parameter_groups_replication_group_lifecycle_and_call_counts() {
     }
 
     // defaults
-    let params = ec_ok(&emu, "DescribeCacheParameters", &[("CacheParameterGroupName", "app-redis7")]).await;
+    let params = ec_ok(
+        &emu,
+        "DescribeCacheParameters",
+        &[("CacheParameterGroupName", "app-redis7")],
+    )
+    .await;
     let param = |xml: &str, name: &str| -> (Option<String>, String) {
-        let start = xml.find(&format!("<ParameterName>{name}</ParameterName>")).expect(name);
+        let start = xml
+            .find(&format!("<ParameterName>{name}</ParameterName>"))
+            .expect(name);
         let chunk = &xml[start..];
         let chunk = &chunk[..chunk.find("</Parameter>").unwrap()];
         (tag(chunk, "ParameterValue"), tag(chunk, "Source").unwrap())
     };
-    assert_eq!(param(&params, "maxmemory-policy"), (Some("volatile-lru".into()), "system".into()));
-    assert_eq!(param(&params, "tcp-keepalive"), (Some("300".into()), "system".into()));
-    assert_eq!(param(&params, "timeout"), (Some("0".into()), "system".into()));
-    assert_eq!(param(&params, "cluster-enabled"), (Some("no".into()), "system".into()));
-    assert_eq!(param(&params, "reserved-memory-percent"), (Some("25".into()), "system".into()));
+    assert_eq!(
+        param(&params, "maxmemory-policy"),
+        (Some("volatile-lru".into()), "system".into())
+    );
+    assert_eq!(
+        param(&params, "tcp-keepalive"),
+        (Some("300".into()), "system".into())
+    );
+    assert_eq!(
+        param(&params, "timeout"),
+        (Some("0".into()), "system".into())
+    );
+    assert_eq!(
+        param(&params, "cluster-enabled"),
+        (Some("no".into()), "system".into())
+    );
+    assert_eq!(
+        param(&params, "reserved-memory-percent"),
+        (Some("25".into()), "system".into())
+    );
     assert_eq!(param(&params, "notify-keyspace-events").1, "system");
     assert!(params.contains("<CacheNodeTypeSpecificParameters>"));
 
@@ -165,22 +240,52 @@ async fn parameter_groups_replication_group_lifecycle_and_call_counts() {
         "ModifyCacheParameterGroup",
         &[
             ("CacheParameterGroupName", "app-redis7"),
-            ("ParameterNameValues.ParameterNameValue.1.ParameterName", "maxmemory-policy"),
-            ("ParameterNameValues.ParameterNameValue.1.ParameterValue", "allkeys-lru"),
-            ("ParameterNameValues.ParameterNameValue.2.ParameterName", "cluster-enabled"),
-            ("ParameterNameValues.ParameterNameValue.2.ParameterValue", "yes"),
-            ("ParameterNameValues.ParameterNameValue.3.ParameterName", "notify-keyspace-events"),
-            ("ParameterNameValues.ParameterNameValue.3.ParameterValue", "Ex"),
-            ("ParameterNameValues.ParameterNameValue.4.ParameterName", "timeout"),
-            ("ParameterNameValues.ParameterNameValue.4.ParameterValue", "300"),
+            (
+                "ParameterNameValues.ParameterNameValue.1.ParameterName",
+                "maxmemory-policy",
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.1.ParameterValue",
+                "allkeys-lru",
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.2.ParameterName",
+                "cluster-enabled",
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.2.ParameterValue",
+                "yes",
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.3.ParameterName",
+                "notify-keyspace-events",
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.3.ParameterValue",
+                "Ex",
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.4.ParameterName",
+                "timeout",
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.4.ParameterValue",
+                "300",
+            ),
         ],
     )
     .await;
     let modify_one = |name: &'static str, value: &'static str| {
         [
             ("CacheParameterGroupName", "app-redis7"),
-            ("ParameterNameValues.ParameterNameValue.1.ParameterName", name),
-            ("ParameterNameValues.ParameterNameValue.1.ParameterValue", value),
+            (
+                "ParameterNameValues.ParameterNameValue.1.ParameterName",
+                name,
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.1.ParameterValue",
+                value,
+            ),
         ]
     };
     for (name, value) in [
@@ -191,33 +296,74 @@ async fn parameter_groups_replication_group_lifecycle_and_call_counts() {
         ("notify-keyspace-events", "Q"),
     ] {
         assert_eq!(
-            ec_err(&emu, "ModifyCacheParameterGroup", &modify_one(name, value)).await.1,
+            ec_err(&emu, "ModifyCacheParameterGroup", &modify_one(name, value))
+                .await
+                .1,
             "InvalidParameterValue",
             "{name}={value}"
         );
     }
-    let mut too_many: Vec<(String, String)> = vec![("CacheParameterGroupName".into(), "app-redis7".into())];
+    let mut too_many: Vec<(String, String)> =
+        vec![("CacheParameterGroupName".into(), "app-redis7".into())];
     for i in 1..=21 {
-        too_many.push((format!("ParameterNameValues.ParameterNameValue.{i}.ParameterName"), "timeout".into()));
-        too_many.push((format!("ParameterNameValues.ParameterNameValue.{i}.ParameterValue"), "0".into()));
+        too_many.push((
+            format!("ParameterNameValues.ParameterNameValue.{i}.ParameterName"),
+            "timeout".into(),
+        ));
+        too_many.push((
+            format!("ParameterNameValues.ParameterNameValue.{i}.ParameterValue"),
+            "0".into(),
+        ));
     }
-    let too_many: Vec<(&str, &str)> = too_many.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    assert_eq!(ec_err(&emu, "ModifyCacheParameterGroup", &too_many).await.1, "InvalidParameterValue");
+    let too_many: Vec<(&str, &str)> = too_many
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     assert_eq!(
-        ec_err(&emu, "ModifyCacheParameterGroup", &[
-            ("CacheParameterGroupName", "default.redis7"),
-            ("ParameterNameValues.ParameterNameValue.1.ParameterName", "timeout"),
-            ("ParameterNameValues.ParameterNameValue.1.ParameterValue", "0"),
-        ])
+        ec_err(&emu, "ModifyCacheParameterGroup", &too_many).await.1,
+        "InvalidParameterValue"
+    );
+    assert_eq!(
+        ec_err(
+            &emu,
+            "ModifyCacheParameterGroup",
+            &[
+                ("CacheParameterGroupName", "default.redis7"),
+                (
+                    "ParameterNameValues.ParameterNameValue.1.ParameterName",
+                    "timeout"
+                ),
+                (
+                    "ParameterNameValues.ParameterNameValue.1.ParameterValue",
+                    "0"
+                ),
+            ]
+        )
         .await
         .1,
         "InvalidParameterValue"
     );
 
-    let user = ec_ok(&emu, "DescribeCacheParameters", &[("CacheParameterGroupName", "app-redis7"), ("Source", "user")]).await;
+    let user = ec_ok(
+        &emu,
+        "DescribeCacheParameters",
+        &[
+            ("CacheParameterGroupName", "app-redis7"),
+            ("Source", "user"),
+        ],
+    )
+    .await;
     let mut user_names = tags(&user, "ParameterName");
     user_names.sort();
-    assert_eq!(user_names, ["cluster-enabled", "maxmemory-policy", "notify-keyspace-events", "timeout"]);
+    assert_eq!(
+        user_names,
+        [
+            "cluster-enabled",
+            "maxmemory-policy",
+            "notify-keyspace-events",
+            "timeout"
+        ]
+    );
 
     // reset one parameter, then check
     ec_ok(
@@ -225,15 +371,35 @@ async fn parameter_groups_replication_group_lifecycle_and_call_counts() {
         "ResetCacheParameterGroup",
         &[
             ("CacheParameterGroupName", "app-redis7"),
-            ("ParameterNameValues.ParameterNameValue.1.ParameterName", "timeout"),
+            (
+                "ParameterNameValues.ParameterNameValue.1.ParameterName",
+                "timeout",
+            ),
         ],
     )
     .await;
-    let params = ec_ok(&emu, "DescribeCacheParameters", &[("CacheParameterGroupName", "app-redis7")]).await;
-    assert_eq!(param(&params, "timeout"), (Some("0".into()), "system".into()));
-    assert_eq!(param(&params, "maxmemory-policy"), (Some("allkeys-lru".into()), "user".into()));
+    let params = ec_ok(
+        &emu,
+        "DescribeCacheParameters",
+        &[("CacheParameterGroupName", "app-redis7")],
+    )
+    .await;
     assert_eq!(
-        ec_err(&emu, "ResetCacheParameterGroup", &[("CacheParameterGroupName", "app-redis7")]).await.1,
+        param(&params, "timeout"),
+        (Some("0".into()), "system".into())
+    );
+    assert_eq!(
+        param(&params, "maxmemory-policy"),
+        (Some("allkeys-lru".into()), "user".into())
+    );
+    assert_eq!(
+        ec_err(
+            &emu,
+            "ResetCacheParameterGroup",
+            &[("CacheParameterGroupName", "app-redis7")]
+        )
+        .await
+        .1,
         "InvalidParameterValue"
     );
 
@@ -270,23 +436,70 @@ async fn parameter_groups_replication_group_lifecycle_and_call_counts() {
         p
     };
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
-        (with(&[("TransitEncryptionEnabled", Some("false"))]), "InvalidParameterCombination"),
-        (with(&[("AutomaticFailoverEnabled", Some("false")), ("MultiAZEnabled", None)]), "InvalidParameterCombination"),
-        (with(&[("MultiAZEnabled", Some("true")), ("AutomaticFailoverEnabled", None)]), "InvalidParameterCombination"),
-        (with(&[("CacheParameterGroupName", Some("missing-pg"))]), "CacheParameterGroupNotFound"),
-        (with(&[("CacheParameterGroupName", Some("default.redis7"))]), "InvalidParameterCombination"),
-        (with(&[("ReplicationGroupId", Some("1-starts-with-digit"))]), "InvalidParameterValue"),
-        (with(&[("ReplicationGroupId", Some("double--hyphen"))]), "InvalidParameterValue"),
-        (with(&[("AuthToken", Some("short"))]), "InvalidParameterValue"),
-        (with(&[("SnapshotWindow", Some("3am"))]), "InvalidParameterValue"),
+        (
+            with(&[("TransitEncryptionEnabled", Some("false"))]),
+            "InvalidParameterCombination",
+        ),
+        (
+            with(&[
+                ("AutomaticFailoverEnabled", Some("false")),
+                ("MultiAZEnabled", None),
+            ]),
+            "InvalidParameterCombination",
+        ),
+        (
+            with(&[
+                ("MultiAZEnabled", Some("true")),
+                ("AutomaticFailoverEnabled", None),
+            ]),
+            "InvalidParameterCombination",
+        ),
+        (
+            with(&[("CacheParameterGroupName", Some("missing-pg"))]),
+            "CacheParameterGroupNotFound",
+        ),
+        (
+            with(&[("CacheParameterGroupName", Some("default.redis7"))]),
+            "InvalidParameterCombination",
+        ),
+        (
+            with(&[("ReplicationGroupId", Some("1-starts-with-digit"))]),
+            "InvalidParameterValue",
+        ),
+        (
+            with(&[("ReplicationGroupId", Some("double--hyphen"))]),
+            "InvalidParameterValue",
+        ),
+        (
+            with(&[("AuthToken", Some("short"))]),
+            "InvalidParameterValue",
+        ),
+        (
+            with(&[("SnapshotWindow", Some("3am"))]),
+            "InvalidParameterValue",
+        ),
         (with(&[]), "InvalidParameterValue"), // unknown security group
     ];
     for (params, code) in &cases {
-        assert_eq!(&ec_err(&emu, "CreateReplicationGroup", params).await.1, code, "{params:?}");
+        assert_eq!(
+            &ec_err(&emu, "CreateReplicationGroup", params).await.1,
+            code,
+            "{params:?}"
+        );
     }
 
     // a real security group for the happy path
-    let (status, vpc) = emu.aws_query("ec2", &[("Action", "CreateVpc"), ("Version", "2016-11-15"), ("CidrBlock", "10.9.0.0/16")]).await.unwrap();
+    let (status, vpc) = emu
+        .aws_query(
+            "ec2",
+            &[
+                ("Action", "CreateVpc"),
+                ("Version", "2016-11-15"),
+                ("CidrBlock", "10.9.0.0/16"),
+            ],
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{vpc}");
     let vpc_id = tag(&vpc, "vpcId").unwrap();
     let (status, sg) = emu
@@ -311,82 +524,190 @@ async fn parameter_groups_replication_group_lifecycle_and_call_counts() {
     let body = ec_ok(&emu, "CreateReplicationGroup", &create).await;
     assert_eq!(tag(&body, "Status").as_deref(), Some("creating"));
     assert_eq!(tag(&body, "ClusterEnabled").as_deref(), Some("true"));
-    assert_eq!(tag(&body, "CacheNodeType").as_deref(), Some("cache.t4g.small"));
+    assert_eq!(
+        tag(&body, "CacheNodeType").as_deref(),
+        Some("cache.t4g.small")
+    );
     assert_eq!(tag(&body, "AuthTokenEnabled").as_deref(), Some("true"));
     assert!(!body.contains(TOKEN), "auth token must never be echoed");
     assert_eq!(tag(&body, "MultiAZ").as_deref(), Some("enabled"));
     assert_eq!(tag(&body, "AutomaticFailover").as_deref(), Some("enabled"));
-    assert_eq!(tag(&body, "TransitEncryptionEnabled").as_deref(), Some("true"));
-    assert_eq!(tag(&body, "AtRestEncryptionEnabled").as_deref(), Some("true"));
-    assert_eq!(tag(&body, "KmsKeyId").as_deref(), Some("arn:aws:kms:us-east-1:123456789012:key/abc"));
+    assert_eq!(
+        tag(&body, "TransitEncryptionEnabled").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        tag(&body, "AtRestEncryptionEnabled").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        tag(&body, "KmsKeyId").as_deref(),
+        Some("arn:aws:kms:us-east-1:123456789012:key/abc")
+    );
     assert_eq!(tag(&body, "SnapshotRetentionLimit").as_deref(), Some("3"));
     assert_eq!(tag(&body, "SnapshotWindow").as_deref(), Some("03:00-04:00"));
     assert_eq!(tag(&body, "Engine").as_deref(), Some("redis"));
     assert_eq!(tags(&body, "NodeGroupId"), ["0001", "0002"]);
     assert_eq!(
         tags(&body, "ClusterId"),
-        ["orders-cache-0001-001", "orders-cache-0001-002", "orders-cache-0002-001", "orders-cache-0002-002"]
+        [
+            "orders-cache-0001-001",
+            "orders-cache-0001-002",
+            "orders-cache-0002-001",
+            "orders-cache-0002-002"
+        ]
     );
-    assert_eq!(ec_err(&emu, "CreateReplicationGroup", &create).await.1, "ReplicationGroupAlreadyExists");
     assert_eq!(
-        ec_err(&emu, "ModifyReplicationGroup", &[("ReplicationGroupId", "orders-cache"), ("CacheNodeType", "cache.t4g.medium"), ("ApplyImmediately", "true")]).await.1,
+        ec_err(&emu, "CreateReplicationGroup", &create).await.1,
+        "ReplicationGroupAlreadyExists"
+    );
+    assert_eq!(
+        ec_err(
+            &emu,
+            "ModifyReplicationGroup",
+            &[
+                ("ReplicationGroupId", "orders-cache"),
+                ("CacheNodeType", "cache.t4g.medium"),
+                ("ApplyImmediately", "true")
+            ]
+        )
+        .await
+        .1,
         "InvalidReplicationGroupState"
     );
     let seen = wait_status(&emu, "orders-cache", "available").await;
     assert_eq!(seen, ["creating", "available"]);
-    let body = ec_ok(&emu, "DescribeReplicationGroups", &[("ReplicationGroupId", "orders-cache")]).await;
-    let cfg_ep = &body[body.find("<ConfigurationEndpoint>").expect("configuration endpoint")..];
+    let body = ec_ok(
+        &emu,
+        "DescribeReplicationGroups",
+        &[("ReplicationGroupId", "orders-cache")],
+    )
+    .await;
+    let cfg_ep = &body[body
+        .find("<ConfigurationEndpoint>")
+        .expect("configuration endpoint")..];
     assert_eq!(tag(cfg_ep, "Port").as_deref(), Some("6379"));
-    assert!(tag(cfg_ep, "Address").unwrap().starts_with("clustercfg.orders-cache."));
-    assert!(!body.contains("<PrimaryEndpoint>"), "cluster mode has no per-shard primary endpoint");
+    assert!(tag(cfg_ep, "Address")
+        .unwrap()
+        .starts_with("clustercfg.orders-cache."));
+    assert!(
+        !body.contains("<PrimaryEndpoint>"),
+        "cluster mode has no per-shard primary endpoint"
+    );
 
     // the parameter group is now in use
     assert_eq!(
-        ec_err(&emu, "DeleteCacheParameterGroup", &[("CacheParameterGroupName", "app-redis7")]).await.1,
+        ec_err(
+            &emu,
+            "DeleteCacheParameterGroup",
+            &[("CacheParameterGroupName", "app-redis7")]
+        )
+        .await
+        .1,
         "InvalidCacheParameterGroupState"
     );
     assert_eq!(
-        ec_err(&emu, "DeleteCacheParameterGroup", &[("CacheParameterGroupName", "default.redis7")]).await.1,
+        ec_err(
+            &emu,
+            "DeleteCacheParameterGroup",
+            &[("CacheParameterGroupName", "default.redis7")]
+        )
+        .await
+        .1,
         "InvalidParameterValue"
     );
 
     // member clusters
-    let clusters = ec_ok(&emu, "DescribeCacheClusters", &[("ShowCacheNodeInfo", "true")]).await;
+    let clusters = ec_ok(
+        &emu,
+        "DescribeCacheClusters",
+        &[("ShowCacheNodeInfo", "true")],
+    )
+    .await;
     assert_eq!(tags(&clusters, "CacheClusterId").len(), 4);
-    assert_eq!(tags(&clusters, "ReplicationGroupId"), vec!["orders-cache"; 4]);
+    assert_eq!(
+        tags(&clusters, "ReplicationGroupId"),
+        vec!["orders-cache"; 4]
+    );
     assert_eq!(tags(&clusters, "EngineVersion"), vec!["7.1"; 4]);
     assert_eq!(tags(&clusters, "Engine"), vec!["redis"; 4]);
     assert_eq!(tags(&clusters, "CacheNodeType"), vec!["cache.t4g.small"; 4]);
     assert!(clusters.contains(&format!("<SecurityGroupId>{sg_id}</SecurityGroupId>")));
     assert!(clusters.contains("<CacheParameterGroupName>app-redis7</CacheParameterGroupName>"));
-    assert!(clusters.contains("<PreferredMaintenanceWindow>sun:05:00-sun:06:00</PreferredMaintenanceWindow>"));
+    assert!(clusters
+        .contains("<PreferredMaintenanceWindow>sun:05:00-sun:06:00</PreferredMaintenanceWindow>"));
 
     // --- idempotent re-reads make no mutating calls
     emu.reset_call_counts().await.unwrap();
-    ec_ok(&emu, "DescribeReplicationGroups", &[("ReplicationGroupId", "orders-cache")]).await;
-    ec_ok(&emu, "DescribeCacheParameters", &[("CacheParameterGroupName", "app-redis7")]).await;
+    ec_ok(
+        &emu,
+        "DescribeReplicationGroups",
+        &[("ReplicationGroupId", "orders-cache")],
+    )
+    .await;
+    ec_ok(
+        &emu,
+        "DescribeCacheParameters",
+        &[("CacheParameterGroupName", "app-redis7")],
+    )
+    .await;
     let counts = emu.call_counts().await.unwrap();
-    assert_eq!(counts.get("elasticache:DescribeReplicationGroups"), Some(&1));
+    assert_eq!(
+        counts.get("elasticache:DescribeReplicationGroups"),
+        Some(&1)
+    );
     assert_eq!(counts.get("elasticache:DescribeCacheParameters"), Some(&1));
-    assert!(emu.mutating_call_counts().await.unwrap().is_empty(), "{counts:?}");
+    assert!(
+        emu.mutating_call_counts().await.unwrap().is_empty(),
+        "{counts:?}"
+    );
 
     // --- modify node type: modifying -> available
     let body = ec_ok(
         &emu,
         "ModifyReplicationGroup",
-        &[("ReplicationGroupId", "orders-cache"), ("CacheNodeType", "cache.t4g.medium"), ("ApplyImmediately", "true")],
+        &[
+            ("ReplicationGroupId", "orders-cache"),
+            ("CacheNodeType", "cache.t4g.medium"),
+            ("ApplyImmediately", "true"),
+        ],
     )
     .await;
     assert_eq!(tag(&body, "Status").as_deref(), Some("modifying"));
-    assert_eq!(wait_status(&emu, "orders-cache", "available").await, ["modifying", "available"]);
-    let body = ec_ok(&emu, "DescribeReplicationGroups", &[("ReplicationGroupId", "orders-cache")]).await;
-    assert_eq!(tag(&body, "CacheNodeType").as_deref(), Some("cache.t4g.medium"));
+    assert_eq!(
+        wait_status(&emu, "orders-cache", "available").await,
+        ["modifying", "available"]
+    );
+    let body = ec_ok(
+        &emu,
+        "DescribeReplicationGroups",
+        &[("ReplicationGroupId", "orders-cache")],
+    )
+    .await;
+    assert_eq!(
+        tag(&body, "CacheNodeType").as_deref(),
+        Some("cache.t4g.medium")
+    );
     let counts = emu.mutating_call_counts().await.unwrap();
-    assert_eq!(counts.get("elasticache:ModifyReplicationGroup"), Some(&1), "{counts:?}");
+    assert_eq!(
+        counts.get("elasticache:ModifyReplicationGroup"),
+        Some(&1),
+        "{counts:?}"
+    );
 
     // disabling failover on a cluster-mode group is refused
     assert_eq!(
-        ec_err(&emu, "ModifyReplicationGroup", &[("ReplicationGroupId", "orders-cache"), ("AutomaticFailoverEnabled", "false"), ("ApplyImmediately", "true")]).await.1,
+        ec_err(
+            &emu,
+            "ModifyReplicationGroup",
+            &[
+                ("ReplicationGroupId", "orders-cache"),
+                ("AutomaticFailoverEnabled", "false"),
+                ("ApplyImmediately", "true")
+            ]
+        )
+        .await
+        .1,
         "InvalidParameterCombination"
     );
 
@@ -394,16 +715,38 @@ async fn parameter_groups_replication_group_lifecycle_and_call_counts() {
     let body = ec_ok(
         &emu,
         "ModifyReplicationGroupShardConfiguration",
-        &[("ReplicationGroupId", "orders-cache"), ("NodeGroupCount", "3"), ("ApplyImmediately", "true")],
+        &[
+            ("ReplicationGroupId", "orders-cache"),
+            ("NodeGroupCount", "3"),
+            ("ApplyImmediately", "true"),
+        ],
     )
     .await;
     assert_eq!(tag(&body, "Status").as_deref(), Some("modifying"));
     wait_status(&emu, "orders-cache", "available").await;
-    let body = ec_ok(&emu, "DescribeReplicationGroups", &[("ReplicationGroupId", "orders-cache")]).await;
+    let body = ec_ok(
+        &emu,
+        "DescribeReplicationGroups",
+        &[("ReplicationGroupId", "orders-cache")],
+    )
+    .await;
     assert_eq!(tags(&body, "NodeGroupId"), ["0001", "0002", "0003"]);
-    assert_eq!(tags(&body, "Slots"), ["0-5460", "5461-10921", "10922-16383"]);
     assert_eq!(
-        ec_err(&emu, "ModifyReplicationGroupShardConfiguration", &[("ReplicationGroupId", "orders-cache"), ("NodeGroupCount", "2"), ("ApplyImmediately", "true")]).await.1,
+        tags(&body, "Slots"),
+        ["0-5460", "5461-10921", "10922-16383"]
+    );
+    assert_eq!(
+        ec_err(
+            &emu,
+            "ModifyReplicationGroupShardConfiguration",
+            &[
+                ("ReplicationGroupId", "orders-cache"),
+                ("NodeGroupCount", "2"),
+                ("ApplyImmediately", "true")
+            ]
+        )
+        .await
+        .1,
         "InvalidParameterValue"
     );
     ec_ok(
@@ -418,32 +761,92 @@ async fn parameter_groups_replication_group_lifecycle_and_call_counts() {
     )
     .await;
     wait_status(&emu, "orders-cache", "available").await;
-    let body = ec_ok(&emu, "DescribeReplicationGroups", &[("ReplicationGroupId", "orders-cache")]).await;
+    let body = ec_ok(
+        &emu,
+        "DescribeReplicationGroups",
+        &[("ReplicationGroupId", "orders-cache")],
+    )
+    .await;
     assert_eq!(tags(&body, "NodeGroupId"), ["0001", "0003"]);
 
     // --- replicas 1 -> 2 -> 1
-    ec_ok(&emu, "IncreaseReplicaCount", &[("ReplicationGroupId", "orders-cache"), ("NewReplicaCount", "2"), ("ApplyImmediately", "true")]).await;
-    assert_eq!(wait_status(&emu, "orders-cache", "available").await, ["modifying", "available"]);
-    let body = ec_ok(&emu, "DescribeReplicationGroups", &[("ReplicationGroupId", "orders-cache")]).await;
+    ec_ok(
+        &emu,
+        "IncreaseReplicaCount",
+        &[
+            ("ReplicationGroupId", "orders-cache"),
+            ("NewReplicaCount", "2"),
+            ("ApplyImmediately", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        wait_status(&emu, "orders-cache", "available").await,
+        ["modifying", "available"]
+    );
+    let body = ec_ok(
+        &emu,
+        "DescribeReplicationGroups",
+        &[("ReplicationGroupId", "orders-cache")],
+    )
+    .await;
     assert_eq!(tags(&body, "ClusterId").len(), 6);
     assert_eq!(
-        ec_err(&emu, "DecreaseReplicaCount", &[("ReplicationGroupId", "orders-cache"), ("NewReplicaCount", "0"), ("ApplyImmediately", "true")]).await.1,
+        ec_err(
+            &emu,
+            "DecreaseReplicaCount",
+            &[
+                ("ReplicationGroupId", "orders-cache"),
+                ("NewReplicaCount", "0"),
+                ("ApplyImmediately", "true")
+            ]
+        )
+        .await
+        .1,
         "InvalidParameterValue",
         "Multi-AZ needs a replica per shard"
     );
-    ec_ok(&emu, "DecreaseReplicaCount", &[("ReplicationGroupId", "orders-cache"), ("NewReplicaCount", "1"), ("ApplyImmediately", "true")]).await;
+    ec_ok(
+        &emu,
+        "DecreaseReplicaCount",
+        &[
+            ("ReplicationGroupId", "orders-cache"),
+            ("NewReplicaCount", "1"),
+            ("ApplyImmediately", "true"),
+        ],
+    )
+    .await;
     wait_status(&emu, "orders-cache", "available").await;
     let clusters = ec_ok(&emu, "DescribeCacheClusters", &[]).await;
     assert_eq!(tags(&clusters, "CacheClusterId").len(), 4);
 
     // --- delete: deleting -> gone, then the parameter group can go
-    let body = ec_ok(&emu, "DeleteReplicationGroup", &[("ReplicationGroupId", "orders-cache")]).await;
+    let body = ec_ok(
+        &emu,
+        "DeleteReplicationGroup",
+        &[("ReplicationGroupId", "orders-cache")],
+    )
+    .await;
     assert_eq!(tag(&body, "Status").as_deref(), Some("deleting"));
     assert_eq!(rg_status(&emu, "orders-cache").await.unwrap(), "deleting");
-    assert_eq!(wait_status(&emu, "orders-cache", "gone").await, ["deleting", "gone"]);
-    ec_ok(&emu, "DeleteCacheParameterGroup", &[("CacheParameterGroupName", "app-redis7")]).await;
     assert_eq!(
-        ec_err(&emu, "DescribeCacheParameterGroups", &[("CacheParameterGroupName", "app-redis7")]).await.1,
+        wait_status(&emu, "orders-cache", "gone").await,
+        ["deleting", "gone"]
+    );
+    ec_ok(
+        &emu,
+        "DeleteCacheParameterGroup",
+        &[("CacheParameterGroupName", "app-redis7")],
+    )
+    .await;
+    assert_eq!(
+        ec_err(
+            &emu,
+            "DescribeCacheParameterGroups",
+            &[("CacheParameterGroupName", "app-redis7")]
+        )
+        .await
+        .1,
         "CacheParameterGroupNotFound"
     );
 
@@ -452,28 +855,52 @@ async fn parameter_groups_replication_group_lifecycle_and_call_counts() {
     ec_ok(
         &emu,
         "CreateReplicationGroup",
-        &[("ReplicationGroupId", "Plain"), ("ReplicationGroupDescription", "p"), ("CacheNodeType", "cache.t4g.micro"), ("NumCacheClusters", "2")],
+        &[
+            ("ReplicationGroupId", "Plain"),
+            ("ReplicationGroupDescription", "p"),
+            ("CacheNodeType", "cache.t4g.micro"),
+            ("NumCacheClusters", "2"),
+        ],
     )
     .await;
     wait_status(&emu, "plain", "available").await; // ids are stored lower-case
-    let body = ec_ok(&emu, "DescribeReplicationGroups", &[("ReplicationGroupId", "plain")]).await;
+    let body = ec_ok(
+        &emu,
+        "DescribeReplicationGroups",
+        &[("ReplicationGroupId", "plain")],
+    )
+    .await;
     assert_eq!(tag(&body, "ClusterEnabled").as_deref(), Some("false"));
     assert!(body.contains("<PrimaryEndpoint>") && body.contains("<ReaderEndpoint>"));
     assert!(!body.contains("<ConfigurationEndpoint>"));
 
     let counts = emu.call_counts().await.unwrap();
-    assert!(counts.get("elasticache:DescribeReplicationGroups").copied().unwrap_or(0) > 3);
-    assert!(is_mutating("elasticache:CreateReplicationGroup") && !is_mutating("kms:ListResourceTags"));
+    assert!(
+        counts
+            .get("elasticache:DescribeReplicationGroups")
+            .copied()
+            .unwrap_or(0)
+            > 3
+    );
+    assert!(
+        is_mutating("elasticache:CreateReplicationGroup") && !is_mutating("kms:ListResourceTags")
+    );
     emu.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_twin_cluster_tls_auth_params_and_cleanup() {
-    let emu = Emulator::start_ephemeral(DELAY_MS, true).await.expect("start emulator");
+    let emu = Emulator::start_ephemeral(DELAY_MS, true)
+        .await
+        .expect("start emulator");
     ec_ok(
         &emu,
         "CreateCacheParameterGroup",
-        &[("CacheParameterGroupName", "twin-pg"), ("CacheParameterGroupFamily", "redis7"), ("Description", "twin")],
+        &[
+            ("CacheParameterGroupName", "twin-pg"),
+            ("CacheParameterGroupFamily", "redis7"),
+            ("Description", "twin"),
+        ],
     )
     .await;
     ec_ok(
@@ -481,12 +908,30 @@ async fn local_twin_cluster_tls_auth_params_and_cleanup() {
         "ModifyCacheParameterGroup",
         &[
             ("CacheParameterGroupName", "twin-pg"),
-            ("ParameterNameValues.ParameterNameValue.1.ParameterName", "cluster-enabled"),
-            ("ParameterNameValues.ParameterNameValue.1.ParameterValue", "yes"),
-            ("ParameterNameValues.ParameterNameValue.2.ParameterName", "maxmemory-policy"),
-            ("ParameterNameValues.ParameterNameValue.2.ParameterValue", "allkeys-lru"),
-            ("ParameterNameValues.ParameterNameValue.3.ParameterName", "reserved-memory-percent"),
-            ("ParameterNameValues.ParameterNameValue.3.ParameterValue", "50"),
+            (
+                "ParameterNameValues.ParameterNameValue.1.ParameterName",
+                "cluster-enabled",
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.1.ParameterValue",
+                "yes",
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.2.ParameterName",
+                "maxmemory-policy",
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.2.ParameterValue",
+                "allkeys-lru",
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.3.ParameterName",
+                "reserved-memory-percent",
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.3.ParameterValue",
+                "50",
+            ),
         ],
     )
     .await;
@@ -507,7 +952,10 @@ async fn local_twin_cluster_tls_auth_params_and_cleanup() {
         ],
     )
     .await;
-    assert!(emu.twin("twin-rg").await.unwrap().is_none(), "no twin while creating");
+    assert!(
+        emu.twin("twin-rg").await.unwrap().is_none(),
+        "no twin while creating"
+    );
     wait_status(&emu, "twin-rg", "available").await;
 
     let twin = emu.twin("twin-rg").await.unwrap().expect("twin");
@@ -520,20 +968,42 @@ async fn local_twin_cluster_tls_auth_params_and_cleanup() {
     assert!(twin.dir.starts_with(emu.state_dir().join("twins")));
 
     // the configuration endpoint is the twin's first node; the Port property stays 6379
-    let body = ec_ok(&emu, "DescribeReplicationGroups", &[("ReplicationGroupId", "twin-rg")]).await;
+    let body = ec_ok(
+        &emu,
+        "DescribeReplicationGroups",
+        &[("ReplicationGroupId", "twin-rg")],
+    )
+    .await;
     let cfg = &body[body.find("<ConfigurationEndpoint>").unwrap()..];
     assert_eq!(tag(cfg, "Address").as_deref(), Some("127.0.0.1"));
     let port: u16 = tag(cfg, "Port").unwrap().parse().unwrap();
     assert_eq!(port, twin.nodes[0].port);
-    let clusters = ec_ok(&emu, "DescribeCacheClusters", &[("ShowCacheNodeInfo", "true")]).await;
+    let clusters = ec_ok(
+        &emu,
+        "DescribeCacheClusters",
+        &[("ShowCacheNodeInfo", "true")],
+    )
+    .await;
     assert!(tags(&clusters, "Port").iter().all(|p| p == "6379"));
 
     assert_eq!(tls_cli(port, &ca, TOKEN, &["PING"]).trim(), "PONG");
     for i in 0..10 {
-        assert_eq!(tls_cli(port, &ca, TOKEN, &["SET", &format!("key{i}"), &format!("v{i}")]).trim(), "OK");
+        assert_eq!(
+            tls_cli(
+                port,
+                &ca,
+                TOKEN,
+                &["SET", &format!("key{i}"), &format!("v{i}")]
+            )
+            .trim(),
+            "OK"
+        );
     }
     for i in 0..10 {
-        assert_eq!(tls_cli(port, &ca, TOKEN, &["GET", &format!("key{i}")]).trim(), format!("v{i}"));
+        assert_eq!(
+            tls_cli(port, &ca, TOKEN, &["GET", &format!("key{i}")]).trim(),
+            format!("v{i}")
+        );
     }
     let shards = tls_cli(port, &ca, TOKEN, &["CLUSTER", "SHARDS"]);
     assert_eq!(count_lines(&shards, "master"), 2, "{shards}");
@@ -541,10 +1011,16 @@ async fn local_twin_cluster_tls_auth_params_and_cleanup() {
     assert!(tls_cli(port, &ca, TOKEN, &["CLUSTER", "INFO"]).contains("cluster_state:ok"));
     // parameter group settings reached redis (maxmemory = 64 MiB * (100 - 50)%)
     let cfg = tls_cli(port, &ca, TOKEN, &["CONFIG", "GET", "maxmemory*"]);
-    assert!(cfg.contains("allkeys-lru") && cfg.contains("33554432"), "{cfg}");
+    assert!(
+        cfg.contains("allkeys-lru") && cfg.contains("33554432"),
+        "{cfg}"
+    );
 
     // no AUTH -> refused; plaintext -> refused
-    let noauth = redis_cli(port, &["--tls", "--cacert", ca.to_str().unwrap(), "GET", "key1"]);
+    let noauth = redis_cli(
+        port,
+        &["--tls", "--cacert", ca.to_str().unwrap(), "GET", "key1"],
+    );
     assert!(noauth.contains("NOAUTH"), "{noauth}");
     let wrong = tls_cli(port, &ca, "wrong-password-wrong-password", &["PING"]);
     assert!(!wrong.contains("PONG"), "{wrong}");
@@ -557,24 +1033,51 @@ async fn local_twin_cluster_tls_auth_params_and_cleanup() {
         "ModifyCacheParameterGroup",
         &[
             ("CacheParameterGroupName", "twin-pg"),
-            ("ParameterNameValues.ParameterNameValue.1.ParameterName", "notify-keyspace-events"),
-            ("ParameterNameValues.ParameterNameValue.1.ParameterValue", "Ex"),
-            ("ParameterNameValues.ParameterNameValue.2.ParameterName", "timeout"),
-            ("ParameterNameValues.ParameterNameValue.2.ParameterValue", "120"),
+            (
+                "ParameterNameValues.ParameterNameValue.1.ParameterName",
+                "notify-keyspace-events",
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.1.ParameterValue",
+                "Ex",
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.2.ParameterName",
+                "timeout",
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.2.ParameterValue",
+                "120",
+            ),
         ],
     )
     .await;
-    let cfg = tls_cli(port, &ca, TOKEN, &["CONFIG", "GET", "notify-keyspace-events"]);
+    let cfg = tls_cli(
+        port,
+        &ca,
+        TOKEN,
+        &["CONFIG", "GET", "notify-keyspace-events"],
+    );
     assert!(cfg.contains("xE") || cfg.contains("Ex"), "{cfg}");
     assert!(tls_cli(port, &ca, TOKEN, &["CONFIG", "GET", "timeout"]).contains("120"));
 
     // cluster-enabled cannot change while in use
     assert_eq!(
-        ec_err(&emu, "ModifyCacheParameterGroup", &[
-            ("CacheParameterGroupName", "twin-pg"),
-            ("ParameterNameValues.ParameterNameValue.1.ParameterName", "cluster-enabled"),
-            ("ParameterNameValues.ParameterNameValue.1.ParameterValue", "no"),
-        ])
+        ec_err(
+            &emu,
+            "ModifyCacheParameterGroup",
+            &[
+                ("CacheParameterGroupName", "twin-pg"),
+                (
+                    "ParameterNameValues.ParameterNameValue.1.ParameterName",
+                    "cluster-enabled"
+                ),
+                (
+                    "ParameterNameValues.ParameterNameValue.1.ParameterValue",
+                    "no"
+                ),
+            ]
+        )
         .await
         .1,
         "InvalidCacheParameterGroupState"
@@ -611,61 +1114,123 @@ async fn local_twin_cluster_tls_auth_params_and_cleanup() {
     assert_eq!(tls_cli(port, &ca, TOKEN2, &["PING"]).trim(), "PONG");
 
     // node type change keeps the same processes
-    ec_ok(&emu, "ModifyReplicationGroup", &[("ReplicationGroupId", "twin-rg"), ("CacheNodeType", "cache.t4g.small"), ("ApplyImmediately", "true")]).await;
+    ec_ok(
+        &emu,
+        "ModifyReplicationGroup",
+        &[
+            ("ReplicationGroupId", "twin-rg"),
+            ("CacheNodeType", "cache.t4g.small"),
+            ("ApplyImmediately", "true"),
+        ],
+    )
+    .await;
     wait_status(&emu, "twin-rg", "available").await;
     let after = emu.twin("twin-rg").await.unwrap().unwrap();
-    assert_eq!(after.nodes.iter().map(|n| n.pid).collect::<Vec<_>>(), twin.nodes.iter().map(|n| n.pid).collect::<Vec<_>>());
+    assert_eq!(
+        after.nodes.iter().map(|n| n.pid).collect::<Vec<_>>(),
+        twin.nodes.iter().map(|n| n.pid).collect::<Vec<_>>()
+    );
 
     // replica change rebuilds the twin with the new topology
-    ec_ok(&emu, "DecreaseReplicaCount", &[("ReplicationGroupId", "twin-rg"), ("NewReplicaCount", "0"), ("ApplyImmediately", "true")]).await;
+    ec_ok(
+        &emu,
+        "DecreaseReplicaCount",
+        &[
+            ("ReplicationGroupId", "twin-rg"),
+            ("NewReplicaCount", "0"),
+            ("ApplyImmediately", "true"),
+        ],
+    )
+    .await;
     wait_status(&emu, "twin-rg", "available").await;
     let rebuilt = emu.twin("twin-rg").await.unwrap().unwrap();
     assert_eq!(rebuilt.nodes.len(), 2);
     for old in &twin.nodes {
-        assert!(!Path::new(&format!("/proc/{}", old.pid.unwrap())).exists(), "old twin process {old:?} survived");
+        assert!(
+            !Path::new(&format!("/proc/{}", old.pid.unwrap())).exists(),
+            "old twin process {old:?} survived"
+        );
     }
     let new_port = rebuilt.nodes[0].port;
     let shards = tls_cli(new_port, &ca, TOKEN2, &["CLUSTER", "SHARDS"]);
     assert_eq!(count_lines(&shards, "master"), 2, "{shards}");
 
     // delete: processes gone, twin dir removed
-    ec_ok(&emu, "DeleteReplicationGroup", &[("ReplicationGroupId", "twin-rg")]).await;
+    ec_ok(
+        &emu,
+        "DeleteReplicationGroup",
+        &[("ReplicationGroupId", "twin-rg")],
+    )
+    .await;
     wait_status(&emu, "twin-rg", "gone").await;
     for n in &rebuilt.nodes {
-        assert!(!Path::new(&format!("/proc/{}", n.pid.unwrap())).exists(), "twin process {n:?} survived delete");
+        assert!(
+            !Path::new(&format!("/proc/{}", n.pid.unwrap())).exists(),
+            "twin process {n:?} survived delete"
+        );
     }
-    assert!(!rebuilt.dir.exists(), "twin dir {} not removed", rebuilt.dir.display());
+    assert!(
+        !rebuilt.dir.exists(),
+        "twin dir {} not removed",
+        rebuilt.dir.display()
+    );
     assert!(emu.twin("twin-rg").await.unwrap().is_none());
 
     // a twin left running is killed with the emulator
     ec_ok(
         &emu,
         "CreateReplicationGroup",
-        &[("ReplicationGroupId", "plain-twin"), ("ReplicationGroupDescription", "p"), ("CacheNodeType", "cache.t4g.micro"), ("NumCacheClusters", "2")],
+        &[
+            ("ReplicationGroupId", "plain-twin"),
+            ("ReplicationGroupDescription", "p"),
+            ("CacheNodeType", "cache.t4g.micro"),
+            ("NumCacheClusters", "2"),
+        ],
     )
     .await;
     wait_status(&emu, "plain-twin", "available").await;
     let plain_twin = emu.twin("plain-twin").await.unwrap().unwrap();
     assert!(!plain_twin.tls && !plain_twin.cluster_mode && !plain_twin.auth_enabled);
-    let primary = plain_twin.nodes.iter().find(|n| n.role == "primary").unwrap().port;
+    let primary = plain_twin
+        .nodes
+        .iter()
+        .find(|n| n.role == "primary")
+        .unwrap()
+        .port;
     assert_eq!(redis_cli(primary, &["PING"]).trim(), "PONG");
-    let replica = plain_twin.nodes.iter().find(|n| n.role == "replica").unwrap().port;
+    let replica = plain_twin
+        .nodes
+        .iter()
+        .find(|n| n.role == "replica")
+        .unwrap()
+        .port;
     assert!(redis_cli(replica, &["INFO", "replication"]).contains("role:slave"));
     emu.stop().await.unwrap();
     for n in &plain_twin.nodes {
-        assert!(!Path::new(&format!("/proc/{}", n.pid.unwrap())).exists(), "twin process {n:?} orphaned");
+        assert!(
+            !Path::new(&format!("/proc/{}", n.pid.unwrap())).exists(),
+            "twin process {n:?} orphaned"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_fixture_is_idempotent_and_other_services_work() {
-    let emu = Emulator::start_ephemeral(DELAY_MS, false).await.expect("start emulator");
-    let a = seed_network_fixture(&emu.endpoint(), "test").await.expect("seed");
-    let b = seed_network_fixture(&emu.endpoint(), "test").await.expect("seed again");
+    let emu = Emulator::start_ephemeral(DELAY_MS, false)
+        .await
+        .expect("start emulator");
+    let a = seed_network_fixture(&emu.endpoint(), "test")
+        .await
+        .expect("seed");
+    let b = seed_network_fixture(&emu.endpoint(), "test")
+        .await
+        .expect("seed again");
     assert_eq!(a, b);
     assert_eq!(a.subnet_group_name, "qualisys-redis-subnets-test");
     assert_eq!(a.subnet_ids.len(), 2);
-    assert!(seed_network_fixture(&emu.endpoint(), "Bad Name").await.is_err());
+    assert!(seed_network_fixture(&emu.endpoint(), "Bad Name")
+        .await
+        .is_err());
 
     let venv = ensure_venv().unwrap();
     let script = r#"
@@ -751,12 +1316,20 @@ fn daemon_start_status_stop() {
         let l = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
         l.local_addr().unwrap().port()
     };
-    let cfg = EmulatorConfig { port, state_dir: dir.path().to_path_buf(), delay_ms: 100, twin: false };
+    let cfg = EmulatorConfig {
+        port,
+        state_dir: dir.path().to_path_buf(),
+        delay_ms: 100,
+        twin: false,
+    };
     assert!(!daemon_status(dir.path()).unwrap().running);
     let started = daemon_start(&cfg).expect("daemon start");
     assert!(started.running);
     assert_eq!(started.port, Some(port));
-    assert_eq!(started.endpoint.as_deref(), Some(format!("http://127.0.0.1:{port}").as_str()));
+    assert_eq!(
+        started.endpoint.as_deref(),
+        Some(format!("http://127.0.0.1:{port}").as_str())
+    );
     let pid = started.pid.unwrap();
     // idempotent start
     assert_eq!(daemon_start(&cfg).unwrap().pid, Some(pid));
@@ -768,7 +1341,10 @@ fn daemon_start_status_stop() {
     assert_eq!(stopped.pid, Some(pid));
     assert!(!dir.path().join("emulator.pid").exists());
     assert!(!daemon_status(dir.path()).unwrap().running);
-    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(), "port still bound");
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        "port still bound"
+    );
     assert_eq!(daemon_stop(dir.path()).unwrap().pid, None);
 }
 
@@ -788,8 +1364,16 @@ async fn port_in_use_is_reported() {
     let l = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
     let port = l.local_addr().unwrap().port();
     let dir = tempfile::tempdir().unwrap();
-    let err = Emulator::start(EmulatorConfig { port, state_dir: dir.path().to_path_buf(), delay_ms: 0, twin: false })
-        .await
-        .unwrap_err();
-    assert!(matches!(err, cairn_emulator::EmulatorError::PortInUse { .. }), "{err}");
+    let err = Emulator::start(EmulatorConfig {
+        port,
+        state_dir: dir.path().to_path_buf(),
+        delay_ms: 0,
+        twin: false,
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, cairn_emulator::EmulatorError::PortInUse { .. }),
+        "{err}"
+    );
 }

@@ -21,7 +21,28 @@ def build_app() -> Any:
     return CairnMiddleware(DomainDispatcherApplication(create_backend_app))
 
 
-def serve(host: str, port: int, state_dir: Path, twin_enabled: bool, delay_ms: int | None) -> None:
+def _watch_parent(server: Any) -> None:
+    """Shut down when the process that started us dies (we get re-parented)."""
+    import os
+    import time
+
+    parent = os.getppid()
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            print("cairn_moto: parent process exited, shutting down", file=sys.stderr, flush=True)
+            server.shutdown()
+            return
+
+
+def serve(
+    host: str,
+    port: int,
+    state_dir: Path,
+    twin_enabled: bool,
+    delay_ms: int | None,
+    exit_with_parent: bool = False,
+) -> None:
     from werkzeug.serving import make_server
 
     from moto.moto_server.werkzeug_app import MotoRequestHandler
@@ -51,6 +72,8 @@ def serve(host: str, port: int, state_dir: Path, twin_enabled: bool, delay_ms: i
         print(f"cairn_moto: signal {signum}, shutting down", file=sys.stderr, flush=True)
         threading.Thread(target=server.shutdown, daemon=True).start()
 
+    if exit_with_parent:
+        threading.Thread(target=_watch_parent, args=(server,), daemon=True).start()
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     print(f"cairn_moto: listening on http://{host}:{port} (state dir {state_dir})", file=sys.stderr, flush=True)
