@@ -21,7 +21,10 @@
 //! between leaves a trace of the old copy). It carries the old physical id;
 //! when it finishes after the old copy is gone, its outcome is
 //! `Outcome::Written(<the new copy's state>)`, because the logical resource
-//! still exists. [`crate::reconcile`] relies on this.
+//! still exists. When the old copy cannot be deleted (its delete fails, or
+//! a dependent failed to move off it) that intent is left *pending*: the
+//! next run's [`crate::reconcile`] deletes the old copy, so nothing is
+//! orphaned. Every other intent is finished before `apply` returns.
 
 use crate::plan::{
     apply_ignore_changes, diff_inputs, map_has_unknown, resolve_map, resolve_value, reveal_map,
@@ -35,7 +38,7 @@ use crate::value::{Map, Value};
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -219,7 +222,11 @@ fn build_ops(plan: &Plan, state: &StackState) -> Vec<Op> {
         let deps = &mut hard[id];
         match op.kind {
             OpKind::Apply => {
-                deps.extend(s.dependencies.iter().filter_map(|d| apply_op.get(d.as_str())));
+                deps.extend(
+                    s.dependencies
+                        .iter()
+                        .filter_map(|d| apply_op.get(d.as_str())),
+                );
                 if s.action == Action::Replace && s.delete_before_replace {
                     // Delete what depended on the old copy before deleting it.
                     soft[id].extend(
@@ -432,7 +439,13 @@ fn record_outputs(schema: &ResourceSchema, inputs: &Map, raw: &Map) -> Map {
     out
 }
 
-fn recorded(l: &Launch, schema: &ResourceSchema, id: String, inputs: Map, raw: &Map) -> ResourceState {
+fn recorded(
+    l: &Launch,
+    schema: &ResourceSchema,
+    id: String,
+    inputs: Map,
+    raw: &Map,
+) -> ResourceState {
     ResourceState {
         name: l.name.clone(),
         type_token: l.type_token.clone(),
@@ -464,7 +477,14 @@ async fn run_job(sh: &Shared<'_>, l: &Launch) -> JobResult {
     match (&l.job, provider) {
         (Job::Write(rs), _) => {
             let op = match sh
-                .begin(l, Operation::Update, Some(&rs.id), &rs.inputs, &rs.dependencies, false)
+                .begin(
+                    l,
+                    Operation::Update,
+                    Some(&rs.id),
+                    &rs.inputs,
+                    &rs.dependencies,
+                    false,
+                )
                 .await
             {
                 Ok(op) => op,
@@ -477,7 +497,14 @@ async fn run_job(sh: &Shared<'_>, l: &Launch) -> JobResult {
         }
         (Job::Forget { old }, _) => {
             let op = match sh
-                .begin(l, Operation::Delete, Some(&old.id), &old.inputs, &old.dependencies, false)
+                .begin(
+                    l,
+                    Operation::Delete,
+                    Some(&old.id),
+                    &old.inputs,
+                    &old.dependencies,
+                    false,
+                )
                 .await
             {
                 Ok(op) => op,
@@ -520,7 +547,12 @@ async fn run_job(sh: &Shared<'_>, l: &Launch) -> JobResult {
             Some(p),
         ) => {
             let res = p
-                .delete(&l.ctx, &old.id, &reveal_map(&old.inputs), &reveal_map(&old.outputs))
+                .delete(
+                    &l.ctx,
+                    &old.id,
+                    &reveal_map(&old.inputs),
+                    &reveal_map(&old.outputs),
+                )
                 .await;
             match res {
                 Ok(()) => {
@@ -533,16 +565,15 @@ async fn run_job(sh: &Shared<'_>, l: &Launch) -> JobResult {
                         Err(e) => (Change::None, Err(e)),
                     }
                 }
-                Err(e) => {
-                    let msg = format!(
-                        "the replaced copy `{}` could not be deleted: {e}; delete it by hand",
+                // The delete intent stays pending: the next run's
+                // reconcile deletes the old copy instead of orphaning it.
+                Err(e) => (
+                    Change::None,
+                    Err(format!(
+                        "the replaced copy `{}` could not be deleted: {e}; the next run retries",
                         old.id
-                    );
-                    let _ = sh
-                        .finish(*pre_op, &l.name, &Outcome::Failed(msg.clone()))
-                        .await;
-                    (Change::None, Err(msg))
-                }
+                    )),
+                ),
             }
         }
     }
@@ -644,7 +675,12 @@ async fn delete(
         )
         .await?;
     let res = p
-        .delete(&l.ctx, &old.id, &reveal_map(&old.inputs), &reveal_map(&old.outputs))
+        .delete(
+            &l.ctx,
+            &old.id,
+            &reveal_map(&old.inputs),
+            &reveal_map(&old.outputs),
+        )
         .await;
     match res {
         Ok(()) => sh.finish(op, &l.name, &Outcome::Removed).await,
@@ -714,7 +750,14 @@ async fn import(
     id: &str,
 ) -> JobResult {
     let op = match sh
-        .begin(l, Operation::Read, Some(id), inputs, &l.meta.dependencies, false)
+        .begin(
+            l,
+            Operation::Read,
+            Some(id),
+            inputs,
+            &l.meta.dependencies,
+            false,
+        )
         .await
     {
         Ok(op) => op,
@@ -780,8 +823,8 @@ struct Sched<'a> {
     skipped: Vec<String>,
     /// Pending delete intents of create-before-destroy replaces, by step.
     pre_ops: HashMap<usize, u64>,
-    /// Pending delete intents to close because their operation was skipped.
-    cleanup: Vec<(u64, String)>,
+    /// Names already in `skipped`.
+    skipped_set: HashSet<String>,
 }
 
 impl<'a> Sched<'a> {
@@ -929,7 +972,11 @@ impl<'a> Sched<'a> {
 
     fn prepare_apply(&mut self, step: &'a Step) -> Prepared {
         if step.action == Action::Same {
-            return match step.old.as_ref().and_then(|o| Self::metadata_write(step, o)) {
+            return match step
+                .old
+                .as_ref()
+                .and_then(|o| Self::metadata_write(step, o))
+            {
                 Some(rs) => self.launch(step, Job::Write(rs)),
                 None => Prepared::Done(OpDone::nothing()),
             };
@@ -938,9 +985,8 @@ impl<'a> Sched<'a> {
             Ok(m) => m,
             Err(e) => return Prepared::Done(OpDone::failed(e)),
         };
-        let unchanged = |old: &ResourceState| {
-            old.type_token == step.type_token && old.inputs == inputs
-        };
+        let unchanged =
+            |old: &ResourceState| old.type_token == step.type_token && old.inputs == inputs;
         match (step.action, step.old.clone()) {
             (Action::Create, _) | (Action::Update | Action::Replace, None) => {
                 self.launch(step, Job::Create { inputs })
@@ -957,6 +1003,12 @@ impl<'a> Sched<'a> {
             },
             (Action::Update | Action::Replace, Some(old)) if unchanged(&old) => {
                 // Unknowns at plan time resolved to the recorded values.
+                if !step.changes.is_empty() {
+                    self.emit(ExecEvent::Progress {
+                        name: step.name.clone(),
+                        status: "no change once references were resolved".into(),
+                    });
+                }
                 match Self::metadata_write(step, &old) {
                     Some(rs) => self.launch(step, Job::Write(rs)),
                     None => Prepared::Done(OpDone::nothing()),
@@ -1070,15 +1122,11 @@ impl<'a> Sched<'a> {
             let step = self.step(d);
             let reason = match self.ops[d].kind {
                 OpKind::DeleteOld if self.ops[d].step == failed_step => continue,
-                OpKind::DeleteOld => {
-                    if let Some(pre) = self.pre_ops.remove(&self.ops[d].step) {
-                        self.cleanup.push((pre, step.name.clone()));
-                    }
-                    format!(
-                        "the replaced copy `{}` was kept because `{cause}` failed; delete it by hand",
-                        step.old.as_ref().map_or("", |o| o.id.as_str())
-                    )
-                }
+                // Its delete intent stays pending for the next run's reconcile.
+                OpKind::DeleteOld => format!(
+                    "the replaced copy `{}` is kept for now because `{cause}` failed; the next run deletes it",
+                    step.old.as_ref().map_or("", |o| o.id.as_str())
+                ),
                 _ if step.action == Action::Same => continue,
                 _ => format!("`{cause}` failed"),
             };
@@ -1086,7 +1134,7 @@ impl<'a> Sched<'a> {
                 name: step.name.clone(),
                 reason,
             });
-            if !self.skipped.contains(&step.name) {
+            if self.skipped_set.insert(step.name.clone()) {
                 self.skipped.push(step.name.clone());
             }
         }
@@ -1133,7 +1181,7 @@ pub async fn apply(
         failed: Vec::new(),
         skipped: Vec::new(),
         pre_ops: HashMap::new(),
-        cleanup: Vec::new(),
+        skipped_set: HashSet::new(),
     };
     let shared = Shared {
         sink,
@@ -1150,16 +1198,16 @@ pub async fn apply(
                 continue;
             }
             s.status[op] = Status::Running;
+            let step = s.step(op);
+            if step.action != Action::Same && s.ops[op].kind != OpKind::DeleteOld {
+                s.emit(ExecEvent::Started {
+                    name: step.name.clone(),
+                    action: step.action,
+                });
+            }
             match s.prepare(op) {
                 Prepared::Done(done) => s.complete(op, done),
                 Prepared::Run(launch) => {
-                    let step = s.step(op);
-                    if step.action != Action::Same && s.ops[op].kind != OpKind::DeleteOld {
-                        s.emit(ExecEvent::Started {
-                            name: step.name.clone(),
-                            action: step.action,
-                        });
-                    }
                     let shared = &shared;
                     inflight.push(Box::pin(async move { (op, run(shared, *launch).await) }));
                 }
@@ -1180,19 +1228,10 @@ pub async fn apply(
                 name: name.clone(),
                 reason: "its dependencies could not be ordered".into(),
             });
-            if !s.skipped.contains(&name) {
+            if s.skipped_set.insert(name.clone()) {
                 s.skipped.push(name);
             }
         }
-    }
-    for (pre, name) in std::mem::take(&mut s.cleanup) {
-        let _ = sink
-            .finish(
-                pre,
-                &name,
-                &Outcome::Failed("the replaced copy was not deleted".into()),
-            )
-            .await;
     }
 
     // Stack outputs.

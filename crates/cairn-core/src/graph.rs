@@ -31,6 +31,8 @@ pub struct DependencyGraph {
 
 impl DependencyGraph {
     /// Builds the graph of a stack; fails when the resources form a cycle.
+    // The error type is the shared `Problem`, as the brief specifies.
+    #[allow(clippy::result_large_err)]
     pub fn build(spec: &StackSpec) -> Result<DependencyGraph, Problem> {
         let g = Self::from_parts(spec.resources.iter().map(|r| {
             let mut deps = Vec::new();
@@ -245,7 +247,11 @@ impl DependencyGraph {
         self.neighbors(name, Direction::Outgoing)
     }
 
-    fn closure<'a>(&self, seeds: impl IntoIterator<Item = &'a str>, dir: Direction) -> BTreeSet<String> {
+    fn closure<'a>(
+        &self,
+        seeds: impl IntoIterator<Item = &'a str>,
+        dir: Direction,
+    ) -> BTreeSet<String> {
         let mut seen: BTreeSet<NodeIndex> = BTreeSet::new();
         let mut stack: Vec<NodeIndex> = seeds
             .into_iter()
@@ -261,13 +267,19 @@ impl DependencyGraph {
 
     /// The given resources and everything they transitively depend on
     /// (what `--target` needs to exist). Unknown names are ignored.
-    pub fn with_dependencies<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    pub fn with_dependencies<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> BTreeSet<String> {
         self.closure(names, Direction::Incoming)
     }
 
     /// The given resources and everything that transitively depends on
     /// them (what `--exclude` must also skip). Unknown names are ignored.
-    pub fn with_dependents<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    pub fn with_dependents<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> BTreeSet<String> {
         self.closure(names, Direction::Outgoing)
     }
 }
@@ -275,10 +287,8 @@ impl DependencyGraph {
 /// Every reference root in a value, recursively.
 pub(crate) fn collect_refs(v: &Value, out: &mut Vec<String>) {
     match v {
-        Value::String(s) => {
-            if s.contains("${") {
-                out.extend(interp::references(s).into_iter().map(|(root, _)| root));
-            }
+        Value::String(s) if s.contains("${") => {
+            out.extend(interp::references(s).into_iter().map(|(root, _)| root));
         }
         Value::List(l) => l.iter().for_each(|v| collect_refs(v, out)),
         Value::Map(m) => m.values().for_each(|v| collect_refs(v, out)),

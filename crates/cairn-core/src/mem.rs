@@ -9,6 +9,7 @@
 
 use crate::provider::{CallContext, Created, Observed, Operation, ProviderError, ResourceProvider};
 use crate::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
+use crate::spec::Timeouts;
 use crate::value::{Map, PropertyPath, Value};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, BTreeSet};
@@ -110,7 +111,13 @@ impl MemoryCloud {
         self.lock().resources.remove(id)
     }
 
-    fn insert_locked(g: &mut CloudInner, type_token: &str, name: &str, urn: &str, inputs: Map) -> String {
+    fn insert_locked(
+        g: &mut CloudInner,
+        type_token: &str,
+        name: &str,
+        urn: &str,
+        inputs: Map,
+    ) -> String {
         let n = g.creates_per_name.entry(name.to_string()).or_insert(0);
         *n += 1;
         let id = format!("{name}-{n}");
@@ -170,6 +177,8 @@ pub struct MemoryProvider {
     delay: Option<Duration>,
     external: bool,
     replace_rule: Option<ReplaceRule>,
+    /// The `ctx.timeouts` of the last call per logical name.
+    timeouts: Mutex<BTreeMap<String, Timeouts>>,
 }
 
 impl MemoryProvider {
@@ -183,6 +192,7 @@ impl MemoryProvider {
             delay: None,
             external: true,
             replace_rule: None,
+            timeouts: Mutex::default(),
         }
     }
 
@@ -258,13 +268,34 @@ impl MemoryProvider {
         self.calls.recover.load(Ordering::SeqCst)
     }
 
+    /// The `ctx.timeouts` the last create/update/delete of `name` got.
+    pub fn timeouts_seen(&self, name: &str) -> Option<Timeouts> {
+        self.timeouts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    fn saw(&self, ctx: &CallContext) {
+        self.timeouts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(ctx.name.clone(), ctx.timeouts.clone());
+    }
+
     async fn pause(&self) {
         if let Some(d) = self.delay {
             tokio::time::sleep(d).await;
         }
     }
 
-    fn injected(&self, ctx: &CallContext, api: &str, set: fn(&Faults) -> &BTreeSet<String>) -> Result<(), ProviderError> {
+    fn injected(
+        &self,
+        ctx: &CallContext,
+        api: &str,
+        set: fn(&Faults) -> &BTreeSet<String>,
+    ) -> Result<(), ProviderError> {
         if set(&self.faults()).contains(&ctx.name) {
             return Err(ProviderError::Api {
                 resource: ctx.name.clone(),
@@ -297,17 +328,27 @@ impl ResourceProvider for MemoryProvider {
 
     async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {
         self.calls.create.fetch_add(1, Ordering::SeqCst);
+        self.saw(ctx);
         self.pause().await;
         self.injected(ctx, "Create", |f| &f.create)?;
         ctx.report("creating");
-        if inputs.values().any(|v| v.contains_unknown() || v.is_secret()) {
+        if inputs
+            .values()
+            .any(|v| v.contains_unknown() || v.is_secret())
+        {
             return Err(ProviderError::invalid(
                 &ctx.name,
                 "inputs must be resolved and revealed",
             ));
         }
         let mut g = self.cloud.lock();
-        let id = MemoryCloud::insert_locked(&mut g, &self.schema.token, &ctx.name, &ctx.urn, inputs.clone());
+        let id = MemoryCloud::insert_locked(
+            &mut g,
+            &self.schema.token,
+            &ctx.name,
+            &ctx.urn,
+            inputs.clone(),
+        );
         let outputs = g.resources[&id].outputs.clone();
         Ok(Created { id, outputs })
     }
@@ -336,6 +377,7 @@ impl ResourceProvider for MemoryProvider {
         _old_outputs: &Map,
     ) -> Result<Map, ProviderError> {
         self.calls.update.fetch_add(1, Ordering::SeqCst);
+        self.saw(ctx);
         self.pause().await;
         self.injected(ctx, "Update", |f| &f.update)?;
         ctx.report("updating");
@@ -364,6 +406,7 @@ impl ResourceProvider for MemoryProvider {
         _outputs: &Map,
     ) -> Result<(), ProviderError> {
         self.calls.delete.fetch_add(1, Ordering::SeqCst);
+        self.saw(ctx);
         self.pause().await;
         self.injected(ctx, "Delete", |f| &f.delete)?;
         ctx.report("deleting");

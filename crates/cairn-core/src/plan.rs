@@ -51,6 +51,8 @@ pub const UNKNOWN_TARGET_CODE: &str = "cairn::plan::unknown-target";
 pub const TARGET_DEPENDENCY_CODE: &str = "cairn::plan::target-dependency-missing";
 /// A resource would be deleted while something left in place depends on it.
 pub const DELETE_DEPENDENT_CODE: &str = "cairn::plan::delete-with-dependents";
+/// A partial plan would replace a resource whose dependents it leaves alone.
+pub const REPLACE_DEPENDENT_CODE: &str = "cairn::plan::replace-with-dependents";
 /// Two resources with one name.
 pub const DUPLICATE_NAME_CODE: &str = "cairn::plan::duplicate-name";
 
@@ -229,8 +231,10 @@ impl Plan {
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::json;
         let masked_map = |m: &Map| Value::Map(m.clone()).to_masked_json();
-        let masked_opt =
-            |v: &Option<Value>| v.as_ref().map_or(serde_json::Value::Null, Value::to_masked_json);
+        let masked_opt = |v: &Option<Value>| {
+            v.as_ref()
+                .map_or(serde_json::Value::Null, Value::to_masked_json)
+        };
         let changes: Vec<serde_json::Value> = self
             .steps
             .iter()
@@ -606,8 +610,7 @@ fn starts_with(path: &PropertyPath, prefix: &PropertyPath) -> bool {
 /// Effective protection: the spec's flag, and imported resources stay
 /// protected while the spec still carries their `import` option.
 pub(crate) fn effective_protect(r: &ResourceSpec, old: Option<&ResourceState>) -> bool {
-    r.options.protect
-        || (r.options.import.is_some() && old.is_none_or(|o| o.imported))
+    r.options.protect || (r.options.import.is_some() && old.is_none_or(|o| o.imported))
 }
 
 pub(crate) fn same_deps(a: &[String], b: &[String]) -> bool {
@@ -644,7 +647,10 @@ pub fn plan(
                         DUPLICATE_NAME_CODE,
                         format!("two resources are named `{}`", r.name),
                     )
-                    .at(r.spans.get(&PropertyPath::root()).copied(), "second one here")
+                    .at(
+                        r.spans.get(&PropertyPath::root()).copied(),
+                        "second one here",
+                    )
                     .help("give every resource a unique name")
                     .in_source(source),
                 );
@@ -829,7 +835,11 @@ pub fn plan(
             old: old.cloned(),
             new_inputs: Some(new_inputs),
             dependencies: deps,
-            protect: if action == Action::Import { true } else { protect },
+            protect: if action == Action::Import {
+                true
+            } else {
+                protect
+            },
             retain_on_delete: retain,
             import_id: r.options.import.clone(),
         });
@@ -886,6 +896,48 @@ pub fn plan(
                 retain_on_delete: old.retain_on_delete,
                 import_id: None,
             });
+        }
+    }
+
+    // A partial plan must not replace what unplanned resources still use:
+    // they would be left pointing at the deleted copy.
+    if opts.is_partial() {
+        let in_plan: HashSet<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+        let mut users: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+        for r in state.resources.values() {
+            for d in &r.dependencies {
+                users.entry(d).or_default().insert(&r.name);
+            }
+        }
+        for s in steps.iter().filter(|s| s.action == Action::Replace) {
+            let mut left: BTreeSet<&str> = graph.dependents(&s.name).into_iter().collect();
+            left.extend(users.get(s.name.as_str()).into_iter().flatten());
+            left.retain(|d| !in_plan.contains(d));
+            if !left.is_empty() {
+                let list: Vec<String> = left.iter().map(|d| format!("`{d}`")).collect();
+                let span = spec
+                    .resource(&s.name)
+                    .and_then(|r| r.spans.get(&PropertyPath::root()).copied());
+                problems.push(
+                    Problem::error(
+                        REPLACE_DEPENDENT_CODE,
+                        format!(
+                            "`{}` would be replaced, but {} depend on it and are not part of this plan",
+                            s.name,
+                            list.join(", ")
+                        ),
+                    )
+                    .at(span, "replaced here")
+                    .help(format!(
+                        "add {}, or plan without --target/--exclude",
+                        left.iter()
+                            .map(|d| format!("--target {d}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ))
+                    .in_source(source),
+                );
+            }
         }
     }
 
@@ -952,14 +1004,17 @@ pub fn plan_destroy(state: &StackState, opts: &PlanOptions) -> Plan {
                 PARTIAL_CODE,
                 format!(
                     "also destroying {} because they depend on the targets",
-                    extra.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                    extra
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }
         with
     };
-    let mut kept: BTreeSet<String> =
-        g.with_dependencies(opts.excludes.iter().map(String::as_str));
+    let mut kept: BTreeSet<String> = g.with_dependencies(opts.excludes.iter().map(String::as_str));
     for r in state.resources.values() {
         if r.protect && selected.contains(&r.name) {
             let keep = g.with_dependencies([r.name.as_str()]);
@@ -1029,5 +1084,8 @@ pub fn plan_destroy(state: &StackState, opts: &PlanOptions) -> Plan {
 
 /// Source-order index of resources by name.
 pub(crate) fn spec_index(spec: &StackSpec) -> HashMap<&str, &ResourceSpec> {
-    spec.resources.iter().map(|r| (r.name.as_str(), r)).collect()
+    spec.resources
+        .iter()
+        .map(|r| (r.name.as_str(), r))
+        .collect()
 }

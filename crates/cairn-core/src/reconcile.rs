@@ -18,7 +18,8 @@
 //! * Pending delete whose id differs from the recorded one: the old copy of
 //!   a create-before-destroy replace whose new copy is recorded. The old
 //!   copy is deleted (if it still exists) and the intent finished with the
-//!   recorded new copy, so it is never orphaned.
+//!   recorded new copy, so it is never orphaned. If that delete fails the
+//!   intent stays pending (listed in `left`) and the rest goes on.
 //! * Pending read (import): closed as failed; the next plan imports again.
 //!
 //! Creates and updates are settled before deletes. A provider error stops
@@ -186,11 +187,23 @@ pub async fn reconcile(
                     Some(rec) if rec.id != id => {
                         // The old copy of a create-before-destroy replace.
                         let inputs = reveal_map(&intent.inputs);
-                        if let Some(obs) = provider.read(&ctx, &id, &inputs).await? {
-                            provider.delete(&ctx, &id, &inputs, &obs.outputs).await?;
+                        let deleted = match provider.read(&ctx, &id, &inputs).await {
+                            Ok(Some(obs)) => {
+                                provider.delete(&ctx, &id, &inputs, &obs.outputs).await
+                            }
+                            Ok(None) => Ok(()),
+                            Err(e) => Err(e),
+                        };
+                        match deleted {
+                            Ok(()) => {
+                                finish(Outcome::Written(rec)).await?;
+                                report.removed.push(format!("{name} (replaced copy {id})"));
+                            }
+                            // Still pending: retried by the next reconcile.
+                            Err(e) => report
+                                .left
+                                .push(format!("{name} (replaced copy {id} not deleted: {e})")),
                         }
-                        finish(Outcome::Written(rec)).await?;
-                        report.removed.push(format!("{name} (replaced copy {id})"));
                     }
                     _ => {
                         let observed = provider
@@ -201,8 +214,10 @@ pub async fn reconcile(
                             current.resources.remove(name);
                             report.removed.push(name.to_string());
                         } else {
-                            finish(Outcome::Failed("interrupted; the resource still exists".into()))
-                                .await?;
+                            finish(Outcome::Failed(
+                                "interrupted; the resource still exists".into(),
+                            ))
+                            .await?;
                             report.left.push(name.to_string());
                         }
                     }

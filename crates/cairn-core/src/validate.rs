@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 /// Stable diagnostic codes produced by [`validate`].
 pub mod codes {
     pub const UNKNOWN_TYPE: &str = "cairn::config::unknown-type";
+    pub const MISSING_TYPE: &str = "cairn::config::missing-type";
     pub const UNKNOWN_PROPERTY: &str = "cairn::config::unknown-property";
     pub const MISSING_PROPERTY: &str = "cairn::config::missing-property";
     pub const WRONG_TYPE: &str = "cairn::config::wrong-type";
@@ -80,24 +81,33 @@ where
     I: IntoIterator<Item = &'a str>,
 {
     let lower = name.to_lowercase();
+    let len = lower.chars().count();
     let mut best: Option<(f64, &'a str)> = None;
     for c in candidates {
         if c == name {
             continue;
         }
-        let score = if c.to_lowercase() == lower {
-            2.0
+        let c_lower = c.to_lowercase();
+        let c_len = c_lower.chars().count();
+        let score = if c_lower == lower {
+            3.0
         } else {
-            let d = strsim::damerau_levenshtein(&lower, &c.to_lowercase());
-            let limit = (name.chars().count().max(c.chars().count()) / 3).max(1);
-            if d > limit {
-                let jw = strsim::jaro_winkler(&lower, &c.to_lowercase());
+            let limit = (len.max(c_len) / 3).max(1);
+            let d = if len.abs_diff(c_len) > limit {
+                usize::MAX
+            } else {
+                strsim::osa_distance(&lower, &c_lower)
+            };
+            if d <= limit {
+                1.0 + 1.0 / (d as f64 + 1.0)
+            } else if len.abs_diff(c_len) <= len.max(c_len) / 2 {
+                let jw = strsim::jaro_winkler(&lower, &c_lower);
                 if jw < 0.9 {
                     continue;
                 }
                 jw
             } else {
-                1.0 + 1.0 / (d as f64 + 1.0)
+                continue;
             }
         };
         if best.is_none_or(|(s, _)| score > s) {
@@ -107,13 +117,19 @@ where
     best.map(|(_, c)| c)
 }
 
+/// How many candidate comparisons suggestions may cost in one validation,
+/// so that hostile stacks with thousands of bad names stay fast.
+pub const SUGGESTION_BUDGET: usize = 200_000;
+
 /// "did you mean `x`?" or a list of what is allowed (when short).
-fn suggestion<'a>(name: &str, candidates: &[&'a str], what: &str) -> Option<String> {
+/// Costs `candidates.len()` of `budget`; none once it is spent.
+fn suggestion(name: &str, candidates: &[&str], what: &str, budget: &mut usize) -> Option<String> {
+    if candidates.is_empty() || *budget < candidates.len() {
+        return None;
+    }
+    *budget -= candidates.len();
     if let Some(s) = did_you_mean(name, candidates.iter().copied()) {
         return Some(format!("did you mean `{s}`?"));
-    }
-    if candidates.is_empty() {
-        return None;
     }
     if candidates.len() <= 12 {
         let list: Vec<String> = candidates.iter().map(|c| format!("`{c}`")).collect();
@@ -159,7 +175,12 @@ pub fn validate_with_output_spans(
         registry,
         problems: Vec::new(),
         names: spec.resources.iter().map(|r| r.name.as_str()).collect(),
+        by_name: BTreeMap::new(),
+        budget: SUGGESTION_BUDGET,
     };
+    for r in &spec.resources {
+        v.by_name.entry(r.name.as_str()).or_insert(r);
+    }
     v.duplicates();
     for r in &spec.resources {
         v.resource(r);
@@ -182,6 +203,8 @@ struct Validator<'a> {
     registry: &'a Registry,
     problems: Vec<Problem>,
     names: Vec<&'a str>,
+    by_name: BTreeMap<&'a str, &'a ResourceSpec>,
+    budget: usize,
 }
 
 /// Where (in which resource, or in the stack outputs) a value lives.
@@ -286,6 +309,10 @@ fn found(v: &Value) -> String {
 }
 
 impl<'a> Validator<'a> {
+    fn resource_named(&self, name: &str) -> Option<&'a ResourceSpec> {
+        self.by_name.get(name).copied()
+    }
+
     fn push(&mut self, p: Problem) {
         self.problems.push(p);
     }
@@ -330,6 +357,16 @@ impl<'a> Validator<'a> {
         let before = self.problems.len();
         let schema = self.registry.schema(&r.type_token);
         match schema {
+            None if r.type_token.is_empty() => {
+                self.push(
+                    Problem::error(
+                        codes::MISSING_TYPE,
+                        format!("resource `{}` has no type", r.name),
+                    )
+                    .at(r.span_of(&PropertyPath::root()), "no type")
+                    .help("give the resource a type token, e.g. `aws:kms:Key`"),
+                );
+            }
             None => {
                 let tokens: Vec<&str> = self.registry.tokens().collect();
                 let mut p = Problem::error(
@@ -340,7 +377,7 @@ impl<'a> Validator<'a> {
                     ),
                 )
                 .at(r.span_of(&type_path()), "unknown resource type");
-                if let Some(h) = suggestion(&r.type_token, &tokens, "known types") {
+                if let Some(h) = suggestion(&r.type_token, &tokens, "known types", &mut self.budget) {
                     p = p.help(h);
                 }
                 self.push(p);
@@ -412,7 +449,7 @@ impl<'a> Validator<'a> {
                         format!("{} has no property `{k}`", place_owner(place, path, owner)),
                     )
                     .at(place.key_span(&child), "unknown property");
-                    if let Some(h) = suggestion(k, &names, "known properties") {
+                    if let Some(h) = suggestion(k, &names, "known properties", &mut self.budget) {
                         p = p.help(h);
                     }
                     self.push(p);
@@ -680,8 +717,7 @@ impl<'a> Validator<'a> {
             };
             let text = s.get(offset..offset + len).unwrap_or_default();
             let at = span.map(|sp| locate_in_span(source, sp, text));
-            let Some(target) = self.spec.resource(&root) else {
-                let candidates: Vec<&str> = self.names.clone();
+            let Some(target) = self.resource_named(&root) else {
                 let mut p = Problem::error(
                     codes::UNKNOWN_REFERENCE,
                     format!(
@@ -690,7 +726,7 @@ impl<'a> Validator<'a> {
                     ),
                 )
                 .at(at, "unknown resource");
-                if let Some(h) = suggestion(&root, &candidates, "resources") {
+                if let Some(h) = suggestion(&root, &self.names, "resources", &mut self.budget) {
                     p = p.help(h);
                 }
                 self.push(p);
@@ -736,7 +772,7 @@ impl<'a> Validator<'a> {
                         ),
                     )
                     .at(at, "unknown output");
-                    if let Some(h) = suggestion(&name, &outputs, "outputs") {
+                    if let Some(h) = suggestion(&name, &outputs, "outputs", &mut self.budget) {
                         p = p.help(h);
                     }
                     self.push(p);
@@ -747,7 +783,7 @@ impl<'a> Validator<'a> {
 
     fn options(&mut self, r: &ResourceSpec, schema: Option<&ResourceSchema>) {
         for (i, dep) in r.options.depends_on.iter().enumerate() {
-            if self.spec.resource(dep).is_none() {
+            if self.resource_named(dep).is_none() {
                 let mut p = Problem::error(
                     codes::UNKNOWN_DEPENDENCY,
                     format!(
@@ -759,7 +795,7 @@ impl<'a> Validator<'a> {
                     r.span_of(&option_path("dependsOn").index(i)),
                     "unknown resource",
                 );
-                if let Some(h) = suggestion(dep, &self.names, "resources") {
+                if let Some(h) = suggestion(dep, &self.names, "resources", &mut self.budget) {
                     p = p.help(h);
                 }
                 self.push(p);
@@ -780,7 +816,7 @@ impl<'a> Validator<'a> {
                         r.span_of(&option_path("ignoreChanges").index(i)),
                         "unknown property",
                     );
-                    if let Some(h) = suggestion(ignored, &names, "known properties") {
+                    if let Some(h) = suggestion(ignored, &names, "known properties", &mut self.budget) {
                         p = p.help(h);
                     }
                     self.push(p);
@@ -807,7 +843,7 @@ impl<'a> Validator<'a> {
                 );
             }
             if let Some(res) = &w.resource {
-                if self.spec.resource(res).is_none() {
+                if self.resource_named(res).is_none() {
                     let mut p = Problem::error(
                         codes::UNKNOWN_REFERENCE,
                         format!(
@@ -816,7 +852,7 @@ impl<'a> Validator<'a> {
                         ),
                     )
                     .at(w.span, "unknown resource");
-                    if let Some(h) = suggestion(res, &self.names, "resources") {
+                    if let Some(h) = suggestion(res, &self.names, "resources", &mut self.budget) {
                         p = p.help(h);
                     }
                     self.push(p);

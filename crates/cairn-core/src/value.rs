@@ -18,7 +18,7 @@ pub const UNKNOWN_TEXT: &str = "(known after apply)";
 /// `Unknown` stands for an output that does not exist until apply.
 /// The serde form is internal (state DTOs live in `cairn-state`); use
 /// [`Value::to_masked_json`] for anything shown to people or tools.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(tag = "t", content = "v")]
 pub enum Value {
     #[default]
@@ -200,6 +200,23 @@ impl Value {
             Value::Map(_) => "map",
             Value::Secret(_) => "secret",
             Value::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Debug for Value {
+    /// Like a derived `Debug`, but a secret's content is never printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("Null"),
+            Value::Bool(b) => f.debug_tuple("Bool").field(b).finish(),
+            Value::Int(i) => f.debug_tuple("Int").field(i).finish(),
+            Value::Float(x) => f.debug_tuple("Float").field(x).finish(),
+            Value::String(s) => f.debug_tuple("String").field(s).finish(),
+            Value::List(l) => f.debug_tuple("List").field(l).finish(),
+            Value::Map(m) => f.debug_tuple("Map").field(m).finish(),
+            Value::Secret(_) => f.write_str("Secret([secret])"),
+            Value::Unknown => f.write_str("Unknown"),
         }
     }
 }

@@ -3,9 +3,11 @@
 use cairn_core::exec::{apply, ApplyReport, EventSink, ExecEvent, ExecOptions};
 use cairn_core::mem::{data_schema, MemoryCloud, MemoryProvider};
 use cairn_core::plan::{plan, Plan, PlanOptions};
+use cairn_core::provider::Operation;
+use cairn_core::reconcile::{reconcile, ReconcileReport};
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::spec::{ResourceSpec, StackSpec};
-use cairn_core::state::{MemorySink, StackState};
+use cairn_core::state::{Intent, MemorySink, StackState, StateSink};
 use cairn_core::value::{Map, Value};
 use cairn_core::Registry;
 use std::sync::{Arc, Mutex};
@@ -19,7 +21,10 @@ pub fn thing_schema() -> ResourceSchema {
     ResourceSchema::new(THING, "A test thing.")
         .property(PropertySchema::new("name", PropType::string()).replaces())
         .property(PropertySchema::new("size", PropType::int()).default_value(serde_json::json!(1)))
-        .property(PropertySchema::new("tags", PropType::map(PropType::string())))
+        .property(PropertySchema::new(
+            "tags",
+            PropType::map(PropType::string()),
+        ))
         .property(PropertySchema::new("password", PropType::string()).secret())
         .property(PropertySchema::new("refs", PropType::list(PropType::Any)))
         .property(PropertySchema::new("input", PropType::Any))
@@ -51,6 +56,8 @@ pub struct World {
     pub thing: Arc<MemoryProvider>,
     pub fixed: Arc<MemoryProvider>,
     pub registry: Registry,
+    /// Intents the last `apply` left pending (only after a failure).
+    pub pending: Mutex<Vec<Intent>>,
 }
 
 impl World {
@@ -64,9 +71,15 @@ impl World {
 
     pub fn with(f: impl Fn(MemoryProvider) -> MemoryProvider) -> World {
         let cloud = MemoryCloud::new();
-        let data = Arc::new(f(MemoryProvider::new(data_schema()).with_cloud(cloud.clone())));
-        let thing = Arc::new(f(MemoryProvider::new(thing_schema()).with_cloud(cloud.clone())));
-        let fixed = Arc::new(f(MemoryProvider::new(fixed_schema()).with_cloud(cloud.clone())));
+        let data = Arc::new(f(
+            MemoryProvider::new(data_schema()).with_cloud(cloud.clone())
+        ));
+        let thing = Arc::new(f(
+            MemoryProvider::new(thing_schema()).with_cloud(cloud.clone())
+        ));
+        let fixed = Arc::new(f(
+            MemoryProvider::new(fixed_schema()).with_cloud(cloud.clone())
+        ));
         let mut registry = Registry::new();
         registry.register(data.clone());
         registry.register(thing.clone());
@@ -77,6 +90,7 @@ impl World {
             thing,
             fixed,
             registry,
+            pending: Mutex::default(),
         }
     }
 
@@ -118,9 +132,43 @@ impl World {
             report.state,
             "the sink and the report disagree"
         );
-        assert!(sink.pending().await.is_empty(), "intents left pending");
+        let pending = sink.pending().await;
+        if report.ok() {
+            assert!(pending.is_empty(), "intents left pending: {pending:?}");
+        }
+        *self.pending.lock().unwrap() = pending;
         let events = log.lock().unwrap().clone();
         (report, events)
+    }
+
+    /// Reconciles what the last apply left pending; returns the new state.
+    pub async fn recover(&self, state: &StackState) -> (ReconcileReport, StackState) {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap());
+        let sink = MemorySink::new(state.clone());
+        for i in &pending {
+            sink.begin(i).await.unwrap();
+        }
+        let report = reconcile(&pending, state, &self.registry, &sink, "test")
+            .await
+            .unwrap();
+        *self.pending.lock().unwrap() = sink.pending().await;
+        (report, sink.snapshot().await)
+    }
+
+    pub fn fail(&self, name: &str, op: Operation) {
+        for p in [&self.data, &self.thing, &self.fixed] {
+            match op {
+                Operation::Create => p.fail_create(name),
+                Operation::Update => p.fail_update(name),
+                _ => p.fail_delete(name),
+            }
+        }
+    }
+
+    pub fn clear_failures(&self) {
+        for p in [&self.data, &self.thing, &self.fixed] {
+            p.clear_failures();
+        }
     }
 }
 
@@ -155,11 +203,17 @@ pub fn pos(events: &[ExecEvent], f: impl Fn(&ExecEvent) -> bool) -> Option<usize
 }
 
 pub fn started(events: &[ExecEvent], name: &str) -> Option<usize> {
-    pos(events, |e| matches!(e, ExecEvent::Started { name: n, .. } if n == name))
+    pos(
+        events,
+        |e| matches!(e, ExecEvent::Started { name: n, .. } if n == name),
+    )
 }
 
 pub fn finished(events: &[ExecEvent], name: &str) -> Option<usize> {
-    pos(events, |e| matches!(e, ExecEvent::Finished { name: n, .. } if n == name))
+    pos(
+        events,
+        |e| matches!(e, ExecEvent::Finished { name: n, .. } if n == name),
+    )
 }
 
 pub fn rt() -> tokio::runtime::Runtime {

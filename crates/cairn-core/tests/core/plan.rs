@@ -3,8 +3,8 @@ use cairn_core::diag::Problems;
 use cairn_core::mem::DATA_TOKEN;
 use cairn_core::plan::{
     plan, plan_destroy, Action, ChangeKind, Plan, PlanOptions, PARTIAL_CODE, PROTECTED_CODE,
-    PROTECTED_DELETE_CODE, PROTECTED_REPLACE_CODE, TARGET_DEPENDENCY_CODE, UNKNOWN_TARGET_CODE,
-    UNKNOWN_TYPE_CODE,
+    PROTECTED_DELETE_CODE, PROTECTED_REPLACE_CODE, REPLACE_DEPENDENT_CODE, TARGET_DEPENDENCY_CODE,
+    UNKNOWN_TARGET_CODE, UNKNOWN_TYPE_CODE,
 };
 use cairn_core::state::{ResourceState, StackState};
 use cairn_core::value::{PropertyPath, Value};
@@ -18,7 +18,12 @@ fn state_of(resources: Vec<ResourceState>) -> StackState {
     }
 }
 
-fn recorded(name: &str, token: &str, inputs: serde_json::Value, outputs: serde_json::Value) -> ResourceState {
+fn recorded(
+    name: &str,
+    token: &str,
+    inputs: serde_json::Value,
+    outputs: serde_json::Value,
+) -> ResourceState {
     ResourceState {
         name: name.into(),
         type_token: token.into(),
@@ -47,7 +52,11 @@ fn actions(p: &Plan) -> Vec<(String, Action)> {
 fn fresh_stack_creates_in_dependency_order_with_unknowns() {
     let w = World::new();
     let spec = stack(vec![
-        res("b", THING, json!({"name": "b", "input": "${a.id}", "refs": ["x-${a.output}"]})),
+        res(
+            "b",
+            THING,
+            json!({"name": "b", "input": "${a.id}", "refs": ["x-${a.output}"]}),
+        ),
         res("a", DATA_TOKEN, json!({"input": 5})),
     ]);
     let p = w.plan(&spec, &StackState::default());
@@ -78,7 +87,12 @@ fn references_resolve_against_unchanged_outputs() {
             json!({"name": "b", "input": "${a.output}", "refs": ["host:${a.output}", "${a.token}", "${a.missing}"]}),
         ),
     ]);
-    let mut a = recorded("a", DATA_TOKEN, json!({"input": 6379}), json!({"output": 6379, "id": "a-1"}));
+    let mut a = recorded(
+        "a",
+        DATA_TOKEN,
+        json!({"input": 6379}),
+        json!({"output": 6379, "id": "a-1"}),
+    );
     a.outputs.insert("token".into(), Value::secret("s3cr3t"));
     let p = w.plan(&spec, &state_of(vec![a]));
     let inputs = p.step("b").unwrap().new_inputs.clone().unwrap();
@@ -96,7 +110,11 @@ fn interpolating_a_secret_makes_the_string_secret() {
     let w = World::new();
     let spec = stack(vec![
         res("a", DATA_TOKEN, json!({"input": 1})),
-        res("b", DATA_TOKEN, json!({"input": {"url": "redis://:${a.token}@host"}})),
+        res(
+            "b",
+            DATA_TOKEN,
+            json!({"input": {"url": "redis://:${a.token}@host"}}),
+        ),
     ]);
     let mut a = recorded("a", DATA_TOKEN, json!({"input": 1}), json!({"output": 1}));
     a.outputs.insert("token".into(), Value::secret("pw"));
@@ -186,7 +204,10 @@ fn lists_diff_element_wise_or_as_a_whole() {
 fn provider_extra_replace_paths_force_replacement() {
     let w = World::with(|p| {
         p.with_replace_rule(|old, new| {
-            let (o, n) = (old.get("input").and_then(Value::as_i64), new.get("input").and_then(Value::as_i64));
+            let (o, n) = (
+                old.get("input").and_then(Value::as_i64),
+                new.get("input").and_then(Value::as_i64),
+            );
             match (o, n) {
                 (Some(o), Some(n)) if n < o => vec![PropertyPath::key("input")],
                 _ => vec![],
@@ -195,7 +216,10 @@ fn provider_extra_replace_paths_force_replacement() {
     });
     let old = recorded("d", DATA_TOKEN, json!({"input": 5}), json!({}));
     let up = stack(vec![res("d", DATA_TOKEN, json!({"input": 6}))]);
-    assert_eq!(w.plan(&up, &state_of(vec![old.clone()])).steps[0].action, Action::Update);
+    assert_eq!(
+        w.plan(&up, &state_of(vec![old.clone()])).steps[0].action,
+        Action::Update
+    );
     let down = stack(vec![res("d", DATA_TOKEN, json!({"input": 4}))]);
     let s = w.plan(&down, &state_of(vec![old])).steps.remove(0);
     assert_eq!(s.action, Action::Replace);
@@ -207,11 +231,36 @@ fn provider_extra_replace_paths_force_replacement() {
 fn unknowns_propagate_from_replaced_and_updated_resources() {
     let w = World::new();
     let state = state_of(vec![
-        recorded("a", THING, json!({"name": "a1", "size": 1}), json!({"id": "a-1", "output": null})),
-        recorded("b", THING, json!({"name": "b", "size": 1, "input": "a-1"}), json!({"id": "b-1"})),
-        recorded("c", THING, json!({"name": "c-a-1", "size": 1}), json!({"id": "c-1"})),
-        recorded("d", THING, json!({"name": "d", "size": 1, "input": "b-1"}), json!({"id": "d-1"})),
-        recorded("e", THING, json!({"name": "e", "size": 1}), json!({"id": "e-1"})),
+        recorded(
+            "a",
+            THING,
+            json!({"name": "a1", "size": 1}),
+            json!({"id": "a-1", "output": null}),
+        ),
+        recorded(
+            "b",
+            THING,
+            json!({"name": "b", "size": 1, "input": "a-1"}),
+            json!({"id": "b-1"}),
+        ),
+        recorded(
+            "c",
+            THING,
+            json!({"name": "c-a-1", "size": 1}),
+            json!({"id": "c-1"}),
+        ),
+        recorded(
+            "d",
+            THING,
+            json!({"name": "d", "size": 1, "input": "b-1"}),
+            json!({"id": "d-1"}),
+        ),
+        recorded(
+            "e",
+            THING,
+            json!({"name": "e", "size": 1}),
+            json!({"id": "e-1"}),
+        ),
     ]);
     let spec = stack(vec![
         // a is replaced (name changes): its outputs become unknown.
@@ -248,13 +297,25 @@ fn unknowns_propagate_from_replaced_and_updated_resources() {
 #[test]
 fn ignore_changes_keeps_recorded_values() {
     let w = World::new();
-    let old = recorded("t", THING, json!({"name": "n", "size": 1, "tags": {"a": "1"}}), json!({}));
-    let mut r = res("t", THING, json!({"name": "n", "size": 1, "tags": {"a": "2"}, "input": 3}));
+    let old = recorded(
+        "t",
+        THING,
+        json!({"name": "n", "size": 1, "tags": {"a": "1"}}),
+        json!({}),
+    );
+    let mut r = res(
+        "t",
+        THING,
+        json!({"name": "n", "size": 1, "tags": {"a": "2"}, "input": 3}),
+    );
     r.options.ignore_changes = vec!["tags".into(), "input".into()];
     let p = w.plan(&stack(vec![r.clone()]), &state_of(vec![old.clone()]));
     let s = p.step("t").unwrap();
     assert_eq!(s.action, Action::Same);
-    assert_eq!(s.new_inputs.as_ref().unwrap()["tags"], Value::Map(map(json!({"a": "1"}))));
+    assert_eq!(
+        s.new_inputs.as_ref().unwrap()["tags"],
+        Value::Map(map(json!({"a": "1"})))
+    );
     assert!(!s.new_inputs.as_ref().unwrap().contains_key("input"));
     // Changes elsewhere still show.
     r.properties.insert("size".into(), Value::Int(2));
@@ -272,11 +333,20 @@ fn deleting_a_protected_resource_is_an_error() {
     gone.protect = true;
     let keep = recorded("keep", THING, json!({"size": 1}), json!({}));
     let spec = stack(vec![res("keep", THING, json!({}))]);
-    let err = plan_err(&w, &spec, &state_of(vec![gone, keep]), &PlanOptions::default());
+    let err = plan_err(
+        &w,
+        &spec,
+        &state_of(vec![gone, keep]),
+        &PlanOptions::default(),
+    );
     let p = err.errors().next().unwrap();
     assert_eq!(p.code, PROTECTED_DELETE_CODE);
     assert!(p.message.contains("`gone`"));
-    assert!(p.help.as_deref().unwrap().starts_with("set options.protect: false first"));
+    assert!(p
+        .help
+        .as_deref()
+        .unwrap()
+        .starts_with("set options.protect: false first"));
 }
 
 #[test]
@@ -309,7 +379,12 @@ fn replacing_a_protected_resource_is_an_error() {
     r.options.protect = true;
     let mut old_p = old.clone();
     old_p.protect = true;
-    let err = plan_err(&w, &stack(vec![r]), &state_of(vec![old_p]), &PlanOptions::default());
+    let err = plan_err(
+        &w,
+        &stack(vec![r]),
+        &state_of(vec![old_p]),
+        &PlanOptions::default(),
+    );
     assert_eq!(err.errors().next().unwrap().code, PROTECTED_REPLACE_CODE);
     // Turning protection on alone is an update without property changes.
     let mut r = res("t", THING, json!({"name": "a"}));
@@ -383,10 +458,18 @@ fn target_plans_only_the_target_and_needs_its_dependencies() {
     assert_eq!(p.code, TARGET_DEPENDENCY_CODE);
     assert!(p.message.contains("`a`"));
 
-    let state = state_of(vec![recorded("a", DATA_TOKEN, json!({"input": 1}), json!({"output": 1}))]);
+    let state = state_of(vec![recorded(
+        "a",
+        DATA_TOKEN,
+        json!({"input": 1}),
+        json!({"output": 1}),
+    )]);
     let p = plan(&spec, &state, &w.registry, &opts).unwrap();
     assert_eq!(actions(&p), vec![("b".into(), Action::Create)]);
-    assert_eq!(p.step("b").unwrap().new_inputs.as_ref().unwrap()["input"], Value::Int(1));
+    assert_eq!(
+        p.step("b").unwrap().new_inputs.as_ref().unwrap()["input"],
+        Value::Int(1)
+    );
     assert!(p.partial);
     assert_eq!(p.warnings[0].code, PARTIAL_CODE);
     assert!(p.warnings[0].warning);
@@ -422,7 +505,12 @@ fn plan_outputs_are_resolved_where_known() {
     spec.output("first", "${a.output}");
     spec.output("last", "${c.output}");
     spec.output("literal", 3);
-    let state = state_of(vec![recorded("a", DATA_TOKEN, json!({"input": 1}), json!({"output": 1}))]);
+    let state = state_of(vec![recorded(
+        "a",
+        DATA_TOKEN,
+        json!({"input": 1}),
+        json!({"output": 1}),
+    )]);
     let p = w.plan(&spec, &state);
     assert_eq!(p.outputs["first"], Value::Int(1));
     assert_eq!(p.outputs["last"], Value::Unknown);
@@ -483,7 +571,12 @@ fn destroy_plans_reverse_order_and_keeps_protected() {
 fn plan_json_snapshot() {
     let w = World::new();
     let state = state_of(vec![
-        recorded("key", DATA_TOKEN, json!({"input": "kms"}), json!({"output": "kms", "id": "key-1"})),
+        recorded(
+            "key",
+            DATA_TOKEN,
+            json!({"input": "kms"}),
+            json!({"output": "kms", "id": "key-1"}),
+        ),
         recorded(
             "rg",
             THING,
@@ -493,7 +586,12 @@ fn plan_json_snapshot() {
         recorded("old", DATA_TOKEN, json!({"input": 1}), json!({})),
     ]);
     let mut state = state;
-    state.resources.get_mut("rg").unwrap().inputs.insert("password".into(), Value::secret("old-pw"));
+    state
+        .resources
+        .get_mut("rg")
+        .unwrap()
+        .inputs
+        .insert("password".into(), Value::secret("old-pw"));
     let mut spec = stack(vec![
         res("key", DATA_TOKEN, json!({"input": "kms"})),
         res(
@@ -501,21 +599,32 @@ fn plan_json_snapshot() {
             THING,
             json!({"name": "redis", "password": "new-pw", "tags": {"env": "prod"}, "input": "${key.output}"}),
         ),
-        res("secret", THING, json!({"name": "s-${rg.id}", "password": "${rg.token}"})),
+        res(
+            "secret",
+            THING,
+            json!({"name": "s-${rg.id}", "password": "${rg.token}"}),
+        ),
     ]);
     spec.output("endpoint", "${rg.id}:6379");
     spec.output("key", "${key.id}");
     let p = w.plan(&spec, &state);
     let json = p.to_json();
     let text = json.to_string();
-    assert!(!text.contains("new-pw") && !text.contains("old-pw"), "{text}");
+    assert!(
+        !text.contains("new-pw") && !text.contains("old-pw"),
+        "{text}"
+    );
     insta::assert_json_snapshot!("plan_json", json);
 }
 
 #[test]
 fn debug_output_masks_secrets() {
     let w = World::new();
-    let spec = stack(vec![res("t", THING, json!({"name": "n", "password": "hunter2"}))]);
+    let spec = stack(vec![res(
+        "t",
+        THING,
+        json!({"name": "n", "password": "hunter2"}),
+    )]);
     let p = w.plan(&spec, &StackState::default());
     let debug = format!("{p:?}");
     assert!(debug.contains("[secret]"), "{debug}");
@@ -537,7 +646,11 @@ fn ten_thousand_resources_plan_quickly() {
         };
         let mut props = cairn_core::Map::new();
         props.insert("input".into(), input);
-        resources.push(cairn_core::ResourceSpec::new(&format!("r{i}"), DATA_TOKEN, props));
+        resources.push(cairn_core::ResourceSpec::new(
+            &format!("r{i}"),
+            DATA_TOKEN,
+            props,
+        ));
     }
     // Record state as if applied: outputs mirror the resolved input.
     let mut outputs: Vec<Value> = Vec::with_capacity(n);
@@ -563,5 +676,47 @@ fn ten_thousand_resources_plan_quickly() {
     assert_eq!(p.steps.len(), n);
     assert!(!p.has_changes(), "{:?}", p.summary());
     // Debug builds are ~10x slower than release; release is well under 1 s.
+    eprintln!("10k plan: {elapsed:?}");
     assert!(elapsed.as_secs_f64() < 5.0, "plan took {elapsed:?}");
+}
+
+#[test]
+fn targeted_replace_must_take_its_dependents_along() {
+    let w = World::new();
+    let a = recorded(
+        "a",
+        THING,
+        json!({"name": "one", "size": 1}),
+        json!({"id": "a-1"}),
+    );
+    let mut b = recorded(
+        "b",
+        THING,
+        json!({"name": "b", "size": 1, "input": "a-1"}),
+        json!({}),
+    );
+    b.dependencies = vec!["a".into()];
+    let state = state_of(vec![a, b]);
+    let spec = stack(vec![
+        res("a", THING, json!({"name": "two"})),
+        res("b", THING, json!({"name": "b", "input": "${a.id}"})),
+    ]);
+    let only_a = PlanOptions {
+        targets: vec!["a".into()],
+        excludes: vec![],
+    };
+    let err = plan_err(&w, &spec, &state, &only_a);
+    let p = err.errors().next().unwrap();
+    assert_eq!(p.code, REPLACE_DEPENDENT_CODE);
+    assert!(p.message.contains("`b`"), "{}", p.message);
+    assert!(p.help.as_deref().unwrap().contains("--target b"));
+    let both = PlanOptions {
+        targets: vec!["a".into(), "b".into()],
+        excludes: vec![],
+    };
+    let p = plan(&spec, &state, &w.registry, &both).unwrap();
+    assert_eq!(
+        actions(&p),
+        vec![("a".into(), Action::Replace), ("b".into(), Action::Update)]
+    );
 }
