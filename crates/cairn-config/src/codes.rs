@@ -63,5 +63,9 @@ pub const UNKNOWN_REFERENCE_PATH: &str = "cairn::config::unknown-reference-path"
 pub const BAD_INTERPOLATION: &str = cairn_core::validate::codes::BAD_INTERPOLATION;
 /// An invalid resource, config or variable name.
 pub const INVALID_NAME: &str = cairn_core::validate::codes::INVALID_NAME;
+/// More than [`crate::MAX_PROBLEMS`] problems; the rest are not listed.
+pub const TOO_MANY_PROBLEMS: &str = "cairn::config::too-many-problems";
+/// An environment file's `template:` could not be read.
+pub const TEMPLATE_UNREADABLE: &str = "cairn::config::template-unreadable";
 /// The parser failed in an unexpected way (a bug; reported, never a panic).
 pub const INTERNAL: &str = "cairn::config::internal";

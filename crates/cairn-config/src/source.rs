@@ -97,3 +97,78 @@ pub(crate) fn char_span(full: &str, offset: usize) -> Span {
         _ => Span::new(offset, 0),
     }
 }
+
+/// `text` with the characters inside `spans` replaced by `*` (one per
+/// byte, newlines kept), so offsets and lines stay exactly the same.
+pub(crate) fn redact(text: &str, spans: &[Span]) -> String {
+    if spans.is_empty() {
+        return text.to_string();
+    }
+    let mut bytes = text.as_bytes().to_vec();
+    for span in spans {
+        let end = span.offset.saturating_add(span.len);
+        let Some(slice) = text.get(span.offset..end) else {
+            continue;
+        };
+        for (i, c) in slice.char_indices() {
+            if c == '\n' || c == '\r' {
+                continue;
+            }
+            for k in 0..c.len_utf8() {
+                if let Some(b) = bytes.get_mut(span.offset + i + k) {
+                    *b = b'*';
+                }
+            }
+        }
+    }
+    // Whole characters were replaced by ASCII, so this cannot fail.
+    String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn char_indices_become_byte_offsets() {
+        // Past several checkpoints, with 1-, 2-, 3- and 4-byte chars.
+        let text: String = "aé✓😀".repeat(100);
+        let offsets = Offsets::new(&text, 3);
+        for (ch, (byte, _)) in text.char_indices().enumerate() {
+            assert_eq!(offsets.byte(ch), byte + 3, "char {ch}");
+        }
+        assert_eq!(offsets.byte(400), text.len() + 3);
+        assert_eq!(offsets.byte(10_000), text.len() + 3);
+        let ascii = Offsets::new("abc", 0);
+        assert_eq!(ascii.byte(2), 2);
+        assert_eq!(ascii.byte(99), 3);
+        assert_eq!(Offsets::new("", 0).byte(5), 0);
+    }
+
+    #[test]
+    fn sanitize_keeps_byte_offsets() {
+        let s = sanitize(b"ab\xff\xfec\xe2\x9c");
+        assert_eq!(s, "ab??c??");
+        assert_eq!(s.len(), 7);
+    }
+
+    #[test]
+    fn redact_keeps_lines_and_offsets() {
+        let text = "a: s3cr\u{e9}t\nb: |\n  x\n  y\n";
+        let r = redact(
+            text,
+            &[Span::new(3, 7), Span::new(18, 5), Span::new(999, 3)],
+        );
+        assert_eq!(r.len(), text.len());
+        // Indentation inside the span is starred too.
+        assert_eq!(r, "a: *******\nb: |\n  *\n***\n");
+    }
+
+    #[test]
+    fn spans_are_trimmed_and_single_chars() {
+        assert_eq!(trim_end("ab  \n", Span::new(0, 5)), Span::new(0, 2));
+        assert_eq!(char_span("a✓", 1), Span::new(1, 3));
+        assert_eq!(char_span("a\n", 1), Span::new(1, 0));
+        assert_eq!(char_span("a", 9), Span::new(1, 0));
+    }
+}

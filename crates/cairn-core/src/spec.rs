@@ -31,6 +31,29 @@ pub struct SourceFile {
     pub text: Arc<str>,
 }
 
+impl miette::SourceCode for SourceFile {
+    /// Like `NamedSource`: snippets carry the file name, so reports show `file:line:col`.
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let inner = self.text.read_span(span, context_lines_before, context_lines_after)?;
+        Ok(Box::new(
+            miette::MietteSpanContents::new_named(
+                self.name.clone(),
+                inner.data(),
+                *inner.span(),
+                inner.line(),
+                inner.column(),
+                inner.line_count(),
+            )
+            .with_language("yaml"),
+        ))
+    }
+}
+
 impl SourceFile {
     pub fn named_source(&self) -> miette::NamedSource<Arc<str>> {
         miette::NamedSource::new(self.name.clone(), self.text.clone()).with_language("yaml")
@@ -91,9 +114,7 @@ impl ResourceSpec {
             if let Some(s) = self.spans.get(&p) {
                 return Some(*s);
             }
-            if p.0.pop().is_none() {
-                return None;
-            }
+            p.0.pop()?;
         }
     }
 }

@@ -371,13 +371,11 @@ impl<'a> Validator<'a> {
                 let tokens: Vec<&str> = self.registry.tokens().collect();
                 let mut p = Problem::error(
                     codes::UNKNOWN_TYPE,
-                    format!(
-                        "resource `{}` has unknown type `{}`",
-                        r.name, r.type_token
-                    ),
+                    format!("resource `{}` has unknown type `{}`", r.name, r.type_token),
                 )
                 .at(r.span_of(&type_path()), "unknown resource type");
-                if let Some(h) = suggestion(&r.type_token, &tokens, "known types", &mut self.budget) {
+                if let Some(h) = suggestion(&r.type_token, &tokens, "known types", &mut self.budget)
+                {
                     p = p.help(h);
                 }
                 self.push(p);
@@ -388,7 +386,7 @@ impl<'a> Validator<'a> {
         self.references(&place, &r.properties, &r.name);
         self.options(r, schema);
         // Provider checks only make sense on inputs that passed the schema.
-        let clean = self.problems[before..].iter().all(|p| p.warning);
+        let clean = self.problems.iter().skip(before).all(|p| p.warning);
         if let (true, Some(provider), Some(schema)) =
             (clean, self.registry.get(&r.type_token), schema)
         {
@@ -457,7 +455,9 @@ impl<'a> Validator<'a> {
             }
         }
         for f in fields.iter().filter(|f| f.required) {
-            let present = value.get(&f.name).is_some_and(|v| !matches!(v, Value::Null));
+            let present = value
+                .get(&f.name)
+                .is_some_and(|v| !matches!(v, Value::Null));
             if !present {
                 let mut p = Problem::error(
                     codes::MISSING_PROPERTY,
@@ -609,17 +609,15 @@ impl<'a> Validator<'a> {
             }
             (PropType::Enum { values }, Value::String(_)) => {
                 let l = literal.unwrap_or_default();
-                if !values.iter().any(|x| *x == l) {
+                if !values.contains(&l) {
                     let allowed: Vec<&str> = values.iter().map(String::as_str).collect();
                     let msg = if secret {
                         format!("{} is not an allowed value", place.describe(path))
                     } else {
                         format!("{} cannot be `{l}`", place.describe(path))
                     };
-                    let mut p = Problem::error(codes::INVALID_ENUM, msg).at(
-                        place.span(path),
-                        format!("expected {}", ty.describe()),
-                    );
+                    let mut p = Problem::error(codes::INVALID_ENUM, msg)
+                        .at(place.span(path), format!("expected {}", ty.describe()));
                     let hint = if secret {
                         None
                     } else {
@@ -700,7 +698,9 @@ impl<'a> Validator<'a> {
                         format!("{}: {}", place.describe(path), e.message),
                     )
                     .at(span, "malformed reference")
-                    .help("write references as `${resource.output}`; write a literal `${` as `$${`"),
+                    .help(
+                        "write references as `${resource.output}`; write a literal `${` as `$${`",
+                    ),
                 );
                 return;
             }
@@ -750,8 +750,10 @@ impl<'a> Validator<'a> {
                         ),
                     )
                     .at(at, "no output named");
-                    let list: Vec<String> =
-                        outputs.iter().map(|o| format!("`${{{root}.{o}}}`")).collect();
+                    let list: Vec<String> = outputs
+                        .iter()
+                        .map(|o| format!("`${{{root}.{o}}}`"))
+                        .collect();
                     if !list.is_empty() {
                         p = p.help(format!("use one of {}", list.join(", ")));
                     }
@@ -816,7 +818,9 @@ impl<'a> Validator<'a> {
                         r.span_of(&option_path("ignoreChanges").index(i)),
                         "unknown property",
                     );
-                    if let Some(h) = suggestion(ignored, &names, "known properties", &mut self.budget) {
+                    if let Some(h) =
+                        suggestion(ignored, &names, "known properties", &mut self.budget)
+                    {
                         p = p.help(h);
                     }
                     self.push(p);

@@ -1,0 +1,328 @@
+//! A JSON Schema (draft 2020-12) for stack files, generated from the
+//! registry, for editor support through yaml-language-server:
+//!
+//! ```yaml
+//! # yaml-language-server: $schema=./cairn-stack.schema.json
+//! ```
+
+use cairn_core::schema::{PropType, PropertySchema, ResourceSchema};
+use cairn_core::Registry;
+use serde_json::{json, Map as JsonMap, Value as Json};
+
+/// The JSON Schema of a stack file whose resources use `registry`'s types.
+///
+/// Each type gets a `$defs` entry for its `properties`, selected by an
+/// `if`/`then` on the resource's `type`. Typed slots also accept a
+/// `${...}` reference string and `fn::secret`/`fn::toJSON`/`fn::join`.
+pub fn json_schema(registry: &Registry) -> Json {
+    let mut schemas: Vec<&ResourceSchema> = registry.schemas().collect();
+    schemas.sort_by(|a, b| a.token.cmp(&b.token));
+    let tokens: Vec<&str> = schemas.iter().map(|s| s.token.as_str()).collect();
+
+    let mut defs = JsonMap::new();
+    defs.insert(
+        "reference".into(),
+        json!({
+            "type": "string",
+            "pattern": "^\\$\\{[^}]+\\}$",
+            "description": "A reference: `${resource.output}`, `${configKey}` or `${variable}`."
+        }),
+    );
+    defs.insert(
+        "function".into(),
+        json!({
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 1,
+            "properties": {
+                "fn::secret": { "description": "Marks the value secret: masked in output, encrypted in state." },
+                "fn::toJSON": { "description": "The value as JSON text." },
+                "fn::join": {
+                    "type": "array",
+                    "prefixItems": [{ "type": "string" }, { "type": "array" }],
+                    "description": "`[separator, [a, b, ...]]`: the strings joined."
+                }
+            },
+            "additionalProperties": false
+        }),
+    );
+    defs.insert("options".into(), options_schema());
+    defs.insert("configEntry".into(), config_entry_schema());
+
+    let mut branches = Vec::new();
+    for s in &schemas {
+        defs.insert(def_name(&s.token), type_schema(s));
+        branches.push(json!({
+            "if": {
+                "properties": { "type": { "const": s.token } },
+                "required": ["type"]
+            },
+            "then": {
+                "properties": {
+                    "properties": { "$ref": format!("#/$defs/{}", pointer_escape(&def_name(&s.token))) }
+                }
+            }
+        }));
+    }
+    let mut resource = json!({
+        "type": "object",
+        "required": ["type"],
+        "additionalProperties": false,
+        "properties": {
+            "type": {
+                "description": "The resource type token.",
+                "enum": tokens
+            },
+            "properties": { "type": "object", "description": "The resource's input properties." },
+            "options": { "$ref": "#/$defs/options" }
+        }
+    });
+    if !branches.is_empty() {
+        if let Some(obj) = resource.as_object_mut() {
+            obj.insert("allOf".into(), Json::Array(branches));
+        }
+    }
+    defs.insert("resource".into(), resource);
+
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "cairn stack file",
+        "description": "A cairn stack: config, variables, resources, outputs and policy waivers (Pulumi YAML's shape).",
+        "type": "object",
+        "required": ["name", "resources"],
+        "additionalProperties": false,
+        "properties": {
+            "name": { "type": "string", "minLength": 1, "description": "The stack's name." },
+            "runtime": { "const": "yaml", "description": "Accepted for Pulumi compatibility." },
+            "description": { "type": "string" },
+            "config": {
+                "type": "object",
+                "description": "The stack's inputs; `--config key=value` overrides them.",
+                "propertyNames": { "pattern": "^[A-Za-z0-9_-]+$" },
+                "additionalProperties": { "$ref": "#/$defs/configEntry" }
+            },
+            "variables": {
+                "type": "object",
+                "description": "Values computed once; may use `${config}` and other variables.",
+                "propertyNames": { "pattern": "^[A-Za-z0-9_-]+$" }
+            },
+            "resources": {
+                "type": "object",
+                "description": "Resources by logical name.",
+                "propertyNames": { "pattern": "^[A-Za-z0-9_-]+$" },
+                "additionalProperties": { "$ref": "#/$defs/resource" }
+            },
+            "outputs": { "type": "object", "description": "Stack outputs; may reference resource outputs." },
+            "policy": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "waivers": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["rule", "reason"],
+                            "additionalProperties": false,
+                            "properties": {
+                                "rule": { "type": "string", "description": "The policy rule id, e.g. CAIRN-POL-007." },
+                                "resource": { "type": "string", "description": "The resource the waiver applies to (all when absent)." },
+                                "reason": { "type": "string", "minLength": 1, "description": "Why the rule is waived." }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "$defs": Json::Object(defs)
+    })
+}
+
+fn def_name(token: &str) -> String {
+    format!("type:{token}")
+}
+
+/// Escapes a `$defs` key for use in a JSON pointer.
+fn pointer_escape(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+fn type_schema(s: &ResourceSchema) -> Json {
+    let mut props = JsonMap::new();
+    for p in &s.properties {
+        props.insert(p.name.clone(), property_schema(p));
+    }
+    let required: Vec<&str> = s
+        .properties
+        .iter()
+        .filter(|p| p.required)
+        .map(|p| p.name.as_str())
+        .collect();
+    let mut out = json!({
+        "type": "object",
+        "description": s.doc,
+        "properties": Json::Object(props),
+        "additionalProperties": false
+    });
+    if let Some(obj) = out.as_object_mut() {
+        if !required.is_empty() {
+            obj.insert("required".into(), json!(required));
+        }
+        if !s.outputs.is_empty() {
+            let outs: Vec<String> = s.outputs.iter().map(|o| o.name.clone()).collect();
+            obj.insert(
+                "description".into(),
+                Json::String(
+                    format!("{} Outputs: {}.", s.doc, outs.join(", "))
+                        .trim()
+                        .to_string(),
+                ),
+            );
+        }
+    }
+    out
+}
+
+fn property_schema(p: &PropertySchema) -> Json {
+    let mut schema = prop_type_schema(&p.ty);
+    let mut doc = p.doc.clone();
+    if p.secret {
+        doc.push_str(" (secret: masked in output, encrypted in state)");
+    }
+    if p.replace_on_change {
+        doc.push_str(" (changing it replaces the resource)");
+    }
+    if let Some(obj) = schema.as_object_mut() {
+        let doc = doc.trim();
+        if !doc.is_empty() {
+            obj.insert("description".into(), Json::String(doc.to_string()));
+        }
+        if let Some(d) = &p.default {
+            obj.insert("default".into(), d.clone());
+        }
+    }
+    schema
+}
+
+/// A typed slot: the type itself, or a reference, or a function.
+fn prop_type_schema(ty: &PropType) -> Json {
+    let typed = match ty {
+        PropType::Any => return json!({}),
+        PropType::Bool => json!({ "type": "boolean" }),
+        PropType::Int { min, max } => {
+            let mut o = json!({ "type": "integer" });
+            if let Some(obj) = o.as_object_mut() {
+                if let Some(m) = min {
+                    obj.insert("minimum".into(), json!(m));
+                }
+                if let Some(m) = max {
+                    obj.insert("maximum".into(), json!(m));
+                }
+            }
+            o
+        }
+        PropType::String { min_len, max_len } => {
+            // Lengths are checked on literal text only: a string with
+            // references may be shorter or longer before apply.
+            let mut o = json!({ "type": "string" });
+            if let Some(obj) = o.as_object_mut() {
+                if let Some(m) = min_len {
+                    obj.insert("minLength".into(), json!(m));
+                }
+                if let Some(m) = max_len {
+                    obj.insert("maxLength".into(), json!(m));
+                }
+            }
+            return json!({ "anyOf": [o, { "type": "string", "pattern": "\\$\\{" }, { "$ref": "#/$defs/function" }] });
+        }
+        PropType::Enum { values } => json!({ "enum": values }),
+        PropType::List { items } => json!({ "type": "array", "items": prop_type_schema(items) }),
+        PropType::Map { values } => {
+            json!({ "type": "object", "additionalProperties": prop_type_schema(values) })
+        }
+        PropType::Object { properties } => {
+            let mut props = JsonMap::new();
+            for p in properties {
+                props.insert(p.name.clone(), property_schema(p));
+            }
+            let required: Vec<&str> = properties
+                .iter()
+                .filter(|p| p.required)
+                .map(|p| p.name.as_str())
+                .collect();
+            let mut o = json!({
+                "type": "object",
+                "properties": Json::Object(props),
+                "additionalProperties": false
+            });
+            if let (Some(obj), false) = (o.as_object_mut(), required.is_empty()) {
+                obj.insert("required".into(), json!(required));
+            }
+            o
+        }
+    };
+    json!({ "anyOf": [typed, { "$ref": "#/$defs/reference" }, { "$ref": "#/$defs/function" }] })
+}
+
+/// Options may take their values from config (`protect: ${isProd}`).
+fn or_reference(schema: Json, description: &str) -> Json {
+    json!({
+        "anyOf": [schema, { "$ref": "#/$defs/reference" }],
+        "description": description
+    })
+}
+
+fn options_schema() -> Json {
+    let timeout = json!({
+        "anyOf": [
+            { "type": "integer", "minimum": 0 },
+            { "type": "string", "pattern": "^([0-9]+[hms])+$" },
+            { "$ref": "#/$defs/reference" }
+        ],
+        "description": "Seconds, or a duration such as \"60m\", \"1h30m\", \"90s\"."
+    });
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "dependsOn": {
+                "type": "array",
+                "items": { "type": "string" },
+                "description": "Resources (`name` or `${name}`) this one must come after."
+            },
+            "protect": or_reference(json!({ "type": "boolean" }), "Refuse to delete the resource."),
+            "retainOnDelete": or_reference(json!({ "type": "boolean" }), "Forget the resource instead of deleting it."),
+            "ignoreChanges": {
+                "type": "array",
+                "items": { "type": "string" },
+                "description": "Top-level properties whose changes are ignored."
+            },
+            "deleteBeforeReplace": or_reference(json!({ "type": "boolean" }), "Delete the old resource before creating its replacement."),
+            "import": { "type": "string", "description": "Adopt the existing cloud resource with this id (may use `${config}`)." },
+            "customTimeouts": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": { "create": timeout, "update": timeout, "delete": timeout }
+            }
+        }
+    })
+}
+
+fn config_entry_schema() -> Json {
+    json!({
+        "description": "A value, or a declaration `{ type, default, secret, description }`.",
+        "anyOf": [
+            {
+                "type": "object",
+                "additionalProperties": false,
+                "anyOf": [{ "required": ["type"] }, { "required": ["default"] }],
+                "properties": {
+                    "type": { "enum": ["string", "integer", "boolean", "number", "list", "map"] },
+                    "default": {},
+                    "secret": { "type": "boolean" },
+                    "description": { "type": "string" }
+                }
+            },
+            { "type": ["string", "integer", "number", "boolean", "array", "object", "null"] }
+        ]
+    })
+}

@@ -1,0 +1,1605 @@
+//! The node tree of a stack file to a [`StackSpec`].
+//!
+//! Recursion over nodes is bounded by [`crate::MAX_DEPTH`], which the
+//! tree builder enforces (aliases included).
+
+use crate::codes;
+use crate::yaml::{Entry, Kind, Node};
+use cairn_core::diag::Problem;
+use cairn_core::interp::{self, Part};
+use cairn_core::spec::{ResourceOptions, ResourceSpec, SourceFile, Span, StackSpec, Waiver};
+use cairn_core::validate::{did_you_mean, is_valid_name, key_path, option_path, type_path};
+use cairn_core::value::{Map, PathSegment, PropertyPath, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub(crate) const MINIMAL_STACK: &str = "a minimal stack:\n\n  name: my-stack\n  resources:\n    myKey:\n      type: aws:kms:Key\n      properties:\n        description: my key\n";
+
+const TOP_LEVEL: &[&str] = &[
+    "name",
+    "runtime",
+    "description",
+    "config",
+    "variables",
+    "resources",
+    "outputs",
+    "policy",
+];
+const RESOURCE_KEYS: &[&str] = &["type", "properties", "options"];
+const OPTIONS: &[&str] = &[
+    "dependsOn",
+    "protect",
+    "retainOnDelete",
+    "ignoreChanges",
+    "deleteBeforeReplace",
+    "import",
+    "customTimeouts",
+];
+/// Pulumi options cairn does not implement (named in the help text).
+const PULUMI_ONLY_OPTIONS: &[&str] = &[
+    "provider",
+    "providers",
+    "parent",
+    "aliases",
+    "additionalSecretOutputs",
+    "replaceOnChanges",
+    "version",
+    "pluginDownloadURL",
+    "deletedWith",
+    "replaceWith",
+    "hideDiffs",
+];
+const TIMEOUT_KEYS: &[&str] = &["create", "update", "delete"];
+const CONFIG_DECL_KEYS: &[&str] = &["type", "default", "secret", "description"];
+const CONFIG_TYPES: &[&str] = &["string", "integer", "boolean", "number", "list", "map"];
+const FUNCTIONS: &[&str] = &["fn::secret", "fn::toJSON", "fn::join"];
+
+/// The declared (or inferred) type of a config value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum ConfigType {
+    String,
+    Integer,
+    Boolean,
+    Number,
+    List,
+    Map,
+}
+
+impl ConfigType {
+    fn parse(s: &str) -> Option<Self> {
+        let lower = s.to_ascii_lowercase();
+        Some(match lower.as_str() {
+            "string" | "str" => ConfigType::String,
+            "integer" | "int" => ConfigType::Integer,
+            "boolean" | "bool" => ConfigType::Boolean,
+            "number" | "float" => ConfigType::Number,
+            "map" | "object" => ConfigType::Map,
+            "list" | "array" => ConfigType::List,
+            _ if lower.starts_with("list<") => ConfigType::List,
+            _ => return None,
+        })
+    }
+    fn of(v: &Value) -> Option<Self> {
+        Some(match v {
+            Value::String(_) => ConfigType::String,
+            Value::Int(_) => ConfigType::Integer,
+            Value::Bool(_) => ConfigType::Boolean,
+            Value::Float(_) => ConfigType::Number,
+            Value::List(_) => ConfigType::List,
+            Value::Map(_) => ConfigType::Map,
+            Value::Secret(inner) => return ConfigType::of(inner),
+            Value::Null | Value::Unknown => return None,
+        })
+    }
+    fn name(self) -> &'static str {
+        match self {
+            ConfigType::String => "a string",
+            ConfigType::Integer => "an integer",
+            ConfigType::Boolean => "a boolean",
+            ConfigType::Number => "a number",
+            ConfigType::List => "a list",
+            ConfigType::Map => "a map",
+        }
+    }
+    fn accepts(self, v: &Value) -> bool {
+        match (self, v) {
+            (_, Value::Secret(inner)) => self.accepts(inner),
+            (_, Value::Unknown) => true,
+            (ConfigType::Number, Value::Int(_)) => true,
+            (t, v) => ConfigType::of(v) == Some(t),
+        }
+    }
+}
+
+/// What a `${name}` root stands for while loading.
+enum Root<'v> {
+    Value(&'v Value),
+    Resource,
+    /// A variable that could not be evaluated (already reported).
+    Broken,
+    Unknown,
+}
+
+pub(crate) struct Loader<'a> {
+    source: &'a SourceFile,
+    problems: Vec<Problem>,
+    config: BTreeMap<String, Value>,
+    variables: BTreeMap<String, Value>,
+    broken: BTreeSet<String>,
+    resources: BTreeSet<String>,
+    /// Candidate comparisons left for "did you mean" on references.
+    budget: usize,
+    /// Spans of literal secret values, hidden from diagnostics' snippets.
+    pub(crate) secret_spans: Vec<Span>,
+    env_problems: Vec<Problem>,
+    env_secret_spans: Vec<Span>,
+}
+
+/// A config value set by an environment stack file (see
+/// [`crate::load_stack_layered`]): already evaluated, in template form.
+pub(crate) struct EnvValue {
+    pub key: String,
+    pub key_span: Span,
+    pub value_span: Span,
+    pub value: Value,
+}
+
+impl Loader<'_> {
+    /// The problems and secret spans gathered so far (for a loader used
+    /// only to read an environment file's sections).
+    pub(crate) fn take(self) -> (Vec<Problem>, Vec<Span>) {
+        (self.problems, self.secret_spans)
+    }
+}
+
+pub(crate) struct Loaded {
+    /// Problems located in the environment file (not the template).
+    pub env_problems: Vec<Problem>,
+    /// Spans (in the environment file) of values for secret config keys.
+    pub env_secret_spans: Vec<Span>,
+    pub spec: StackSpec,
+    pub output_spans: BTreeMap<PropertyPath, Span>,
+    pub problems: Vec<Problem>,
+    pub secret_spans: Vec<Span>,
+}
+
+pub(crate) fn entries(node: &Node) -> &[Entry] {
+    match &node.kind {
+        Kind::Map(e) => e,
+        _ => &[],
+    }
+}
+
+pub(crate) fn find<'n>(node: &'n Node, key: &str) -> Option<&'n Entry> {
+    entries(node).iter().find(|e| e.key == key)
+}
+
+pub(crate) fn suggest(name: &str, candidates: &[&str]) -> Option<String> {
+    did_you_mean(name, candidates.iter().copied()).map(|s| format!("did you mean `{s}`?"))
+}
+
+pub(crate) fn list(candidates: &[&str]) -> String {
+    candidates
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Escapes literal text for a template string (`${` becomes `$${`).
+fn escape(s: &str) -> String {
+    s.replace("${", "$${")
+}
+
+/// Turns raw data (a `--config` value) into template form, so that a
+/// literal `${` in it is not read as a reference later.
+fn escape_value(v: Value, depth: usize) -> Option<Value> {
+    if depth > crate::MAX_DEPTH {
+        return None;
+    }
+    Some(match v {
+        Value::String(s) => Value::String(escape(&s)),
+        Value::List(l) => Value::List(
+            l.into_iter()
+                .map(|x| escape_value(x, depth + 1))
+                .collect::<Option<_>>()?,
+        ),
+        Value::Map(m) => Value::Map(
+            m.into_iter()
+                .map(|(k, x)| escape_value(x, depth + 1).map(|x| (k, x)))
+                .collect::<Option<_>>()?,
+        ),
+        Value::Secret(inner) => Value::secret(escape_value(*inner, depth + 1)?),
+        other => other,
+    })
+}
+
+fn has_reference(s: &str) -> bool {
+    s.contains("${")
+        && interp::parse(s)
+            .map(|parts| parts.iter().any(|p| matches!(p, Part::Ref { .. })))
+            .unwrap_or(true)
+}
+
+impl<'a> Loader<'a> {
+    pub(crate) fn new(source: &'a SourceFile) -> Self {
+        Loader {
+            source,
+            problems: Vec::new(),
+            config: BTreeMap::new(),
+            variables: BTreeMap::new(),
+            broken: BTreeSet::new(),
+            resources: BTreeSet::new(),
+            budget: cairn_core::validate::SUGGESTION_BUDGET,
+            secret_spans: Vec::new(),
+            env_problems: Vec::new(),
+            env_secret_spans: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, p: Problem) {
+        self.problems.push(p);
+    }
+
+    pub(crate) fn wrong_shape(&mut self, what: &str, expected: &str, node: &Node) {
+        self.push(
+            Problem::error(
+                codes::WRONG_SHAPE,
+                format!("{what} must be {expected}, but is {}", node.kind_name()),
+            )
+            .at(Some(node.span), format!("expected {expected}")),
+        );
+    }
+
+    /// Loads the whole document.
+    pub(crate) fn load(
+        mut self,
+        root: &Node,
+        overrides: &BTreeMap<String, Value>,
+        env: &[EnvValue],
+    ) -> Loaded {
+        let mut spec = StackSpec::default();
+        let mut output_spans = BTreeMap::new();
+        if !matches!(root.kind, Kind::Map(_)) {
+            self.push(
+                Problem::error(
+                    codes::TOP_LEVEL_NOT_MAP,
+                    format!(
+                        "a stack file must be a map, but this one is {}",
+                        root.kind_name()
+                    ),
+                )
+                .at(
+                    Some(root.span),
+                    "expected a map of `name`, `resources`, ...",
+                )
+                .help(MINIMAL_STACK),
+            );
+            return self.finish(spec, output_spans);
+        }
+        for e in entries(root) {
+            if !TOP_LEVEL.contains(&e.key.as_str()) {
+                let mut p = Problem::error(
+                    codes::UNKNOWN_KEY,
+                    format!("unknown top-level key `{}`", e.key),
+                )
+                .at(Some(e.key_span), "unknown key");
+                p = p
+                    .help(suggest(&e.key, TOP_LEVEL).unwrap_or_else(|| {
+                        format!("a stack file may contain {}", list(TOP_LEVEL))
+                    }));
+                self.push(p);
+            }
+        }
+        let start = Span::new(root.span.offset, 0);
+        match find(root, "name") {
+            None => self.push(
+                Problem::error(codes::MISSING_KEY, "the stack has no `name`")
+                    .at(Some(start), "`name` is missing")
+                    .help("add `name: <stack name>` at the top level"),
+            ),
+            Some(e) => match e.value.as_str() {
+                Some(n) if !n.trim().is_empty() => spec.name = n.to_string(),
+                _ => self.wrong_shape("`name`", "a non-empty string", &e.value),
+            },
+        }
+        for key in ["description", "runtime"] {
+            if let Some(e) = find(root, key) {
+                match (key, e.value.as_str()) {
+                    ("runtime", Some("yaml")) | ("description", Some(_)) => {}
+                    ("description", None) if matches!(e.value.kind, Kind::Null) => {}
+                    ("runtime", _) => self.wrong_shape("`runtime`", "`yaml`", &e.value),
+                    _ => self.wrong_shape("`description`", "a string", &e.value),
+                }
+            }
+        }
+
+        // Names first: references may point forward.
+        let resources_node = find(root, "resources");
+        if let Some(e) = resources_node {
+            for r in entries(&e.value) {
+                self.resources.insert(r.key.clone());
+            }
+        }
+        self.load_config(find(root, "config"), overrides, env);
+        self.load_variables(find(root, "variables"));
+
+        match resources_node {
+            None => self.push(
+                Problem::error(codes::MISSING_KEY, "the stack has no `resources`")
+                    .at(Some(start), "`resources` is missing")
+                    .help(MINIMAL_STACK),
+            ),
+            Some(e) => match &e.value.kind {
+                Kind::Map(list) => {
+                    for r in list {
+                        let resource = self.load_resource(r);
+                        spec.resources.push(resource);
+                    }
+                }
+                Kind::Null => {}
+                _ => self.wrong_shape(
+                    "`resources`",
+                    "a map of resource names to resources",
+                    &e.value,
+                ),
+            },
+        }
+
+        if let Some(e) = find(root, "outputs") {
+            match &e.value.kind {
+                Kind::Map(list) => {
+                    for o in list {
+                        let path = PropertyPath::key(o.key.clone());
+                        output_spans.insert(key_path(&path), o.key_span);
+                        let v = self.eval(&o.value, &path, &mut output_spans);
+                        spec.outputs.insert(o.key.clone(), v);
+                    }
+                }
+                Kind::Null => {}
+                _ => self.wrong_shape("`outputs`", "a map", &e.value),
+            }
+        }
+        if let Some(e) = find(root, "policy") {
+            spec.waivers = self.load_policy(&e.value);
+        }
+        self.finish(spec, output_spans)
+    }
+
+    fn finish(self, mut spec: StackSpec, output_spans: BTreeMap<PropertyPath, Span>) -> Loaded {
+        spec.source = Some(self.source.clone());
+        Loaded {
+            env_problems: self.env_problems,
+            env_secret_spans: self.env_secret_spans,
+            spec,
+            output_spans,
+            problems: self.problems,
+            secret_spans: self.secret_spans,
+        }
+    }
+
+    // ---------------------------------------------------------------- config
+
+    fn load_config(
+        &mut self,
+        section: Option<&Entry>,
+        overrides: &BTreeMap<String, Value>,
+        env: &[EnvValue],
+    ) {
+        let mut declared: BTreeMap<String, (Option<ConfigType>, bool, Span)> = BTreeMap::new();
+        if let Some(e) = section {
+            match &e.value.kind {
+                Kind::Map(list) => {
+                    for c in list {
+                        self.config_entry(c, &mut declared);
+                    }
+                }
+                Kind::Null => {}
+                _ => self.wrong_shape("`config`", "a map", &e.value),
+            }
+        }
+        let names: Vec<&str> = declared.keys().map(String::as_str).collect();
+        // Values from the environment file: typed YAML, in template form.
+        for e in env {
+            let Some((ty, secret, _)) = declared.get(&e.key) else {
+                let mut p = Problem::error(
+                    codes::UNKNOWN_CONFIG,
+                    format!("config `{}` is not declared by the template", e.key),
+                )
+                .at(Some(e.key_span), "unknown config key");
+                p = p.help(suggest(&e.key, &names).unwrap_or_else(|| {
+                    format!("declare `{}` under the template's `config:`", e.key)
+                }));
+                self.env_problems.push(p);
+                continue;
+            };
+            if *secret {
+                self.env_secret_spans.push(e.value_span);
+            }
+            if matches!(e.value, Value::Unknown) {
+                self.broken.insert(e.key.clone());
+                continue; // already reported
+            }
+            // Typed YAML: strict, like a template default (no string parsing).
+            match ty
+                .is_none_or(|t| t.accepts(&e.value))
+                .then(|| e.value.clone())
+            {
+                Some(v) => {
+                    let v = if *secret { Value::secret(v) } else { v };
+                    self.config.insert(e.key.clone(), v);
+                    self.broken.remove(&e.key);
+                }
+                None => {
+                    let what = ty.map(ConfigType::name).unwrap_or("a value");
+                    self.env_problems.push(
+                        Problem::error(
+                            codes::INVALID_CONFIG,
+                            format!("config `{}` must be {what}", e.key),
+                        )
+                        .at(Some(e.value_span), format!("expected {what}")),
+                    );
+                    self.config.remove(&e.key);
+                    self.broken.insert(e.key.clone());
+                }
+            }
+        }
+        let mut unknown = Vec::new();
+        for key in overrides.keys() {
+            if !declared.contains_key(key) {
+                let mut p = Problem::error(
+                    codes::UNKNOWN_CONFIG,
+                    format!("`--config {key}=...` sets a key this stack does not declare"),
+                )
+                .at(section.map(|e| e.key_span), "declared config keys are here");
+                p = p.help(suggest(key, &names).unwrap_or_else(|| {
+                    format!("declare it under `config:` first, e.g. `{key}: {{ type: string }}`")
+                }));
+                unknown.push(p);
+            }
+        }
+        self.problems.extend(unknown);
+        for (key, (ty, secret, span)) in declared {
+            let Some(raw) = overrides.get(&key) else {
+                if !self.config.contains_key(&key) && !self.broken.contains(&key) {
+                    self.push(
+                        Problem::error(
+                            codes::MISSING_CONFIG,
+                            format!("config `{key}` has no value"),
+                        )
+                        .at(Some(span), "declared without a default")
+                        .help(format!(
+                            "pass `--config {key}=<value>`, or add a `default:`"
+                        )),
+                    );
+                    self.broken.insert(key);
+                }
+                continue;
+            };
+            match coerce(raw, ty).and_then(|v| escape_value(v, 0)) {
+                Some(v) => {
+                    let v = if secret { Value::secret(v) } else { v };
+                    self.config.insert(key, v);
+                }
+                None => {
+                    let what = ty.map(ConfigType::name).unwrap_or("a value");
+                    self.push(
+                        Problem::error(
+                            codes::INVALID_CONFIG,
+                            format!("the value given for config `{key}` is not {what}"),
+                        )
+                        .at(Some(span), format!("declared as {what}")),
+                    );
+                    self.config.remove(&key);
+                    self.broken.insert(key);
+                }
+            }
+        }
+    }
+
+    fn config_entry(
+        &mut self,
+        c: &Entry,
+        declared: &mut BTreeMap<String, (Option<ConfigType>, bool, Span)>,
+    ) {
+        if !is_valid_name(&c.key) {
+            self.push(
+                Problem::error(codes::INVALID_NAME, format!("`{}` is not a valid config key", c.key))
+                    .at(Some(c.key_span), "invalid name")
+                    .help("config keys may use letters, digits, `_` and `-`, so that `${key}` can refer to them"),
+            );
+            return;
+        }
+        let decl = entries(&c.value);
+        let is_decl = matches!(c.value.kind, Kind::Map(_))
+            && decl.iter().any(|e| e.key == "type" || e.key == "default")
+            && decl
+                .iter()
+                .all(|e| CONFIG_DECL_KEYS.contains(&e.key.as_str()));
+        if !is_decl {
+            let v = self.config_value(&c.value);
+            declared.insert(c.key.clone(), (ConfigType::of(&v), false, c.key_span));
+            self.config.insert(c.key.clone(), v);
+            return;
+        }
+        let mut ty = None;
+        let mut secret = false;
+        if let Some(t) = find(&c.value, "type") {
+            match t.value.as_str().map(|s| (s, ConfigType::parse(s))) {
+                Some((_, Some(parsed))) => ty = Some(parsed),
+                Some((s, None)) => {
+                    let mut p = Problem::error(
+                        codes::INVALID_CONFIG,
+                        format!("config `{}` has unknown type `{s}`", c.key),
+                    )
+                    .at(Some(t.value.span), "unknown type");
+                    // Reported once: not also as a missing value.
+                    self.broken.insert(c.key.clone());
+                    p = p.help(
+                        suggest(s, CONFIG_TYPES)
+                            .unwrap_or_else(|| format!("use one of {}", list(CONFIG_TYPES))),
+                    );
+                    self.push(p);
+                }
+                None => self.wrong_shape("a config `type`", "a string", &t.value),
+            }
+        }
+        if let Some(s) = find(&c.value, "secret") {
+            match s.value.kind {
+                Kind::Bool(b) => secret = b,
+                _ => self.wrong_shape("`secret`", "true or false", &s.value),
+            }
+        }
+        if let Some(d) = find(&c.value, "description") {
+            if d.value.as_str().is_none() {
+                self.wrong_shape("`description`", "a string", &d.value);
+            }
+        }
+        if let Some(d) = find(&c.value, "default") {
+            if secret {
+                self.secret_spans.push(d.value.span);
+            }
+            let v = self.config_value(&d.value);
+            match ty {
+                Some(t) if !t.accepts(&v) => {
+                    self.broken.insert(c.key.clone());
+                    self.push(
+                        Problem::error(
+                            codes::INVALID_CONFIG,
+                            format!("the default of config `{}` must be {}", c.key, t.name()),
+                        )
+                        .at(Some(d.value.span), format!("expected {}", t.name())),
+                    );
+                }
+                _ => {
+                    let ty2 = ty.or_else(|| ConfigType::of(&v));
+                    ty = ty2;
+                    let v = if secret { Value::secret(v) } else { v };
+                    self.config.insert(c.key.clone(), v);
+                }
+            }
+        }
+        declared.insert(c.key.clone(), (ty, secret, c.key_span));
+    }
+
+    /// A config value: no references (config is the stack's input).
+    pub(crate) fn config_value(&mut self, node: &Node) -> Value {
+        let mut spans = BTreeMap::new();
+        let before = self.problems.len();
+        let v = self.eval_with(node, &PropertyPath::root(), &mut spans, false);
+        if self.problems.len() > before {
+            return Value::Unknown;
+        }
+        v
+    }
+
+    // ------------------------------------------------------------- variables
+
+    fn load_variables(&mut self, section: Option<&Entry>) {
+        let Some(e) = section else { return };
+        let list = match &e.value.kind {
+            Kind::Map(list) => list,
+            Kind::Null => return,
+            _ => return self.wrong_shape("`variables`", "a map", &e.value),
+        };
+        let mut valid: Vec<&Entry> = Vec::new();
+        for v in list {
+            if !is_valid_name(&v.key) {
+                self.push(
+                    Problem::error(codes::INVALID_NAME, format!("`{}` is not a valid variable name", v.key))
+                        .at(Some(v.key_span), "invalid name")
+                        .help("variable names may use letters, digits, `_` and `-`, so that `${name}` can refer to them"),
+                );
+            } else if self.config.contains_key(&v.key) || self.broken.contains(&v.key) {
+                self.push(
+                    Problem::error(
+                        codes::NAME_CONFLICT,
+                        format!("`{}` is both a config key and a variable", v.key),
+                    )
+                    .at(Some(v.key_span), "already a config key")
+                    .help("rename one of them: `${name}` must mean one thing"),
+                );
+            } else {
+                valid.push(v);
+            }
+        }
+        let names: BTreeSet<&str> = valid.iter().map(|v| v.key.as_str()).collect();
+        // Dependencies among variables.
+        let mut deps: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for v in &valid {
+            let mut roots = BTreeSet::new();
+            collect_roots(&v.value, &mut roots);
+            roots.retain(|r| names.contains(r.as_str()));
+            deps.insert(v.key.as_str(), roots);
+        }
+        // Kahn's algorithm, in source order for determinism.
+        let mut done: BTreeSet<String> = BTreeSet::new();
+        loop {
+            let ready: Vec<&Entry> = valid
+                .iter()
+                .copied()
+                .filter(|v| !done.contains(&v.key))
+                .filter(|v| {
+                    deps.get(v.key.as_str())
+                        .is_some_and(|d| d.iter().all(|x| done.contains(x)))
+                })
+                .collect();
+            if ready.is_empty() {
+                break;
+            }
+            for v in ready {
+                let mut spans = BTreeMap::new();
+                let before = self.problems.len();
+                let value = self.eval(&v.value, &PropertyPath::root(), &mut spans);
+                if self.problems.len() > before {
+                    self.broken.insert(v.key.clone());
+                } else {
+                    self.variables.insert(v.key.clone(), value);
+                }
+                done.insert(v.key.clone());
+            }
+        }
+        let cyclic: Vec<&Entry> = valid
+            .iter()
+            .copied()
+            .filter(|v| !done.contains(&v.key))
+            .collect();
+        if let Some(first) = cyclic.first() {
+            let names: Vec<String> = cyclic.iter().map(|v| format!("`{}`", v.key)).collect();
+            let mut p = Problem::error(
+                codes::VARIABLE_CYCLE,
+                format!(
+                    "variables {} refer to each other in a cycle",
+                    names.join(", ")
+                ),
+            )
+            .at(Some(first.key_span), "this variable is part of the cycle");
+            for other in cyclic.iter().skip(1) {
+                p = p.also_at(other.key_span, "and this one");
+            }
+            self.push(
+                p.help("a variable may only use config keys and variables defined without a cycle"),
+            );
+            for v in cyclic {
+                self.broken.insert(v.key.clone());
+            }
+        }
+    }
+
+    // ------------------------------------------------------------- resources
+
+    fn load_resource(&mut self, r: &Entry) -> ResourceSpec {
+        if self.config.contains_key(&r.key)
+            || self.variables.contains_key(&r.key)
+            || self.broken.contains(&r.key)
+        {
+            self.push(
+                Problem::error(
+                    codes::NAME_CONFLICT,
+                    format!(
+                        "`{}` is both a resource and a config key or variable",
+                        r.key
+                    ),
+                )
+                .at(Some(r.key_span), "name already used")
+                .help("rename one of them: `${name}` must mean one thing"),
+            );
+        }
+        let mut spec = ResourceSpec::new(&r.key, "", Map::new());
+        spec.spans.insert(PropertyPath::root(), r.key_span);
+        let node = &r.value;
+        match &node.kind {
+            Kind::Map(_) => {}
+            _ => {
+                self.wrong_shape(
+                    &format!("resource `{}`", r.key),
+                    "a map with `type` and `properties`",
+                    node,
+                );
+                // Kept (without a type) so references to it are not reported too.
+                return spec;
+            }
+        }
+        for e in entries(node) {
+            if !RESOURCE_KEYS.contains(&e.key.as_str()) {
+                let mut p = Problem::error(
+                    codes::UNKNOWN_KEY,
+                    format!("resource `{}` has unknown key `{}`", r.key, e.key),
+                )
+                .at(Some(e.key_span), "unknown key");
+                p =
+                    p.help(suggest(&e.key, RESOURCE_KEYS).unwrap_or_else(|| {
+                        format!("a resource may contain {}", list(RESOURCE_KEYS))
+                    }));
+                self.push(p);
+            }
+        }
+        match find(node, "type") {
+            None => {
+                self.push(
+                    Problem::error(
+                        codes::MISSING_KEY,
+                        format!("resource `{}` has no `type`", r.key),
+                    )
+                    .at(Some(r.key_span), "`type` is missing")
+                    .help("add a type token, e.g. `type: aws:kms:Key`"),
+                );
+            }
+            Some(t) => {
+                spec.spans.insert(type_path(), t.value.span);
+                match &t.value.kind {
+                    Kind::Str { text, .. } if !text.trim().is_empty() => {
+                        spec.type_token = text.clone()
+                    }
+                    _ => self.wrong_shape("`type`", "a type token such as `aws:kms:Key`", &t.value),
+                }
+            }
+        }
+        if let Some(p) = find(node, "properties") {
+            match &p.value.kind {
+                Kind::Map(list) => {
+                    for e in list {
+                        let path = PropertyPath::key(e.key.clone());
+                        spec.spans.insert(key_path(&path), e.key_span);
+                        let v = self.eval(&e.value, &path, &mut spec.spans);
+                        if !matches!(v, Value::Null) {
+                            spec.properties.insert(e.key.clone(), v);
+                        }
+                    }
+                }
+                Kind::Null => {}
+                _ => self.wrong_shape(
+                    "`properties`",
+                    "a map of property names to values",
+                    &p.value,
+                ),
+            }
+        }
+        if let Some(o) = find(node, "options") {
+            spec.spans.insert(
+                PropertyPath::key(cairn_core::validate::OPTIONS_KEY),
+                o.value.span,
+            );
+            match &o.value.kind {
+                Kind::Map(list) => {
+                    let mut options = ResourceOptions::default();
+                    for e in list {
+                        self.option(&r.key, e, &mut options, &mut spec.spans);
+                    }
+                    spec.options = options;
+                }
+                Kind::Null => {}
+                _ => self.wrong_shape("`options`", "a map", &o.value),
+            }
+        }
+        spec
+    }
+
+    fn invalid_option(&mut self, name: &str, expected: &str, span: Option<Span>) {
+        let label = if expected.len() > 40 {
+            "invalid value".to_string()
+        } else {
+            format!("expected {expected}")
+        };
+        self.push(
+            Problem::error(
+                codes::INVALID_OPTION,
+                format!("option `{name}` must be {expected}"),
+            )
+            .at(span, label),
+        );
+    }
+
+    fn option(
+        &mut self,
+        resource: &str,
+        e: &Entry,
+        options: &mut ResourceOptions,
+        spans: &mut BTreeMap<PropertyPath, Span>,
+    ) {
+        let name = e.key.as_str();
+        if !OPTIONS.contains(&name) {
+            let mut p = Problem::error(
+                codes::UNKNOWN_OPTION,
+                format!("resource `{resource}` has unknown option `{name}`"),
+            )
+            .at(Some(e.key_span), "unknown option");
+            p = p.help(if PULUMI_ONLY_OPTIONS.contains(&name) {
+                format!(
+                    "cairn does not support Pulumi's `{name}` option; supported: {}",
+                    list(OPTIONS)
+                )
+            } else {
+                suggest(name, OPTIONS)
+                    .unwrap_or_else(|| format!("supported options: {}", list(OPTIONS)))
+            });
+            self.push(p);
+            return;
+        }
+        let path = option_path(name);
+        let before = self.problems.len();
+        let value = self.eval(&e.value, &path, spans);
+        if self.problems.len() > before || value.contains_unknown() {
+            return; // already reported
+        }
+        let span = Some(e.value.span);
+        let value = match value {
+            Value::Secret(inner) => *inner,
+            v => v,
+        };
+        match name {
+            "protect" | "retainOnDelete" | "deleteBeforeReplace" => {
+                let Value::Bool(b) = value else {
+                    self.invalid_option(name, "true or false", span);
+                    if let (Value::String(s), Some(p)) = (&value, self.problems.last_mut()) {
+                        if matches!(
+                            s.to_ascii_lowercase().as_str(),
+                            "yes" | "no" | "on" | "off" | "y" | "n"
+                        ) {
+                            p.help = Some(
+                                "write `true` or `false`: YAML 1.2 reads yes/no/on/off as strings"
+                                    .into(),
+                            );
+                        }
+                    }
+                    return;
+                };
+                match name {
+                    "protect" => options.protect = b,
+                    "retainOnDelete" => options.retain_on_delete = b,
+                    _ => options.delete_before_replace = b,
+                }
+            }
+            "import" => match value {
+                Value::String(s) if !s.trim().is_empty() && !has_reference(&s) => {
+                    options.import = Some(s.replace("$${", "${"))
+                }
+                _ => self.invalid_option(
+                    name,
+                    "a cloud resource id known when the stack is loaded",
+                    span,
+                ),
+            },
+            "dependsOn" => {
+                let Value::List(items) = value else {
+                    return self.invalid_option(
+                        name,
+                        "a list of resource names, e.g. `[redisKey]`",
+                        span,
+                    );
+                };
+                let mut invalid = false;
+                for (i, item) in items.iter().enumerate() {
+                    let at = spans.get(&path.index(i)).copied().or(span);
+                    let dep = match item {
+                        Value::String(s) => match interp::whole_reference(s) {
+                            Some((root, p)) if p.0.is_empty() => Some(root),
+                            Some(_) => None,
+                            None if is_valid_name(s) => Some(s.clone()),
+                            None => None,
+                        },
+                        _ => None,
+                    };
+                    match dep {
+                        Some(d) => options.depends_on.push(d),
+                        None => {
+                            self.invalid_option(
+                                "dependsOn",
+                                "a list of resource names (`name` or `${name}`)",
+                                at,
+                            );
+                            invalid = true;
+                        }
+                    }
+                }
+                if invalid {
+                    // Indices must match the recorded spans; the error is reported.
+                    options.depends_on.clear();
+                }
+            }
+            "ignoreChanges" => {
+                let Value::List(items) = value else {
+                    return self.invalid_option(name, "a list of property names", span);
+                };
+                let mut invalid = false;
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Value::String(s) if is_valid_name(s) => {
+                            options.ignore_changes.push(s.clone())
+                        }
+                        _ => {
+                            let at = spans.get(&path.index(i)).copied().or(span);
+                            self.invalid_option(name, "a list of top-level property names", at);
+                            invalid = true;
+                        }
+                    }
+                }
+                if invalid {
+                    options.ignore_changes.clear();
+                }
+            }
+            "customTimeouts" => {
+                let Value::Map(m) = value else {
+                    return self.invalid_option(
+                        name,
+                        "a map with `create`, `update` and/or `delete`",
+                        span,
+                    );
+                };
+                for (k, v) in &m {
+                    let key_span = spans.get(&key_path(&path.child(k.clone()))).copied();
+                    let at = spans.get(&path.child(k.clone())).copied().or(span);
+                    if !TIMEOUT_KEYS.contains(&k.as_str()) {
+                        let mut p = Problem::error(
+                            codes::UNKNOWN_OPTION,
+                            format!("`customTimeouts` has no `{k}`"),
+                        )
+                        .at(key_span.or(at), "unknown timeout");
+                        p = p.help(
+                            suggest(k, TIMEOUT_KEYS)
+                                .unwrap_or_else(|| format!("use {}", list(TIMEOUT_KEYS))),
+                        );
+                        self.push(p);
+                        continue;
+                    }
+                    let Some(secs) = timeout_secs(v) else {
+                        self.invalid_option(
+                            &format!("customTimeouts.{k}"),
+                            "seconds (e.g. `3600`) or a duration such as \"60m\", \"1h30m\" or \"90s\"",
+                            at,
+                        );
+                        continue;
+                    };
+                    match k.as_str() {
+                        "create" => options.custom_timeouts.create = Some(secs),
+                        "update" => options.custom_timeouts.update = Some(secs),
+                        _ => options.custom_timeouts.delete = Some(secs),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // ---------------------------------------------------------------- policy
+
+    pub(crate) fn load_policy(&mut self, node: &Node) -> Vec<Waiver> {
+        let mut out = Vec::new();
+        match &node.kind {
+            Kind::Map(list) => {
+                for e in list {
+                    if e.key != "waivers" {
+                        let p = Problem::error(
+                            codes::UNKNOWN_KEY,
+                            format!("`policy` has unknown key `{}`", e.key),
+                        )
+                        .at(Some(e.key_span), "unknown key")
+                        .help(
+                            suggest(&e.key, &["waivers"])
+                                .unwrap_or_else(|| "`policy` may contain `waivers`".into()),
+                        );
+                        self.push(p);
+                    }
+                }
+            }
+            Kind::Null => return out,
+            _ => {
+                self.wrong_shape("`policy`", "a map", node);
+                return out;
+            }
+        }
+        let Some(w) = find(node, "waivers") else {
+            return out;
+        };
+        let items = match &w.value.kind {
+            Kind::Seq(items) => items,
+            Kind::Null => return out,
+            _ => {
+                self.wrong_shape("`policy.waivers`", "a list", &w.value);
+                return out;
+            }
+        };
+        for item in items {
+            if !matches!(item.kind, Kind::Map(_)) {
+                self.wrong_shape(
+                    "a waiver",
+                    "a map with `rule`, `resource` and `reason`",
+                    item,
+                );
+                continue;
+            }
+            let mut ok = true;
+            for e in entries(item) {
+                if !["rule", "resource", "reason"].contains(&e.key.as_str()) {
+                    self.push(
+                        Problem::error(
+                            codes::UNKNOWN_KEY,
+                            format!("a waiver has no key `{}`", e.key),
+                        )
+                        .at(Some(e.key_span), "unknown key")
+                        .help(
+                            suggest(&e.key, &["rule", "resource", "reason"]).unwrap_or_else(|| {
+                                "a waiver has `rule`, `resource` and `reason`".into()
+                            }),
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+            let mut text = |key: &str, required: bool| -> Option<String> {
+                match find(item, key) {
+                    Some(e) => match e.value.as_str() {
+                        Some(s) => Some(s.to_string()),
+                        None => {
+                            self.wrong_shape(&format!("waiver `{key}`"), "a string", &e.value);
+                            ok = false;
+                            None
+                        }
+                    },
+                    None => {
+                        if required {
+                            self.push(
+                                Problem::error(codes::MISSING_KEY, format!("a waiver has no `{key}`"))
+                                    .at(Some(item.span), format!("`{key}` is missing"))
+                                    .help("each waiver names the `rule`, optionally the `resource`, and gives a `reason`"),
+                            );
+                            ok = false;
+                        }
+                        None
+                    }
+                }
+            };
+            let rule = text("rule", true);
+            let resource = text("resource", false);
+            let reason = text("reason", true);
+            if let (true, Some(rule), Some(reason)) = (ok, rule, reason) {
+                out.push(Waiver {
+                    rule,
+                    resource,
+                    reason,
+                    span: Some(item.span),
+                });
+            }
+        }
+        out
+    }
+
+    // ------------------------------------------------------------ evaluation
+
+    /// Evaluates a node: `${config}`/`${variable}` substituted, resource
+    /// references kept as text, `fn::` functions applied. Records the span
+    /// of every value (and map key) under `path`.
+    fn eval(
+        &mut self,
+        node: &Node,
+        path: &PropertyPath,
+        spans: &mut BTreeMap<PropertyPath, Span>,
+    ) -> Value {
+        self.eval_with(node, path, spans, true)
+    }
+
+    fn eval_with(
+        &mut self,
+        node: &Node,
+        path: &PropertyPath,
+        spans: &mut BTreeMap<PropertyPath, Span>,
+        refs: bool,
+    ) -> Value {
+        spans.insert(path.clone(), node.span);
+        match &node.kind {
+            Kind::Null => Value::Null,
+            Kind::Bool(b) => Value::Bool(*b),
+            Kind::Int(i) => Value::Int(*i),
+            Kind::Float(f) => Value::Float(*f),
+            Kind::Invalid => Value::Unknown,
+            Kind::Str { text, at } => {
+                if refs {
+                    self.interpolate(text, node.span, *at)
+                } else {
+                    if has_reference(text) {
+                        self.push(
+                            Problem::error(
+                                codes::REFERENCE_IN_CONFIG,
+                                "config values cannot contain `${...}` references",
+                            )
+                            .at(Some(node.span), "reference in a config value")
+                            .help("config is the stack's input; compute derived values under `variables:`"),
+                        );
+                        return Value::Unknown;
+                    }
+                    Value::String(text.clone())
+                }
+            }
+            Kind::Seq(items) => Value::List(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| self.eval_with(n, &path.index(i), spans, refs))
+                    .collect(),
+            ),
+            Kind::Map(list) => {
+                if let Some(f) = list.iter().find(|e| e.key.starts_with("fn::")) {
+                    if list.len() == 1 {
+                        return self.function(f, path, spans, refs);
+                    }
+                    self.push(
+                        Problem::error(
+                            codes::UNSUPPORTED_FUNCTION,
+                            format!("`{}` must be the only key of its map", f.key),
+                        )
+                        .at(Some(f.key_span), "function call")
+                        .help(format!(
+                            "write `{}: <value>` on its own, as the whole value",
+                            f.key
+                        )),
+                    );
+                    return Value::Unknown;
+                }
+                let mut m = Map::new();
+                for e in list {
+                    let child = path.child(e.key.clone());
+                    spans.insert(key_path(&child), e.key_span);
+                    let v = self.eval_with(&e.value, &child, spans, refs);
+                    m.insert(e.key.clone(), v);
+                }
+                Value::Map(m)
+            }
+        }
+    }
+
+    fn function(
+        &mut self,
+        f: &Entry,
+        path: &PropertyPath,
+        spans: &mut BTreeMap<PropertyPath, Span>,
+        refs: bool,
+    ) -> Value {
+        match f.key.as_str() {
+            "fn::secret" => {
+                self.secret_spans.push(f.value.span);
+                let inner = self.eval_with(&f.value, path, spans, refs);
+                match inner {
+                    Value::Unknown => Value::Unknown,
+                    v => Value::secret(v),
+                }
+            }
+            "fn::toJSON" => {
+                let inner = self.eval_with(&f.value, path, spans, refs);
+                if inner.contains_unknown() {
+                    return Value::Unknown;
+                }
+                let text = inner.to_plain_json().to_string();
+                // Strings inside are templates already; the JSON text is one too.
+                if inner.contains_secret() {
+                    Value::secret(Value::String(text))
+                } else {
+                    Value::String(text)
+                }
+            }
+            "fn::join" => {
+                let inner = self.eval_with(&f.value, path, spans, refs);
+                let joined = match &inner {
+                    Value::List(args) => match args.as_slice() {
+                        [sep, Value::List(items)] => join(sep, items),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                match joined {
+                    Some(v) => v,
+                    None => {
+                        if !inner.contains_unknown() {
+                            self.push(
+                                Problem::error(
+                                    codes::UNSUPPORTED_FUNCTION,
+                                    "`fn::join` takes a separator and a list of strings",
+                                )
+                                .at(Some(f.value.span), "expected `[separator, [a, b, ...]]`")
+                                .help("e.g. `fn::join: [\",\", [a, b]]`"),
+                            );
+                        }
+                        Value::Unknown
+                    }
+                }
+            }
+            other => {
+                let mut p = Problem::error(
+                    codes::UNSUPPORTED_FUNCTION,
+                    format!("function `{other}` is not supported"),
+                )
+                .at(Some(f.key_span), "unsupported function");
+                p = p.help(
+                    suggest(other, FUNCTIONS)
+                        .unwrap_or_else(|| format!("supported: {}", list(FUNCTIONS))),
+                );
+                self.push(p);
+                Value::Unknown
+            }
+        }
+    }
+
+    fn root(&self, name: &str) -> Root<'_> {
+        if let Some(v) = self.config.get(name).or_else(|| self.variables.get(name)) {
+            Root::Value(v)
+        } else if self.broken.contains(name) {
+            Root::Broken
+        } else if self.resources.contains(name) {
+            Root::Resource
+        } else {
+            Root::Unknown
+        }
+    }
+
+    /// The span of `len` bytes at byte `offset` of a string value.
+    fn sub_span(
+        &self,
+        span: Span,
+        at: Option<usize>,
+        text: &str,
+        offset: usize,
+        len: usize,
+    ) -> Span {
+        if let Some(at) = at {
+            let end = at + offset + len;
+            if at >= span.offset && end <= span.offset + span.len {
+                return Span::new(at + offset, len);
+            }
+        }
+        let needle = text.get(offset..offset + len).unwrap_or_default();
+        cairn_core::validate::locate_in_span(Some(self.source), span, needle)
+    }
+
+    fn interpolate(&mut self, text: &str, span: Span, at: Option<usize>) -> Value {
+        if !text.contains("${") {
+            return Value::String(text.to_string());
+        }
+        let parts = match interp::parse(text) {
+            Ok(parts) => parts,
+            Err(e) => {
+                let rest = text.len().saturating_sub(e.offset).min(2);
+                let at_span = self.sub_span(span, at, text, e.offset, rest);
+                self.push(
+                    Problem::error(codes::BAD_INTERPOLATION, format!("invalid reference: {}", e.message))
+                        .at(Some(at_span), "malformed `${...}`")
+                        .help("write references as `${name}` or `${resource.output}`; write a literal `${` as `$${`"),
+                );
+                return Value::Unknown;
+            }
+        };
+        let whole = parts.len() == 1;
+        let mut out = String::with_capacity(text.len());
+        let mut secret = false;
+        let mut failed = false;
+        for part in &parts {
+            let (root, path, offset, len) = match part {
+                Part::Literal(l) => {
+                    out.push_str(&escape(l));
+                    continue;
+                }
+                Part::Ref {
+                    root,
+                    path,
+                    offset,
+                    len,
+                } => (root, path, *offset, *len),
+            };
+            let raw = text.get(offset..offset + len).unwrap_or_default();
+            match self.root(root) {
+                Root::Resource => {
+                    if out.ends_with('$') {
+                        let s = self.sub_span(span, at, text, offset, len);
+                        self.push(
+                            Problem::error(
+                                codes::BAD_INTERPOLATION,
+                                "a `$` directly before a reference cannot be represented",
+                            )
+                            .at(Some(s), "after a `$`")
+                            .help("put another character between the `$` and the reference"),
+                        );
+                        failed = true;
+                    }
+                    out.push_str(raw);
+                }
+                Root::Broken => failed = true,
+                Root::Unknown => {
+                    let n = self.resources.len() + self.config.len() + self.variables.len();
+                    let hint = if self.budget >= n {
+                        self.budget -= n;
+                        let mut candidates: Vec<&str> =
+                            self.resources.iter().map(String::as_str).collect();
+                        candidates.extend(self.config.keys().map(String::as_str));
+                        candidates.extend(self.variables.keys().map(String::as_str));
+                        suggest(root, &candidates)
+                    } else {
+                        None
+                    };
+                    let help = hint.unwrap_or_else(|| {
+                        "a reference names a resource (`${resource.output}`), a config key or a variable".into()
+                    });
+                    let s = self.sub_span(span, at, text, offset, len);
+                    self.push(
+                        Problem::error(
+                            codes::UNKNOWN_REFERENCE,
+                            format!("`{root}` is not a resource, config key or variable"),
+                        )
+                        .at(Some(s), "unknown name")
+                        .help(help),
+                    );
+                    failed = true;
+                }
+                Root::Value(v) => match select(v, path) {
+                    Err((at_seg, keys)) => {
+                        let seg = path.0.get(at_seg).map(|s| match s {
+                            PathSegment::Key(k) => k.clone(),
+                            PathSegment::Index(i) => format!("[{i}]"),
+                        });
+                        let seg = seg.unwrap_or_default();
+                        let prefix = PropertyPath(path.0.iter().take(at_seg).cloned().collect());
+                        let owner = if prefix.0.is_empty() {
+                            format!("`{root}`")
+                        } else {
+                            format!("`{root}.{prefix}`")
+                        };
+                        let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+                        let hint = if self.budget >= key_refs.len() {
+                            self.budget -= key_refs.len();
+                            suggest(&seg, &key_refs)
+                        } else {
+                            None
+                        };
+                        let help = hint.unwrap_or_else(|| {
+                            if key_refs.is_empty() {
+                                format!("{owner} has nothing to select with `{seg}`")
+                            } else {
+                                format!("{owner} has {}", list(&key_refs))
+                            }
+                        });
+                        let s = self.sub_span(span, at, text, offset, len);
+                        self.push(
+                            Problem::error(
+                                codes::UNKNOWN_REFERENCE_PATH,
+                                format!("{owner} has no `{seg}`"),
+                            )
+                            .at(Some(s), "no such key")
+                            .help(help),
+                        );
+                        failed = true;
+                    }
+                    Ok(value) => {
+                        if whole && !failed {
+                            return value;
+                        }
+                        let (inner, is_secret) = match &value {
+                            Value::Secret(inner) => (inner.as_ref(), true),
+                            v => (v, false),
+                        };
+                        secret |= is_secret;
+                        match inner {
+                            Value::String(s) => out.push_str(s),
+                            Value::Int(i) => out.push_str(&i.to_string()),
+                            Value::Float(f) => out.push_str(&f.to_string()),
+                            Value::Bool(b) => out.push_str(&b.to_string()),
+                            Value::Null => {}
+                            Value::Unknown => failed = true,
+                            other => {
+                                let s = self.sub_span(span, at, text, offset, len);
+                                self.push(
+                                    Problem::error(
+                                        codes::BAD_INTERPOLATION,
+                                        format!("`{raw}` is a {} and cannot be placed inside text", other.type_name()),
+                                    )
+                                    .at(Some(s), format!("a {} inside a string", other.type_name()))
+                                    .help("use the reference as the whole value to insert a list or map"),
+                                );
+                                failed = true;
+                            }
+                        }
+                    }
+                },
+            }
+        }
+        if failed {
+            Value::Unknown
+        } else if secret {
+            Value::secret(Value::String(out))
+        } else {
+            Value::String(out)
+        }
+    }
+}
+
+/// The value at `path` inside `v`, secret when any enclosing value is.
+/// On failure: the index of the segment that failed and the keys available there.
+fn select(v: &Value, path: &PropertyPath) -> Result<Value, (usize, Vec<String>)> {
+    let mut current = v;
+    let mut secret = false;
+    for (i, seg) in path.0.iter().enumerate() {
+        while let Value::Secret(inner) = current {
+            secret = true;
+            current = inner;
+        }
+        current = match (current, seg) {
+            (Value::Map(m), PathSegment::Key(k)) => match m.get(k) {
+                Some(x) => x,
+                None => return Err((i, m.keys().cloned().collect())),
+            },
+            (Value::List(l), PathSegment::Index(n)) => match l.get(*n) {
+                Some(x) => x,
+                None => return Err((i, Vec::new())),
+            },
+            (Value::Map(m), PathSegment::Index(_)) => return Err((i, m.keys().cloned().collect())),
+            _ => return Err((i, Vec::new())),
+        };
+    }
+    let out = current.clone();
+    Ok(if secret { Value::secret(out) } else { out })
+}
+
+fn join(sep: &Value, items: &[Value]) -> Option<Value> {
+    let mut secret = false;
+    let mut text = |v: &Value| -> Option<String> {
+        let v = match v {
+            Value::Secret(inner) => {
+                secret = true;
+                inner.as_ref()
+            }
+            v => v,
+        };
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    };
+    let sep = text(sep)?;
+    let parts: Vec<String> = items.iter().map(&mut text).collect::<Option<_>>()?;
+    let joined = Value::String(parts.join(&sep));
+    Some(if secret {
+        Value::secret(joined)
+    } else {
+        joined
+    })
+}
+
+/// Every `${root...}` root named in strings under `node`.
+fn collect_roots(node: &Node, out: &mut BTreeSet<String>) {
+    match &node.kind {
+        Kind::Str { text, .. } if text.contains("${") => {
+            out.extend(interp::references(text).into_iter().map(|(r, _)| r));
+        }
+        Kind::Seq(items) => items.iter().for_each(|n| collect_roots(n, out)),
+        Kind::Map(list) => list.iter().for_each(|e| collect_roots(&e.value, out)),
+        _ => {}
+    }
+}
+
+/// A `--config` value converted to the declared type (strings are parsed).
+fn coerce(raw: &Value, ty: Option<ConfigType>) -> Option<Value> {
+    let (inner, secret) = match raw {
+        Value::Secret(inner) => (inner.as_ref(), true),
+        v => (v, false),
+    };
+    let v = match (ty, inner) {
+        (None, v) => v.clone(),
+        (Some(t), v) if t.accepts(v) => v.clone(),
+        (Some(t), Value::String(s)) => {
+            let s = s.trim();
+            match t {
+                ConfigType::String => Value::String(s.to_string()),
+                ConfigType::Integer => Value::Int(s.parse().ok()?),
+                ConfigType::Number => Value::Float(s.parse().ok()?),
+                ConfigType::Boolean => match s {
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    _ => return None,
+                },
+                ConfigType::List | ConfigType::Map => {
+                    let json: serde_json::Value = serde_json::from_str(s).ok()?;
+                    let v = Value::from_json(&json);
+                    if !t.accepts(&v) {
+                        return None;
+                    }
+                    v
+                }
+            }
+        }
+        (Some(ConfigType::String), Value::Int(i)) => Value::String(i.to_string()),
+        (Some(ConfigType::String), Value::Bool(b)) => Value::String(b.to_string()),
+        (Some(ConfigType::String), Value::Float(f)) => Value::String(f.to_string()),
+        _ => return None,
+    };
+    Some(if secret { Value::secret(v) } else { v })
+}
+
+/// Seconds from an integer or a duration such as `"1h30m"`, `"60m"`, `"90s"`.
+fn timeout_secs(v: &Value) -> Option<u64> {
+    match v {
+        Value::Int(i) => u64::try_from(*i).ok(),
+        Value::String(s) => parse_duration(s),
+        _ => None,
+    }
+}
+
+fn parse_duration(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(n) = s.parse::<u64>() {
+        return Some(n);
+    }
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let n: u64 = digits.parse().ok()?;
+        digits.clear();
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(unit)?)?;
+    }
+    if !digits.is_empty() {
+        return None;
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1h30m"), Some(5400));
+        assert_eq!(parse_duration("60m"), Some(3600));
+        assert_eq!(parse_duration("90s"), Some(90));
+        assert_eq!(parse_duration("120"), Some(120));
+        assert_eq!(parse_duration("1d"), None);
+        assert_eq!(parse_duration("m"), None);
+        assert_eq!(parse_duration("5"), Some(5));
+        assert_eq!(parse_duration("5h5"), None);
+    }
+
+    #[test]
+    fn escaping_round_trips_through_interp() {
+        for lit in ["${x}", "$${", "a$", "$", "x $${y} ${", "plain"] {
+            let parts = interp::parse(&escape(lit)).unwrap();
+            let back: String = parts
+                .into_iter()
+                .map(|p| match p {
+                    Part::Literal(l) => l,
+                    Part::Ref { .. } => panic!("escaped text must hold no reference"),
+                })
+                .collect();
+            assert_eq!(back, lit);
+        }
+    }
+}
