@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "cairn", version, about = "Declarative infrastructure: preview, up, destroy.")]
+#[command(
+    name = "cairn",
+    version,
+    about = "Declarative infrastructure: preview, up, destroy."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -1,8 +1,8 @@
 //! Orchestration: load the stack, open state, recover, plan, confirm, apply.
 
 use crate::args::{
-    ApplyArgs, Cli, Command, EmulatorCommand, Format, ImportArgs, PreviewArgs, RunArgs, StackCommand, StackSelect,
-    StateCommand,
+    ApplyArgs, Cli, Command, EmulatorCommand, Format, ImportArgs, PreviewArgs, RunArgs,
+    StackCommand, StackSelect, StateCommand,
 };
 use crate::error::CliError;
 use crate::{local, progress, render};
@@ -27,11 +27,19 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Import(args) => import(args).await,
         Command::State(StateCommand::List(args)) => state_list(args).await,
         Command::State(StateCommand::Show { run, name }) => state_show(run, &name).await,
-        Command::Stack(StackCommand::Output { run, show_secrets, json }) => stack_output(run, show_secrets, json).await,
+        Command::Stack(StackCommand::Output {
+            run,
+            show_secrets,
+            json,
+        }) => stack_output(run, show_secrets, json).await,
         Command::Emulator(cmd) => emulator(cmd).await,
         Command::Schema => {
             let registry = registry(None).await;
-            println!("{}", serde_json::to_string_pretty(&cairn_config::json_schema(&registry)).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&cairn_config::json_schema(&registry))
+                    .unwrap_or_default()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -49,19 +57,24 @@ fn stack_path(select: &StackSelect) -> Result<PathBuf, CliError> {
     match (&select.stack, &select.stack_file) {
         (_, Some(path)) => Ok(path.clone()),
         (Some(name), None) => Ok(PathBuf::from("stacks").join(format!("{name}.yaml"))),
-        (None, None) => Err(CliError::Usage("say which stack: `--stack NAME` or `--stack-file PATH`".into())),
+        (None, None) => Err(CliError::Usage(
+            "say which stack: `--stack NAME` or `--stack-file PATH`".into(),
+        )),
     }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, CliError> {
-    std::fs::read(path).map_err(|source| CliError::Read { path: path.to_path_buf(), source })
+    std::fs::read(path).map_err(|source| CliError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Builds the registry: built-ins always, AWS with clients made lazily.
 pub async fn registry(endpoint: Option<&str>) -> Registry {
     let mut registry = Registry::new();
     cairn_builtin::register(&mut registry);
-    cairn_aws::register(&mut registry, endpoint);
+    cairn_aws::register_lazy(&mut registry, endpoint);
     registry
 }
 
@@ -69,12 +82,17 @@ fn parse_overrides(pairs: &[String]) -> Result<BTreeMap<String, Value>, CliError
     let mut out = BTreeMap::new();
     for pair in pairs {
         let Some((k, v)) = pair.split_once('=') else {
-            return Err(CliError::Usage(format!("`--config {pair}` must be KEY=VALUE")));
+            return Err(CliError::Usage(format!(
+                "`--config {pair}` must be KEY=VALUE"
+            )));
         };
         let value = match v {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
-            _ => v.parse::<i64>().map(Value::Int).unwrap_or_else(|_| Value::from(v)),
+            _ => v
+                .parse::<i64>()
+                .map(Value::Int)
+                .unwrap_or_else(|_| Value::from(v)),
         };
         out.insert(k.to_string(), value);
     }
@@ -89,7 +107,10 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
     let endpoint = if select.local {
         let env = local::Local::prepare(&path).await?;
         for (k, v) in env.config_overrides() {
-            eprintln!("local: config {k} = {} (from the emulator's network fixture)", v.to_masked_json());
+            eprintln!(
+                "local: config {k} = {} (from the emulator's network fixture)",
+                v.to_masked_json()
+            );
             overrides.entry(k).or_insert(v);
         }
         Some(env.endpoint)
@@ -118,7 +139,12 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
             PathBuf::from("state")
         }
     });
-    Ok(Loaded { spec, warnings, registry, state_root })
+    Ok(Loaded {
+        spec,
+        warnings,
+        registry,
+        state_root,
+    })
 }
 
 fn keys(root: &Path, stack: &str) -> Result<SecretKeys, CliError> {
@@ -134,26 +160,54 @@ fn open_writer(loaded: &Loaded, run: &RunArgs) -> Result<StateStore, CliError> {
                 info.pid,
                 info.host,
                 info.started_at,
-                if info.stale { " (that process is gone)" } else { "" }
+                if info.stale {
+                    " (that process is gone)"
+                } else {
+                    ""
+                }
             );
         }
     }
-    Ok(StateStore::open(&loaded.state_root, stack, keys(&loaded.state_root, stack)?)?)
+    let keys = keys(&loaded.state_root, stack)?;
+    match StateStore::open(&loaded.state_root, stack, keys.clone()) {
+        // The holder is provably gone (its lock is free): take over, loudly.
+        Err(cairn_state::StateError::Locked(info)) if info.stale => {
+            eprintln!(
+                "warning: taking over a stale lock: pid {} on {} (started {}) is no longer running",
+                info.pid, info.host, info.started_at
+            );
+            StateStore::force_unlock(&loaded.state_root, stack)?;
+            Ok(StateStore::open(&loaded.state_root, stack, keys)?)
+        }
+        other => Ok(other?),
+    }
 }
 
-fn open_reader(loaded: &Loaded) -> Result<StateStore, CliError> {
+/// Recorded state for read-only commands; a stack never applied has none.
+fn read_state(loaded: &Loaded) -> Result<StackState, CliError> {
     let stack = &loaded.spec.name;
-    Ok(StateStore::open_read_only(&loaded.state_root, stack, keys(&loaded.state_root, stack)?)?)
+    match StateStore::open_read_only(&loaded.state_root, stack, keys(&loaded.state_root, stack)?) {
+        Ok(store) => Ok(store.load()?),
+        Err(cairn_state::StateError::NoSuchStack { .. }) => Ok(StackState::default()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Settles what a crashed run left in the journal before planning.
-async fn recover(store: &StateStore, registry: &Registry, stack: &str) -> Result<StackState, CliError> {
+async fn recover(
+    store: &StateStore,
+    registry: &Registry,
+    stack: &str,
+) -> Result<StackState, CliError> {
     let pending = store.pending_intents()?;
     let state = store.load()?;
     if pending.is_empty() {
         return Ok(state);
     }
-    eprintln!("recovering {} operation(s) interrupted by an earlier run", pending.len());
+    eprintln!(
+        "recovering {} operation(s) interrupted by an earlier run",
+        pending.len()
+    );
     let report = cairn_core::reconcile::reconcile(&pending, &state, registry, store, stack).await?;
     eprintln!("{report}");
     store.flush()?;
@@ -161,27 +215,41 @@ async fn recover(store: &StateStore, registry: &Registry, stack: &str) -> Result
 }
 
 fn emit_warnings(warnings: &Problems, plan: Option<&Plan>) {
-    for w in warnings.problems.iter().chain(plan.map(|p| p.warnings.iter()).into_iter().flatten()) {
+    for w in warnings
+        .problems
+        .iter()
+        .chain(plan.map(|p| p.warnings.iter()).into_iter().flatten())
+    {
         eprintln!("{:?}", miette::Report::new(w.clone()));
     }
 }
 
 fn plan_options(target: &[String], exclude: &[String]) -> PlanOptions {
-    PlanOptions { targets: target.to_vec(), excludes: exclude.to_vec() }
+    PlanOptions {
+        targets: target.to_vec(),
+        excludes: exclude.to_vec(),
+    }
 }
 
 async fn preview(args: PreviewArgs) -> Result<ExitCode, CliError> {
     let loaded = load(&args.run.select).await?;
-    let store = open_reader(&loaded)?;
-    let state = store.load()?;
-    let plan = plan::plan(&loaded.spec, &state, &loaded.registry, &plan_options(&args.target, &args.exclude))?;
+    let state = read_state(&loaded)?;
+    let plan = plan::plan(
+        &loaded.spec,
+        &state,
+        &loaded.registry,
+        &plan_options(&args.target, &args.exclude),
+    )?;
     let format = if args.json { Format::Json } else { args.format };
     match format {
         Format::Text => {
             emit_warnings(&loaded.warnings, Some(&plan));
             print!("{}", render::text::plan(&plan, render::colour_stdout()));
         }
-        Format::Json => println!("{}", serde_json::to_string_pretty(&plan.to_json()).unwrap_or_default()),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&plan.to_json()).unwrap_or_default()
+        ),
         Format::Markdown => print!("{}", render::markdown::plan(&plan, &loaded.warnings)),
     }
     Ok(ExitCode::SUCCESS)
@@ -192,23 +260,45 @@ fn confirm(yes: bool, question: &str) -> Result<bool, CliError> {
         return Ok(true);
     }
     if !std::io::stdin().is_terminal() {
-        return Err(CliError::Usage("not on a terminal: pass --yes to proceed without confirmation".into()));
+        return Err(CliError::Usage(
+            "not on a terminal: pass --yes to proceed without confirmation".into(),
+        ));
     }
     eprint!("{question} [y/N] ");
     let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).map_err(|e| CliError::Failed(e.to_string()))?;
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::Failed(e.to_string()))?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
-async fn execute(plan: &Plan, loaded: &Loaded, state: &StackState, store: &StateStore, parallel: usize) -> Result<ExitCode, CliError> {
+async fn execute(
+    plan: &Plan,
+    loaded: &Loaded,
+    state: &StackState,
+    store: &StateStore,
+    parallel: usize,
+) -> Result<ExitCode, CliError> {
     let display = progress::Display::new(plan);
-    let options = ExecOptions { stack: loaded.spec.name.clone(), parallel: parallel.max(1), events: display.sink() };
+    let options = ExecOptions {
+        stack: loaded.spec.name.clone(),
+        parallel: parallel.max(1),
+        events: display.sink(),
+    };
     let killswitch = crate::killswitch::KillSwitch::from_env(store);
     let sink: &dyn StateSink = match &killswitch {
         Some(k) => k,
         None => store,
     };
-    let report = exec::apply(plan, Some(&loaded.spec), state, &loaded.registry, sink, &options).await;
+    let report = exec::apply(
+        plan,
+        Some(&loaded.spec),
+        state,
+        &loaded.registry,
+        sink,
+        &options,
+    )
+    .await;
     store.flush()?;
     display.finish(&report);
     if report.ok() {
@@ -222,11 +312,19 @@ async fn up(args: ApplyArgs) -> Result<ExitCode, CliError> {
     let loaded = load(&args.run.select).await?;
     let store = open_writer(&loaded, &args.run)?;
     let state = recover(&store, &loaded.registry, &loaded.spec.name).await?;
-    let plan = plan::plan(&loaded.spec, &state, &loaded.registry, &plan_options(&args.target, &args.exclude))?;
+    let plan = plan::plan(
+        &loaded.spec,
+        &state,
+        &loaded.registry,
+        &plan_options(&args.target, &args.exclude),
+    )?;
     emit_warnings(&loaded.warnings, Some(&plan));
     print!("{}", render::text::plan(&plan, render::colour_stdout()));
     if !plan.has_changes() {
-        store.set_outputs(&plan.outputs).await.map_err(|e| CliError::Failed(e.to_string()))?;
+        store
+            .set_outputs(&plan.outputs)
+            .await
+            .map_err(|e| CliError::Failed(e.to_string()))?;
         store.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -241,7 +339,8 @@ async fn destroy(args: ApplyArgs) -> Result<ExitCode, CliError> {
     let loaded = load(&args.run.select).await?;
     let store = open_writer(&loaded, &args.run)?;
     let state = recover(&store, &loaded.registry, &loaded.spec.name).await?;
-    let plan = plan::plan_destroy(&state, &plan_options(&args.target, &args.exclude));
+    let mut plan = plan::plan_destroy(&state, &plan_options(&args.target, &args.exclude));
+    plan.stack = loaded.spec.name.clone();
     emit_warnings(&loaded.warnings, Some(&plan));
     print!("{}", render::text::plan(&plan, render::colour_stdout()));
     if !plan.has_changes() {
@@ -264,12 +363,27 @@ async fn refresh(args: RunArgs) -> Result<ExitCode, CliError> {
     let state = recover(&store, &loaded.registry, &loaded.spec.name).await?;
     let mut drifted = 0usize;
     for (name, rs) in &state.resources {
-        let Some(provider) = loaded.registry.get(&rs.type_token) else { continue };
+        let Some(provider) = loaded.registry.get(&rs.type_token) else {
+            continue;
+        };
         let ctx = CallContext::new(&loaded.spec.name, name);
-        match provider.read(&ctx, &rs.id, &rs.inputs.iter().map(|(k, v)| (k.clone(), v.reveal())).collect()).await? {
+        match provider
+            .read(
+                &ctx,
+                &rs.id,
+                &rs.inputs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.reveal()))
+                    .collect(),
+            )
+            .await?
+        {
             None => {
                 drifted += 1;
-                println!("- {name} ({}) no longer exists; removed from state", rs.type_token);
+                println!(
+                    "- {name} ({}) no longer exists; removed from state",
+                    rs.type_token
+                );
                 store
                     .finish(0, name, &Outcome::Removed)
                     .await
@@ -281,7 +395,10 @@ async fn refresh(args: RunArgs) -> Result<ExitCode, CliError> {
                 let changes = render::text::drift(&rs.inputs, &observed_inputs);
                 if !changes.is_empty() {
                     drifted += 1;
-                    println!("~ {name} ({}) changed outside cairn:\n{changes}", rs.type_token);
+                    println!(
+                        "~ {name} ({}) changed outside cairn:\n{changes}",
+                        rs.type_token
+                    );
                 }
                 let mut updated: ResourceState = rs.clone();
                 updated.outputs = schema.normalize_outputs(&observed.outputs);
@@ -300,12 +417,18 @@ async fn refresh(args: RunArgs) -> Result<ExitCode, CliError> {
 async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
     let loaded = load(&args.run.select).await?;
     let Some(provider) = loaded.registry.get(&args.type_token).cloned() else {
-        return Err(CliError::Usage(format!("unknown type `{}`", args.type_token)));
+        return Err(CliError::Usage(format!(
+            "unknown type `{}`",
+            args.type_token
+        )));
     };
     let store = open_writer(&loaded, &args.run)?;
     let ctx = CallContext::new(&loaded.spec.name, &args.name);
     let Some(observed) = provider.read(&ctx, &args.id, &Default::default()).await? else {
-        return Err(CliError::Failed(format!("{} `{}` was not found", args.type_token, args.id)));
+        return Err(CliError::Failed(format!(
+            "{} `{}` was not found",
+            args.type_token, args.id
+        )));
     };
     let schema = provider.schema();
     let rs = ResourceState {
@@ -319,16 +442,22 @@ async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
         retain_on_delete: false,
         imported: true,
     };
-    store.finish(0, &args.name, &Outcome::Written(rs.clone())).await.map_err(|e| CliError::Failed(e.to_string()))?;
+    store
+        .finish(0, &args.name, &Outcome::Written(rs.clone()))
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))?;
     store.flush()?;
-    eprintln!("imported {} `{}` as {} (protected)", args.type_token, args.id, args.name);
+    eprintln!(
+        "imported {} `{}` as {} (protected)",
+        args.type_token, args.id, args.name
+    );
     print!("{}", render::text::resource_yaml(&rs));
     Ok(ExitCode::SUCCESS)
 }
 
 async fn state_list(args: RunArgs) -> Result<ExitCode, CliError> {
     let loaded = load(&args.select).await?;
-    let state = open_reader(&loaded)?.load()?;
+    let state = read_state(&loaded)?;
     for (name, rs) in &state.resources {
         let flags = [(rs.protect, "protected"), (rs.imported, "imported")]
             .iter()
@@ -343,11 +472,20 @@ async fn state_list(args: RunArgs) -> Result<ExitCode, CliError> {
 
 async fn state_show(args: RunArgs, name: &str) -> Result<ExitCode, CliError> {
     let loaded = load(&args.select).await?;
-    let state = open_reader(&loaded)?.load()?;
+    let state = read_state(&loaded)?;
     let Some(rs) = state.resources.get(name) else {
-        return Err(CliError::Usage(format!("`{name}` is not in the state of {}", loaded.spec.name)));
+        return Err(CliError::Usage(format!(
+            "`{name}` is not in the state of {}",
+            loaded.spec.name
+        )));
     };
-    let masked = |m: &cairn_core::Map| serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_masked_json())).collect());
+    let masked = |m: &cairn_core::Map| {
+        serde_json::Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.to_masked_json()))
+                .collect(),
+        )
+    };
     let doc = serde_json::json!({
         "name": rs.name, "type": rs.type_token, "id": rs.id,
         "protect": rs.protect, "imported": rs.imported, "dependencies": rs.dependencies,
@@ -359,11 +497,20 @@ async fn state_show(args: RunArgs, name: &str) -> Result<ExitCode, CliError> {
 
 async fn stack_output(args: RunArgs, show_secrets: bool, json: bool) -> Result<ExitCode, CliError> {
     let loaded = load(&args.select).await?;
-    let state = open_reader(&loaded)?.load()?;
-    let shown = |v: &Value| if show_secrets { v.to_plain_json() } else { v.to_masked_json() };
+    let state = read_state(&loaded)?;
+    let shown = |v: &Value| {
+        if show_secrets {
+            v.to_plain_json()
+        } else {
+            v.to_masked_json()
+        }
+    };
     if json {
-        let doc: serde_json::Map<String, serde_json::Value> =
-            state.outputs.iter().map(|(k, v)| (k.clone(), shown(v))).collect();
+        let doc: serde_json::Map<String, serde_json::Value> = state
+            .outputs
+            .iter()
+            .map(|(k, v)| (k.clone(), shown(v)))
+            .collect();
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         for (k, v) in &state.outputs {
@@ -386,7 +533,7 @@ async fn emulator(cmd: EmulatorCommand) -> Result<ExitCode, CliError> {
         }
         EmulatorCommand::Start => {
             let status = cairn_emulator::daemon_start(&cfg)?;
-            println!("{status}");
+            println!("{}", local::describe(&status));
         }
         EmulatorCommand::Stop => {
             cairn_emulator::daemon_stop(&cfg.state_dir)?;
@@ -394,7 +541,7 @@ async fn emulator(cmd: EmulatorCommand) -> Result<ExitCode, CliError> {
         }
         EmulatorCommand::Status => {
             let status = cairn_emulator::daemon_status(&cfg.state_dir)?;
-            println!("{status}");
+            println!("{}", local::describe(&status));
         }
     }
     Ok(ExitCode::SUCCESS)

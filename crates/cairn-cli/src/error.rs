@@ -9,7 +9,10 @@ pub enum CliError {
     Invalid(#[from] Problems),
 
     #[error("cannot read stack file {path}")]
-    #[diagnostic(code(cairn::cli::read), help("check the path; `--stack NAME` reads stacks/NAME.yaml"))]
+    #[diagnostic(
+        code(cairn::cli::read),
+        help("check the path; `--stack NAME` reads stacks/NAME.yaml")
+    )]
     Read {
         path: PathBuf,
         #[source]

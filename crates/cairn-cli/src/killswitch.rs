@@ -18,7 +18,11 @@ pub struct KillSwitch<'a> {
 impl<'a> KillSwitch<'a> {
     pub fn from_env(inner: &'a dyn StateSink) -> Option<Self> {
         let at = std::env::var("CAIRN_TEST_KILL_AT").ok()?.parse().ok()?;
-        Some(KillSwitch { inner, at, seen: AtomicU64::new(0) })
+        Some(KillSwitch {
+            inner,
+            at,
+            seen: AtomicU64::new(0),
+        })
     }
 
     fn point(&self, what: &str) {
@@ -40,7 +44,12 @@ impl StateSink for KillSwitch<'_> {
         self.point("intent recorded, before the provider call");
         Ok(())
     }
-    async fn finish(&self, op_id: u64, resource: &str, outcome: &Outcome) -> Result<(), StateSinkError> {
+    async fn finish(
+        &self,
+        op_id: u64,
+        resource: &str,
+        outcome: &Outcome,
+    ) -> Result<(), StateSinkError> {
         self.point("provider call returned, outcome not recorded");
         self.inner.finish(op_id, resource, outcome).await?;
         self.point("outcome recorded");

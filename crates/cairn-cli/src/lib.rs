@@ -19,7 +19,10 @@ use std::process::ExitCode;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -28,7 +31,10 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(engine::run(cli)) {
         Ok(code) => code,
-        Err(err) => {
+        Err(mut err) => {
+            if let CliError::Invalid(problems) = &mut err {
+                problems.ensure_help();
+            }
             let code = err.exit_code();
             eprintln!("{:?}", miette::Report::new(err));
             ExitCode::from(code)
@@ -45,7 +51,10 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let _ = miette::set_hook(Box::new(move |_| {
         Box::new(

@@ -2,16 +2,27 @@
 
 use crate::error::CliError;
 use cairn_core::{Map, Value};
-use cairn_emulator::{EmulatorConfig, NetworkFixture};
+use cairn_emulator::{DaemonStatus, EmulatorConfig, NetworkFixture};
 use std::path::{Path, PathBuf};
 
 pub fn emulator_config() -> EmulatorConfig {
-    let port = std::env::var("LOCAL_AWS_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(4566);
+    let port = std::env::var("LOCAL_AWS_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(4566);
     let state_dir = std::env::var_os("CAIRN_EMULATOR_STATE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("state").join("local").join(".emulator"));
-    let delay_ms = std::env::var("CAIRN_EMULATOR_DELAY_MS").ok().and_then(|d| d.parse().ok()).unwrap_or(2000);
-    EmulatorConfig { port, state_dir, delay_ms, twin: true }
+    let delay_ms = std::env::var("CAIRN_EMULATOR_DELAY_MS")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(2000);
+    EmulatorConfig {
+        port,
+        state_dir,
+        delay_ms,
+        twin: true,
+    }
 }
 
 pub struct Local {
@@ -25,8 +36,17 @@ impl Local {
     pub async fn prepare(stack_path: &Path) -> Result<Local, CliError> {
         let cfg = emulator_config();
         let status = cairn_emulator::daemon_start(&cfg)?;
-        let endpoint = status.endpoint();
-        let environment = stack_path.file_stem().and_then(|s| s.to_str()).unwrap_or("dev").to_string();
+        let endpoint = status.endpoint.clone().ok_or_else(|| {
+            CliError::Failed(format!(
+                "the emulator did not report its endpoint; see {}",
+                status.log_path.display()
+            ))
+        })?;
+        let environment = stack_path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("dev")
+            .to_string();
         let fixture = cairn_emulator::seed_network_fixture(&endpoint, &environment).await?;
         // The emulator accepts any credentials; these never reach AWS.
         for (k, v) in [
@@ -49,11 +69,37 @@ impl Local {
         network.insert("vpcId".into(), Value::from(f.vpc_id.as_str()));
         network.insert(
             "subnetIds".into(),
-            Value::List(f.subnet_ids.iter().map(|s| Value::from(s.as_str())).collect()),
+            Value::List(
+                f.subnet_ids
+                    .iter()
+                    .map(|s| Value::from(s.as_str()))
+                    .collect(),
+            ),
         );
-        network.insert("subnetGroupName".into(), Value::from(f.subnet_group_name.as_str()));
-        network.insert("securityGroupName".into(), Value::from(f.security_group_name.as_str()));
-        network.insert("securityGroupId".into(), Value::from(f.security_group_id.as_str()));
+        network.insert(
+            "subnetGroupName".into(),
+            Value::from(f.subnet_group_name.as_str()),
+        );
+        network.insert(
+            "securityGroupName".into(),
+            Value::from(f.security_group_name.as_str()),
+        );
+        network.insert(
+            "securityGroupId".into(),
+            Value::from(f.security_group_id.as_str()),
+        );
         vec![("network".into(), Value::Map(network))]
+    }
+}
+
+/// One line for `emulator start|status`.
+pub fn describe(status: &DaemonStatus) -> String {
+    match (status.running, &status.endpoint, status.pid) {
+        (true, Some(endpoint), Some(pid)) => format!(
+            "emulator running at {endpoint} (pid {pid}, log {})",
+            status.log_path.display()
+        ),
+        (true, _, _) => format!("emulator running (log {})", status.log_path.display()),
+        (false, _, _) => "emulator not running".to_string(),
     }
 }

@@ -46,7 +46,10 @@ impl Display {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             bars: Mutex::new(HashMap::new()),
         });
-        Display { live: live.map(|l| l), started: Instant::now() }
+        Display {
+            live: live.map(|l| l),
+            started: Instant::now(),
+        }
     }
 
     pub fn sink(&self) -> EventSink {
@@ -83,10 +86,18 @@ fn plain_line(event: ExecEvent) {
     match event {
         ExecEvent::Started { name, action } => eprintln!("{name}: {}...", verb(action)),
         ExecEvent::Progress { name, status } => eprintln!("{name}: {status}"),
-        ExecEvent::Finished { name, action, elapsed } => {
+        ExecEvent::Finished {
+            name,
+            action,
+            elapsed,
+        } => {
             eprintln!("{name}: {} ({:.1}s)", done(action), elapsed.as_secs_f64())
         }
-        ExecEvent::Failed { name, action, error } => eprintln!("{name}: {} failed: {error}", verb(action)),
+        ExecEvent::Failed {
+            name,
+            action,
+            error,
+        } => eprintln!("{name}: {} failed: {error}", verb(action)),
         ExecEvent::Skipped { name, reason } => eprintln!("{name}: skipped ({reason})"),
     }
 }
@@ -110,13 +121,25 @@ fn live_event(multi: &MultiProgress, bars: &Mutex<HashMap<String, ProgressBar>>,
                 bar.set_message(status);
             }
         }
-        ExecEvent::Finished { name, action, elapsed } => {
+        ExecEvent::Finished {
+            name,
+            action,
+            elapsed,
+        } => {
             if let Some(bar) = bars.remove(&name) {
                 bar.finish_and_clear();
             }
-            let _ = multi.println(format!("✓ {name} {} ({:.1}s)", done(action), elapsed.as_secs_f64()));
+            let _ = multi.println(format!(
+                "✓ {name} {} ({:.1}s)",
+                done(action),
+                elapsed.as_secs_f64()
+            ));
         }
-        ExecEvent::Failed { name, action, error } => {
+        ExecEvent::Failed {
+            name,
+            action,
+            error,
+        } => {
             if let Some(bar) = bars.remove(&name) {
                 bar.finish_and_clear();
             }

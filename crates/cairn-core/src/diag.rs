@@ -121,11 +121,8 @@ impl Diagnostic for Problem {
             .iter()
             .map(|(s, l)| LabeledSpan::new_with_span(Some(l.clone()), *s));
         Some(Box::new(
-            std::iter::once(LabeledSpan::new_primary_with_span(
-                self.label.clone(),
-                span,
-            ))
-            .chain(secondary),
+            std::iter::once(LabeledSpan::new_primary_with_span(self.label.clone(), span))
+                .chain(secondary),
         ))
     }
 }
@@ -149,6 +146,36 @@ impl Problems {
     }
     pub fn extend(&mut self, other: impl IntoIterator<Item = Problem>) {
         self.problems.extend(other);
+    }
+}
+
+/// The help line for a problem that carries none of its own.
+pub fn default_help(code: &str) -> &'static str {
+    match code.rsplit("::").next().unwrap_or("") {
+        "invalid-option" => "options are dependsOn (list), protect, retainOnDelete, deleteBeforeReplace (booleans), ignoreChanges (list), import (string) and customTimeouts",
+        "unknown-option" => "options are dependsOn, protect, retainOnDelete, ignoreChanges, deleteBeforeReplace, import and customTimeouts",
+        "yaml-syntax" => "fix the YAML at the marked position; indent with spaces, and close every bracket and quote",
+        "duplicate-key" => "each key may appear once in a mapping; remove or rename one of them",
+        "wrong-shape" => "see the stack format in README.md: resources map names to { type, properties, options }",
+        "missing-key" => "add the missing key; a stack needs `name` and `resources`, a resource needs `type`",
+        "unknown-key" => "top-level keys are name, description, config, variables, resources, outputs and policy",
+        "top-level-not-map" => "a stack file is a mapping with `name:` and `resources:`",
+        "invalid-number" => "write the number in plain decimal",
+        "unsupported-tag" => "remove the YAML tag; cairn does not use custom tags",
+        "complex-key" => "use plain strings as mapping keys",
+        "multiple-documents" => "keep one YAML document per stack file",
+        _ => "see the marked position and fix the value there",
+    }
+}
+
+impl Problems {
+    /// Gives every problem a help line (a specific one when it has none).
+    pub fn ensure_help(&mut self) {
+        for p in &mut self.problems {
+            if p.help.is_none() {
+                p.help = Some(default_help(&p.code).to_string());
+            }
+        }
     }
 }
 

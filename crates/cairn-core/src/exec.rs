@@ -431,11 +431,7 @@ impl Shared<'_> {
 /// echo a secret input wrapped too.
 fn record_outputs(schema: &ResourceSchema, inputs: &Map, raw: &Map) -> Map {
     let mut out = schema.normalize_outputs(raw);
-    for (k, v) in out.iter_mut() {
-        if !v.is_secret() && inputs.get(k).is_some_and(Value::contains_secret) {
-            *v = Value::secret(std::mem::take(v));
-        }
-    }
+    crate::value::wrap_outputs_echoing_secrets(&mut out, inputs);
     out
 }
 

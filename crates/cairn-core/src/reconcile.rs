@@ -28,7 +28,7 @@
 use crate::plan::reveal_map;
 use crate::provider::{CallContext, Operation, ProviderError, Registry};
 use crate::state::{Intent, Outcome, ResourceState, StackState, StateSink};
-use crate::value::{Map, Value};
+use crate::value::Map;
 use std::fmt;
 
 /// What reconciliation found.
@@ -233,9 +233,5 @@ pub async fn reconcile(
 }
 
 fn wrap_echoed_secrets(outputs: &mut Map, inputs: &Map) {
-    for (k, v) in outputs.iter_mut() {
-        if !v.is_secret() && inputs.get(k).is_some_and(Value::contains_secret) {
-            *v = Value::secret(std::mem::take(v));
-        }
-    }
+    crate::value::wrap_outputs_echoing_secrets(outputs, inputs);
 }

@@ -578,7 +578,8 @@ impl<'a> Validator<'a> {
                             codes::OUT_OF_RANGE,
                             format!("{} must be {range}{shown}", place.describe(path)),
                         )
-                        .at(place.span(path), format!("must be {range}")),
+                        .at(place.span(path), format!("must be {range}"))
+                        .help(format!("use a value {range}")),
                     );
                 }
             }
@@ -603,7 +604,8 @@ impl<'a> Validator<'a> {
                             codes::OUT_OF_RANGE,
                             format!("{} must be {range}{shown}", place.describe(path)),
                         )
-                        .at(place.span(path), format!("must be {range}")),
+                        .at(place.span(path), format!("must be {range}"))
+                        .help(format!("use a value {range}")),
                     );
                 }
             }

@@ -204,6 +204,42 @@ impl Value {
     }
 }
 
+/// Secret-taint for outputs: an output that echoes a secret input (by name,
+/// or by containing a secret's plaintext) is wrapped as secret too.
+pub fn wrap_outputs_echoing_secrets(outputs: &mut Map, inputs: &Map) {
+    let mut secrets = Vec::new();
+    for v in inputs.values() {
+        collect_secret_texts(v, false, &mut secrets);
+    }
+    secrets.retain(|s| s.len() >= 4);
+    for (k, v) in outputs.iter_mut() {
+        if v.is_secret() {
+            continue;
+        }
+        let echoes_by_name = inputs.get(k).is_some_and(Value::contains_secret);
+        let mut texts = Vec::new();
+        collect_secret_texts(v, true, &mut texts);
+        let echoes_by_content = texts
+            .iter()
+            .any(|t| secrets.iter().any(|s| t.contains(s.as_str())));
+        if echoes_by_name || echoes_by_content {
+            *v = Value::secret(std::mem::take(v));
+        }
+    }
+}
+
+/// Strings inside `v`: all of them when `all`, else only those under a secret.
+fn collect_secret_texts(v: &Value, all: bool, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if all => out.push(s.clone()),
+        Value::Int(i) if all => out.push(i.to_string()),
+        Value::Secret(inner) => collect_secret_texts(inner, true, out),
+        Value::List(l) => l.iter().for_each(|x| collect_secret_texts(x, all, out)),
+        Value::Map(m) => m.values().for_each(|x| collect_secret_texts(x, all, out)),
+        _ => {}
+    }
+}
+
 impl fmt::Debug for Value {
     /// Like a derived `Debug`, but a secret's content is never printed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -12,9 +12,16 @@ pub fn plan(plan: &Plan, warnings: &Problems) -> String {
     let s = plan.summary();
     let mut out = String::new();
     let _ = writeln!(out, "### cairn preview: `{}`\n", plan.stack);
-    let _ = writeln!(out, "| create | update | replace | delete | import | unchanged |");
+    let _ = writeln!(
+        out,
+        "| create | update | replace | delete | import | unchanged |"
+    );
     let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|");
-    let _ = writeln!(out, "| {} | {} | {} | {} | {} | {} |\n", s.create, s.update, s.replace, s.delete, s.import, s.same);
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} | {} |\n",
+        s.create, s.update, s.replace, s.delete, s.import, s.same
+    );
     if plan.partial {
         let _ = writeln!(out, "> **Partial plan** (`--target`/`--exclude`).\n");
     }
@@ -30,8 +37,16 @@ pub fn plan(plan: &Plan, warnings: &Problems) -> String {
             step.action, step.name, step.type_token
         );
         if !step.replace_paths.is_empty() {
-            let reasons: Vec<String> = step.replace_paths.iter().map(|p| format!("`{p}`")).collect();
-            let _ = writeln!(section, "Replaced because {} changed.\n", reasons.join(", "));
+            let reasons: Vec<String> = step
+                .replace_paths
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect();
+            let _ = writeln!(
+                section,
+                "Replaced because {} changed.\n",
+                reasons.join(", ")
+            );
         }
         let _ = writeln!(section, "```diff");
         if step.action == Action::Create {
@@ -40,9 +55,21 @@ pub fn plan(plan: &Plan, warnings: &Problems) -> String {
             }
         }
         for c in &step.changes {
-            let old = c.old.as_ref().map(|v| v.display_masked()).unwrap_or_default();
-            let new = c.new.as_ref().map(|v| v.display_masked()).unwrap_or_default();
-            let forced = if c.forces_replace { "  # forces replacement" } else { "" };
+            let old = c
+                .old
+                .as_ref()
+                .map(|v| v.display_masked())
+                .unwrap_or_default();
+            let new = c
+                .new
+                .as_ref()
+                .map(|v| v.display_masked())
+                .unwrap_or_default();
+            let forced = if c.forces_replace {
+                "  # forces replacement"
+            } else {
+                ""
+            };
             match c.kind {
                 ChangeKind::Add => writeln!(section, "+ {}: {new}{forced}", c.path),
                 ChangeKind::Remove => writeln!(section, "- {}: {old}{forced}", c.path),

@@ -48,7 +48,13 @@ pub fn plan(plan: &Plan, colour: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Stack {}", plan.stack);
     for step in plan.steps.iter().filter(|s| s.action != Action::Same) {
-        let head = format!("{} {} ({}) {}", symbol(step.action), step.name, step.type_token, action_word(step));
+        let head = format!(
+            "{} {} ({}) {}",
+            symbol(step.action),
+            step.name,
+            step.type_token,
+            action_word(step)
+        );
         let _ = writeln!(out, "{}", paint(&head, step.action, colour));
         if step.action == Action::Replace && !step.replace_paths.is_empty() {
             let reasons: Vec<String> = step.replace_paths.iter().map(|p| p.to_string()).collect();
@@ -57,7 +63,15 @@ pub fn plan(plan: &Plan, colour: bool) -> String {
         if step.action == Action::Create {
             if let Some(inputs) = &step.new_inputs {
                 for (k, v) in inputs {
-                    let _ = writeln!(out, "    {}", paint(&format!("+ {k}: {}", v.display_masked()), Action::Create, colour));
+                    let _ = writeln!(
+                        out,
+                        "    {}",
+                        paint(
+                            &format!("+ {k}: {}", v.display_masked()),
+                            Action::Create,
+                            colour
+                        )
+                    );
                 }
             }
             continue;
@@ -66,9 +80,18 @@ pub fn plan(plan: &Plan, colour: bool) -> String {
             let line = match change.kind {
                 ChangeKind::Add => format!("+ {}: {}", change.path, shown(&change.new)),
                 ChangeKind::Remove => format!("- {}: {}", change.path, shown(&change.old)),
-                ChangeKind::Modify => format!("~ {}: {} => {}", change.path, shown(&change.old), shown(&change.new)),
+                ChangeKind::Modify => format!(
+                    "~ {}: {} => {}",
+                    change.path,
+                    shown(&change.old),
+                    shown(&change.new)
+                ),
             };
-            let forced = if change.forces_replace { " (forces replacement)" } else { "" };
+            let forced = if change.forces_replace {
+                " (forces replacement)"
+            } else {
+                ""
+            };
             let action = match change.kind {
                 ChangeKind::Add => Action::Create,
                 ChangeKind::Remove => Action::Delete,
@@ -86,7 +109,11 @@ pub fn plan(plan: &Plan, colour: bool) -> String {
         "Resources: {} ({} unchanged){}",
         s.line(),
         s.same,
-        if s.import > 0 { format!(", {} to import", s.import) } else { String::new() }
+        if s.import > 0 {
+            format!(", {} to import", s.import)
+        } else {
+            String::new()
+        }
     );
     if !plan.has_changes() {
         let _ = writeln!(out, "No changes.");
@@ -95,7 +122,9 @@ pub fn plan(plan: &Plan, colour: bool) -> String {
 }
 
 fn shown(v: &Option<Value>) -> String {
-    v.as_ref().map(Value::display_masked).unwrap_or_else(|| "null".into())
+    v.as_ref()
+        .map(Value::display_masked)
+        .unwrap_or_else(|| "null".into())
 }
 
 /// Drift between recorded and observed inputs, one line per property.
@@ -104,7 +133,12 @@ pub fn drift(recorded: &Map, observed: &Map) -> String {
     for (k, old) in recorded {
         match observed.get(k) {
             Some(new) if new != old && !(old.is_secret() && new.is_secret()) => {
-                let _ = writeln!(out, "    ~ {k}: {} => {}", old.display_masked(), new.display_masked());
+                let _ = writeln!(
+                    out,
+                    "    ~ {k}: {} => {}",
+                    old.display_masked(),
+                    new.display_masked()
+                );
             }
             _ => {}
         }
@@ -119,11 +153,18 @@ pub fn drift(recorded: &Map, observed: &Map) -> String {
 
 /// YAML that declares an imported resource as it exists (secrets masked).
 pub fn resource_yaml(rs: &ResourceState) -> String {
-    let mut out = format!("  {}:\n    type: {}\n    properties:\n", rs.name, rs.type_token);
+    let mut out = format!(
+        "  {}:\n    type: {}\n    properties:\n",
+        rs.name, rs.type_token
+    );
     for (k, v) in &rs.inputs {
         let json = v.to_masked_json();
         let _ = writeln!(out, "      {k}: {json}");
     }
-    let _ = writeln!(out, "    options:\n      import: {}\n      protect: true", rs.id);
+    let _ = writeln!(
+        out,
+        "    options:\n      import: {}\n      protect: true",
+        rs.id
+    );
     out
 }

@@ -1,0 +1,8 @@
+//! End-to-end tests of the `cairn` binary.
+
+mod cli {
+    mod aws;
+    pub mod common;
+    mod corpus;
+    mod offline;
+}

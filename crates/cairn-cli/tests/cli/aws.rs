@@ -1,0 +1,1 @@
+//! The Redis stacks against the local AWS emulator (moto + redis-server twins).

@@ -1,0 +1,297 @@
+//! The Redis caching layer (Story 0.5) in the typed Rust DSL.
+//!
+//! [`redis_cache`] builds the same `StackSpec` that `stacks/<env>.yaml` with
+//! `stacks/redis-cache.template.yaml` loads to; `tests/stacks.rs` proves it.
+
+use cairn_aws::resources::iam_policy::{Policy, PolicyArgs};
+use cairn_aws::resources::kms_alias::{Alias, AliasArgs};
+use cairn_aws::resources::kms_key::{Key, KeyArgs};
+use cairn_aws::resources::parameter_group::{ParameterArgs, ParameterGroup, ParameterGroupArgs};
+use cairn_aws::resources::replication_group::{ReplicationGroup, ReplicationGroupArgs};
+use cairn_aws::resources::secret::{Secret, SecretArgs};
+use cairn_aws::resources::secret_version::{SecretVersion, SecretVersionArgs};
+use cairn_aws::resources::security_group::{
+    SecurityGroup, SecurityGroupArgs, SecurityGroupRuleArgs,
+};
+use cairn_aws::resources::subnet_group::{SubnetGroup, SubnetGroupArgs};
+use cairn_builtin::{Password, PasswordArgs};
+use cairn_core::dsl::{Input, StackBuilder};
+use cairn_core::spec::{ResourceOptions, StackSpec, Timeouts};
+use std::collections::BTreeMap;
+
+/// Story 0.2's network in one environment: imported, never created here.
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub vpc_id: String,
+    pub subnet_ids: Vec<String>,
+    pub subnet_group_name: String,
+    pub security_group_name: String,
+    pub security_group_id: String,
+}
+
+/// One environment's sizing and network.
+#[derive(Clone, Debug)]
+pub struct Environment {
+    pub name: String,
+    pub aws_region: String,
+    pub node_type: String,
+    pub num_node_groups: i64,
+    pub replicas_per_node_group: i64,
+    pub multi_az_enabled: bool,
+    pub snapshot_retention_limit: i64,
+    pub allowed_cidrs: Vec<String>,
+    pub network: Network,
+}
+
+impl Environment {
+    fn sized(
+        name: &str,
+        node_type: &str,
+        shards: i64,
+        replicas: i64,
+        multi_az: bool,
+        retention: i64,
+        n: u8,
+    ) -> Self {
+        Environment {
+            name: name.to_string(),
+            aws_region: "us-east-1".into(),
+            node_type: node_type.to_string(),
+            num_node_groups: shards,
+            replicas_per_node_group: replicas,
+            multi_az_enabled: multi_az,
+            snapshot_retention_limit: retention,
+            allowed_cidrs: vec!["10.0.10.0/24".into(), "10.0.11.0/24".into()],
+            network: Network {
+                vpc_id: format!("vpc-0a1b2c3d4e5f600{n}"),
+                subnet_ids: vec![
+                    format!("subnet-0a1b2c3d4e5f6a{n}1"),
+                    format!("subnet-0a1b2c3d4e5f6a{n}2"),
+                ],
+                subnet_group_name: format!("qualisys-redis-{name}"),
+                security_group_name: format!("qualisys-redis-{name}"),
+                security_group_id: format!("sg-0a1b2c3d4e5f6a7{n}0"),
+            },
+        }
+    }
+    /// 1 shard × 0 replicas; failover on because cluster mode requires it.
+    pub fn dev() -> Self {
+        Self::sized("dev", "cache.t3.micro", 1, 0, false, 1, 1)
+    }
+    pub fn staging() -> Self {
+        Self::sized("staging", "cache.t3.small", 2, 1, true, 7, 2)
+    }
+    pub fn prod() -> Self {
+        Self::sized("prod", "cache.r5.large", 2, 1, true, 7, 3)
+    }
+}
+
+fn s(text: impl Into<String>) -> Input<String> {
+    Input::Value(text.into())
+}
+
+fn import(id: &str) -> ResourceOptions {
+    ResourceOptions {
+        import: Some(id.to_string()),
+        ..Default::default()
+    }
+}
+
+/// The Redis caching layer for one environment.
+pub fn redis_cache(env: &Environment) -> StackSpec {
+    let e = &env.name;
+    let mut b = StackBuilder::new(&format!("redis-{e}"));
+
+    let key = b.resource::<Key>(
+        "redisKey",
+        KeyArgs {
+            description: Some(s(format!(
+                "Redis caching layer at-rest and secret encryption ({e})"
+            ))),
+            enable_key_rotation: Some(true.into()),
+            deletion_window_in_days: Some(30.into()),
+            policy: None,
+            tags: None,
+        },
+    );
+    b.resource::<Alias>(
+        "redisKeyAlias",
+        AliasArgs {
+            name: s(format!("alias/qualisys-redis-{e}")),
+            target_key_id: key.key_id.clone().into(),
+        },
+    );
+    let net = &env.network;
+    let subnets = b.resource_with::<SubnetGroup>(
+        "redisSubnetGroup",
+        SubnetGroupArgs {
+            name: s(&net.subnet_group_name),
+            description: Some(s(
+                "Database subnets for the Redis caching layer (Story 0.2)",
+            )),
+            subnet_ids: net.subnet_ids.iter().map(s).collect(),
+            tags: None,
+        },
+        import(&net.subnet_group_name),
+    );
+    let sg = b.resource_with::<SecurityGroup>(
+        "redisSecurityGroup",
+        SecurityGroupArgs {
+            name: s(&net.security_group_name),
+            description: Some(s("Redis access from the Kubernetes node subnets only")),
+            vpc_id: Some(s(&net.vpc_id)),
+            ingress: Some(vec![SecurityGroupRuleArgs {
+                protocol: s("tcp"),
+                from_port: 6379.into(),
+                to_port: 6379.into(),
+                cidr_blocks: Some(env.allowed_cidrs.iter().map(s).collect()),
+                ipv6_cidr_blocks: None,
+                security_groups: None,
+                description: Some(s("Redis from Kubernetes nodes")),
+            }]),
+            egress: None,
+            tags: None,
+        },
+        import(&net.security_group_id),
+    );
+    let parameters = [
+        ("maxmemory-policy", "allkeys-lru"),
+        ("tcp-keepalive", "300"),
+        ("timeout", "0"),
+        ("notify-keyspace-events", "Exe"),
+        ("cluster-enabled", "yes"),
+        ("reserved-memory-percent", "25"),
+    ];
+    let params = b.resource::<ParameterGroup>(
+        "redisParameters",
+        ParameterGroupArgs {
+            name: s(format!("qualisys-redis7-{e}")),
+            family: s("redis7"),
+            description: Some(s("Redis 7 cluster-mode parameters for the caching layer")),
+            parameters: Some(
+                parameters
+                    .iter()
+                    .map(|(n, v)| ParameterArgs {
+                        name: s(*n),
+                        value: s(*v),
+                    })
+                    .collect(),
+            ),
+            tags: None,
+        },
+    );
+    let token = b.resource::<Password>(
+        "redisAuthToken",
+        PasswordArgs {
+            length: 64.into(),
+            special: Some(false.into()),
+            override_special: None,
+        },
+    );
+    let tags = BTreeMap::from([
+        ("environment".to_string(), s(e.as_str())),
+        ("story".to_string(), s("0.5")),
+    ]);
+    let redis = b.resource_with::<ReplicationGroup>(
+        "redis",
+        ReplicationGroupArgs {
+            replication_group_id: s(format!("qualisys-redis-{e}")),
+            description: s(format!("Redis caching layer ({e})")),
+            node_type: s(&env.node_type),
+            engine: Some(s("redis")),
+            engine_version: Some(s("7.1")),
+            cluster_mode: None,
+            num_node_groups: Some(env.num_node_groups.into()),
+            replicas_per_node_group: Some(env.replicas_per_node_group.into()),
+            num_cache_clusters: None,
+            automatic_failover_enabled: Some(true.into()),
+            multi_az_enabled: Some(env.multi_az_enabled.into()),
+            transit_encryption_enabled: Some(true.into()),
+            at_rest_encryption_enabled: Some(true.into()),
+            kms_key_id: Some(key.arn.clone().into()),
+            auth_token: Some(token.result.clone().into()),
+            auth_token_update_strategy: None,
+            parameter_group_name: Some(params.name.clone().into()),
+            subnet_group_name: Some(subnets.name.clone().into()),
+            security_group_ids: Some(vec![sg.id.clone().into()]),
+            port: Some(6379.into()),
+            maintenance_window: Some(s("sun:05:00-sun:06:00")),
+            snapshot_window: Some(s("03:00-04:00")),
+            snapshot_retention_limit: Some(env.snapshot_retention_limit.into()),
+            apply_immediately: None,
+            auto_minor_version_upgrade: None,
+            final_snapshot_identifier: None,
+            tags: Some(tags),
+        },
+        ResourceOptions {
+            custom_timeouts: Timeouts {
+                create: Some(3600),
+                update: Some(3600),
+                delete: Some(2400),
+            },
+            ..Default::default()
+        },
+    );
+    let secret = b.resource::<Secret>(
+        "redisConnectionSecret",
+        SecretArgs {
+            name: s(format!("qualisys/{e}/redis/connection")),
+            description: Some(s(
+                "Redis connection details for the platform's applications",
+            )),
+            kms_key_id: Some(key.arn.clone().into()),
+            recovery_window_in_days: Some(7.into()),
+            tags: None,
+        },
+    );
+    let endpoint = redis.configuration_endpoint_address.reference();
+    let token_ref = token.result.reference();
+    // The same text as the template's folded scalar: lines joined by spaces.
+    let secret_string = [
+        format!("{{\"primary_endpoint\":\"{endpoint}\","),
+        format!("\"reader_endpoint\":\"{endpoint}\","),
+        "\"port\":6379,".to_string(),
+        format!("\"auth_token\":\"{token_ref}\","),
+        "\"ssl_enabled\":true,".to_string(),
+        format!("\"connection_uri\":\"rediss://:{token_ref}@{endpoint}:6379\"}}"),
+    ]
+    .join(" ");
+    b.resource::<SecretVersion>(
+        "redisConnection",
+        SecretVersionArgs {
+            secret_id: secret.arn.clone().into(),
+            secret_string: s(secret_string),
+        },
+    );
+    let policy = [
+        "{\"Version\":\"2012-10-17\",\"Statement\":[".to_string(),
+        "{\"Sid\":\"ReadRedisConnectionSecret\",\"Effect\":\"Allow\",".to_string(),
+        "\"Action\":[\"secretsmanager:GetSecretValue\",\"secretsmanager:DescribeSecret\"],".to_string(),
+        format!("\"Resource\":\"{}\"}},", secret.arn),
+        "{\"Sid\":\"DecryptThroughSecretsManagerOnly\",\"Effect\":\"Allow\",".to_string(),
+        format!("\"Action\":\"kms:Decrypt\",\"Resource\":\"{}\",", key.arn),
+        format!(
+            "\"Condition\":{{\"StringEquals\":{{\"kms:ViaService\":\"secretsmanager.{}.amazonaws.com\"}}}}}}]}}",
+            env.aws_region
+        ),
+    ]
+    .join(" ");
+    let read_policy = b.resource::<Policy>(
+        "redisConnectionReadPolicy",
+        PolicyArgs {
+            name: s(format!("qualisys-redis-connection-read-{e}")),
+            path: None,
+            description: Some(s(
+                "Lets application pods (IRSA) read the Redis connection secret",
+            )),
+            policy: s(policy),
+            tags: None,
+        },
+    );
+    b.output("configurationEndpoint", endpoint);
+    b.output("port", redis.port.reference());
+    b.output("connectionSecretArn", secret.arn.reference());
+    b.output("readPolicyArn", read_policy.arn.reference());
+    b.output("kmsKeyArn", key.arn.reference());
+    b.build()
+}

@@ -1,0 +1,74 @@
+//! The Rust-DSL stack and the YAML stack files produce the same graph.
+
+use cairn_core::spec::StackSpec;
+use cairn_core::Registry;
+use cairn_stacks::{redis_cache, Environment};
+use std::path::PathBuf;
+
+fn registry() -> Registry {
+    let mut r = Registry::new();
+    cairn_builtin::register(&mut r);
+    cairn_aws::register_lazy(&mut r, None);
+    r
+}
+
+fn load_yaml(env: &str) -> StackSpec {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../stacks");
+    let path = dir.join(format!("{env}.yaml"));
+    let bytes = std::fs::read(&path).expect("stack file");
+    let read_template = |name: &str| std::fs::read(dir.join(name)).map_err(|e| e.to_string());
+    let (spec, _warnings) = cairn_config::load_stack_layered(
+        &path.display().to_string(),
+        &bytes,
+        &read_template,
+        &registry(),
+        &Default::default(),
+    )
+    .unwrap_or_else(|p| panic!("{env}.yaml must load: {p:?}"));
+    spec
+}
+
+/// Resources as (name, type, properties, options), without source spans.
+fn shape(spec: &StackSpec) -> Vec<String> {
+    spec.resources
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {:?} {:?}",
+                r.name, r.type_token, r.properties, r.options
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn rust_dsl_and_yaml_build_the_same_graph_in_every_environment() {
+    for (name, env) in [
+        ("dev", Environment::dev()),
+        ("staging", Environment::staging()),
+        ("prod", Environment::prod()),
+    ] {
+        let yaml = load_yaml(name);
+        let rust = redis_cache(&env);
+        assert_eq!(yaml.name, rust.name);
+        let (y, r) = (shape(&yaml), shape(&rust));
+        assert_eq!(y.len(), r.len(), "{name}: resource count");
+        for (a, b) in y.iter().zip(&r) {
+            assert_eq!(a, b, "{name}: resources differ");
+        }
+        assert_eq!(yaml.outputs, rust.outputs, "{name}: outputs");
+    }
+}
+
+#[test]
+fn the_rust_stack_validates_and_passes_policy() {
+    for env in [
+        Environment::dev(),
+        Environment::staging(),
+        Environment::prod(),
+    ] {
+        let spec = redis_cache(&env);
+        let problems = cairn_core::validate::validate(&spec, &registry());
+        assert!(!problems.has_errors(), "{}: {:?}", env.name, problems);
+    }
+}
