@@ -219,7 +219,14 @@ pub fn load_stack_layered(
     };
     let template = match template_entry.value.as_str() {
         Some(t) if !t.trim().is_empty() => match read_template(t) {
-            Ok(bytes) => Some((t.to_string(), bytes)),
+            // Named as the caller finds it: relative to the environment file.
+            Ok(bytes) => Some((
+                std::path::Path::new(file_name)
+                    .parent()
+                    .map(|dir| dir.join(t).display().to_string())
+                    .unwrap_or_else(|| t.to_string()),
+                bytes,
+            )),
             Err(why) => {
                 env.push(
                     Problem::error(

@@ -117,8 +117,15 @@ impl<T: Serialize> Serialize for Input<T> {
 
 /// A declared resource: derefs to its typed outputs.
 pub struct Handle<T: ResourceType> {
-    pub name: String,
+    logical_name: String,
     outputs: T::Outputs,
+}
+
+impl<T: ResourceType> Handle<T> {
+    /// The resource's name in the stack (its outputs may have a `name` too).
+    pub fn logical_name(&self) -> &str {
+        &self.logical_name
+    }
 }
 
 impl<T: ResourceType> Deref for Handle<T> {
@@ -161,7 +168,7 @@ impl StackBuilder {
         spec.options = options;
         self.spec.add(spec);
         Handle {
-            name: name.to_string(),
+            logical_name: name.to_string(),
             outputs: T::outputs(name),
         }
     }

@@ -32,6 +32,7 @@ use crate::spec::{ResourceSpec, StackSpec};
 use crate::state::{ResourceState, StackState};
 use crate::value::{Map, PathSegment, PropertyPath, Value};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 
@@ -697,7 +698,7 @@ pub fn plan(
         |name: &str| (targets.is_empty() || targets.contains(name)) && !excluded.contains(name);
 
     // Outputs known at plan time, by source index.
-    let mut known: Vec<Option<&Map>> = vec![None; n];
+    let mut known: Vec<Option<Cow<'_, Map>>> = vec![None; n];
     let mut planned = vec![false; n];
     let mut steps: Vec<Step> = Vec::with_capacity(n + orphans.len());
 
@@ -705,7 +706,7 @@ pub fn plan(
         let r = &spec.resources[i];
         let old = state.resources.get(&r.name);
         if !selected(&r.name) {
-            known[i] = old.map(|o| &o.outputs);
+            known[i] = old.map(|o| Cow::Borrowed(&o.outputs));
             continue;
         }
         planned[i] = true;
@@ -746,7 +747,7 @@ pub fn plan(
         let schema = provider.schema();
         let resolved = {
             let lookup = |root: &str| match graph.index_of(root) {
-                Some(j) => match known[j] {
+                Some(j) => match known[j].as_deref() {
                     Some(m) => RefTarget::Known(m),
                     None => RefTarget::Unknown,
                 },
@@ -763,6 +764,12 @@ pub fn plan(
             None => (Action::Create, Vec::new(), Vec::new()),
             Some(old) => {
                 apply_ignore_changes(&mut new_inputs, &old.inputs, &r.options.ignore_changes);
+                if old.imported {
+                    // What an imported resource's spec leaves out stays unmanaged.
+                    for (k, v) in &old.inputs {
+                        new_inputs.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
                 let mut changes = diff_inputs(&old.inputs, &new_inputs);
                 let mut replace_paths: BTreeSet<PropertyPath> = BTreeSet::new();
                 let type_changed = old.type_token != r.type_token;
@@ -821,7 +828,27 @@ pub fn plan(
             );
         }
         if action == Action::Same || (action == Action::Update && changes.is_empty()) {
-            known[i] = old.map(|o| &o.outputs);
+            known[i] = old.map(|o| Cow::Borrowed(&o.outputs));
+        } else if let (Action::Update, Some(old)) = (action, old) {
+            // An in-place update keeps the physical resource: its outputs stay,
+            // except those named like a changed input, which take the new value.
+            let changed: BTreeSet<&str> = changes.iter().filter_map(|c| c.path.top()).collect();
+            let outputs = old
+                .outputs
+                .iter()
+                .map(|(k, v)| {
+                    let v = if !changed.contains(k.as_str()) {
+                        v.clone()
+                    } else {
+                        match new_inputs.get(k) {
+                            Some(nv) if !nv.contains_unknown() => nv.clone(),
+                            _ => Value::Unknown,
+                        }
+                    };
+                    (k.clone(), v)
+                })
+                .collect();
+            known[i] = Some(Cow::Owned(outputs));
         }
         let provider_schema_dbr = schema.fixed_physical_name;
         steps.push(Step {
@@ -943,7 +970,7 @@ pub fn plan(
 
     let outputs = {
         let lookup = |root: &str| match graph.index_of(root) {
-            Some(j) => match known[j] {
+            Some(j) => match known[j].as_deref() {
                 Some(m) => RefTarget::Known(m),
                 None => RefTarget::Unknown,
             },

@@ -39,6 +39,7 @@ pub struct Environment {
     pub replicas_per_node_group: i64,
     pub multi_az_enabled: bool,
     pub snapshot_retention_limit: i64,
+    pub redis_port: i64,
     pub allowed_cidrs: Vec<String>,
     pub network: Network,
 }
@@ -61,6 +62,7 @@ impl Environment {
             replicas_per_node_group: replicas,
             multi_az_enabled: multi_az,
             snapshot_retention_limit: retention,
+            redis_port: 6379,
             allowed_cidrs: vec!["10.0.10.0/24".into(), "10.0.11.0/24".into()],
             network: Network {
                 vpc_id: format!("vpc-0a1b2c3d4e5f600{n}"),
@@ -147,7 +149,7 @@ pub fn redis_cache(env: &Environment) -> StackSpec {
                 cidr_blocks: Some(env.allowed_cidrs.iter().map(s).collect()),
                 ipv6_cidr_blocks: None,
                 security_groups: None,
-                description: Some(s("Redis from Kubernetes nodes")),
+                description: None,
             }]),
             egress: None,
             tags: None,
@@ -214,7 +216,7 @@ pub fn redis_cache(env: &Environment) -> StackSpec {
             parameter_group_name: Some(params.name.clone().into()),
             subnet_group_name: Some(subnets.name.clone().into()),
             security_group_ids: Some(vec![sg.id.clone().into()]),
-            port: Some(6379.into()),
+            port: Some(env.redis_port.into()),
             maintenance_window: Some(s("sun:05:00-sun:06:00")),
             snapshot_window: Some(s("03:00-04:00")),
             snapshot_retention_limit: Some(env.snapshot_retention_limit.into()),
@@ -245,15 +247,16 @@ pub fn redis_cache(env: &Environment) -> StackSpec {
         },
     );
     let endpoint = redis.configuration_endpoint_address.reference();
+    let port = redis.port.reference();
     let token_ref = token.result.reference();
     // The same text as the template's folded scalar: lines joined by spaces.
     let secret_string = [
         format!("{{\"primary_endpoint\":\"{endpoint}\","),
         format!("\"reader_endpoint\":\"{endpoint}\","),
-        "\"port\":6379,".to_string(),
+        format!("\"port\":{port},"),
         format!("\"auth_token\":\"{token_ref}\","),
         "\"ssl_enabled\":true,".to_string(),
-        format!("\"connection_uri\":\"rediss://:{token_ref}@{endpoint}:6379\"}}"),
+        format!("\"connection_uri\":\"rediss://:{token_ref}@{endpoint}:{port}\"}}"),
     ]
     .join(" ");
     b.resource::<SecretVersion>(

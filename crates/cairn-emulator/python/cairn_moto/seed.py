@@ -91,7 +91,7 @@ def seed(endpoint: str, env: str) -> dict:
             raise
         ec.create_cache_subnet_group(
             CacheSubnetGroupName=group_name,
-            CacheSubnetGroupDescription=f"qualisys redis subnets ({env})",
+            CacheSubnetGroupDescription="Database subnets for the Redis caching layer (Story 0.2)",
             SubnetIds=db_subnets,
             Tags=[fixture_tag],
         )
@@ -105,7 +105,7 @@ def seed(endpoint: str, env: str) -> dict:
     else:
         sg_id = ec2.create_security_group(
             GroupName=sg_name,
-            Description=f"qualisys redis access ({env})",
+            Description="Redis access from the Kubernetes node subnets only",
             VpcId=vpc_id,
             TagSpecifications=[
                 {"ResourceType": "security-group", "Tags": [{"Key": "Name", "Value": sg_name}, fixture_tag]}
