@@ -8,9 +8,13 @@
 
 pub mod clients;
 pub mod error;
+pub mod inspect;
 pub mod resources;
 mod util;
 mod wait;
+
+#[cfg(test)]
+mod mock_tests;
 
 use cairn_core::provider::{Registry, ResourceProvider};
 use cairn_core::schema::ResourceSchema;
@@ -31,9 +35,13 @@ pub fn providers(clients: Arc<AwsClients>) -> Vec<Arc<dyn ResourceProvider>> {
     vec![
         Arc::new(kms_key::KeyProvider::new(clients.clone())),
         Arc::new(kms_alias::AliasProvider::new(clients.clone())),
-        Arc::new(parameter_group::ParameterGroupProvider::new(clients.clone())),
+        Arc::new(parameter_group::ParameterGroupProvider::new(
+            clients.clone(),
+        )),
         Arc::new(subnet_group::SubnetGroupProvider::new(clients.clone())),
-        Arc::new(replication_group::ReplicationGroupProvider::new(clients.clone())),
+        Arc::new(replication_group::ReplicationGroupProvider::new(
+            clients.clone(),
+        )),
         Arc::new(secret::SecretProvider::new(clients.clone())),
         Arc::new(secret_version::SecretVersionProvider::new(clients.clone())),
         Arc::new(iam_policy::PolicyProvider::new(clients.clone())),
@@ -65,4 +73,103 @@ pub fn register_lazy(registry: &mut Registry, endpoint_override: Option<&str>) {
 /// The schemas of every AWS resource type (no clients, no IO).
 pub fn schemas() -> Vec<ResourceSchema> {
     resources::all_schemas()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_core::schema::PropType;
+
+    #[test]
+    fn every_type_is_registered_lazily_without_network() {
+        let mut reg = Registry::new();
+        let clients = Arc::new(AwsClients::lazy(Some("http://127.0.0.1:1")));
+        register_with(&mut reg, clients.clone());
+        let tokens: Vec<&str> = reg.tokens().collect();
+        assert_eq!(
+            tokens,
+            vec![
+                "aws:ec2:SecurityGroup",
+                "aws:elasticache:ParameterGroup",
+                "aws:elasticache:ReplicationGroup",
+                "aws:elasticache:SubnetGroup",
+                "aws:iam:Policy",
+                "aws:kms:Alias",
+                "aws:kms:Key",
+                "aws:secretsmanager:Secret",
+                "aws:secretsmanager:SecretVersion",
+            ]
+        );
+        // Checks run without touching AWS.
+        let rg = reg.get("aws:elasticache:ReplicationGroup").unwrap();
+        let mut inputs = cairn_core::Map::new();
+        inputs.insert("replicationGroupId".into(), "Bad--".into());
+        assert!(!rg.check(&inputs).is_empty());
+        assert!(!clients.is_loaded());
+        assert_eq!(schemas().len(), tokens.len());
+    }
+
+    #[test]
+    fn schemas_are_consistent() {
+        for s in schemas() {
+            assert!(s.token.starts_with("aws:"), "{}", s.token);
+            let mut names: Vec<&str> = s.properties.iter().map(|p| p.name.as_str()).collect();
+            let n = names.len();
+            names.sort();
+            names.dedup();
+            assert_eq!(names.len(), n, "duplicate property in {}", s.token);
+            for p in &s.properties {
+                assert!(
+                    p.name.chars().next().unwrap().is_ascii_lowercase()
+                        && !p.name.contains(['_', '-']),
+                    "{}.{} is not camelCase",
+                    s.token,
+                    p.name
+                );
+                assert!(!p.doc.is_empty(), "{}.{} has no doc", s.token, p.name);
+                if let (Some(d), PropType::Int { min, max }) = (&p.default, &p.ty) {
+                    let d = d.as_i64().unwrap();
+                    assert!(min.is_none_or(|m| d >= m) && max.is_none_or(|m| d <= m));
+                }
+            }
+            assert!(!s.outputs.is_empty());
+        }
+        let rg = schemas()
+            .into_iter()
+            .find(|s| s.token == "aws:elasticache:ReplicationGroup")
+            .unwrap();
+        assert!(rg.prop("authToken").unwrap().secret);
+        for p in [
+            "replicationGroupId",
+            "port",
+            "subnetGroupName",
+            "atRestEncryptionEnabled",
+            "kmsKeyId",
+        ] {
+            assert!(rg.prop(p).unwrap().replace_on_change, "{p}");
+        }
+        for p in [
+            "nodeType",
+            "numNodeGroups",
+            "replicasPerNodeGroup",
+            "securityGroupIds",
+            "authToken",
+        ] {
+            assert!(!rg.prop(p).unwrap().replace_on_change, "{p}");
+        }
+        assert!(rg.fixed_physical_name);
+        let sv = schemas()
+            .into_iter()
+            .find(|s| s.token == "aws:secretsmanager:SecretVersion")
+            .unwrap();
+        assert!(sv.prop("secretString").unwrap().secret);
+    }
+
+    #[test]
+    fn poll_config_defaults_and_backoff_start() {
+        let p = PollConfig::with_max(std::time::Duration::from_millis(15_000));
+        assert_eq!(p.first, std::time::Duration::from_millis(1_500));
+        let p = PollConfig::with_max(std::time::Duration::from_millis(5));
+        assert_eq!(p.first, std::time::Duration::from_millis(1));
+    }
 }

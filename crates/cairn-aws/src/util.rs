@@ -37,7 +37,12 @@ pub(crate) fn get_i32(m: &Map, k: &str) -> Option<i32> {
 pub(crate) fn get_str_list(m: &Map, k: &str) -> Vec<String> {
     m.get(k)
         .and_then(Value::as_list)
-        .map(|l| l.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -71,7 +76,11 @@ pub(crate) fn tag_diff(
         .filter(|(k, v)| old.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let removed = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    let removed = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .cloned()
+        .collect();
     (set, removed)
 }
 
@@ -103,7 +112,12 @@ pub(crate) fn order_like<T: PartialEq + Clone>(observed: &[T], desired: &[T]) ->
 }
 
 pub(crate) fn str_list_value<S: AsRef<str>>(items: &[S]) -> Value {
-    Value::List(items.iter().map(|s| Value::String(s.as_ref().to_string())).collect())
+    Value::List(
+        items
+            .iter()
+            .map(|s| Value::String(s.as_ref().to_string()))
+            .collect(),
+    )
 }
 
 /// True when two JSON documents are equal as JSON (ignoring formatting).
@@ -189,9 +203,18 @@ where
 {
     let (code, message, retryable) = match &err {
         SdkError::ServiceError(se) => {
-            let code = err.code().unwrap_or("Unknown").to_string();
-            let message = err.message().unwrap_or("").to_string();
             let status = se.raw().status().as_u16();
+            let code = err
+                .code()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("HTTP{status}"));
+            let message = err
+                .message()
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    format!("the service answered HTTP {status} without an error message")
+                });
             let retryable = status >= 500
                 || THROTTLING.contains(&code.as_str())
                 || TRANSIENT.contains(&code.as_str());
@@ -228,7 +251,12 @@ where
 }
 
 /// An API-level failure we detect ourselves (odd response, wrong state).
-pub(crate) fn api_failure(resource: &str, api: &str, code: &str, message: impl Into<String>) -> ProviderError {
+pub(crate) fn api_failure(
+    resource: &str,
+    api: &str,
+    code: &str,
+    message: impl Into<String>,
+) -> ProviderError {
     ProviderError::Api {
         resource: resource.to_string(),
         api: api.to_string(),
@@ -324,7 +352,10 @@ mod tests {
 
     #[test]
     fn redaction() {
-        assert_eq!(redact("bad token abcdef!", &["abcdef"]), "bad token [secret]!");
+        assert_eq!(
+            redact("bad token abcdef!", &["abcdef"]),
+            "bad token [secret]!"
+        );
         assert_eq!(redact("x", &[""]), "x");
     }
 
@@ -336,8 +367,10 @@ mod tests {
 
     #[test]
     fn tag_diffs() {
-        let old: BTreeMap<_, _> = [("a".to_string(), "1".to_string()), ("b".into(), "2".into())].into();
-        let new: BTreeMap<_, _> = [("a".to_string(), "1".to_string()), ("c".into(), "3".into())].into();
+        let old: BTreeMap<_, _> =
+            [("a".to_string(), "1".to_string()), ("b".into(), "2".into())].into();
+        let new: BTreeMap<_, _> =
+            [("a".to_string(), "1".to_string()), ("c".into(), "3".into())].into();
         let (set, removed) = tag_diff(&old, &new);
         assert_eq!(set.keys().collect::<Vec<_>>(), vec!["c"]);
         assert_eq!(removed, vec!["b".to_string()]);

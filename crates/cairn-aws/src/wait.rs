@@ -42,7 +42,11 @@ where
     loop {
         clients.count_describe();
         let elapsed = start.elapsed();
-        match probe().await? {
+        let probed = probe().await?;
+        if let Probe::Pending(status) | Probe::Failed(status) = &probed {
+            tracing::debug!(resource = spec.resource, status = %status, elapsed_ms = elapsed.as_millis() as u64, "waiting for `{}`", spec.wanted);
+        }
+        match probed {
             Probe::Done(t) => {
                 ctx.report(&format!("{} ({}s)", spec.wanted, elapsed.as_secs()));
                 return Ok(t);

@@ -9,7 +9,9 @@ use crate::util::{
 use async_trait::async_trait;
 use aws_sdk_iam::types::{Policy as PolicyModel, PolicyScopeType, PolicyVersion, Tag};
 use cairn_core::dsl::{Input, Output, ResourceType};
-use cairn_core::provider::{CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider};
+use cairn_core::provider::{
+    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
+};
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::value::{Map, PropertyPath};
 use serde::Serialize;
@@ -27,14 +29,41 @@ pub fn schema() -> ResourceSchema {
     let s = PropType::string;
     ResourceSchema::new(TOKEN, "An IAM customer managed policy.")
         .fixed_name()
-        .property(PropertySchema::new("name", PropType::String { min_len: Some(1), max_len: Some(128) }).required().replaces().doc("Policy name."))
-        .property(PropertySchema::new("path", s()).replaces().default_value(serde_json::json!("/")).doc("Path, e.g. `/`."))
-        .property(PropertySchema::new("description", s()).replaces().doc("Description (cannot change in place)."))
-        .property(PropertySchema::new("policy", s()).required().doc("Policy document (JSON)."))
+        .property(
+            PropertySchema::new(
+                "name",
+                PropType::String {
+                    min_len: Some(1),
+                    max_len: Some(128),
+                },
+            )
+            .required()
+            .replaces()
+            .doc("Policy name."),
+        )
+        .property(
+            PropertySchema::new("path", s())
+                .replaces()
+                .default_value(serde_json::json!("/"))
+                .doc("Path, e.g. `/`."),
+        )
+        .property(
+            PropertySchema::new("description", s())
+                .replaces()
+                .doc("Description (cannot change in place)."),
+        )
+        .property(
+            PropertySchema::new("policy", s())
+                .required()
+                .doc("Policy document (JSON)."),
+        )
         .property(PropertySchema::new("tags", PropType::map(s())).doc("Tags."))
         .output(OutputSchema::new("arn", "Policy ARN."))
         .output(OutputSchema::new("policyId", "Policy id."))
-        .output(OutputSchema::new("defaultVersionId", "Default version, e.g. `v2`."))
+        .output(OutputSchema::new(
+            "defaultVersionId",
+            "Default version, e.g. `v2`.",
+        ))
 }
 
 pub struct Policy;
@@ -75,7 +104,10 @@ fn outputs(p: &PolicyModel) -> Map {
     let mut m = Map::new();
     m.insert("arn".into(), p.arn().unwrap_or_default().into());
     m.insert("policyId".into(), p.policy_id().unwrap_or_default().into());
-    m.insert("defaultVersionId".into(), p.default_version_id().unwrap_or_default().into());
+    m.insert(
+        "defaultVersionId".into(),
+        p.default_version_id().unwrap_or_default().into(),
+    );
     m
 }
 
@@ -125,7 +157,11 @@ impl PolicyProvider {
         }
     }
 
-    async fn versions(&self, resource: &str, arn: &str) -> Result<Vec<PolicyVersion>, ProviderError> {
+    async fn versions(
+        &self,
+        resource: &str,
+        arn: &str,
+    ) -> Result<Vec<PolicyVersion>, ProviderError> {
         let sdk = self.clients.get().await?;
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
@@ -140,13 +176,20 @@ impl PolicyProvider {
                 .map_err(|e| api_error(resource, "iam:ListPolicyVersions", e, &[]))?;
             out.extend(page.versions().iter().cloned());
             match page.marker() {
-                Some(m) if page.is_truncated() && Some(m) != marker.as_deref() => marker = Some(m.to_string()),
+                Some(m) if page.is_truncated() && Some(m) != marker.as_deref() => {
+                    marker = Some(m.to_string())
+                }
                 _ => return Ok(out),
             }
         }
     }
 
-    async fn find_by_name(&self, resource: &str, name: &str, path: &str) -> Result<Option<PolicyModel>, ProviderError> {
+    async fn find_by_name(
+        &self,
+        resource: &str,
+        name: &str,
+        path: &str,
+    ) -> Result<Option<PolicyModel>, ProviderError> {
         let sdk = self.clients.get().await?;
         let mut marker: Option<String> = None;
         loop {
@@ -159,11 +202,17 @@ impl PolicyProvider {
                 .send()
                 .await
                 .map_err(|e| api_error(resource, "iam:ListPolicies", e, &[]))?;
-            if let Some(p) = page.policies().iter().find(|p| p.policy_name() == Some(name)) {
+            if let Some(p) = page
+                .policies()
+                .iter()
+                .find(|p| p.policy_name() == Some(name))
+            {
                 return Ok(Some(p.clone()));
             }
             match page.marker() {
-                Some(m) if page.is_truncated() && Some(m) != marker.as_deref() => marker = Some(m.to_string()),
+                Some(m) if page.is_truncated() && Some(m) != marker.as_deref() => {
+                    marker = Some(m.to_string())
+                }
                 _ => return Ok(None),
             }
         }
@@ -178,9 +227,17 @@ impl ResourceProvider for PolicyProvider {
 
     fn check(&self, inputs: &Map) -> Vec<CheckFailure> {
         match concrete_str(inputs, "policy") {
-            Some(p) if serde_json::from_str::<serde_json::Value>(p).map(|v| !v.is_object()).unwrap_or(true) => {
-                vec![CheckFailure::error(rules::POLICY_JSON, PropertyPath::key("policy"), "policy is not a JSON object")
-                    .with_help("write the policy document as JSON, e.g. with `fn::toJSON`")]
+            Some(p)
+                if serde_json::from_str::<serde_json::Value>(p)
+                    .map(|v| !v.is_object())
+                    .unwrap_or(true) =>
+            {
+                vec![CheckFailure::error(
+                    rules::POLICY_JSON,
+                    PropertyPath::key("policy"),
+                    "policy is not a JSON object",
+                )
+                .with_help("write the policy document as JSON, e.g. with `fn::toJSON`")]
             }
             _ => Vec::new(),
         }
@@ -188,7 +245,8 @@ impl ResourceProvider for PolicyProvider {
 
     async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let name = get_str(inputs, "name").ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
+        let name = get_str(inputs, "name")
+            .ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
         let sdk = self.clients.get().await?;
         let mut tags = get_tags(inputs, "tags");
         tags.insert(URN_TAG.to_string(), ctx.urn.clone());
@@ -203,14 +261,21 @@ impl ResourceProvider for PolicyProvider {
             .send()
             .await
             .map_err(|e| api_error(&resource, "iam:CreatePolicy", e, &[]))?;
-        let p = out.policy().ok_or_else(|| missing(&resource, "iam:CreatePolicy", "policy"))?;
+        let p = out
+            .policy()
+            .ok_or_else(|| missing(&resource, "iam:CreatePolicy", "policy"))?;
         Ok(Created {
             id: p.arn().unwrap_or_default().to_string(),
             outputs: outputs(p),
         })
     }
 
-    async fn read(&self, ctx: &CallContext, id: &str, inputs: &Map) -> Result<Option<Observed>, ProviderError> {
+    async fn read(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        inputs: &Map,
+    ) -> Result<Option<Observed>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let Some(p) = self.get(&resource, id).await? else {
             return Ok(None);
@@ -258,7 +323,14 @@ impl ResourceProvider for PolicyProvider {
         }))
     }
 
-    async fn update(&self, ctx: &CallContext, id: &str, old: &Map, new: &Map, _old_outputs: &Map) -> Result<Map, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        old: &Map,
+        new: &Map,
+        _old_outputs: &Map,
+    ) -> Result<Map, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
         if old.get("policy") != new.get("policy") {
@@ -312,7 +384,13 @@ impl ResourceProvider for PolicyProvider {
         Ok(outputs(&p))
     }
 
-    async fn delete(&self, ctx: &CallContext, id: &str, _inputs: &Map, _outputs: &Map) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        _inputs: &Map,
+        _outputs: &Map,
+    ) -> Result<(), ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
         let versions = match self.versions(&resource, id).await {
@@ -322,7 +400,14 @@ impl ResourceProvider for PolicyProvider {
         };
         for v in versions.iter().filter(|v| !v.is_default_version()) {
             let Some(vid) = v.version_id() else { continue };
-            match sdk.iam.delete_policy_version().policy_arn(id).version_id(vid).send().await {
+            match sdk
+                .iam
+                .delete_policy_version()
+                .policy_arn(id)
+                .version_id(vid)
+                .send()
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(api_error(&resource, "iam:DeletePolicyVersion", e, &[])),
@@ -335,19 +420,26 @@ impl ResourceProvider for PolicyProvider {
         }
     }
 
-    async fn recover(&self, ctx: &CallContext, inputs: &Map) -> Result<Option<Created>, ProviderError> {
+    async fn recover(
+        &self,
+        ctx: &CallContext,
+        inputs: &Map,
+    ) -> Result<Option<Created>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let Some(name) = get_str(inputs, "name") else {
             return Ok(None);
         };
         let path = get_str(inputs, "path").unwrap_or("/");
-        Ok(self.find_by_name(&resource, name, path).await?.and_then(|p| {
-            let arn = p.arn()?.to_string();
-            Some(Created {
-                id: arn,
-                outputs: outputs(&p),
-            })
-        }))
+        Ok(self
+            .find_by_name(&resource, name, path)
+            .await?
+            .and_then(|p| {
+                let arn = p.arn()?.to_string();
+                Some(Created {
+                    id: arn,
+                    outputs: outputs(&p),
+                })
+            }))
     }
 }
 
@@ -366,7 +458,12 @@ mod tests {
 
     #[test]
     fn prunes_oldest_non_default() {
-        let vs = vec![v("v1", 10, true), v("v2", 20, false), v("v3", 30, false), v("v4", 5, false)];
+        let vs = vec![
+            v("v1", 10, true),
+            v("v2", 20, false),
+            v("v3", 30, false),
+            v("v4", 5, false),
+        ];
         assert_eq!(version_to_prune(&vs).as_deref(), Some("v4"));
         assert_eq!(version_to_prune(&[v("v1", 1, true)]), None);
     }

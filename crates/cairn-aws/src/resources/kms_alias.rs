@@ -5,7 +5,9 @@ use crate::util::{api_error, concrete_str, get_str, is_not_found, missing, resou
 use async_trait::async_trait;
 use aws_sdk_kms::types::AliasListEntry;
 use cairn_core::dsl::{Input, Output, ResourceType};
-use cairn_core::provider::{CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider};
+use cairn_core::provider::{
+    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
+};
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::value::{Map, PropertyPath};
 use serde::Serialize;
@@ -19,8 +21,23 @@ pub mod rules {
 pub fn schema() -> ResourceSchema {
     ResourceSchema::new(TOKEN, "A KMS key alias.")
         .fixed_name()
-        .property(PropertySchema::new("name", PropType::String { min_len: Some(7), max_len: Some(256) }).required().replaces().doc("Alias name, starting with `alias/`."))
-        .property(PropertySchema::new("targetKeyId", PropType::string()).required().doc("Key id or ARN the alias points to."))
+        .property(
+            PropertySchema::new(
+                "name",
+                PropType::String {
+                    min_len: Some(7),
+                    max_len: Some(256),
+                },
+            )
+            .required()
+            .replaces()
+            .doc("Alias name, starting with `alias/`."),
+        )
+        .property(
+            PropertySchema::new("targetKeyId", PropType::string())
+                .required()
+                .doc("Key id or ARN the alias points to."),
+        )
         .output(OutputSchema::new("arn", "Alias ARN."))
 }
 
@@ -67,11 +84,21 @@ impl AliasProvider {
         }
     }
 
-    async fn find(&self, resource: &str, name: &str) -> Result<Option<AliasListEntry>, ProviderError> {
+    async fn find(
+        &self,
+        resource: &str,
+        name: &str,
+    ) -> Result<Option<AliasListEntry>, ProviderError> {
         let sdk = self.clients.get().await?;
         let mut marker: Option<String> = None;
         loop {
-            let page = match sdk.kms.list_aliases().set_marker(marker.clone()).send().await {
+            let page = match sdk
+                .kms
+                .list_aliases()
+                .set_marker(marker.clone())
+                .send()
+                .await
+            {
                 Ok(p) => p,
                 Err(e) if is_not_found(&e) => return Ok(None),
                 Err(e) => return Err(api_error(resource, "kms:ListAliases", e, &[])),
@@ -80,7 +107,9 @@ impl AliasProvider {
                 return Ok(Some(a.clone()));
             }
             match page.next_marker() {
-                Some(m) if page.truncated() && Some(m) != marker.as_deref() => marker = Some(m.to_string()),
+                Some(m) if page.truncated() && Some(m) != marker.as_deref() => {
+                    marker = Some(m.to_string())
+                }
                 _ => return Ok(None),
             }
         }
@@ -95,19 +124,22 @@ impl ResourceProvider for AliasProvider {
 
     fn check(&self, inputs: &Map) -> Vec<CheckFailure> {
         match concrete_str(inputs, "name") {
-            Some(n) if !n.starts_with("alias/") || n.starts_with("alias/aws/") => vec![CheckFailure::error(
-                rules::NAME,
-                PropertyPath::key("name"),
-                format!("alias name `{n}` must start with `alias/` and not with `alias/aws/`"),
-            )
-            .with_help("e.g. `alias/qualisys-redis`")],
+            Some(n) if !n.starts_with("alias/") || n.starts_with("alias/aws/") => {
+                vec![CheckFailure::error(
+                    rules::NAME,
+                    PropertyPath::key("name"),
+                    format!("alias name `{n}` must start with `alias/` and not with `alias/aws/`"),
+                )
+                .with_help("e.g. `alias/qualisys-redis`")]
+            }
             _ => Vec::new(),
         }
     }
 
     async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let name = get_str(inputs, "name").ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
+        let name = get_str(inputs, "name")
+            .ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
         let target = get_str(inputs, "targetKeyId").unwrap_or_default();
         let sdk = self.clients.get().await?;
         sdk.kms
@@ -127,7 +159,12 @@ impl ResourceProvider for AliasProvider {
         })
     }
 
-    async fn read(&self, ctx: &CallContext, id: &str, inputs: &Map) -> Result<Option<Observed>, ProviderError> {
+    async fn read(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        inputs: &Map,
+    ) -> Result<Option<Observed>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let Some(a) = self.find(&resource, id).await? else {
             return Ok(None);
@@ -149,7 +186,14 @@ impl ResourceProvider for AliasProvider {
         }))
     }
 
-    async fn update(&self, ctx: &CallContext, id: &str, _old: &Map, new: &Map, old_outputs: &Map) -> Result<Map, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        _old: &Map,
+        new: &Map,
+        old_outputs: &Map,
+    ) -> Result<Map, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
         sdk.kms
@@ -162,7 +206,13 @@ impl ResourceProvider for AliasProvider {
         Ok(old_outputs.clone())
     }
 
-    async fn delete(&self, ctx: &CallContext, id: &str, _inputs: &Map, _outputs: &Map) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        _inputs: &Map,
+        _outputs: &Map,
+    ) -> Result<(), ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
         match sdk.kms.delete_alias().alias_name(id).send().await {
@@ -172,7 +222,11 @@ impl ResourceProvider for AliasProvider {
         }
     }
 
-    async fn recover(&self, ctx: &CallContext, inputs: &Map) -> Result<Option<Created>, ProviderError> {
+    async fn recover(
+        &self,
+        ctx: &CallContext,
+        inputs: &Map,
+    ) -> Result<Option<Created>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let Some(name) = get_str(inputs, "name") else {
             return Ok(None);

@@ -10,7 +10,9 @@ use crate::util::{
 use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyMetadata, Tag};
 use cairn_core::dsl::{Input, Output, ResourceType};
-use cairn_core::provider::{CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider};
+use cairn_core::provider::{
+    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
+};
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::value::{Map, PropertyPath};
 use serde::Serialize;
@@ -155,7 +157,11 @@ impl KeyProvider {
         }
     }
 
-    async fn describe(&self, resource: &str, id: &str) -> Result<Option<KeyMetadata>, ProviderError> {
+    async fn describe(
+        &self,
+        resource: &str,
+        id: &str,
+    ) -> Result<Option<KeyMetadata>, ProviderError> {
         let sdk = self.clients.get().await?;
         match sdk.kms.describe_key().key_id(id).send().await {
             Ok(out) => Ok(out.key_metadata().cloned()),
@@ -164,7 +170,11 @@ impl KeyProvider {
         }
     }
 
-    async fn tags_of(&self, resource: &str, id: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+    async fn tags_of(
+        &self,
+        resource: &str,
+        id: &str,
+    ) -> Result<BTreeMap<String, String>, ProviderError> {
         let sdk = self.clients.get().await?;
         let mut out = BTreeMap::new();
         let mut marker: Option<String> = None;
@@ -181,7 +191,9 @@ impl KeyProvider {
                 out.insert(t.tag_key().to_string(), t.tag_value().to_string());
             }
             match page.next_marker() {
-                Some(m) if page.truncated() && Some(m) != marker.as_deref() => marker = Some(m.to_string()),
+                Some(m) if page.truncated() && Some(m) != marker.as_deref() => {
+                    marker = Some(m.to_string())
+                }
                 _ => break,
             }
         }
@@ -203,7 +215,12 @@ impl KeyProvider {
         Ok(default_key_policy(&partition, &account, &region))
     }
 
-    async fn set_rotation(&self, resource: &str, key_id: &str, on: bool) -> Result<(), ProviderError> {
+    async fn set_rotation(
+        &self,
+        resource: &str,
+        key_id: &str,
+        on: bool,
+    ) -> Result<(), ProviderError> {
         let sdk = self.clients.get().await?;
         if on {
             sdk.kms
@@ -232,9 +249,17 @@ impl ResourceProvider for KeyProvider {
 
     fn check(&self, inputs: &Map) -> Vec<CheckFailure> {
         match concrete_str(inputs, "policy") {
-            Some(p) if serde_json::from_str::<serde_json::Value>(p).map(|v| !v.is_object()).unwrap_or(true) => {
-                vec![CheckFailure::error(rules::POLICY_JSON, PropertyPath::key("policy"), "policy is not a JSON object")
-                    .with_help("write the key policy as a JSON document, e.g. with `fn::toJSON`")]
+            Some(p)
+                if serde_json::from_str::<serde_json::Value>(p)
+                    .map(|v| !v.is_object())
+                    .unwrap_or(true) =>
+            {
+                vec![CheckFailure::error(
+                    rules::POLICY_JSON,
+                    PropertyPath::key("policy"),
+                    "policy is not a JSON object",
+                )
+                .with_help("write the key policy as a JSON document, e.g. with `fn::toJSON`")]
             }
             _ => Vec::new(),
         }
@@ -267,7 +292,12 @@ impl ResourceProvider for KeyProvider {
         })
     }
 
-    async fn read(&self, ctx: &CallContext, id: &str, inputs: &Map) -> Result<Option<Observed>, ProviderError> {
+    async fn read(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        inputs: &Map,
+    ) -> Result<Option<Observed>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let Some(meta) = self.describe(&resource, id).await? else {
             return Ok(None);
@@ -317,7 +347,14 @@ impl ResourceProvider for KeyProvider {
         }))
     }
 
-    async fn update(&self, ctx: &CallContext, id: &str, old: &Map, new: &Map, _old_outputs: &Map) -> Result<Map, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        old: &Map,
+        new: &Map,
+        _old_outputs: &Map,
+    ) -> Result<Map, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
         let changed = |k: &str| old.get(k) != new.get(k);
@@ -331,7 +368,12 @@ impl ResourceProvider for KeyProvider {
                 .map_err(|e| api_error(&resource, "kms:UpdateKeyDescription", e, &[]))?;
         }
         if changed("enableKeyRotation") {
-            self.set_rotation(&resource, id, get_bool(new, "enableKeyRotation") == Some(true)).await?;
+            self.set_rotation(
+                &resource,
+                id,
+                get_bool(new, "enableKeyRotation") == Some(true),
+            )
+            .await?;
         }
         if changed("policy") {
             let policy = self.policy_for(&resource, new).await?;
@@ -372,7 +414,13 @@ impl ResourceProvider for KeyProvider {
         Ok(outputs(&meta))
     }
 
-    async fn delete(&self, ctx: &CallContext, id: &str, inputs: &Map, _outputs: &Map) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        inputs: &Map,
+        _outputs: &Map,
+    ) -> Result<(), ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
         let window = get_i32(inputs, "deletionWindowInDays").unwrap_or(DEFAULT_WINDOW);
@@ -387,15 +435,23 @@ impl ResourceProvider for KeyProvider {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             // Already pending deletion.
-            Err(e) if error_code(&e) == Some("KMSInvalidStateException") => match self.describe(&resource, id).await? {
-                Some(meta) if !gone(&meta) => Err(api_error(&resource, "kms:ScheduleKeyDeletion", e, &[])),
-                _ => Ok(()),
-            },
+            Err(e) if error_code(&e) == Some("KMSInvalidStateException") => {
+                match self.describe(&resource, id).await? {
+                    Some(meta) if !gone(&meta) => {
+                        Err(api_error(&resource, "kms:ScheduleKeyDeletion", e, &[]))
+                    }
+                    _ => Ok(()),
+                }
+            }
             Err(e) => Err(api_error(&resource, "kms:ScheduleKeyDeletion", e, &[])),
         }
     }
 
-    async fn recover(&self, ctx: &CallContext, inputs: &Map) -> Result<Option<Created>, ProviderError> {
+    async fn recover(
+        &self,
+        ctx: &CallContext,
+        inputs: &Map,
+    ) -> Result<Option<Created>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
         let mut marker: Option<String> = None;
@@ -412,7 +468,11 @@ impl ResourceProvider for KeyProvider {
                 let tags = match self.tags_of(&resource, key_id).await {
                     Ok(t) => t,
                     // AWS managed keys and keys we may not read: not ours.
-                    Err(ProviderError::Api { code, .. }) if code == "AccessDeniedException" || code == "NotFoundException" => continue,
+                    Err(ProviderError::Api { code, .. })
+                        if code == "AccessDeniedException" || code == "NotFoundException" =>
+                    {
+                        continue
+                    }
                     Err(e) => return Err(e),
                 };
                 if tags.get(URN_TAG) != Some(&ctx.urn) {
@@ -433,7 +493,9 @@ impl ResourceProvider for KeyProvider {
                 }
             }
             match page.next_marker() {
-                Some(m) if page.truncated() && Some(m) != marker.as_deref() => marker = Some(m.to_string()),
+                Some(m) if page.truncated() && Some(m) != marker.as_deref() => {
+                    marker = Some(m.to_string())
+                }
                 _ => return Ok(None),
             }
         }

@@ -9,7 +9,9 @@ use crate::util::{
 use async_trait::async_trait;
 use aws_sdk_elasticache::types::{ParameterNameValue, Tag};
 use cairn_core::dsl::{Input, Output, ResourceType};
-use cairn_core::provider::{CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider};
+use cairn_core::provider::{
+    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
+};
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::value::{Map, PropertyPath, Value};
 use serde::Serialize;
@@ -43,8 +45,24 @@ pub fn schema() -> ResourceSchema {
     let s = PropType::string;
     ResourceSchema::new(TOKEN, "An ElastiCache cache parameter group.")
         .fixed_name()
-        .property(PropertySchema::new("name", PropType::String { min_len: Some(1), max_len: Some(255) }).required().replaces().doc("Group name."))
-        .property(PropertySchema::new("family", s()).required().replaces().doc("Family, e.g. `redis7`."))
+        .property(
+            PropertySchema::new(
+                "name",
+                PropType::String {
+                    min_len: Some(1),
+                    max_len: Some(255),
+                },
+            )
+            .required()
+            .replaces()
+            .doc("Group name."),
+        )
+        .property(
+            PropertySchema::new("family", s())
+                .required()
+                .replaces()
+                .doc("Family, e.g. `redis7`."),
+        )
         .property(
             PropertySchema::new("description", s())
                 .replaces()
@@ -55,8 +73,12 @@ pub fn schema() -> ResourceSchema {
             PropertySchema::new(
                 "parameters",
                 PropType::list(PropType::object(vec![
-                    PropertySchema::new("name", s()).required().doc("Parameter name."),
-                    PropertySchema::new("value", s()).required().doc("Parameter value."),
+                    PropertySchema::new("name", s())
+                        .required()
+                        .doc("Parameter name."),
+                    PropertySchema::new("value", s())
+                        .required()
+                        .doc("Parameter value."),
                 ])),
             )
             .doc("Parameters to set; removing one resets it to the family default."),
@@ -138,7 +160,10 @@ fn params_of(inputs: &Map) -> Vec<(String, String)> {
         .iter()
         .filter_map(|p| {
             let m = p.as_map()?;
-            Some((m.get("name").and_then(scalar_text)?, m.get("value").and_then(scalar_text)?))
+            Some((
+                m.get("name").and_then(scalar_text)?,
+                m.get("value").and_then(scalar_text)?,
+            ))
         })
         .collect()
 }
@@ -157,6 +182,30 @@ fn params_value(params: &[(String, String)]) -> Value {
     )
 }
 
+/// What a read reports: the live value of every parameter the stack sets
+/// (in the stack's order), then any other parameter a user changed. Whether
+/// ElastiCache marks a parameter set to its default value as `user` varies,
+/// so the stack's own parameters are looked up by name.
+fn observed_params(
+    desired: &[(String, String)],
+    live: &[(String, String, bool)],
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = desired
+        .iter()
+        .filter_map(|(n, _)| {
+            live.iter()
+                .find(|(l, _, _)| l == n)
+                .map(|(l, v, _)| (l.clone(), v.clone()))
+        })
+        .collect();
+    out.extend(
+        live.iter()
+            .filter(|(n, _, user)| *user && !desired.iter().any(|(d, _)| d == n))
+            .map(|(n, v, _)| (n.clone(), v.clone())),
+    );
+    out
+}
+
 fn check_inputs(inputs: &Map) -> Vec<CheckFailure> {
     let mut out = Vec::new();
     let Some(list) = inputs.get("parameters").and_then(Value::as_list) else {
@@ -166,14 +215,20 @@ fn check_inputs(inputs: &Map) -> Vec<CheckFailure> {
     for (i, p) in list.iter().enumerate() {
         let Some(m) = p.as_map() else { continue };
         let at = PropertyPath::key("parameters").index(i);
-        let Some(name) = m.get("name").and_then(Value::as_str) else { continue };
+        let Some(name) = m.get("name").and_then(Value::as_str) else {
+            continue;
+        };
         if crate::util::is_unresolved(name) {
             continue;
         }
         if let Some(first) = seen.insert(name.to_string(), i) {
             out.push(
-                CheckFailure::error(rules::DUPLICATE, at.child("name"), format!("parameter `{name}` is set twice (first at parameters[{first}])"))
-                    .with_help("keep one entry per parameter"),
+                CheckFailure::error(
+                    rules::DUPLICATE,
+                    at.child("name"),
+                    format!("parameter `{name}` is set twice (first at parameters[{first}])"),
+                )
+                .with_help("keep one entry per parameter"),
             );
         }
         if name == "maxmemory" {
@@ -233,22 +288,36 @@ impl ParameterGroupProvider {
     }
 
     /// Sets parameters in batches of at most [`BATCH`].
-    async fn set_params(&self, resource: &str, name: &str, params: &[(String, String)]) -> Result<(), ProviderError> {
+    async fn set_params(
+        &self,
+        resource: &str,
+        name: &str,
+        params: &[(String, String)],
+    ) -> Result<(), ProviderError> {
         let sdk = self.clients.get().await?;
         for chunk in params.chunks(BATCH) {
             sdk.ec
                 .modify_cache_parameter_group()
                 .cache_parameter_group_name(name)
-                .set_parameter_name_values(Some(chunk.iter().map(|(n, v)| pnv(n, Some(v))).collect()))
+                .set_parameter_name_values(Some(
+                    chunk.iter().map(|(n, v)| pnv(n, Some(v))).collect(),
+                ))
                 .send()
                 .await
-                .map_err(|e| api_error(resource, "elasticache:ModifyCacheParameterGroup", e, &[]))?;
+                .map_err(|e| {
+                    api_error(resource, "elasticache:ModifyCacheParameterGroup", e, &[])
+                })?;
         }
         Ok(())
     }
 
     /// Resets parameters to their defaults in batches of at most [`BATCH`].
-    async fn reset_params(&self, resource: &str, name: &str, names: &[String]) -> Result<(), ProviderError> {
+    async fn reset_params(
+        &self,
+        resource: &str,
+        name: &str,
+        names: &[String],
+    ) -> Result<(), ProviderError> {
         let sdk = self.clients.get().await?;
         for chunk in names.chunks(BATCH) {
             sdk.ec
@@ -278,11 +347,21 @@ impl ParameterGroupProvider {
         {
             Ok(out) => Ok(out.cache_parameter_groups().first().cloned()),
             Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(api_error(resource, "elasticache:DescribeCacheParameterGroups", e, &[])),
+            Err(e) => Err(api_error(
+                resource,
+                "elasticache:DescribeCacheParameterGroups",
+                e,
+                &[],
+            )),
         }
     }
 
-    async fn user_params(&self, resource: &str, name: &str) -> Result<Vec<(String, String)>, ProviderError> {
+    /// Every parameter of the group: (name, value, set by the user).
+    async fn all_params(
+        &self,
+        resource: &str,
+        name: &str,
+    ) -> Result<Vec<(String, String, bool)>, ProviderError> {
         let sdk = self.clients.get().await?;
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
@@ -291,18 +370,19 @@ impl ParameterGroupProvider {
                 .ec
                 .describe_cache_parameters()
                 .cache_parameter_group_name(name)
-                .source("user")
                 .set_marker(marker.clone())
                 .send()
                 .await
                 .map_err(|e| api_error(resource, "elasticache:DescribeCacheParameters", e, &[]))?;
             for p in page.parameters() {
                 if let (Some(n), Some(v)) = (p.parameter_name(), p.parameter_value()) {
-                    out.push((n.to_string(), v.to_string()));
+                    out.push((n.to_string(), v.to_string(), p.source() == Some("user")));
                 }
             }
             match page.marker() {
-                Some(m) if !m.is_empty() && Some(m) != marker.as_deref() => marker = Some(m.to_string()),
+                Some(m) if !m.is_empty() && Some(m) != marker.as_deref() => {
+                    marker = Some(m.to_string())
+                }
                 _ => break,
             }
         }
@@ -329,7 +409,8 @@ impl ResourceProvider for ParameterGroupProvider {
 
     async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let name = get_str(inputs, "name").ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
+        let name = get_str(inputs, "name")
+            .ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
         let sdk = self.clients.get().await?;
         let mut tags = get_tags(inputs, "tags");
         tags.insert(URN_TAG.to_string(), ctx.urn.clone());
@@ -358,14 +439,18 @@ impl ResourceProvider for ParameterGroupProvider {
         })
     }
 
-    async fn read(&self, ctx: &CallContext, id: &str, inputs: &Map) -> Result<Option<Observed>, ProviderError> {
+    async fn read(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        inputs: &Map,
+    ) -> Result<Option<Observed>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let Some(g) = self.describe(&resource, id).await? else {
             return Ok(None);
         };
         let desired = params_of(inputs);
-        let live = self.user_params(&resource, id).await?;
-        let params = crate::util::order_like(&live, &desired);
+        let params = observed_params(&desired, &self.all_params(&resource, id).await?);
         let mut obs = Map::new();
         obs.insert("name".into(), id.into());
         if let Some(f) = g.cache_parameter_group_family() {
@@ -389,7 +474,12 @@ impl ResourceProvider for ParameterGroupProvider {
             let tags: BTreeMap<String, String> = tags
                 .tag_list()
                 .iter()
-                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    ))
+                })
                 .filter(|(k, _)| k != URN_TAG)
                 .collect();
             if inputs.contains_key("tags") || !tags.is_empty() {
@@ -414,7 +504,10 @@ impl ResourceProvider for ParameterGroupProvider {
         let resource = resource_label(ctx, TOKEN);
         let old_params: BTreeMap<String, String> = params_of(old).into_iter().collect();
         let new_params = params_of(new);
-        let new_names: BTreeMap<&str, &str> = new_params.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let new_names: BTreeMap<&str, &str> = new_params
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         let changed: Vec<(String, String)> = new_params
             .iter()
             .filter(|(n, v)| old_params.get(n) != Some(v))
@@ -433,7 +526,10 @@ impl ResourceProvider for ParameterGroupProvider {
             ctx.report("setting parameters");
             self.set_params(&resource, id, &changed).await?;
         }
-        let arn = old_outputs.get("arn").and_then(Value::as_str).map(str::to_string);
+        let arn = old_outputs
+            .get("arn")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         if old.get("tags") != new.get("tags") {
             if let Some(arn) = arn.as_deref().filter(|a| !a.is_empty()) {
                 let sdk = self.clients.get().await?;
@@ -445,7 +541,9 @@ impl ResourceProvider for ParameterGroupProvider {
                         .set_tags(Some(ec_tags(&set)))
                         .send()
                         .await
-                        .map_err(|e| api_error(&resource, "elasticache:AddTagsToResource", e, &[]))?;
+                        .map_err(|e| {
+                            api_error(&resource, "elasticache:AddTagsToResource", e, &[])
+                        })?;
                 }
                 if !gone.is_empty() {
                     sdk.ec
@@ -454,14 +552,22 @@ impl ResourceProvider for ParameterGroupProvider {
                         .set_tag_keys(Some(gone))
                         .send()
                         .await
-                        .map_err(|e| api_error(&resource, "elasticache:RemoveTagsFromResource", e, &[]))?;
+                        .map_err(|e| {
+                            api_error(&resource, "elasticache:RemoveTagsFromResource", e, &[])
+                        })?;
                 }
             }
         }
         Ok(Self::outputs(id, arn.as_deref()))
     }
 
-    async fn delete(&self, ctx: &CallContext, id: &str, _inputs: &Map, _outputs: &Map) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        _inputs: &Map,
+        _outputs: &Map,
+    ) -> Result<(), ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
         let poll = self.clients.poll();
@@ -469,7 +575,13 @@ impl ResourceProvider for ParameterGroupProvider {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match sdk.ec.delete_cache_parameter_group().cache_parameter_group_name(id).send().await {
+            match sdk
+                .ec
+                .delete_cache_parameter_group()
+                .cache_parameter_group_name(id)
+                .send()
+                .await
+            {
                 Ok(_) => return Ok(()),
                 Err(e) if is_not_found(&e) => return Ok(()),
                 // Still attached to a replication group that is going away:
@@ -477,7 +589,8 @@ impl ResourceProvider for ParameterGroupProvider {
                 Err(e) if error_code(&e) == Some("InvalidCacheParameterGroupState") => {
                     if attempt >= DELETE_ATTEMPTS {
                         let aws = crate::util::redact(
-                            aws_smithy_types::error::metadata::ProvideErrorMetadata::message(&e).unwrap_or(""),
+                            aws_smithy_types::error::metadata::ProvideErrorMetadata::message(&e)
+                                .unwrap_or(""),
                             &[],
                         );
                         return Err(api_failure(
@@ -490,16 +603,29 @@ impl ResourceProvider for ParameterGroupProvider {
                             ),
                         ));
                     }
-                    ctx.report(&format!("parameter group in use; retrying ({attempt}/{DELETE_ATTEMPTS})"));
+                    ctx.report(&format!(
+                        "parameter group in use; retrying ({attempt}/{DELETE_ATTEMPTS})"
+                    ));
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(poll.max);
                 }
-                Err(e) => return Err(api_error(&resource, "elasticache:DeleteCacheParameterGroup", e, &[])),
+                Err(e) => {
+                    return Err(api_error(
+                        &resource,
+                        "elasticache:DeleteCacheParameterGroup",
+                        e,
+                        &[],
+                    ))
+                }
             }
         }
     }
 
-    async fn recover(&self, ctx: &CallContext, inputs: &Map) -> Result<Option<Created>, ProviderError> {
+    async fn recover(
+        &self,
+        ctx: &CallContext,
+        inputs: &Map,
+    ) -> Result<Option<Created>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let Some(name) = get_str(inputs, "name") else {
             return Ok(None);
@@ -517,5 +643,126 @@ impl ResourceProvider for ParameterGroupProvider {
             id: name.to_string(),
             outputs: Self::outputs(name, g.arn()),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(params: serde_json::Value) -> Map {
+        let mut m = Map::new();
+        m.insert("name".into(), "qualisys-redis7".into());
+        m.insert("family".into(), "redis7".into());
+        m.insert("parameters".into(), Value::from_json(&params));
+        m
+    }
+
+    fn fails(params: serde_json::Value) -> Vec<(String, String)> {
+        check_inputs(&inputs(params))
+            .into_iter()
+            .map(|f| {
+                assert!(f.help.is_some());
+                (f.rule, f.path.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_story_parameters_pass() {
+        let story = serde_json::json!([
+            {"name": "maxmemory-policy", "value": "allkeys-lru"},
+            {"name": "tcp-keepalive", "value": "300"},
+            {"name": "timeout", "value": "0"},
+            {"name": "notify-keyspace-events", "value": "Exe"},
+            {"name": "cluster-enabled", "value": "yes"},
+            {"name": "reserved-memory-percent", "value": "25"}
+        ]);
+        assert_eq!(fails(story), vec![]);
+    }
+
+    #[test]
+    fn maxmemory_is_refused_with_headroom_help() {
+        let f = check_inputs(&inputs(serde_json::json!([
+            {"name": "timeout", "value": "0"},
+            {"name": "maxmemory", "value": "75%"}
+        ])));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].rule, rules::MAXMEMORY);
+        assert_eq!(f[0].path.to_string(), "parameters[1].name");
+        assert!(f[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("reserved-memory-percent"));
+    }
+
+    #[test]
+    fn maxmemory_policy_must_be_valid() {
+        assert_eq!(
+            fails(serde_json::json!([{"name": "maxmemory-policy", "value": "allkeys-lru-ish"}])),
+            vec![(
+                rules::MAXMEMORY_POLICY.to_string(),
+                "parameters[0].value".to_string()
+            )]
+        );
+        for p in MAXMEMORY_POLICIES {
+            assert_eq!(
+                fails(serde_json::json!([{"name": "maxmemory-policy", "value": p}])),
+                vec![]
+            );
+        }
+        assert_eq!(
+            fails(serde_json::json!([{"name": "maxmemory-policy", "value": "${cfg.policy}"}])),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn duplicates_are_reported() {
+        assert_eq!(
+            fails(
+                serde_json::json!([{"name": "timeout", "value": "0"}, {"name": "timeout", "value": "1"}])
+            ),
+            vec![(
+                rules::DUPLICATE.to_string(),
+                "parameters[1].name".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn read_reports_desired_then_user_changed_parameters() {
+        let desired = vec![
+            ("timeout".to_string(), "0".to_string()),
+            ("maxmemory-policy".to_string(), "allkeys-lru".to_string()),
+        ];
+        let live = vec![
+            (
+                "maxmemory-policy".to_string(),
+                "volatile-lru".to_string(),
+                true,
+            ),
+            ("timeout".to_string(), "0".to_string(), false),
+            ("tcp-keepalive".to_string(), "300".to_string(), false),
+            ("notify-keyspace-events".to_string(), "Ex".to_string(), true),
+        ];
+        assert_eq!(
+            observed_params(&desired, &live),
+            vec![
+                ("timeout".to_string(), "0".to_string()),
+                ("maxmemory-policy".to_string(), "volatile-lru".to_string()),
+                ("notify-keyspace-events".to_string(), "Ex".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn numeric_values_are_sent_as_text() {
+        let m = inputs(serde_json::json!([{"name": "tcp-keepalive", "value": 300}]));
+        assert_eq!(
+            params_of(&m),
+            vec![("tcp-keepalive".to_string(), "300".to_string())]
+        );
     }
 }

@@ -4,9 +4,9 @@
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, error_code, get_bool, get_i32, get_i64, get_str, get_str_list,
-    get_string, get_tags, is_not_found, is_unresolved, order_like, resource_label,
-    str_list_value, tag_diff, tags_value, URN_TAG,
+    api_error, error_code, get_bool, get_i32, get_i64, get_str, get_str_list, get_string, get_tags,
+    is_not_found, is_unresolved, order_like, resource_label, str_list_value, tag_diff, tags_value,
+    URN_TAG,
 };
 use crate::wait::{wait_until, Probe, WaitSpec};
 use async_trait::async_trait;
@@ -405,17 +405,15 @@ fn check_inputs(inputs: &Map) -> Vec<CheckFailure> {
             );
         }
     }
-    if inputs.contains_key("authToken") {
-        if false_or_missing(inputs, "transitEncryptionEnabled") {
-            out.push(
-                CheckFailure::error(
-                    rules::AUTH_TOKEN_TLS,
-                    key("authToken"),
-                    "authToken requires transitEncryptionEnabled: true",
-                )
-                .with_help("set transitEncryptionEnabled: true (ElastiCache accepts an AUTH token only over TLS)"),
-            );
-        }
+    if inputs.contains_key("authToken") && false_or_missing(inputs, "transitEncryptionEnabled") {
+        out.push(
+            CheckFailure::error(
+                rules::AUTH_TOKEN_TLS,
+                key("authToken"),
+                "authToken requires transitEncryptionEnabled: true",
+            )
+            .with_help("set transitEncryptionEnabled: true (ElastiCache accepts an AUTH token only over TLS)"),
+        );
     }
     let failover = get_bool(inputs, "automaticFailoverEnabled");
     let failover_off = false_or_missing(inputs, "automaticFailoverEnabled");
@@ -451,7 +449,10 @@ fn check_inputs(inputs: &Map) -> Vec<CheckFailure> {
             );
         }
     }
-    if failover == Some(true) && !cluster_mode_on(inputs) && replicas_of(inputs).is_some_and(|r| r < 1) {
+    if failover == Some(true)
+        && !cluster_mode_on(inputs)
+        && replicas_of(inputs).is_some_and(|r| r < 1)
+    {
         let path = if inputs.contains_key("numCacheClusters") {
             "numCacheClusters"
         } else {
@@ -511,8 +512,16 @@ fn outputs_of(rg: &RgModel, fallback_port: i64) -> Map {
         e.and_then(|e| e.address()).unwrap_or_default().to_string()
     };
     let cfg_addr = addr(cfg);
-    let primary_addr = if cfg.is_some() { String::new() } else { addr(primary) };
-    let reader_addr = if cfg.is_some() { String::new() } else { addr(reader) };
+    let primary_addr = if cfg.is_some() {
+        String::new()
+    } else {
+        addr(primary)
+    };
+    let reader_addr = if cfg.is_some() {
+        String::new()
+    } else {
+        addr(reader)
+    };
     let (conn, conn_reader) = if cfg.is_some() {
         (cfg_addr.clone(), cfg_addr.clone())
     } else {
@@ -529,13 +538,18 @@ fn outputs_of(rg: &RgModel, fallback_port: i64) -> Map {
     out.insert("connectionEndpointAddress".into(), conn.into());
     out.insert("connectionReaderEndpointAddress".into(), conn_reader.into());
     out.insert("port".into(), Value::Int(port));
-    out.insert("memberClusters".into(), str_list_value(rg.member_clusters()));
+    out.insert(
+        "memberClusters".into(),
+        str_list_value(rg.member_clusters()),
+    );
     out
 }
 
 /// Secrets that must never appear in an error: the auth tokens in play.
 fn secrets_of<'a>(maps: &[&'a Map]) -> Vec<&'a str> {
-    maps.iter().filter_map(|m| get_str(m, "authToken")).collect()
+    maps.iter()
+        .filter_map(|m| get_str(m, "authToken"))
+        .collect()
 }
 
 // ---------------------------------------------------------------- provider
@@ -553,11 +567,7 @@ impl ReplicationGroupProvider {
         }
     }
 
-    async fn describe(
-        &self,
-        resource: &str,
-        id: &str,
-    ) -> Result<Option<RgModel>, ProviderError> {
+    async fn describe(&self, resource: &str, id: &str) -> Result<Option<RgModel>, ProviderError> {
         let sdk = self.clients.get().await?;
         match sdk
             .ec
@@ -568,7 +578,12 @@ impl ReplicationGroupProvider {
         {
             Ok(out) => Ok(out.replication_groups().first().cloned()),
             Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(api_error(resource, "elasticache:DescribeReplicationGroups", e, &[])),
+            Err(e) => Err(api_error(
+                resource,
+                "elasticache:DescribeReplicationGroups",
+                e,
+                &[],
+            )),
         }
     }
 
@@ -594,7 +609,9 @@ impl ReplicationGroupProvider {
                     None => Probe::Failed("deleted".into()),
                     Some(rg) => match rg.status().unwrap_or("unknown") {
                         "available" => Probe::Done(rg),
-                        s @ ("create-failed" | "deleting" | "deleted") => Probe::Failed(s.to_string()),
+                        s @ ("create-failed" | "deleting" | "deleted") => {
+                            Probe::Failed(s.to_string())
+                        }
                         s => Probe::Pending(s.to_string()),
                     },
                 })
@@ -630,7 +647,11 @@ impl ReplicationGroupProvider {
         .await
     }
 
-    async fn tags_of(&self, resource: &str, arn: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+    async fn tags_of(
+        &self,
+        resource: &str,
+        arn: &str,
+    ) -> Result<BTreeMap<String, String>, ProviderError> {
         let sdk = self.clients.get().await?;
         let out = sdk
             .ec
@@ -642,7 +663,12 @@ impl ReplicationGroupProvider {
         Ok(out
             .tag_list()
             .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
             .collect())
     }
 
@@ -751,7 +777,9 @@ impl ResourceProvider for ReplicationGroupProvider {
                 // only if it carries our URN tag.
                 if let Some(rg) = self.describe(&resource, id).await? {
                     let ours = match rg.arn() {
-                        Some(arn) => self.tags_of(&resource, arn).await?.get(URN_TAG) == Some(&ctx.urn),
+                        Some(arn) => {
+                            self.tags_of(&resource, arn).await?.get(URN_TAG) == Some(&ctx.urn)
+                        }
                         None => false,
                     };
                     if ours {
@@ -804,7 +832,10 @@ impl ResourceProvider for ReplicationGroupProvider {
         let mut obs = Map::new();
         let wanted = |k: &str| inputs.contains_key(k);
         obs.insert("replicationGroupId".into(), id.into());
-        obs.insert("description".into(), rg.description().unwrap_or_default().into());
+        obs.insert(
+            "description".into(),
+            rg.description().unwrap_or_default().into(),
+        );
         if let Some(e) = rg.engine() {
             obs.insert("engine".into(), e.into());
         } else if let Some(e) = inputs.get("engine") {
@@ -871,7 +902,12 @@ impl ResourceProvider for ReplicationGroupProvider {
             obs.insert("kmsKeyId".into(), v.into());
         }
         // The token cannot be read back: carry what we applied.
-        for k in ["authToken", "authTokenUpdateStrategy", "applyImmediately", "finalSnapshotIdentifier"] {
+        for k in [
+            "authToken",
+            "authTokenUpdateStrategy",
+            "applyImmediately",
+            "finalSnapshotIdentifier",
+        ] {
             if let Some(v) = inputs.get(k) {
                 obs.insert(k.into(), v.clone());
             }
@@ -898,19 +934,35 @@ impl ResourceProvider for ReplicationGroupProvider {
                 .ec
                 .describe_cache_clusters()
                 .cache_cluster_id(member)
+                .show_cache_node_info(true)
                 .send()
                 .await;
             match cc {
                 Ok(out) => {
                     if let Some(c) = out.cache_clusters().first() {
+                        // The port the group was created with. (A local twin
+                        // may serve the endpoint elsewhere; the outputs say where.)
+                        if let Some(p) = c
+                            .cache_nodes()
+                            .first()
+                            .and_then(|n| n.endpoint())
+                            .and_then(|e| e.port())
+                        {
+                            obs.insert("port".into(), Value::Int(p.into()));
+                        }
                         if let Some(v) = c.engine_version() {
                             let v = match get_str(inputs, "engineVersion") {
-                                Some(i) if v == i || v.starts_with(&format!("{i}.")) => i.to_string(),
+                                Some(i) if v == i || v.starts_with(&format!("{i}.")) => {
+                                    i.to_string()
+                                }
                                 _ => v.to_string(),
                             };
                             obs.insert("engineVersion".into(), v.into());
                         }
-                        if let Some(pg) = c.cache_parameter_group().and_then(|p| p.cache_parameter_group_name()) {
+                        if let Some(pg) = c
+                            .cache_parameter_group()
+                            .and_then(|p| p.cache_parameter_group_name())
+                        {
                             if wanted("parameterGroupName") || !pg.starts_with("default.") {
                                 obs.insert("parameterGroupName".into(), pg.into());
                             }
@@ -929,13 +981,23 @@ impl ResourceProvider for ReplicationGroupProvider {
                             let sgs = order_like(&sgs, &get_str_list(inputs, "securityGroupIds"));
                             obs.insert("securityGroupIds".into(), str_list_value(&sgs));
                         }
-                        if let (Some(w), true) = (c.preferred_maintenance_window(), wanted("maintenanceWindow")) {
+                        if let (Some(w), true) = (
+                            c.preferred_maintenance_window(),
+                            wanted("maintenanceWindow"),
+                        ) {
                             obs.insert("maintenanceWindow".into(), w.into());
                         }
                     }
                 }
                 Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(api_error(&resource, "elasticache:DescribeCacheClusters", e, &[])),
+                Err(e) => {
+                    return Err(api_error(
+                        &resource,
+                        "elasticache:DescribeCacheClusters",
+                        e,
+                        &[],
+                    ))
+                }
             }
         }
         if let Some(arn) = rg.arn() {
@@ -977,9 +1039,9 @@ impl ResourceProvider for ReplicationGroupProvider {
         macro_rules! send_and_wait {
             ($api:literal, $req:expr) => {{
                 ctx.report(concat!("modifying: ", $api));
-                $req.send()
-                    .await
-                    .map_err(|e| api_error(&resource, concat!("elasticache:", $api), e, &secrets))?;
+                $req.send().await.map_err(|e| {
+                    api_error(&resource, concat!("elasticache:", $api), e, &secrets)
+                })?;
                 rg = self
                     .wait_available(ctx, &resource, id, remaining(start, deadline))
                     .await?;
@@ -1120,7 +1182,8 @@ impl ResourceProvider for ReplicationGroupProvider {
             .apply_immediately(apply_now);
         let mut any = false;
         if changed("description") {
-            req = req.replication_group_description(get_str(new, "description").unwrap_or_default());
+            req =
+                req.replication_group_description(get_str(new, "description").unwrap_or_default());
             any = true;
         }
         if failover_new != failover_on(&rg) {
@@ -1184,7 +1247,9 @@ impl ResourceProvider for ReplicationGroupProvider {
                         .set_tags(Some(ec_tags(&set)))
                         .send()
                         .await
-                        .map_err(|e| api_error(&resource, "elasticache:AddTagsToResource", e, &[]))?;
+                        .map_err(|e| {
+                            api_error(&resource, "elasticache:AddTagsToResource", e, &[])
+                        })?;
                 }
                 if !removed.is_empty() {
                     sdk.ec
@@ -1193,7 +1258,9 @@ impl ResourceProvider for ReplicationGroupProvider {
                         .set_tag_keys(Some(removed))
                         .send()
                         .await
-                        .map_err(|e| api_error(&resource, "elasticache:RemoveTagsFromResource", e, &[]))?;
+                        .map_err(|e| {
+                            api_error(&resource, "elasticache:RemoveTagsFromResource", e, &[])
+                        })?;
                 }
             }
         }
@@ -1234,25 +1301,43 @@ impl ResourceProvider for ReplicationGroupProvider {
                             Ok(_) => {}
                             Err(e) if is_not_found(&e) => return Ok(()),
                             Err(e) => {
-                                return Err(api_error(&resource, "elasticache:DeleteReplicationGroup", e, &[]))
+                                return Err(api_error(
+                                    &resource,
+                                    "elasticache:DeleteReplicationGroup",
+                                    e,
+                                    &[],
+                                ))
                             }
                         }
                     }
                 }
             }
-            Err(e) => return Err(api_error(&resource, "elasticache:DeleteReplicationGroup", e, &[])),
+            Err(e) => {
+                return Err(api_error(
+                    &resource,
+                    "elasticache:DeleteReplicationGroup",
+                    e,
+                    &[],
+                ))
+            }
         }
-        self.wait_gone(ctx, &resource, id, remaining(start, deadline)).await
+        self.wait_gone(ctx, &resource, id, remaining(start, deadline))
+            .await
     }
 
-    async fn recover(&self, ctx: &CallContext, inputs: &Map) -> Result<Option<Created>, ProviderError> {
+    async fn recover(
+        &self,
+        ctx: &CallContext,
+        inputs: &Map,
+    ) -> Result<Option<Created>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let Some(id) = get_str(inputs, "replicationGroupId") else {
             return Ok(None);
         };
         let port = get_i64(inputs, "port").unwrap_or(6379);
         let deadline = ctx.deadline(Operation::Create, CREATE_TIMEOUT);
-        self.adopt_existing(ctx, &resource, id, port, deadline).await
+        self.adopt_existing(ctx, &resource, id, port, deadline)
+            .await
     }
 }
 
@@ -1262,3 +1347,320 @@ impl std::fmt::Debug for ReplicationGroupProvider {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(j: serde_json::Value) -> Map {
+        match Value::from_json(&j) {
+            Value::Map(m) => m,
+            _ => panic!("not an object"),
+        }
+    }
+
+    /// (rule, path) pairs of the failures, sorted.
+    fn fails(j: serde_json::Value) -> Vec<(String, String)> {
+        let mut v: Vec<_> = check_inputs(&map(j))
+            .into_iter()
+            .map(|f| {
+                assert!(f.help.is_some(), "rule {} has no help", f.rule);
+                assert!(!f.warning);
+                (f.rule, f.path.to_string())
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn ok_base() -> serde_json::Value {
+        serde_json::json!({
+            "replicationGroupId": "qualisys-redis",
+            "description": "cache",
+            "nodeType": "cache.r5.large",
+            "engineVersion": "7.1",
+            "numNodeGroups": 2,
+            "replicasPerNodeGroup": 1,
+            "automaticFailoverEnabled": true,
+            "multiAzEnabled": true,
+            "transitEncryptionEnabled": true,
+            "atRestEncryptionEnabled": true,
+            "kmsKeyId": "${key.arn}",
+            "authToken": "${token.result}",
+        })
+    }
+
+    fn with(patch: serde_json::Value) -> serde_json::Value {
+        let mut base = ok_base();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                base.as_object_mut().unwrap().remove(k);
+            } else {
+                base[k] = v.clone();
+            }
+        }
+        base
+    }
+
+    fn one(rule: &str, path: &str) -> Vec<(String, String)> {
+        vec![(rule.to_string(), path.to_string())]
+    }
+
+    #[test]
+    fn the_prod_sizing_passes() {
+        assert_eq!(fails(ok_base()), vec![]);
+    }
+
+    #[test]
+    fn dev_sizing_with_failover_on_passes() {
+        let dev = with(serde_json::json!({
+            "nodeType": "cache.t3.micro", "numNodeGroups": 1, "replicasPerNodeGroup": 0,
+            "automaticFailoverEnabled": true, "multiAzEnabled": false
+        }));
+        assert_eq!(fails(dev), vec![]);
+    }
+
+    #[test]
+    fn naive_dev_sizing_needs_failover() {
+        let naive = with(serde_json::json!({
+            "numNodeGroups": 1, "replicasPerNodeGroup": 0,
+            "automaticFailoverEnabled": false, "multiAzEnabled": false
+        }));
+        assert_eq!(
+            fails(naive),
+            one(rules::CLUSTER_FAILOVER, "automaticFailoverEnabled")
+        );
+        // Omitted failover means false: same rule.
+        let omitted =
+            with(serde_json::json!({"automaticFailoverEnabled": null, "multiAzEnabled": null}));
+        assert_eq!(
+            fails(omitted),
+            one(rules::CLUSTER_FAILOVER, "automaticFailoverEnabled")
+        );
+        // clusterMode: enabled without numNodeGroups is cluster mode too.
+        let explicit = with(
+            serde_json::json!({"numNodeGroups": null, "clusterMode": "enabled", "automaticFailoverEnabled": false, "multiAzEnabled": false}),
+        );
+        assert_eq!(
+            fails(explicit),
+            one(rules::CLUSTER_FAILOVER, "automaticFailoverEnabled")
+        );
+    }
+
+    #[test]
+    fn multi_az_needs_failover_and_a_replica() {
+        let v = with(
+            serde_json::json!({"numNodeGroups": null, "replicasPerNodeGroup": null, "numCacheClusters": 2, "automaticFailoverEnabled": false}),
+        );
+        assert_eq!(fails(v), one(rules::MULTI_AZ_FAILOVER, "multiAzEnabled"));
+        let v = with(serde_json::json!({"replicasPerNodeGroup": 0}));
+        assert_eq!(fails(v), one(rules::MULTI_AZ_REPLICA, "multiAzEnabled"));
+    }
+
+    #[test]
+    fn failover_without_cluster_mode_needs_a_replica() {
+        let v = with(
+            serde_json::json!({"numNodeGroups": null, "replicasPerNodeGroup": null, "numCacheClusters": 1, "multiAzEnabled": false}),
+        );
+        assert_eq!(fails(v), one(rules::FAILOVER_REPLICA, "numCacheClusters"));
+    }
+
+    #[test]
+    fn auth_token_format_is_checked_without_echoing_it() {
+        for bad in [
+            "short",
+            "has space in it 1234567",
+            "quote\"0123456789abcdef",
+            &"x".repeat(129),
+        ] {
+            let f = check_inputs(&map(with(serde_json::json!({"authToken": bad}))));
+            assert_eq!(f.len(), 1, "{bad}");
+            assert_eq!(
+                (f[0].rule.as_str(), f[0].path.to_string()),
+                (rules::AUTH_TOKEN_FORMAT, "authToken".to_string())
+            );
+            assert!(!f[0].message.contains(bad) && !f[0].help.as_deref().unwrap().contains(bad));
+        }
+        let good = "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v2W3x4Y5z6A7b8C9d0E1f2";
+        assert_eq!(good.len(), 64);
+        assert_eq!(fails(with(serde_json::json!({"authToken": good}))), vec![]);
+        assert_eq!(
+            fails(with(serde_json::json!({"authToken": "with!&#$^<>-ok1234"}))),
+            vec![]
+        );
+        // An unresolved reference is not checked.
+        assert_eq!(
+            fails(with(serde_json::json!({"authToken": "${gen.result}"}))),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn auth_token_requires_tls() {
+        let v = with(serde_json::json!({"transitEncryptionEnabled": false}));
+        assert_eq!(fails(v), one(rules::AUTH_TOKEN_TLS, "authToken"));
+        let v = with(serde_json::json!({"transitEncryptionEnabled": null}));
+        assert_eq!(fails(v), one(rules::AUTH_TOKEN_TLS, "authToken"));
+        // A reference for the flag is unknown at preview: no failure.
+        let v = with(serde_json::json!({"transitEncryptionEnabled": "${cfg.tls}"}));
+        assert_eq!(fails(v), vec![]);
+    }
+
+    #[test]
+    fn replication_group_id_rules() {
+        for bad in [
+            "1redis",
+            "Redis",
+            "red--is",
+            "redis-",
+            "red_is",
+            &"a".repeat(41),
+            "",
+        ] {
+            let v = with(serde_json::json!({"replicationGroupId": bad}));
+            assert_eq!(fails(v), one(rules::ID, "replicationGroupId"), "{bad:?}");
+        }
+        for good in ["r", "qualisys-redis", "a1-b2-c3", &"a".repeat(40)] {
+            assert_eq!(
+                fails(with(serde_json::json!({"replicationGroupId": good}))),
+                vec![],
+                "{good:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn engine_version_must_be_seven_or_newer() {
+        for bad in ["6.2", "6.x", "5.0.6", "latest"] {
+            assert_eq!(
+                fails(with(serde_json::json!({"engineVersion": bad}))),
+                one(rules::ENGINE_VERSION, "engineVersion"),
+                "{bad}"
+            );
+        }
+        for good in ["7", "7.0", "7.1", "8.0"] {
+            assert_eq!(
+                fails(with(serde_json::json!({"engineVersion": good}))),
+                vec![],
+                "{good}"
+            );
+        }
+    }
+
+    #[test]
+    fn kms_key_needs_at_rest_encryption() {
+        let v = with(serde_json::json!({"atRestEncryptionEnabled": false}));
+        assert_eq!(fails(v), one(rules::KMS_AT_REST, "kmsKeyId"));
+    }
+
+    #[test]
+    fn downgrade_and_cluster_mode_flip_replace() {
+        let p = |j| map(j);
+        let old = p(serde_json::json!({"engineVersion": "7.1", "numNodeGroups": 2}));
+        let same = p(serde_json::json!({"engineVersion": "7.1", "numNodeGroups": 3}));
+        let up = p(serde_json::json!({"engineVersion": "7.2", "numNodeGroups": 2}));
+        let down = p(serde_json::json!({"engineVersion": "7.0", "numNodeGroups": 2}));
+        let flat = p(serde_json::json!({"engineVersion": "7.1", "numCacheClusters": 2}));
+        let provider =
+            ReplicationGroupProvider::new(std::sync::Arc::new(crate::AwsClients::lazy(None)));
+        let prov_paths = |o: &Map, n: &Map| -> Vec<String> {
+            provider
+                .extra_replace_paths(o, n)
+                .iter()
+                .map(|p| p.to_string())
+                .collect()
+        };
+        assert!(prov_paths(&old, &same).is_empty());
+        assert!(prov_paths(&old, &up).is_empty());
+        assert_eq!(prov_paths(&old, &down), vec!["engineVersion"]);
+        assert_eq!(prov_paths(&old, &flat), vec!["numNodeGroups"]);
+    }
+
+    #[test]
+    fn cluster_flag_helper() {
+        let params = Value::from_json(&serde_json::json!([
+            {"name": "maxmemory-policy", "value": "allkeys-lru"},
+            {"name": "cluster-enabled", "value": "yes"}
+        ]));
+        assert!(parameter_group_enables_cluster(&params));
+        let mut whole = Map::new();
+        whole.insert("parameters".into(), params);
+        assert!(parameter_group_enables_cluster(&Value::Map(whole)));
+        let off =
+            Value::from_json(&serde_json::json!([{"name": "cluster-enabled", "value": "no"}]));
+        assert!(!parameter_group_enables_cluster(&off));
+        assert!(!parameter_group_enables_cluster(&Value::Null));
+    }
+
+    #[test]
+    fn connection_secret_shape() {
+        let s = connection_secret_json(
+            "clustercfg.x.cache.amazonaws.com",
+            "clustercfg.x.cache.amazonaws.com",
+            6379,
+            "Tok3n",
+        );
+        let j: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(j["primary_endpoint"], "clustercfg.x.cache.amazonaws.com");
+        assert_eq!(j["reader_endpoint"], "clustercfg.x.cache.amazonaws.com");
+        assert_eq!(j["port"], 6379);
+        assert_eq!(j["auth_token"], "Tok3n");
+        assert_eq!(j["ssl_enabled"], true);
+        assert_eq!(
+            j["connection_uri"],
+            "rediss://:Tok3n@clustercfg.x.cache.amazonaws.com:6379"
+        );
+        assert_eq!(j.as_object().unwrap().len(), 6);
+        // Keys in the story's order.
+        assert!(s.starts_with("{\"primary_endpoint\""));
+        // Tokens with URI-special characters are escaped in the URI only.
+        let s = connection_secret_json("h", "r", 6380, "a#b$c");
+        let j: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(j["connection_uri"], "rediss://:a%23b%24c@h:6380");
+        assert_eq!(j["auth_token"], "a#b$c");
+    }
+
+    #[test]
+    fn outputs_follow_cluster_mode() {
+        use aws_sdk_elasticache::types::{Endpoint, NodeGroup};
+        let flat = RgModel::builder()
+            .replication_group_id("r")
+            .node_groups(
+                NodeGroup::builder()
+                    .primary_endpoint(Endpoint::builder().address("p.example").port(6379).build())
+                    .reader_endpoint(Endpoint::builder().address("ro.example").port(6379).build())
+                    .build(),
+            )
+            .build();
+        let o = outputs_of(&flat, 1);
+        assert_eq!(o["primaryEndpointAddress"].as_str(), Some("p.example"));
+        assert_eq!(
+            o["connectionReaderEndpointAddress"].as_str(),
+            Some("ro.example")
+        );
+        assert_eq!(o["configurationEndpointAddress"].as_str(), Some(""));
+        assert_eq!(o["port"].as_i64(), Some(6379));
+    }
+
+    #[test]
+    fn dsl_args_serialize_camel_case_without_nones() {
+        let mut args = ReplicationGroupArgs::new("qualisys-redis", "cache", "cache.t3.micro");
+        args.num_node_groups = Some(1.into());
+        args.kms_key_id = Some(Output::<String>::of("key", "arn").into());
+        let j = serde_json::to_value(&args).unwrap();
+        assert_eq!(j["replicationGroupId"], "qualisys-redis");
+        assert_eq!(j["numNodeGroups"], 1);
+        assert_eq!(j["kmsKeyId"], "${key.arn}");
+        assert!(j.get("authToken").is_none());
+        let o = ReplicationGroup::outputs("redis");
+        assert_eq!(
+            o.configuration_endpoint_address.reference(),
+            "${redis.configurationEndpointAddress}"
+        );
+        assert_eq!(o.port.reference(), "${redis.port}");
+        // Every serialized key is a schema property.
+        let s = schema();
+        for k in j.as_object().unwrap().keys() {
+            assert!(s.prop(k).is_some(), "{k} not in schema");
+        }
+    }
+}

@@ -12,7 +12,9 @@ use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::Tag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use cairn_core::dsl::{Input, Output, ResourceType};
-use cairn_core::provider::{CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider};
+use cairn_core::provider::{
+    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
+};
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::value::{Map, PropertyPath, Value};
 use serde::Serialize;
@@ -26,19 +28,36 @@ pub mod rules {
 
 pub fn schema() -> ResourceSchema {
     let s = PropType::string;
-    ResourceSchema::new(TOKEN, "A Secrets Manager secret (metadata; the value is a SecretVersion).")
-        .fixed_name()
-        .property(PropertySchema::new("name", PropType::String { min_len: Some(1), max_len: Some(512) }).required().replaces().doc("Secret name, e.g. `qualisys/redis/connection`."))
-        .property(PropertySchema::new("description", s()).doc("Description."))
-        .property(PropertySchema::new("kmsKeyId", s()).doc("KMS key (id, ARN or alias) that encrypts the secret."))
-        .property(
-            PropertySchema::new("recoveryWindowInDays", PropType::int_range(0, 30))
-                .default_value(serde_json::json!(30))
-                .doc("Days a deleted secret stays recoverable: 0 (delete at once) or 7-30."),
+    ResourceSchema::new(
+        TOKEN,
+        "A Secrets Manager secret (metadata; the value is a SecretVersion).",
+    )
+    .fixed_name()
+    .property(
+        PropertySchema::new(
+            "name",
+            PropType::String {
+                min_len: Some(1),
+                max_len: Some(512),
+            },
         )
-        .property(PropertySchema::new("tags", PropType::map(s())).doc("Tags."))
-        .output(OutputSchema::new("arn", "ARN."))
-        .output(OutputSchema::new("name", "Name."))
+        .required()
+        .replaces()
+        .doc("Secret name, e.g. `qualisys/redis/connection`."),
+    )
+    .property(PropertySchema::new("description", s()).doc("Description."))
+    .property(
+        PropertySchema::new("kmsKeyId", s())
+            .doc("KMS key (id, ARN or alias) that encrypts the secret."),
+    )
+    .property(
+        PropertySchema::new("recoveryWindowInDays", PropType::int_range(0, 30))
+            .default_value(serde_json::json!(30))
+            .doc("Days a deleted secret stays recoverable: 0 (delete at once) or 7-30."),
+    )
+    .property(PropertySchema::new("tags", PropType::map(s())).doc("Tags."))
+    .output(OutputSchema::new("arn", "ARN."))
+    .output(OutputSchema::new("name", "Name."))
 }
 
 pub struct Secret;
@@ -102,7 +121,16 @@ fn sm_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 /// True for Secrets Manager's "a secret with this name is scheduled for deletion".
 pub(crate) fn is_scheduled_for_deletion(code: Option<&str>, message: Option<&str>) -> bool {
     code == Some("InvalidRequestException")
-        && message.is_some_and(|m| m.to_ascii_lowercase().contains("scheduled for deletion"))
+        && message.is_some_and(|m| {
+            let m = m.to_ascii_lowercase();
+            [
+                "scheduled for deletion",
+                "marked for deletion",
+                "marked deleted",
+            ]
+            .iter()
+            .any(|p| m.contains(p))
+        })
 }
 
 pub struct SecretProvider {
@@ -118,7 +146,11 @@ impl SecretProvider {
         }
     }
 
-    async fn describe(&self, resource: &str, id: &str) -> Result<Option<DescribeSecretOutput>, ProviderError> {
+    async fn describe(
+        &self,
+        resource: &str,
+        id: &str,
+    ) -> Result<Option<DescribeSecretOutput>, ProviderError> {
         let sdk = self.clients.get().await?;
         match sdk.sm.describe_secret().secret_id(id).send().await {
             Ok(out) => Ok(Some(out)),
@@ -128,7 +160,13 @@ impl SecretProvider {
     }
 
     /// Restores a secret scheduled for deletion and brings its metadata in line.
-    async fn restore_and_adopt(&self, ctx: &CallContext, resource: &str, inputs: &Map, name: &str) -> Result<Created, ProviderError> {
+    async fn restore_and_adopt(
+        &self,
+        ctx: &CallContext,
+        resource: &str,
+        inputs: &Map,
+        name: &str,
+    ) -> Result<Created, ProviderError> {
         let sdk = self.clients.get().await?;
         ctx.report("restoring a secret scheduled for deletion");
         let restored = sdk
@@ -150,7 +188,13 @@ impl SecretProvider {
     }
 
     /// Makes an existing secret's description, key and tags match the inputs.
-    async fn adopt(&self, ctx: &CallContext, resource: &str, inputs: &Map, arn: &str) -> Result<(), ProviderError> {
+    async fn adopt(
+        &self,
+        ctx: &CallContext,
+        resource: &str,
+        inputs: &Map,
+        arn: &str,
+    ) -> Result<(), ProviderError> {
         let sdk = self.clients.get().await?;
         if inputs.contains_key("description") || inputs.contains_key("kmsKeyId") {
             sdk.sm
@@ -195,7 +239,8 @@ impl ResourceProvider for SecretProvider {
 
     async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let name = get_str(inputs, "name").ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
+        let name = get_str(inputs, "name")
+            .ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
         let sdk = self.clients.get().await?;
         let mut tags = get_tags(inputs, "tags");
         tags.insert(URN_TAG.to_string(), ctx.urn.clone());
@@ -229,7 +274,10 @@ impl ResourceProvider for SecretProvider {
                     if d.deleted_date().is_some() {
                         return self.restore_and_adopt(ctx, &resource, inputs, name).await;
                     }
-                    let ours = d.tags().iter().any(|t| t.key() == Some(URN_TAG) && t.value() == Some(ctx.urn.as_str()));
+                    let ours = d
+                        .tags()
+                        .iter()
+                        .any(|t| t.key() == Some(URN_TAG) && t.value() == Some(ctx.urn.as_str()));
                     if let (true, Some(arn)) = (ours, d.arn()) {
                         return Ok(Created {
                             id: arn.to_string(),
@@ -243,7 +291,12 @@ impl ResourceProvider for SecretProvider {
         }
     }
 
-    async fn read(&self, ctx: &CallContext, id: &str, inputs: &Map) -> Result<Option<Observed>, ProviderError> {
+    async fn read(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        inputs: &Map,
+    ) -> Result<Option<Observed>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let Some(d) = self.describe(&resource, id).await? else {
             return Ok(None);
@@ -271,7 +324,12 @@ impl ResourceProvider for SecretProvider {
         let tags: BTreeMap<String, String> = d
             .tags()
             .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
             .filter(|(k, _)| k != URN_TAG)
             .collect();
         if inputs.contains_key("tags") || !tags.is_empty() {
@@ -284,7 +342,14 @@ impl ResourceProvider for SecretProvider {
         }))
     }
 
-    async fn update(&self, ctx: &CallContext, id: &str, old: &Map, new: &Map, old_outputs: &Map) -> Result<Map, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        old: &Map,
+        new: &Map,
+        old_outputs: &Map,
+    ) -> Result<Map, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
         let changed = |k: &str| old.get(k) != new.get(k);
@@ -292,8 +357,15 @@ impl ResourceProvider for SecretProvider {
             sdk.sm
                 .update_secret()
                 .secret_id(id)
-                .set_description(changed("description").then(|| get_str(new, "description").unwrap_or_default().to_string()))
-                .set_kms_key_id(get_str(new, "kmsKeyId").filter(|_| changed("kmsKeyId")).map(str::to_string))
+                .set_description(
+                    changed("description")
+                        .then(|| get_str(new, "description").unwrap_or_default().to_string()),
+                )
+                .set_kms_key_id(
+                    get_str(new, "kmsKeyId")
+                        .filter(|_| changed("kmsKeyId"))
+                        .map(str::to_string),
+                )
                 .send()
                 .await
                 .map_err(|e| api_error(&resource, "secretsmanager:UpdateSecret", e, &[]))?;
@@ -324,7 +396,13 @@ impl ResourceProvider for SecretProvider {
         Ok(outputs(arn, name))
     }
 
-    async fn delete(&self, ctx: &CallContext, id: &str, inputs: &Map, _outputs: &Map) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        inputs: &Map,
+        _outputs: &Map,
+    ) -> Result<(), ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
         let window = get_i64(inputs, "recoveryWindowInDays").unwrap_or(30);
@@ -342,7 +420,11 @@ impl ResourceProvider for SecretProvider {
         }
     }
 
-    async fn recover(&self, ctx: &CallContext, inputs: &Map) -> Result<Option<Created>, ProviderError> {
+    async fn recover(
+        &self,
+        ctx: &CallContext,
+        inputs: &Map,
+    ) -> Result<Option<Created>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let Some(name) = get_str(inputs, "name") else {
             return Ok(None);
@@ -351,7 +433,10 @@ impl ResourceProvider for SecretProvider {
             return Ok(None);
         };
         if d.deleted_date().is_some() {
-            return self.restore_and_adopt(ctx, &resource, inputs, name).await.map(Some);
+            return self
+                .restore_and_adopt(ctx, &resource, inputs, name)
+                .await
+                .map(Some);
         }
         let Some(arn) = d.arn() else { return Ok(None) };
         self.adopt(ctx, &resource, inputs, arn).await?;

@@ -16,16 +16,24 @@ pub const TOKEN: &str = "aws:secretsmanager:SecretVersion";
 const CURRENT: &str = "AWSCURRENT";
 
 pub fn schema() -> ResourceSchema {
-    ResourceSchema::new(TOKEN, "A Secrets Manager secret value (a new version on every change).")
-        .property(PropertySchema::new("secretId", PropType::string()).required().replaces().doc("Secret name or ARN."))
-        .property(
-            PropertySchema::new("secretString", PropType::string())
-                .required()
-                .secret()
-                .doc("The value; may interpolate other outputs, e.g. a JSON connection document."),
-        )
-        .output(OutputSchema::new("versionId", "Version id."))
-        .output(OutputSchema::new("arn", "ARN of the secret."))
+    ResourceSchema::new(
+        TOKEN,
+        "A Secrets Manager secret value (a new version on every change).",
+    )
+    .property(
+        PropertySchema::new("secretId", PropType::string())
+            .required()
+            .replaces()
+            .doc("Secret name or ARN."),
+    )
+    .property(
+        PropertySchema::new("secretString", PropType::string())
+            .required()
+            .secret()
+            .doc("The value; may interpolate other outputs, e.g. a JSON connection document."),
+    )
+    .output(OutputSchema::new("versionId", "Version id."))
+    .output(OutputSchema::new("arn", "ARN of the secret."))
 }
 
 pub struct SecretVersion;
@@ -79,10 +87,16 @@ impl SecretVersionProvider {
         }
     }
 
-    async fn put(&self, ctx: &CallContext, inputs: &Map) -> Result<(String, String), ProviderError> {
+    async fn put(
+        &self,
+        ctx: &CallContext,
+        inputs: &Map,
+    ) -> Result<(String, String), ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let secret_id = get_str(inputs, "secretId").ok_or_else(|| ProviderError::invalid(&resource, "secretId is required"))?;
-        let value = get_str(inputs, "secretString").ok_or_else(|| ProviderError::invalid(&resource, "secretString is required"))?;
+        let secret_id = get_str(inputs, "secretId")
+            .ok_or_else(|| ProviderError::invalid(&resource, "secretId is required"))?;
+        let value = get_str(inputs, "secretString")
+            .ok_or_else(|| ProviderError::invalid(&resource, "secretString is required"))?;
         let sdk = self.clients.get().await?;
         let out = sdk
             .sm
@@ -93,7 +107,9 @@ impl SecretVersionProvider {
             .send()
             .await
             .map_err(|e| api_error(&resource, "secretsmanager:PutSecretValue", e, &[value]))?;
-        let arn = out.arn().ok_or_else(|| missing(&resource, "secretsmanager:PutSecretValue", "ARN"))?;
+        let arn = out
+            .arn()
+            .ok_or_else(|| missing(&resource, "secretsmanager:PutSecretValue", "ARN"))?;
         let version = out
             .version_id()
             .ok_or_else(|| missing(&resource, "secretsmanager:PutSecretValue", "version id"))?;
@@ -115,7 +131,12 @@ impl ResourceProvider for SecretVersionProvider {
         })
     }
 
-    async fn read(&self, ctx: &CallContext, id: &str, inputs: &Map) -> Result<Option<Observed>, ProviderError> {
+    async fn read(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        inputs: &Map,
+    ) -> Result<Option<Observed>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let (id_arn, id_version) = id.split_once('|').unwrap_or((id, ""));
         let secret_id = get_str(inputs, "secretId").unwrap_or(id_arn);
@@ -127,7 +148,14 @@ impl ResourceProvider for SecretVersionProvider {
         let d = match sdk.sm.describe_secret().secret_id(secret_id).send().await {
             Ok(d) => d,
             Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&resource, "secretsmanager:DescribeSecret", e, &[])),
+            Err(e) => {
+                return Err(api_error(
+                    &resource,
+                    "secretsmanager:DescribeSecret",
+                    e,
+                    &[],
+                ))
+            }
         };
         if d.deleted_date().is_some() {
             return Ok(None);
@@ -164,20 +192,39 @@ impl ResourceProvider for SecretVersionProvider {
         }))
     }
 
-    async fn update(&self, ctx: &CallContext, _id: &str, _old: &Map, new: &Map, _old_outputs: &Map) -> Result<Map, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &CallContext,
+        _id: &str,
+        _old: &Map,
+        new: &Map,
+        _old_outputs: &Map,
+    ) -> Result<Map, ProviderError> {
         let (arn, version) = self.put(ctx, new).await?;
         Ok(outputs(&arn, &version))
     }
 
     /// Versions go with their secret; a version of a live secret is simply
     /// superseded by the next put, so there is nothing to delete.
-    async fn delete(&self, _ctx: &CallContext, _id: &str, _inputs: &Map, _outputs: &Map) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _ctx: &CallContext,
+        _id: &str,
+        _inputs: &Map,
+        _outputs: &Map,
+    ) -> Result<(), ProviderError> {
         Ok(())
     }
 
-    async fn recover(&self, ctx: &CallContext, inputs: &Map) -> Result<Option<Created>, ProviderError> {
+    async fn recover(
+        &self,
+        ctx: &CallContext,
+        inputs: &Map,
+    ) -> Result<Option<Created>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let (Some(secret_id), Some(value)) = (get_str(inputs, "secretId"), get_str(inputs, "secretString")) else {
+        let (Some(secret_id), Some(value)) =
+            (get_str(inputs, "secretId"), get_str(inputs, "secretString"))
+        else {
             return Ok(None);
         };
         let version = request_token(&ctx.urn, value);
@@ -185,9 +232,18 @@ impl ResourceProvider for SecretVersionProvider {
         let d = match sdk.sm.describe_secret().secret_id(secret_id).send().await {
             Ok(d) => d,
             Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&resource, "secretsmanager:DescribeSecret", e, &[])),
+            Err(e) => {
+                return Err(api_error(
+                    &resource,
+                    "secretsmanager:DescribeSecret",
+                    e,
+                    &[],
+                ))
+            }
         };
-        let found = d.version_ids_to_stages().is_some_and(|m| m.contains_key(&version));
+        let found = d
+            .version_ids_to_stages()
+            .is_some_and(|m| m.contains_key(&version));
         match (found, d.arn()) {
             (true, Some(arn)) => Ok(Some(Created {
                 id: format!("{arn}|{version}"),

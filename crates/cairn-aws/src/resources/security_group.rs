@@ -9,11 +9,13 @@ use crate::util::{
 };
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, ResourceType as Ec2ResourceType, SecurityGroup as SgModel,
-    Tag, TagSpecification, UserIdGroupPair,
+    Filter, IpPermission, IpRange, Ipv6Range, ResourceType as Ec2ResourceType,
+    SecurityGroup as SgModel, Tag, TagSpecification, UserIdGroupPair,
 };
 use cairn_core::dsl::{Input, Output, ResourceType};
-use cairn_core::provider::{CallContext, Created, Observed, Operation, ProviderError, ResourceProvider};
+use cairn_core::provider::{
+    CallContext, Created, Observed, Operation, ProviderError, ResourceProvider,
+};
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::value::{Map, Value};
 use serde::Serialize;
@@ -28,12 +30,19 @@ const DELETE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 fn rule_type() -> PropType {
     let s = PropType::string;
     PropType::object(vec![
-        PropertySchema::new("protocol", s()).required().doc("`tcp`, `udp`, `icmp`, or `-1` for all."),
-        PropertySchema::new("fromPort", PropType::int_range(-1, 65535)).required().doc("First port (0 for all protocols)."),
-        PropertySchema::new("toPort", PropType::int_range(-1, 65535)).required().doc("Last port (0 for all protocols)."),
+        PropertySchema::new("protocol", s())
+            .required()
+            .doc("`tcp`, `udp`, `icmp`, or `-1` for all."),
+        PropertySchema::new("fromPort", PropType::int_range(-1, 65535))
+            .required()
+            .doc("First port (0 for all protocols)."),
+        PropertySchema::new("toPort", PropType::int_range(-1, 65535))
+            .required()
+            .doc("Last port (0 for all protocols)."),
         PropertySchema::new("cidrBlocks", PropType::list(s())).doc("IPv4 CIDR ranges."),
         PropertySchema::new("ipv6CidrBlocks", PropType::list(s())).doc("IPv6 CIDR ranges."),
-        PropertySchema::new("securityGroups", PropType::list(s())).doc("Source/destination security group ids."),
+        PropertySchema::new("securityGroups", PropType::list(s()))
+            .doc("Source/destination security group ids."),
         PropertySchema::new("description", s()).doc("Rule description."),
     ])
 }
@@ -171,8 +180,16 @@ pub(crate) fn rules_of(inputs: &Map, key: &str) -> Vec<Rule> {
             let protocol = normalize_protocol(m.get("protocol").and_then(Value::as_str)?);
             let all = protocol == "-1";
             Some(Rule {
-                from: if all { 0 } else { m.get("fromPort").and_then(Value::as_i64).unwrap_or(0) },
-                to: if all { 0 } else { m.get("toPort").and_then(Value::as_i64).unwrap_or(0) },
+                from: if all {
+                    0
+                } else {
+                    m.get("fromPort").and_then(Value::as_i64).unwrap_or(0)
+                },
+                to: if all {
+                    0
+                } else {
+                    m.get("toPort").and_then(Value::as_i64).unwrap_or(0)
+                },
                 protocol,
                 cidrs: strs(m.get("cidrBlocks")),
                 ipv6: strs(m.get("ipv6CidrBlocks")),
@@ -212,8 +229,16 @@ pub(crate) fn rules_from_permissions(perms: &[IpPermission]) -> Vec<Rule> {
     for p in perms {
         let protocol = normalize_protocol(p.ip_protocol().unwrap_or("-1"));
         let all = protocol == "-1";
-        let from = if all { 0 } else { p.from_port().map(i64::from).unwrap_or(0) };
-        let to = if all { 0 } else { p.to_port().map(i64::from).unwrap_or(0) };
+        let from = if all {
+            0
+        } else {
+            p.from_port().map(i64::from).unwrap_or(0)
+        };
+        let to = if all {
+            0
+        } else {
+            p.to_port().map(i64::from).unwrap_or(0)
+        };
         let mut add = |d: Option<&str>, kind: u8, source: &str| {
             let description = d.filter(|d| !d.is_empty()).map(str::to_string);
             let rule = grouped
@@ -292,7 +317,11 @@ pub(crate) fn rules_value(rules: &[Rule], desired: Option<&Value>) -> Value {
                 m.insert("protocol".into(), r.protocol.as_str().into());
                 m.insert("fromPort".into(), Value::Int(r.from));
                 m.insert("toPort".into(), Value::Int(r.to));
-                for (k, list) in [("cidrBlocks", &r.cidrs), ("ipv6CidrBlocks", &r.ipv6), ("securityGroups", &r.groups)] {
+                for (k, list) in [
+                    ("cidrBlocks", &r.cidrs),
+                    ("ipv6CidrBlocks", &r.ipv6),
+                    ("securityGroups", &r.groups),
+                ] {
                     if !list.is_empty() || written(i, k) {
                         m.insert(k.into(), crate::util::str_list_value(list));
                     }
@@ -313,9 +342,24 @@ fn permission(a: &Atom) -> IpPermission {
     }
     let d = a.description.clone();
     match a.kind {
-        0 => b.ip_ranges(IpRange::builder().cidr_ip(&a.source).set_description(d).build()),
-        1 => b.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(&a.source).set_description(d).build()),
-        _ => b.user_id_group_pairs(UserIdGroupPair::builder().group_id(&a.source).set_description(d).build()),
+        0 => b.ip_ranges(
+            IpRange::builder()
+                .cidr_ip(&a.source)
+                .set_description(d)
+                .build(),
+        ),
+        1 => b.ipv6_ranges(
+            Ipv6Range::builder()
+                .cidr_ipv6(&a.source)
+                .set_description(d)
+                .build(),
+        ),
+        _ => b.user_id_group_pairs(
+            UserIdGroupPair::builder()
+                .group_id(&a.source)
+                .set_description(d)
+                .build(),
+        ),
     }
     .build()
 }
@@ -330,7 +374,10 @@ pub struct SecurityGroupProvider {
 fn outputs(sg: &SgModel) -> Map {
     let mut m = Map::new();
     m.insert("id".into(), sg.group_id().unwrap_or_default().into());
-    m.insert("arn".into(), sg.security_group_arn().unwrap_or_default().into());
+    m.insert(
+        "arn".into(),
+        sg.security_group_arn().unwrap_or_default().into(),
+    );
     m.insert("name".into(), sg.group_name().unwrap_or_default().into());
     m
 }
@@ -351,7 +398,13 @@ impl SecurityGroupProvider {
 
     async fn describe(&self, resource: &str, id: &str) -> Result<Option<SgModel>, ProviderError> {
         let sdk = self.clients.get().await?;
-        match sdk.ec2.describe_security_groups().group_ids(id).send().await {
+        match sdk
+            .ec2
+            .describe_security_groups()
+            .group_ids(id)
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.security_groups().first().cloned()),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(api_error(resource, "ec2:DescribeSecurityGroups", e, &[])),
@@ -359,7 +412,14 @@ impl SecurityGroupProvider {
     }
 
     /// Makes one direction's live rules equal to `desired`.
-    async fn sync_rules(&self, resource: &str, id: &str, dir: Direction, live: &[IpPermission], desired: &[Rule]) -> Result<(), ProviderError> {
+    async fn sync_rules(
+        &self,
+        resource: &str,
+        id: &str,
+        dir: Direction,
+        live: &[IpPermission],
+        desired: &[Rule],
+    ) -> Result<(), ProviderError> {
         let sdk = self.clients.get().await?;
         let have = atoms(&rules_from_permissions(live));
         let want = atoms(desired);
@@ -397,7 +457,9 @@ impl SecurityGroupProvider {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| api_error(resource, "ec2:AuthorizeSecurityGroupIngress", e, &[]))?,
+                    .map_err(|e| {
+                        api_error(resource, "ec2:AuthorizeSecurityGroupIngress", e, &[])
+                    })?,
                 Direction::Egress => sdk
                     .ec2
                     .authorize_security_group_egress()
@@ -412,16 +474,33 @@ impl SecurityGroupProvider {
         Ok(())
     }
 
-    async fn sync_all(&self, resource: &str, id: &str, inputs: &Map) -> Result<SgModel, ProviderError> {
+    async fn sync_all(
+        &self,
+        resource: &str,
+        id: &str,
+        inputs: &Map,
+    ) -> Result<SgModel, ProviderError> {
         let sg = self
             .describe(resource, id)
             .await?
             .ok_or_else(|| missing(resource, "ec2:DescribeSecurityGroups", "security group"))?;
-        self.sync_rules(resource, id, Direction::Ingress, sg.ip_permissions(), &rules_of(inputs, "ingress"))
-            .await?;
+        self.sync_rules(
+            resource,
+            id,
+            Direction::Ingress,
+            sg.ip_permissions(),
+            &rules_of(inputs, "ingress"),
+        )
+        .await?;
         if inputs.contains_key("egress") {
-            self.sync_rules(resource, id, Direction::Egress, sg.ip_permissions_egress(), &rules_of(inputs, "egress"))
-                .await?;
+            self.sync_rules(
+                resource,
+                id,
+                Direction::Egress,
+                sg.ip_permissions_egress(),
+                &rules_of(inputs, "egress"),
+            )
+            .await?;
         }
         Ok(sg)
     }
@@ -435,13 +514,18 @@ impl ResourceProvider for SecurityGroupProvider {
 
     async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let name = get_str(inputs, "name").ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
+        let name = get_str(inputs, "name")
+            .ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
         let sdk = self.clients.get().await?;
         let mut tags = get_tags(inputs, "tags");
         tags.insert(URN_TAG.to_string(), ctx.urn.clone());
         let spec = TagSpecification::builder()
             .resource_type(Ec2ResourceType::SecurityGroup)
-            .set_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
             .build();
         let out = sdk
             .ec2
@@ -458,28 +542,57 @@ impl ResourceProvider for SecurityGroupProvider {
             .ok_or_else(|| missing(&resource, "ec2:CreateSecurityGroup", "group id"))?
             .to_string();
         let sg = self.sync_all(&resource, &id, inputs).await?;
-        Ok(Created { id, outputs: outputs(&sg) })
+        Ok(Created {
+            id,
+            outputs: outputs(&sg),
+        })
     }
 
-    async fn read(&self, ctx: &CallContext, id: &str, inputs: &Map) -> Result<Option<Observed>, ProviderError> {
+    async fn read(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        inputs: &Map,
+    ) -> Result<Option<Observed>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let Some(sg) = self.describe(&resource, id).await? else {
             return Ok(None);
         };
         let mut obs = Map::new();
         obs.insert("name".into(), sg.group_name().unwrap_or_default().into());
-        obs.insert("description".into(), sg.description().unwrap_or_default().into());
+        obs.insert(
+            "description".into(),
+            sg.description().unwrap_or_default().into(),
+        );
         if let Some(v) = sg.vpc_id() {
             obs.insert("vpcId".into(), v.into());
         }
-        let ingress = order_rules(&rules_from_permissions(sg.ip_permissions()), &rules_of(inputs, "ingress"));
-        obs.insert("ingress".into(), rules_value(&ingress, inputs.get("ingress")));
-        let egress = order_rules(&rules_from_permissions(sg.ip_permissions_egress()), &rules_of(inputs, "egress"));
-        obs.insert("egress".into(), rules_value(&egress, inputs.get("egress")));
+        let ingress = order_rules(
+            &rules_from_permissions(sg.ip_permissions()),
+            &rules_of(inputs, "ingress"),
+        );
+        obs.insert(
+            "ingress".into(),
+            rules_value(&ingress, inputs.get("ingress")),
+        );
+        let egress = order_rules(
+            &rules_from_permissions(sg.ip_permissions_egress()),
+            &rules_of(inputs, "egress"),
+        );
+        // Egress the stack does not manage is not reported (no perpetual diff),
+        // except for a bare import, which shows everything.
+        if inputs.contains_key("egress") || inputs.is_empty() {
+            obs.insert("egress".into(), rules_value(&egress, inputs.get("egress")));
+        }
         let tags: BTreeMap<String, String> = sg
             .tags()
             .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
             .filter(|(k, _)| k != URN_TAG)
             .collect();
         if inputs.contains_key("tags") || !tags.is_empty() {
@@ -492,7 +605,14 @@ impl ResourceProvider for SecurityGroupProvider {
         }))
     }
 
-    async fn update(&self, ctx: &CallContext, id: &str, old: &Map, new: &Map, _old_outputs: &Map) -> Result<Map, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        old: &Map,
+        new: &Map,
+        _old_outputs: &Map,
+    ) -> Result<Map, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
         self.sync_all(&resource, id, new).await?;
@@ -502,7 +622,11 @@ impl ResourceProvider for SecurityGroupProvider {
                 sdk.ec2
                     .create_tags()
                     .resources(id)
-                    .set_tags(Some(set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+                    .set_tags(Some(
+                        set.iter()
+                            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                            .collect(),
+                    ))
                     .send()
                     .await
                     .map_err(|e| api_error(&resource, "ec2:CreateTags", e, &[]))?;
@@ -511,7 +635,9 @@ impl ResourceProvider for SecurityGroupProvider {
                 sdk.ec2
                     .delete_tags()
                     .resources(id)
-                    .set_tags(Some(gone.iter().map(|k| Tag::builder().key(k).build()).collect()))
+                    .set_tags(Some(
+                        gone.iter().map(|k| Tag::builder().key(k).build()).collect(),
+                    ))
                     .send()
                     .await
                     .map_err(|e| api_error(&resource, "ec2:DeleteTags", e, &[]))?;
@@ -524,7 +650,13 @@ impl ResourceProvider for SecurityGroupProvider {
         Ok(outputs(&sg))
     }
 
-    async fn delete(&self, ctx: &CallContext, id: &str, _inputs: &Map, _outputs: &Map) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        _inputs: &Map,
+        _outputs: &Map,
+    ) -> Result<(), ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
         let start = Instant::now();
@@ -536,8 +668,14 @@ impl ResourceProvider for SecurityGroupProvider {
                 Ok(_) => return Ok(()),
                 Err(e) if is_not_found(&e) => return Ok(()),
                 // Network interfaces of a just-deleted cache cluster linger.
-                Err(e) if error_code(&e) == Some("DependencyViolation") && start.elapsed() < deadline => {
-                    ctx.report(&format!("still in use; retrying ({}s)", start.elapsed().as_secs()));
+                Err(e)
+                    if error_code(&e) == Some("DependencyViolation")
+                        && start.elapsed() < deadline =>
+                {
+                    ctx.report(&format!(
+                        "still in use; retrying ({}s)",
+                        start.elapsed().as_secs()
+                    ));
                     tokio::time::sleep(delay.min(deadline.saturating_sub(start.elapsed()))).await;
                     delay = (delay * 2).min(poll.max);
                 }
@@ -546,7 +684,11 @@ impl ResourceProvider for SecurityGroupProvider {
         }
     }
 
-    async fn recover(&self, ctx: &CallContext, inputs: &Map) -> Result<Option<Created>, ProviderError> {
+    async fn recover(
+        &self,
+        ctx: &CallContext,
+        inputs: &Map,
+    ) -> Result<Option<Created>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let Some(name) = get_str(inputs, "name") else {
             return Ok(None);
@@ -566,7 +708,9 @@ impl ResourceProvider for SecurityGroupProvider {
         let Some(sg) = out.security_groups().first() else {
             return Ok(None);
         };
-        let Some(id) = sg.group_id() else { return Ok(None) };
+        let Some(id) = sg.group_id() else {
+            return Ok(None);
+        };
         // Finish what the interrupted create may not have done.
         let sg = self.sync_all(&resource, id, inputs).await?;
         Ok(Some(Created {

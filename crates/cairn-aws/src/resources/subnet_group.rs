@@ -22,13 +22,28 @@ pub fn schema() -> ResourceSchema {
     let s = PropType::string;
     ResourceSchema::new(TOKEN, "An ElastiCache cache subnet group.")
         .fixed_name()
-        .property(PropertySchema::new("name", PropType::String { min_len: Some(1), max_len: Some(255) }).required().replaces().doc("Group name (lowercase)."))
+        .property(
+            PropertySchema::new(
+                "name",
+                PropType::String {
+                    min_len: Some(1),
+                    max_len: Some(255),
+                },
+            )
+            .required()
+            .replaces()
+            .doc("Group name (lowercase)."),
+        )
         .property(
             PropertySchema::new("description", s())
                 .default_value(serde_json::json!(DEFAULT_DESCRIPTION))
                 .doc("Description."),
         )
-        .property(PropertySchema::new("subnetIds", PropType::list(s())).required().doc("VPC subnet ids."))
+        .property(
+            PropertySchema::new("subnetIds", PropType::list(s()))
+                .required()
+                .doc("VPC subnet ids."),
+        )
         .property(PropertySchema::new("tags", PropType::map(s())).doc("Tags."))
         .output(OutputSchema::new("arn", "ARN."))
         .output(OutputSchema::new("name", "Group name."))
@@ -69,7 +84,10 @@ impl ResourceType for SubnetGroup {
 
 fn outputs_of(g: &CacheSubnetGroup, name: &str) -> Map {
     let mut out = Map::new();
-    out.insert("name".into(), g.cache_subnet_group_name().unwrap_or(name).into());
+    out.insert(
+        "name".into(),
+        g.cache_subnet_group_name().unwrap_or(name).into(),
+    );
     out.insert("arn".into(), g.arn().unwrap_or_default().into());
     out.insert("vpcId".into(), g.vpc_id().unwrap_or_default().into());
     out
@@ -88,7 +106,11 @@ impl SubnetGroupProvider {
         }
     }
 
-    async fn describe(&self, resource: &str, name: &str) -> Result<Option<CacheSubnetGroup>, ProviderError> {
+    async fn describe(
+        &self,
+        resource: &str,
+        name: &str,
+    ) -> Result<Option<CacheSubnetGroup>, ProviderError> {
         let sdk = self.clients.get().await?;
         match sdk
             .ec
@@ -99,7 +121,12 @@ impl SubnetGroupProvider {
         {
             Ok(out) => Ok(out.cache_subnet_groups().first().cloned()),
             Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(api_error(resource, "elasticache:DescribeCacheSubnetGroups", e, &[])),
+            Err(e) => Err(api_error(
+                resource,
+                "elasticache:DescribeCacheSubnetGroups",
+                e,
+                &[],
+            )),
         }
     }
 }
@@ -112,7 +139,8 @@ impl ResourceProvider for SubnetGroupProvider {
 
     async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let name = get_str(inputs, "name").ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
+        let name = get_str(inputs, "name")
+            .ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
         let sdk = self.clients.get().await?;
         let mut tags = get_tags(inputs, "tags");
         tags.insert(URN_TAG.to_string(), ctx.urn.clone());
@@ -120,7 +148,9 @@ impl ResourceProvider for SubnetGroupProvider {
             .ec
             .create_cache_subnet_group()
             .cache_subnet_group_name(name)
-            .cache_subnet_group_description(get_str(inputs, "description").unwrap_or(DEFAULT_DESCRIPTION))
+            .cache_subnet_group_description(
+                get_str(inputs, "description").unwrap_or(DEFAULT_DESCRIPTION),
+            )
             .set_subnet_ids(Some(get_str_list(inputs, "subnetIds")))
             .set_tags(Some(
                 tags.iter()
@@ -140,7 +170,12 @@ impl ResourceProvider for SubnetGroupProvider {
         })
     }
 
-    async fn read(&self, ctx: &CallContext, id: &str, inputs: &Map) -> Result<Option<Observed>, ProviderError> {
+    async fn read(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        inputs: &Map,
+    ) -> Result<Option<Observed>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let Some(g) = self.describe(&resource, id).await? else {
             return Ok(None);
@@ -152,20 +187,36 @@ impl ResourceProvider for SubnetGroupProvider {
             .collect();
         let subnets = order_like(&live, &get_str_list(inputs, "subnetIds"));
         let mut obs = Map::new();
-        obs.insert("name".into(), g.cache_subnet_group_name().unwrap_or(id).into());
+        obs.insert(
+            "name".into(),
+            g.cache_subnet_group_name().unwrap_or(id).into(),
+        );
         obs.insert(
             "description".into(),
-            g.cache_subnet_group_description().unwrap_or_default().into(),
+            g.cache_subnet_group_description()
+                .unwrap_or_default()
+                .into(),
         );
         obs.insert("subnetIds".into(), str_list_value(&subnets));
         if let Some(arn) = g.arn() {
             let sdk = self.clients.get().await?;
             // Tags are best effort: older emulators lack them for subnet groups.
-            if let Ok(out) = sdk.ec.list_tags_for_resource().resource_name(arn).send().await {
+            if let Ok(out) = sdk
+                .ec
+                .list_tags_for_resource()
+                .resource_name(arn)
+                .send()
+                .await
+            {
                 let tags: BTreeMap<String, String> = out
                     .tag_list()
                     .iter()
-                    .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                    .filter_map(|t| {
+                        Some((
+                            t.key()?.to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        ))
+                    })
                     .filter(|(k, _)| k != URN_TAG)
                     .collect();
                 if inputs.contains_key("tags") || !tags.is_empty() {
@@ -195,8 +246,11 @@ impl ResourceProvider for SubnetGroupProvider {
             .modify_cache_subnet_group()
             .cache_subnet_group_name(id)
             .set_cache_subnet_group_description(
-                (old.get("description") != new.get("description"))
-                    .then(|| get_str(new, "description").unwrap_or(DEFAULT_DESCRIPTION).to_string()),
+                (old.get("description") != new.get("description")).then(|| {
+                    get_str(new, "description")
+                        .unwrap_or(DEFAULT_DESCRIPTION)
+                        .to_string()
+                }),
             )
             .set_subnet_ids(Some(get_str_list(new, "subnetIds")))
             .send()
@@ -204,15 +258,22 @@ impl ResourceProvider for SubnetGroupProvider {
             .map_err(|e| api_error(&resource, "elasticache:ModifyCacheSubnetGroup", e, &[]))?;
         if old.get("tags") != new.get("tags") {
             if let Some(arn) = out.cache_subnet_group().and_then(|g| g.arn()) {
-                let (set, gone) = crate::util::tag_diff(&get_tags(old, "tags"), &get_tags(new, "tags"));
+                let (set, gone) =
+                    crate::util::tag_diff(&get_tags(old, "tags"), &get_tags(new, "tags"));
                 if !set.is_empty() {
                     sdk.ec
                         .add_tags_to_resource()
                         .resource_name(arn)
-                        .set_tags(Some(set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+                        .set_tags(Some(
+                            set.iter()
+                                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                                .collect(),
+                        ))
                         .send()
                         .await
-                        .map_err(|e| api_error(&resource, "elasticache:AddTagsToResource", e, &[]))?;
+                        .map_err(|e| {
+                            api_error(&resource, "elasticache:AddTagsToResource", e, &[])
+                        })?;
                 }
                 if !gone.is_empty() {
                     sdk.ec
@@ -221,7 +282,9 @@ impl ResourceProvider for SubnetGroupProvider {
                         .set_tag_keys(Some(gone))
                         .send()
                         .await
-                        .map_err(|e| api_error(&resource, "elasticache:RemoveTagsFromResource", e, &[]))?;
+                        .map_err(|e| {
+                            api_error(&resource, "elasticache:RemoveTagsFromResource", e, &[])
+                        })?;
                 }
             }
         }
@@ -231,17 +294,38 @@ impl ResourceProvider for SubnetGroupProvider {
         })
     }
 
-    async fn delete(&self, ctx: &CallContext, id: &str, _inputs: &Map, _outputs: &Map) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        _inputs: &Map,
+        _outputs: &Map,
+    ) -> Result<(), ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
-        match sdk.ec.delete_cache_subnet_group().cache_subnet_group_name(id).send().await {
+        match sdk
+            .ec
+            .delete_cache_subnet_group()
+            .cache_subnet_group_name(id)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(api_error(&resource, "elasticache:DeleteCacheSubnetGroup", e, &[])),
+            Err(e) => Err(api_error(
+                &resource,
+                "elasticache:DeleteCacheSubnetGroup",
+                e,
+                &[],
+            )),
         }
     }
 
-    async fn recover(&self, ctx: &CallContext, inputs: &Map) -> Result<Option<Created>, ProviderError> {
+    async fn recover(
+        &self,
+        ctx: &CallContext,
+        inputs: &Map,
+    ) -> Result<Option<Created>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let Some(name) = get_str(inputs, "name") else {
             return Ok(None);
