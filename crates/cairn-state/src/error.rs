@@ -43,11 +43,15 @@ pub enum StateError {
     #[error("state is damaged: {what}: {detail}")]
     #[diagnostic(
         code(cairn::state::corrupt),
-        help("restore the stack's state directory from a backup, or rebuild it with `cairn import`")
+        help(
+            "restore the stack's state directory from a backup, or rebuild it with `cairn import`"
+        )
     )]
     Corrupt { what: String, detail: String },
 
-    #[error("{what} uses state format {found}, but this cairn understands only format {supported}")]
+    #[error(
+        "{what} uses state format {found}, but this cairn understands only format {supported}"
+    )]
     #[diagnostic(
         code(cairn::state::format),
         help("this state was written by a newer cairn: upgrade cairn to read it")
@@ -157,7 +161,11 @@ fn locked_message(info: &LockInfo) -> String {
 }
 
 impl StateError {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         StateError::Io {
             action,
             path: path.into(),

@@ -56,7 +56,8 @@ pub(crate) fn secure_tree(dir: &Path) -> Result<(), StateError> {
     } else if meta.is_file() && meta.permissions().mode() & 0o777 != FILE_MODE {
         match set_mode(dir, FILE_MODE) {
             // sled may remove a file (an old snapshot) while we walk.
-            Err(StateError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(StateError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            }
             other => other?,
         }
     }

@@ -221,16 +221,15 @@ fn read_key_file(path: &Path) -> Result<DataKey, StateError> {
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(key_err(format!(
-                "mode {mode:o} lets other users read it"
-            )));
+            return Err(key_err(format!("mode {mode:o} lets other users read it")));
         }
     }
     if meta.len() != 32 {
         return Err(key_err(format!("holds {} bytes, not 32", meta.len())));
     }
     let mut k = Zeroizing::new([0u8; 32]);
-    f.read_exact(&mut k[..]).map_err(|e| key_err(e.to_string()))?;
+    f.read_exact(&mut k[..])
+        .map_err(|e| key_err(e.to_string()))?;
     Ok(DataKey(k))
 }
 
@@ -245,10 +244,8 @@ fn read_or_create_key_file(path: &Path) -> Result<DataKey, StateError> {
     // Atomic create-if-absent: two processes racing both end up with the winner's key.
     match fsutil::write_new_file(path, key.as_bytes()) {
         Ok(()) => Ok(key),
-        Err(e) if path.exists() => {
-            drop(e);
-            read_key_file(path)
-        }
+        // Another process created it first: use theirs.
+        Err(_) if path.exists() => read_key_file(path),
         Err(e) => Err(e),
     }
 }
@@ -354,7 +351,10 @@ impl Sealer {
 }
 
 /// For a new stack: make the data key and the meta record to store.
-pub(crate) fn create_keys(keys: &SecretKeys, stack: &str) -> Result<(Sealer, KeysMetaV1), StateError> {
+pub(crate) fn create_keys(
+    keys: &SecretKeys,
+    stack: &str,
+) -> Result<(Sealer, KeysMetaV1), StateError> {
     let (key, params) = keys.create()?;
     let sealer = Sealer::new(&key, stack);
     let check = sealer.seal("key-check", KEY_CHECK_PLAINTEXT)?;
@@ -401,7 +401,10 @@ pub(crate) fn unlock_keys(
             reason: match keys {
                 SecretKeys::Passphrase(_) => "wrong passphrase".into(),
                 SecretKeys::KeyFile(p) => {
-                    format!("the key file {} is not the one this stack was created with", p.display())
+                    format!(
+                        "the key file {} is not the one this stack was created with",
+                        p.display()
+                    )
                 }
                 SecretKeys::Provider(p) => format!("{} returned the wrong key", p.describe()),
             },

@@ -15,15 +15,17 @@
 //!     snapshot.json           export for read-only opens (0600, tmp+rename)
 //! ```
 //!
-//! The sled database has three trees, every value a JSON record carrying
-//! `"format": 1` (see [`dto`]):
+//! The sled database has one tree, `stack`, whose keys are prefixed by
+//! record kind, every value a JSON record carrying `"format": 1` (see
+//! [`dto`]). One tree, so that a resource and its journal entry change in
+//! one atomic sled batch (sled batches are per tree):
 //!
-//! * `resources`: logical name → [`dto::ResourceStateV1`]
-//! * `journal`: op id (big-endian u64) → [`dto::JournalRecordV1`], one per
+//! * `r/<name>` → [`dto::ResourceStateV1`]
+//! * `j/<op id as big-endian u64>` → [`dto::JournalRecordV1`], one per
 //!   operation whose outcome is not yet recorded
-//! * `meta`: `format` → `{"format":1}`, `keys` → [`keys::KeysMetaV1`] (key
+//! * `m/format` → `{"format":1}`, `m/keys` → [`keys::KeysMetaV1`] (key
 //!   scheme, its params such as the argon2 salt, and a key check),
-//!   `outputs` → [`dto::OutputsV1`], `next_op_id` → u64
+//!   `m/outputs` → [`dto::OutputsV1`], `m/next_op_id` → u64
 //!
 //! Secrets are stored only as ChaCha20-Poly1305 ciphertext with a fresh
 //! random nonce; the associated data binds each one to the stack and the
@@ -44,11 +46,16 @@
 //!   and reconciles it (`provider.recover` adopts a half-made resource by name
 //!   or URN tag instead of creating a duplicate).
 //! * **`finish` is not flushed.** It records the resource state and deletes
-//!   the journal entry in one sled transaction, so after a crash either both
+//!   the journal entry in one atomic sled batch, so after a crash either both
 //!   happened or neither did. If neither did, the intent is still pending and
 //!   reconcile recovers the resource, exactly as if the crash had come just
 //!   before the provider returned. Losing an unflushed `finish` therefore
 //!   never loses track of a cloud resource, and skipping its fsync is safe.
+//!   For speed, outcomes are buffered in memory and applied up to 256 at a
+//!   time as one batch (sled pays a log-buffer sync per atomic batch): a
+//!   crash loses a buffered outcome exactly like an unflushed one. Reads
+//!   (`load`, `pending_intents`), `flush` and every external `begin` apply
+//!   the buffer first, so the store always reads its own writes.
 //! * **Non-external intent** (e.g. `core:Data`): nothing outside the engine
 //!   changes, so losing the intent, the outcome or both only means the next
 //!   run does the operation again. No fsync at `begin`.
@@ -84,11 +91,13 @@
 //! key file, or any [`keys::KeyProvider`] (the extension point for a KMS data
 //! key; see [`keys`]).
 
+mod commit;
 pub mod dto;
 mod error;
 mod fsutil;
 pub mod keys;
 mod lock;
+mod snapshot;
 mod store;
 
 pub use error::StateError;

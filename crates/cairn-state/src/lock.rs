@@ -73,7 +73,9 @@ impl WriterLock {
     /// Takes the lock or fails at once with `Locked`.
     pub(crate) fn acquire(path: &Path) -> Result<WriterLock, StateError> {
         let info = LockInfo::current();
-        let json = serde_json::to_vec_pretty(&info).expect("LockInfo serializes");
+        let json = serde_json::to_vec_pretty(&info).map_err(|e| StateError::Encrypt {
+            detail: format!("serializing lock info: {e}"),
+        })?;
         // Two attempts: a lock file can vanish between our failed link and
         // our look at it (its holder just exited).
         for _ in 0..2 {

@@ -1,6 +1,7 @@
 //! [`StateStore`]: one stack's state in sled, with its writer lock, journal,
 //! group commit and read-only snapshot.
 
+use crate::commit::GroupCommit;
 use crate::dto::{
     self, parse_versioned, Header, JournalRecordV1, OutputsV1, ResourceStateV1, FORMAT_VERSION,
 };
@@ -8,30 +9,61 @@ use crate::error::StateError;
 use crate::fsutil;
 use crate::keys::{self, KeysMetaV1, Sealer, SecretKeys};
 use crate::lock::{self, LockInfo, WriterLock};
+use crate::snapshot::{self, RawState};
 use async_trait::async_trait;
 use cairn_core::state::{Intent, Outcome, StackState, StateSink, StateSinkError};
 use cairn_core::value::Map;
-use serde::Deserialize;
-use serde_json::value::RawValue;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-const TREE_RESOURCES: &str = "resources";
-const TREE_JOURNAL: &str = "journal";
-const TREE_META: &str = "meta";
-const META_FORMAT: &str = "format";
-const META_KEYS: &str = "keys";
-const META_OUTPUTS: &str = "outputs";
-const META_NEXT_OP: &str = "next_op_id";
+/// The one sled tree; records are told apart by key prefix so that a
+/// resource and its journal entry can change in one atomic batch.
+pub(crate) const TREE: &str = "stack";
+pub(crate) const P_META: &[u8] = b"m/";
+pub(crate) const P_RESOURCE: &[u8] = b"r/";
+pub(crate) const P_JOURNAL: &[u8] = b"j/";
+pub(crate) const META_FORMAT: &str = "format";
+pub(crate) const META_KEYS: &str = "keys";
+pub(crate) const META_OUTPUTS: &str = "outputs";
+pub(crate) const META_NEXT_OP: &str = "next_op_id";
+
+/// Finishes buffered before they are applied as one atomic sled batch.
+/// sled pays ~0.1 ms per atomic batch (it seals and syncs a log buffer for
+/// each), so one batch per finish would cost a second per 10,000 resources.
+const FINISH_BATCH: usize = 256;
 
 /// How long a writer waits for sled's own file lock, which a read-only open
 /// holds for the few milliseconds it takes to copy the state out.
-const SLED_BUSY_WAIT: Duration = Duration::from_secs(5);
+const SLED_BUSY_WAIT: Duration = Duration::from_secs(2);
+
+pub(crate) fn meta_key(name: &str) -> Vec<u8> {
+    [P_META, name.as_bytes()].concat()
+}
+pub(crate) fn resource_key(name: &str) -> Vec<u8> {
+    [P_RESOURCE, name.as_bytes()].concat()
+}
+pub(crate) fn journal_key(op_id: u64) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[..2].copy_from_slice(P_JOURNAL);
+    k[2..].copy_from_slice(&op_id.to_be_bytes());
+    k
+}
+/// The op id of a journal key.
+pub(crate) fn journal_op(key: &[u8]) -> Result<u64, StateError> {
+    key.strip_prefix(P_JOURNAL)
+        .and_then(|k| <[u8; 8]>::try_from(k).ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| StateError::corrupt("journal", "a key is not an operation id"))
+}
+/// The resource name of a resource key.
+pub(crate) fn resource_name(key: &[u8]) -> Result<&str, StateError> {
+    let name = key.strip_prefix(P_RESOURCE).unwrap_or(key);
+    std::str::from_utf8(name).map_err(|_| StateError::corrupt("resource name", "not UTF-8"))
+}
 
 /// Where a stack's files live under the state root.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,22 +145,19 @@ enum Inner {
 // Field order matters: on drop, sled is closed before the lock is released.
 struct Writer {
     db: sled::Db,
-    resources: sled::Tree,
-    journal: sled::Tree,
-    meta: sled::Tree,
+    tree: sled::Tree,
+    finishes: Mutex<FinishBuffer>,
     gc: GroupCommit,
     next_op_id: AtomicU64,
-    lock: WriterLock,
+    /// Held for its `Drop`, which releases the stack (after sled has closed).
+    _lock: WriterLock,
 }
 
-/// A stack's records as raw JSON, copied out for a read-only store.
-struct RawState {
-    keys: Option<Vec<u8>>,
-    outputs: Option<Vec<u8>>,
-    resources: Vec<(Vec<u8>, Vec<u8>)>,
-    journal: Vec<(Vec<u8>, Vec<u8>)>,
-    next_op_id: u64,
-    source: ReadSource,
+/// Outcomes recorded but not yet applied to sled (see [`FINISH_BATCH`]).
+#[derive(Default)]
+struct FinishBuffer {
+    batch: sled::Batch,
+    ops: HashSet<u64>,
 }
 
 impl fmt::Debug for StateStore {
@@ -149,17 +178,13 @@ fn is_sled_lock_error(e: &sled::Error) -> bool {
     matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 
-fn open_sled(path: &Path, wait: Duration) -> Result<sled::Db, StateError> {
+pub(crate) fn open_sled(path: &Path, wait: Duration) -> Result<sled::Db, StateError> {
     let deadline = Instant::now() + wait;
     loop {
         // No background flusher: every fsync is ours (group commit, flush,
         // close), which is what makes `fsync_count` and the durability
         // argument exact.
-        match sled::Config::new()
-            .path(path)
-            .flush_every_ms(None)
-            .open()
-        {
+        match sled::Config::new().path(path).flush_every_ms(None).open() {
             Ok(db) => return Ok(db),
             Err(e) if is_sled_lock_error(&e) => {
                 if Instant::now() >= deadline {
@@ -174,16 +199,57 @@ fn open_sled(path: &Path, wait: Duration) -> Result<sled::Db, StateError> {
     }
 }
 
-fn json_u64(bytes: &[u8], what: &str) -> Result<u64, StateError> {
+pub(crate) fn json_u64(bytes: &[u8], what: &str) -> Result<u64, StateError> {
     serde_json::from_slice(bytes).map_err(|e| StateError::corrupt(what, e))
 }
 
-fn op_key(op_id: u64) -> [u8; 8] {
-    op_id.to_be_bytes()
+/// Refuses a database written by a pre-release build, which kept records in
+/// separate trees: read with this layout it would look empty.
+pub(crate) fn check_no_legacy_trees(db: &sled::Db) -> Result<(), StateError> {
+    for name in ["resources", "journal", "meta"] {
+        if db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == name.as_bytes())
+            && !db.open_tree(name)?.is_empty()
+        {
+            return Err(StateError::corrupt(
+                "state database",
+                format!("it has a `{name}` tree from a pre-release cairn; export it with that build and re-import"),
+            ));
+        }
+    }
+    Ok(())
 }
 
-fn key_name(key: &[u8]) -> Result<&str, StateError> {
-    std::str::from_utf8(key).map_err(|_| StateError::corrupt("resource name", "not UTF-8"))
+/// Refuses a database written in another format version.
+pub(crate) fn check_format_marker(tree: &sled::Tree, stack: &str) -> Result<bool, StateError> {
+    let Some(b) = tree.get(meta_key(META_FORMAT))? else {
+        return Ok(false);
+    };
+    let h: Header =
+        serde_json::from_slice(&b).map_err(|e| StateError::corrupt("state format marker", e))?;
+    if h.format != u64::from(FORMAT_VERSION) {
+        return Err(StateError::UnsupportedFormat {
+            what: format!("the state of stack `{stack}`"),
+            found: h.format,
+            supported: FORMAT_VERSION,
+        });
+    }
+    Ok(true)
+}
+
+/// One more than the largest op id recorded (meta high-water mark or journal).
+pub(crate) fn stored_next_op(tree: &sled::Tree) -> Result<u64, StateError> {
+    let mut next = match tree.get(meta_key(META_NEXT_OP))? {
+        Some(b) => json_u64(&b, "next operation id")?,
+        None => 0,
+    };
+    if let Some(kv) = tree.scan_prefix(P_JOURNAL).next_back() {
+        let (k, _) = kv?;
+        next = next.max(journal_op(&k)?.saturating_add(1));
+    }
+    Ok(next)
 }
 
 impl StateStore {
@@ -200,45 +266,32 @@ impl StateStore {
         fsutil::ensure_private_dir(&paths.dir)?;
         let db = open_sled(&paths.db, SLED_BUSY_WAIT)?;
         fsutil::secure_tree(&paths.dir)?;
-        let resources = db.open_tree(TREE_RESOURCES)?;
-        let journal = db.open_tree(TREE_JOURNAL)?;
-        let meta = db.open_tree(TREE_META)?;
-        let fresh = resources.is_empty() && journal.is_empty();
+        check_no_legacy_trees(&db)?;
+        let tree = db.open_tree(TREE)?;
+        let fresh = tree.scan_prefix(P_RESOURCE).next().is_none()
+            && tree.scan_prefix(P_JOURNAL).next().is_none();
 
-        match meta.get(META_FORMAT)? {
-            Some(b) => {
-                let h: Header = serde_json::from_slice(&b)
-                    .map_err(|e| StateError::corrupt("state format marker", e))?;
-                if h.format != u64::from(FORMAT_VERSION) {
-                    return Err(StateError::UnsupportedFormat {
-                        what: format!("the state of stack `{stack}`"),
-                        found: h.format,
-                        supported: FORMAT_VERSION,
-                    });
-                }
-            }
-            None if fresh => {
-                meta.insert(
-                    META_FORMAT,
-                    dto::to_json(&serde_json::json!({ "format": FORMAT_VERSION }))?,
-                )?;
-            }
-            None => {
+        if !check_format_marker(&tree, stack)? {
+            if !fresh {
                 return Err(StateError::corrupt(
                     "state database",
                     "it has resources but no format marker",
-                ))
+                ));
             }
+            tree.insert(
+                meta_key(META_FORMAT),
+                dto::to_json(&serde_json::json!({ "format": FORMAT_VERSION }))?,
+            )?;
         }
 
-        let sealer = match meta.get(META_KEYS)? {
+        let sealer = match tree.get(meta_key(META_KEYS))? {
             Some(b) => {
                 let km: KeysMetaV1 = parse_versioned(&b, &|| "key record".into())?;
                 keys::unlock_keys(&keys, stack, &km)?
             }
             None if fresh => {
                 let (sealer, km) = keys::create_keys(&keys, stack)?;
-                meta.insert(META_KEYS, dto::to_json(&km)?)?;
+                tree.insert(meta_key(META_KEYS), dto::to_json(&km)?)?;
                 sealer
             }
             None => {
@@ -248,18 +301,7 @@ impl StateStore {
                 ))
             }
         };
-
-        let mut next = match meta.get(META_NEXT_OP)? {
-            Some(b) => json_u64(&b, "next operation id")?,
-            None => 0,
-        };
-        if let Some((k, _)) = journal.last()? {
-            let k: [u8; 8] = k
-                .as_ref()
-                .try_into()
-                .map_err(|_| StateError::corrupt("journal", "a key is not 8 bytes"))?;
-            next = next.max(u64::from_be_bytes(k).saturating_add(1));
-        }
+        let next = stored_next_op(&tree)?;
 
         let store = StateStore {
             stack: stack.to_string(),
@@ -267,12 +309,11 @@ impl StateStore {
             sealer,
             inner: Inner::Writer(Box::new(Writer {
                 db,
-                resources,
-                journal,
-                meta,
+                tree,
+                finishes: Mutex::default(),
                 gc: GroupCommit::default(),
                 next_op_id: AtomicU64::new(next),
-                lock,
+                _lock: lock,
             })),
         };
         // Durable format/key records, and a snapshot for concurrent readers.
@@ -301,16 +342,16 @@ impl StateStore {
         }
         let writer_live = matches!(lock::inspect(&paths.lock)?, Some(info) if !info.stale);
         let raw = if writer_live || !paths.db.exists() {
-            read_snapshot(&paths, stack)?
+            snapshot::read(&paths, stack)?
         } else {
             match open_sled(&paths.db, Duration::ZERO) {
                 Ok(db) => {
-                    let raw = copy_out(&db)?;
+                    let raw = snapshot::copy_out(&db, stack)?;
                     drop(db);
                     fsutil::secure_tree(&paths.dir)?;
                     raw
                 }
-                Err(StateError::Busy { .. }) => read_snapshot(&paths, stack)?,
+                Err(StateError::Busy { .. }) => snapshot::read(&paths, stack)?,
                 Err(e) => return Err(e),
             }
         };
@@ -321,7 +362,10 @@ impl StateStore {
                     root: root.to_path_buf(),
                 });
             }
-            return Err(StateError::corrupt("state", "it has resources but no key record"));
+            return Err(StateError::corrupt(
+                "state",
+                "it has resources but no key record",
+            ));
         };
         let km: KeysMetaV1 = parse_versioned(km, &|| "key record".into())?;
         let sealer = keys::unlock_keys(&keys, stack, &km)?;
@@ -352,6 +396,8 @@ impl StateStore {
         matches!(self.inner, Inner::ReadOnly(_))
     }
 
+    /// Where this store's data comes from: the database, or (read-only,
+    /// beside a live writer) that writer's last snapshot.
     pub fn read_source(&self) -> ReadSource {
         match &self.inner {
             Inner::Writer(_) => ReadSource::Database,
@@ -370,7 +416,7 @@ impl StateStore {
     pub fn load(&self) -> Result<StackState, StateError> {
         let mut state = StackState::default();
         let mut add = |k: &[u8], v: &[u8]| -> Result<(), StateError> {
-            let name = key_name(k)?;
+            let name = resource_name(k)?;
             let dto: ResourceStateV1 = parse_versioned(v, &|| format!("resource `{name}`"))?;
             state
                 .resources
@@ -379,11 +425,12 @@ impl StateStore {
         };
         let outputs = match &self.inner {
             Inner::Writer(w) => {
-                for kv in w.resources.iter() {
+                w.apply_finishes()?;
+                for kv in w.tree.scan_prefix(P_RESOURCE) {
                     let (k, v) = kv?;
                     add(&k, &v)?;
                 }
-                w.meta.get(META_OUTPUTS)?.map(|b| b.to_vec())
+                w.tree.get(meta_key(META_OUTPUTS))?.map(|b| b.to_vec())
             }
             Inner::ReadOnly(raw) => {
                 for (k, v) in &raw.resources {
@@ -404,11 +451,12 @@ impl StateStore {
     pub fn pending_intents(&self) -> Result<Vec<Intent>, StateError> {
         let mut out = Vec::new();
         let mut add = |k: &[u8], v: &[u8]| -> Result<(), StateError> {
-            let rec: JournalRecordV1 = parse_versioned(v, &|| "journal entry".into())?;
-            if k != op_key(rec.op_id) {
+            let op_id = journal_op(k)?;
+            let rec: JournalRecordV1 = parse_versioned(v, &|| format!("journal entry {op_id}"))?;
+            if rec.op_id != op_id {
                 return Err(StateError::corrupt(
-                    format!("journal entry {}", rec.op_id),
-                    "stored under another operation's key",
+                    format!("journal entry {op_id}"),
+                    format!("it records operation {}", rec.op_id),
                 ));
             }
             out.push(rec.decode(&self.sealer)?);
@@ -416,7 +464,8 @@ impl StateStore {
         };
         match &self.inner {
             Inner::Writer(w) => {
-                for kv in w.journal.iter() {
+                w.apply_finishes()?;
+                for kv in w.tree.scan_prefix(P_JOURNAL) {
                     let (k, v) = kv?;
                     add(&k, &v)?;
                 }
@@ -446,17 +495,26 @@ impl StateStore {
         let Inner::Writer(w) = &self.inner else {
             return Ok(());
         };
-        w.meta.insert(
-            META_NEXT_OP,
+        w.apply_finishes()?;
+        w.tree.insert(
+            meta_key(META_NEXT_OP),
             dto::to_json(&w.next_op_id.load(Ordering::SeqCst))?,
         )?;
         w.gc.flush_blocking(&w.db)?;
-        self.write_snapshot(w)?;
+        snapshot::write(
+            &self.paths,
+            &self.stack,
+            &w.tree,
+            w.next_op_id.load(Ordering::SeqCst),
+        )?;
         fsutil::secure_tree(&self.paths.dir)
     }
 
-    /// How many times this store has forced its data to disk (each a sled
-    /// flush ending in fsync). Concurrent external `begin`s share one.
+    /// How many times this store has forced its data to disk: sled flushes,
+    /// each ending in fsync, made by group commit, [`StateStore::flush`],
+    /// open and close. Concurrent external `begin`s share one. (sled also
+    /// issues `sync_file_range` when it writes out a full log buffer; those
+    /// are not counted.)
     pub fn fsync_count(&self) -> u64 {
         match &self.inner {
             Inner::Writer(w) => w.gc.fsyncs.load(Ordering::SeqCst),
@@ -477,201 +535,131 @@ impl StateStore {
         lock::force_remove(&StackPaths::new(root, stack)?.lock)
     }
 
-    /// Replaces the whole state (resources and outputs) in one transaction,
-    /// then flushes. Used by import and `state migrate`. The journal is left
-    /// as it is.
+    /// Replaces the whole state (resources and outputs) atomically, then
+    /// flushes. Used by import and `state migrate`. The journal is left as
+    /// it is.
     pub fn replace_all(&self, state: &StackState) -> Result<(), StateError> {
         let w = self.writer()?;
-        let mut encoded = Vec::with_capacity(state.resources.len());
+        let mut batch = sled::Batch::default();
+        w.apply_finishes()?;
+        for kv in w.tree.scan_prefix(P_RESOURCE) {
+            let (k, _) = kv?;
+            let keep = resource_name(&k).is_ok_and(|n| state.resources.contains_key(n));
+            if !keep {
+                batch.remove(k);
+            }
+        }
         for (name, r) in &state.resources {
             let dto = ResourceStateV1::encode(name, r, &self.sealer)?;
-            encoded.push((name.as_bytes(), dto::to_json(&dto)?));
+            batch.insert(resource_key(name), dto::to_json(&dto)?);
         }
-        let outputs = dto::to_json(&OutputsV1::encode(&state.outputs, &self.sealer)?)?;
-        let stale: Vec<sled::IVec> = w
-            .resources
-            .iter()
-            .keys()
-            .filter(|k| match k {
-                Ok(k) => std::str::from_utf8(k).map_or(true, |n| !state.resources.contains_key(n)),
-                Err(_) => true,
-            })
-            .collect::<Result<_, _>>()?;
-        (&w.resources, &w.meta)
-            .transaction(|(r, m)| {
-                for k in &stale {
-                    r.remove(k)?;
-                }
-                for (k, v) in &encoded {
-                    r.insert(*k, v.as_slice())?;
-                }
-                m.insert(META_OUTPUTS, outputs.as_slice())?;
-                Ok::<(), ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e| match e {
-                TransactionError::Storage(e) => StateError::from(e),
-                TransactionError::Abort(()) => StateError::Database {
-                    detail: "transaction aborted".into(),
-                },
-            })?;
+        batch.insert(
+            meta_key(META_OUTPUTS),
+            dto::to_json(&OutputsV1::encode(&state.outputs, &self.sealer)?)?,
+        );
+        w.tree.apply_batch(batch)?;
         self.flush()
     }
 
-    fn write_snapshot(&self, w: &Writer) -> Result<(), StateError> {
-        let mut out = Vec::with_capacity(4096);
-        let push_str = |out: &mut Vec<u8>, s: &str| -> Result<(), StateError> {
-            serde_json::to_writer(out, s).map_err(|e| StateError::Encrypt {
-                detail: e.to_string(),
-            })
-        };
-        out.extend_from_slice(format!("{{\"format\":{FORMAT_VERSION},\"stack\":").as_bytes());
-        push_str(&mut out, &self.stack)?;
-        out.extend_from_slice(b",\"written_at\":");
-        push_str(&mut out, &lock::rfc3339_now())?;
-        out.extend_from_slice(
-            format!(
-                ",\"next_op_id\":{},\"keys\":",
-                w.next_op_id.load(Ordering::SeqCst)
-            )
-            .as_bytes(),
-        );
-        match w.meta.get(META_KEYS)? {
-            Some(k) => out.extend_from_slice(&k),
-            None => out.extend_from_slice(b"null"),
+    async fn begin_inner(&self, intent: &Intent) -> Result<(), StateError> {
+        let w = self.writer()?;
+        let bytes = dto::to_json(&JournalRecordV1::encode(intent, &self.sealer)?)?;
+        let key = journal_key(intent.op_id);
+        if intent.external {
+            // So the coming flush also covers every earlier outcome.
+            w.apply_finishes()?;
         }
-        out.extend_from_slice(b",\"outputs\":");
-        match w.meta.get(META_OUTPUTS)? {
-            Some(o) => out.extend_from_slice(&o),
-            None => out.extend_from_slice(b"null"),
+        let mut inserted = w
+            .tree
+            .compare_and_swap(key, None::<&[u8]>, Some(bytes.as_slice()))?;
+        if inserted.is_err() {
+            // The entry may be one whose finish is still buffered.
+            w.apply_finishes()?;
+            inserted = w.tree.compare_and_swap(key, None::<&[u8]>, Some(bytes))?;
         }
-        out.extend_from_slice(b",\"resources\":{");
-        for (i, kv) in w.resources.iter().enumerate() {
-            let (k, v) = kv?;
-            if i > 0 {
-                out.push(b',');
-            }
-            push_str(&mut out, key_name(&k)?)?;
-            out.push(b':');
-            out.extend_from_slice(&v);
-        }
-        out.extend_from_slice(b"},\"journal\":[");
-        for (i, kv) in w.journal.iter().enumerate() {
-            let (_, v) = kv?;
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(&v);
-        }
-        out.extend_from_slice(b"]}\n");
-        fsutil::write_atomic(&self.paths.snapshot, &out)
-    }
-}
-
-fn copy_out(db: &sled::Db) -> Result<RawState, StateError> {
-    let resources = db.open_tree(TREE_RESOURCES)?;
-    let journal = db.open_tree(TREE_JOURNAL)?;
-    let meta = db.open_tree(TREE_META)?;
-    if let Some(b) = meta.get(META_FORMAT)? {
-        let h: Header =
-            serde_json::from_slice(&b).map_err(|e| StateError::corrupt("state format marker", e))?;
-        if h.format != u64::from(FORMAT_VERSION) {
-            return Err(StateError::UnsupportedFormat {
-                what: "the state database".into(),
-                found: h.format,
-                supported: FORMAT_VERSION,
+        if inserted.is_err() {
+            return Err(StateError::DuplicateOp {
+                op_id: intent.op_id,
+                resource: intent.resource.clone(),
             });
         }
-    }
-    let collect = |t: &sled::Tree| -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
-        t.iter()
-            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(Into::into))
-            .collect()
-    };
-    let journal_raw = collect(&journal)?;
-    let mut next = match meta.get(META_NEXT_OP)? {
-        Some(b) => json_u64(&b, "next operation id")?,
-        None => 0,
-    };
-    if let Some((k, _)) = journal_raw.last() {
-        if let Ok(k) = <[u8; 8]>::try_from(k.as_slice()) {
-            next = next.max(u64::from_be_bytes(k).saturating_add(1));
+        w.next_op_id
+            .fetch_max(intent.op_id.saturating_add(1), Ordering::SeqCst);
+        if intent.external {
+            let seq = w.gc.note_write();
+            w.gc.wait_durable(&w.db, seq).await?;
         }
+        Ok(())
     }
-    Ok(RawState {
-        keys: meta.get(META_KEYS)?.map(|b| b.to_vec()),
-        outputs: meta.get(META_OUTPUTS)?.map(|b| b.to_vec()),
-        resources: collect(&resources)?,
-        journal: journal_raw,
-        next_op_id: next,
-        source: ReadSource::Database,
-    })
+
+    fn finish_inner(
+        &self,
+        op_id: u64,
+        resource: &str,
+        outcome: &Outcome,
+    ) -> Result<(), StateError> {
+        let w = self.writer()?;
+        let written = match outcome {
+            Outcome::Written(rs) => Some(dto::to_json(&ResourceStateV1::encode(
+                resource,
+                rs,
+                &self.sealer,
+            )?)?),
+            Outcome::Removed | Outcome::Failed(_) => None,
+        };
+        let key = journal_key(op_id);
+        let mut buf = w.lock_finishes();
+        if buf.ops.contains(&op_id) || !w.tree.contains_key(key)? {
+            return Err(StateError::UnknownOp {
+                op_id,
+                resource: resource.to_string(),
+            });
+        }
+        buf.batch.remove(&key[..]);
+        match (outcome, written) {
+            (Outcome::Written(_), Some(bytes)) => buf.batch.insert(resource_key(resource), bytes),
+            (Outcome::Removed, _) => buf.batch.remove(resource_key(resource)),
+            _ => {}
+        }
+        buf.ops.insert(op_id);
+        if buf.ops.len() >= FINISH_BATCH {
+            w.apply_locked(&mut buf)?;
+        }
+        Ok(())
+    }
+
+    fn set_outputs_inner(&self, outputs: &Map) -> Result<(), StateError> {
+        let w = self.writer()?;
+        let bytes = dto::to_json(&OutputsV1::encode(outputs, &self.sealer)?)?;
+        w.tree.insert(meta_key(META_OUTPUTS), bytes)?;
+        Ok(())
+    }
 }
 
-#[derive(Deserialize)]
-struct SnapshotV1 {
-    stack: String,
-    written_at: String,
-    next_op_id: u64,
-    keys: Option<Box<RawValue>>,
-    outputs: Option<Box<RawValue>>,
-    resources: BTreeMap<String, Box<RawValue>>,
-    journal: Vec<Box<RawValue>>,
-}
+impl Writer {
+    fn lock_finishes(&self) -> MutexGuard<'_, FinishBuffer> {
+        // A panic mid-append can leave at most a half-recorded outcome whose
+        // intent is still journaled: safe to apply or to lose.
+        self.finishes.lock().unwrap_or_else(|p| p.into_inner())
+    }
 
-fn read_snapshot(paths: &StackPaths, stack: &str) -> Result<RawState, StateError> {
-    let bytes = match std::fs::read(&paths.snapshot) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(StateError::NoSnapshot {
-                stack: stack.to_string(),
-            })
+    /// Applies buffered outcomes to sled as one atomic batch.
+    fn apply_finishes(&self) -> Result<(), StateError> {
+        let mut buf = self.lock_finishes();
+        self.apply_locked(&mut buf)
+    }
+
+    fn apply_locked(&self, buf: &mut FinishBuffer) -> Result<(), StateError> {
+        if buf.ops.is_empty() {
+            return Ok(());
         }
-        Err(e) => return Err(StateError::io("reading", &paths.snapshot, e)),
-    };
-    let what = || format!("snapshot {}", paths.snapshot.display());
-    let header: Header =
-        serde_json::from_slice(&bytes).map_err(|e| StateError::corrupt(what(), e))?;
-    if header.format != u64::from(FORMAT_VERSION) {
-        return Err(StateError::UnsupportedFormat {
-            what: what(),
-            found: header.format,
-            supported: FORMAT_VERSION,
-        });
+        let batch = std::mem::take(&mut buf.batch);
+        buf.ops.clear();
+        // On error the outcomes are lost, which the journal tolerates: their
+        // intents stay pending and the next run reconciles them.
+        self.tree.apply_batch(batch)?;
+        Ok(())
     }
-    let snap: SnapshotV1 =
-        serde_json::from_slice(&bytes).map_err(|e| StateError::corrupt(what(), e))?;
-    if snap.stack != stack {
-        return Err(StateError::corrupt(
-            what(),
-            format!("it belongs to stack `{}`", snap.stack),
-        ));
-    }
-    let raw = |r: Box<RawValue>| r.get().as_bytes().to_vec();
-    let mut journal = Vec::with_capacity(snap.journal.len());
-    for rec in snap.journal {
-        // The op id is the journal key in the database; take it from the record.
-        #[derive(Deserialize)]
-        struct OpId {
-            op_id: u64,
-        }
-        let id: OpId =
-            serde_json::from_str(rec.get()).map_err(|e| StateError::corrupt(what(), e))?;
-        journal.push((op_key(id.op_id).to_vec(), raw(rec)));
-    }
-    Ok(RawState {
-        keys: snap.keys.map(raw),
-        outputs: snap.outputs.map(raw),
-        resources: snap
-            .resources
-            .into_iter()
-            .map(|(k, v)| (k.into_bytes(), raw(v)))
-            .collect(),
-        journal,
-        next_op_id: snap.next_op_id,
-        source: ReadSource::Snapshot {
-            written_at: snap.written_at,
-        },
-    })
 }
 
 impl Drop for StateStore {
@@ -687,172 +675,6 @@ impl Drop for StateStore {
     }
 }
 
-/// Group commit: concurrent external `begin`s share one fsync.
-///
-/// Each durable write takes a sequence number after its insert returns. A
-/// waiter whose number is not yet durable either becomes the *leader* (if no
-/// flush is running), flushes everything written so far, and publishes
-/// "durable up to N", or sleeps until the running flush finishes and checks
-/// again. A flush covers every write that completed before it started, so
-/// waiters that arrive during a flush are all covered by the next one.
-#[derive(Default)]
-struct GroupCommit {
-    written: AtomicU64,
-    state: Mutex<GcState>,
-    notify: tokio::sync::Notify,
-    fsyncs: AtomicU64,
-}
-
-#[derive(Default)]
-struct GcState {
-    durable: u64,
-    leader: bool,
-}
-
-/// Resets leadership even if the leader's future is dropped mid-flush.
-struct LeaderGuard<'a> {
-    gc: &'a GroupCommit,
-    target: u64,
-    succeeded: bool,
-}
-
-impl Drop for LeaderGuard<'_> {
-    fn drop(&mut self) {
-        let mut g = self.gc.lock_state();
-        g.leader = false;
-        if self.succeeded {
-            g.durable = g.durable.max(self.target);
-        }
-        drop(g);
-        self.gc.notify.notify_waiters();
-    }
-}
-
-impl GroupCommit {
-    fn lock_state(&self) -> std::sync::MutexGuard<'_, GcState> {
-        // The state is two plain fields, valid whatever a panicking holder did.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Call after a write's insert returned; the number to wait for.
-    fn note_write(&self) -> u64 {
-        self.written.fetch_add(1, Ordering::SeqCst) + 1
-    }
-
-    async fn wait_durable(&self, db: &sled::Db, seq: u64) -> Result<(), StateError> {
-        loop {
-            let notified = self.notify.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
-            let target = {
-                let mut g = self.lock_state();
-                if g.durable >= seq {
-                    return Ok(());
-                }
-                if g.leader {
-                    None
-                } else {
-                    g.leader = true;
-                    Some(self.written.load(Ordering::SeqCst))
-                }
-            };
-            let Some(target) = target else {
-                notified.await;
-                continue;
-            };
-            let mut guard = LeaderGuard {
-                gc: self,
-                target,
-                succeeded: false,
-            };
-            let res = db.flush_async().await;
-            self.fsyncs.fetch_add(1, Ordering::SeqCst);
-            guard.succeeded = res.is_ok();
-            drop(guard);
-            res?;
-        }
-    }
-
-    fn flush_blocking(&self, db: &sled::Db) -> Result<(), StateError> {
-        let target = self.written.load(Ordering::SeqCst);
-        let res = db.flush();
-        self.fsyncs.fetch_add(1, Ordering::SeqCst);
-        res?;
-        let mut g = self.lock_state();
-        g.durable = g.durable.max(target);
-        drop(g);
-        self.notify.notify_waiters();
-        Ok(())
-    }
-}
-
-impl StateStore {
-    async fn begin_inner(&self, intent: &Intent) -> Result<(), StateError> {
-        let w = self.writer()?;
-        let rec = JournalRecordV1::encode(intent, &self.sealer)?;
-        let bytes = dto::to_json(&rec)?;
-        let swapped =
-            w.journal
-                .compare_and_swap(op_key(intent.op_id), None::<&[u8]>, Some(bytes))?;
-        if swapped.is_err() {
-            return Err(StateError::DuplicateOp {
-                op_id: intent.op_id,
-                resource: intent.resource.clone(),
-            });
-        }
-        w.next_op_id
-            .fetch_max(intent.op_id.saturating_add(1), Ordering::SeqCst);
-        if intent.external {
-            let seq = w.gc.note_write();
-            w.gc.wait_durable(&w.db, seq).await?;
-        }
-        Ok(())
-    }
-
-    fn finish_inner(&self, op_id: u64, resource: &str, outcome: &Outcome) -> Result<(), StateError> {
-        let w = self.writer()?;
-        let key = op_key(op_id);
-        let written = match outcome {
-            Outcome::Written(rs) => Some(dto::to_json(&ResourceStateV1::encode(
-                resource,
-                rs,
-                &self.sealer,
-            )?)?),
-            Outcome::Removed | Outcome::Failed(_) => None,
-        };
-        (&w.resources, &w.journal)
-            .transaction(|(r, j)| {
-                if j.remove(&key)?.is_none() {
-                    return Err(ConflictableTransactionError::Abort(()));
-                }
-                match (outcome, &written) {
-                    (Outcome::Written(_), Some(bytes)) => {
-                        r.insert(resource.as_bytes(), bytes.as_slice())?;
-                    }
-                    (Outcome::Removed, _) => {
-                        r.remove(resource.as_bytes())?;
-                    }
-                    _ => {}
-                }
-                Ok(())
-            })
-            .map_err(|e| match e {
-                TransactionError::Storage(e) => StateError::from(e),
-                TransactionError::Abort(()) => StateError::UnknownOp {
-                    op_id,
-                    resource: resource.to_string(),
-                },
-            })
-    }
-
-    fn set_outputs_inner(&self, outputs: &Map) -> Result<(), StateError> {
-        let w = self.writer()?;
-        let bytes = dto::to_json(&OutputsV1::encode(outputs, &self.sealer)?)?;
-        w.meta.insert(META_OUTPUTS, bytes)?;
-        Ok(())
-    }
-}
-
 #[async_trait]
 impl StateSink for StateStore {
     /// Journals the intent; for an external intent, returns only once it is
@@ -861,8 +683,8 @@ impl StateSink for StateStore {
         self.begin_inner(intent).await.map_err(Into::into)
     }
 
-    /// Records the outcome and the resource's new state in one transaction
-    /// and removes the journal entry. Not flushed: see the crate docs.
+    /// Records the outcome and the resource's new state, atomically with
+    /// removing the journal entry. Not flushed: see the crate docs.
     async fn finish(
         &self,
         op_id: u64,

@@ -17,7 +17,12 @@ const ENV_ROOT: &str = "CAIRN_STATE_ROOT";
 /// Starts a scenario in a child process; returns once it printed `READY`.
 pub fn spawn(scenario: &str, root: &Path) -> (Child, Vec<String>) {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child::child_process_entry", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child::child_process_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(ENV_SCENARIO, scenario)
         .env(ENV_ROOT, root)
         .env_remove("STACK_PASSPHRASE")
@@ -27,11 +32,15 @@ pub fn spawn(scenario: &str, root: &Path) -> (Child, Vec<String>) {
         .expect("spawn child");
     let stdout = child.stdout.take().unwrap();
     let mut lines = Vec::new();
-    for line in BufReader::new(stdout).lines() {
+    let mut reader = BufReader::new(stdout).lines();
+    for line in reader.by_ref() {
         let line = line.unwrap();
-        let ready = line.starts_with("READY");
-        lines.push(line);
-        if ready {
+        // libtest may print "test ... " on the same line first.
+        let ready = line.find("READY").map(|at| line[at..].to_string());
+        lines.push(ready.clone().unwrap_or(line));
+        if ready.is_some() {
+            // Keep draining so the child never dies of a broken pipe.
+            std::thread::spawn(move || reader.for_each(drop));
             return (child, lines);
         }
     }
@@ -95,10 +104,17 @@ fn child_process_entry() {
             let before = store.fsync_count();
             rt.block_on(async {
                 for op in 100..150 {
-                    store.begin(&intent(op, &format!("d{op}"), false)).await.unwrap();
+                    store
+                        .begin(&intent(op, &format!("d{op}"), false))
+                        .await
+                        .unwrap();
                 }
             });
-            assert_eq!(store.fsync_count(), before, "non-external begins must not fsync");
+            assert_eq!(
+                store.fsync_count(),
+                before,
+                "non-external begins must not fsync"
+            );
             ready("");
             die();
         }
@@ -111,7 +127,10 @@ fn child_process_entry() {
                     .map(|op| {
                         let store = store.clone();
                         tokio::spawn(async move {
-                            store.begin(&intent(op, &format!("r{op}"), true)).await.unwrap()
+                            store
+                                .begin(&intent(op, &format!("r{op}"), true))
+                                .await
+                                .unwrap()
                         })
                     })
                     .collect();
@@ -142,7 +161,8 @@ fn child_process_entry() {
             let store = open(&root);
             store.replace_all(&stack_state(SECRET)).unwrap();
             drop(store);
-            let ro = cairn_state::StateStore::open_read_only(&root, STACK, key_file(&root)).unwrap();
+            let ro =
+                cairn_state::StateStore::open_read_only(&root, STACK, key_file(&root)).unwrap();
             assert_eq!(ro.load().unwrap(), stack_state(SECRET));
             drop(ro);
             ready("");

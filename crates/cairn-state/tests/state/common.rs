@@ -40,7 +40,10 @@ pub fn resource(name: &str, secret: &str) -> ResourceState {
             (
                 "nested",
                 Value::Map(map(&[
-                    ("list", Value::from(vec![Value::secret(secret), Value::Null])),
+                    (
+                        "list",
+                        Value::from(vec![Value::secret(secret), Value::Null]),
+                    ),
                     ("ratio", Value::Float(0.25)),
                     ("weird", Value::Float(f64::INFINITY)),
                     ("flag", Value::Bool(true)),
@@ -53,7 +56,10 @@ pub fn resource(name: &str, secret: &str) -> ResourceState {
             ),
         ]),
         outputs: map(&[
-            ("endpoint", Value::from(format!("{name}.cache.amazonaws.com"))),
+            (
+                "endpoint",
+                Value::from(format!("{name}.cache.amazonaws.com")),
+            ),
             ("port", Value::from(6379)),
             ("password", Value::secret(Value::secret(secret))),
         ]),
@@ -136,4 +142,21 @@ pub fn rt() -> tokio::runtime::Runtime {
 pub fn code(e: &cairn_state::StateError) -> String {
     use miette::Diagnostic;
     e.code().map(|c| c.to_string()).unwrap_or_default()
+}
+
+/// The stack's sled database, opened directly to tamper with it. sled lets
+/// go of its file lock a moment after a handle drops, hence the retries.
+pub fn raw_db(root: &Path) -> sled::Db {
+    let path = root.join(STACK).join("db");
+    let mut tries = 0;
+    loop {
+        match sled::Config::new().path(&path).flush_every_ms(None).open() {
+            Ok(db) => return db,
+            Err(_) if tries < 200 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("opening {}: {e}", path.display()),
+        }
+    }
 }

@@ -17,8 +17,14 @@ fn pending_intents_survive_a_close_without_finish() {
         let store = open(root);
         rt.block_on(async {
             store.begin(&intent(1, "done", false)).await.unwrap();
-            store.begin(&intent(2, "left-internal", false)).await.unwrap();
-            store.begin(&intent(3, "left-external", true)).await.unwrap();
+            store
+                .begin(&intent(2, "left-internal", false))
+                .await
+                .unwrap();
+            store
+                .begin(&intent(3, "left-external", true))
+                .await
+                .unwrap();
             store
                 .finish(1, "done", &Outcome::Written(resource("done", SECRET)))
                 .await
@@ -29,7 +35,10 @@ fn pending_intents_survive_a_close_without_finish() {
     let pending = store.pending_intents().unwrap();
     assert_eq!(
         pending,
-        vec![intent(2, "left-internal", false), intent(3, "left-external", true)]
+        vec![
+            intent(2, "left-internal", false),
+            intent(3, "left-external", true)
+        ]
     );
     assert_eq!(
         store.load().unwrap().resources.keys().collect::<Vec<_>>(),
@@ -91,10 +100,25 @@ fn journal_misuse_gives_clear_errors() {
         assert!(dup.0.contains("cairn::state::duplicate_op"), "{}", dup.0);
         assert!(dup.0.contains("next_op_id"), "help is carried: {}", dup.0);
         let unknown = store.finish(8, "a", &Outcome::Removed).await.unwrap_err();
-        assert!(unknown.0.contains("cairn::state::unknown_op"), "{}", unknown.0);
+        assert!(
+            unknown.0.contains("cairn::state::unknown_op"),
+            "{}",
+            unknown.0
+        );
         // The failed finish changed nothing; the real one still works once.
         store.finish(7, "a", &Outcome::Removed).await.unwrap();
         assert!(store.finish(7, "a", &Outcome::Removed).await.is_err());
+        // An op id can be reused once finished (reconcile settles an old
+        // run's op 7, then the new run numbers from 1 again).
+        store.begin(&intent(7, "c", false)).await.unwrap();
+        assert_eq!(
+            store.pending_intents().unwrap(),
+            vec![intent(7, "c", false)]
+        );
+        store
+            .finish(7, "c", &Outcome::Failed("x".into()))
+            .await
+            .unwrap();
     });
     // The first intent was not overwritten by the duplicate.
     assert!(store.pending_intents().unwrap().is_empty());
@@ -120,7 +144,10 @@ fn concurrent_external_begins_share_fsyncs() {
     let fsyncs = store.fsync_count() - before;
     eprintln!("1000 concurrent external begins: {fsyncs} fsyncs");
     assert!(fsyncs >= 1, "external begins were never flushed");
-    assert!(fsyncs < 1000, "no batching: {fsyncs} fsyncs for 1000 begins");
+    assert!(
+        fsyncs < 1000,
+        "no batching: {fsyncs} fsyncs for 1000 begins"
+    );
     assert_eq!(store.pending_intents().unwrap().len(), 1000);
 
     // Sequential external begins each need their own fsync.
@@ -148,10 +175,13 @@ fn cancelled_external_begin_does_not_wedge_group_commit() {
             .await;
         }
         // Later begins still complete.
-        tokio::time::timeout(Duration::from_secs(10), store.begin(&intent(100, "y", true)))
-            .await
-            .expect("group commit wedged")
-            .unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            store.begin(&intent(100, "y", true)),
+        )
+        .await
+        .expect("group commit wedged")
+        .unwrap();
     });
 }
 
@@ -219,6 +249,9 @@ fn ten_thousand_data_resources_without_per_op_fsync() {
     let store = StateStore::open_read_only(dir.path(), STACK, key_file(dir.path())).unwrap();
     let state = store.load().unwrap();
     assert_eq!(state.resources.len(), 10_000);
-    assert_eq!(state.resources["data-77"].inputs["value"], Value::from("value-77"));
+    assert_eq!(
+        state.resources["data-77"].inputs["value"],
+        Value::from("value-77")
+    );
     assert!(store.pending_intents().unwrap().is_empty());
 }

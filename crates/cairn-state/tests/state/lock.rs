@@ -20,10 +20,20 @@ fn second_writer_in_process_is_refused_at_once() {
     };
     assert_eq!(info.pid, std::process::id());
     assert!(!info.stale);
-    assert!(info.started_at.ends_with('Z') && info.started_at.len() == 20, "{}", info.started_at);
+    assert!(
+        info.started_at.ends_with('Z') && info.started_at.len() == 20,
+        "{}",
+        info.started_at
+    );
     let msg = err.to_string();
-    assert!(msg.contains(&format!("pid {}", std::process::id())), "{msg}");
-    assert!(msg.contains(&info.host) && msg.contains(&info.started_at), "{msg}");
+    assert!(
+        msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&info.host) && msg.contains(&info.started_at),
+        "{msg}"
+    );
     assert_eq!(code(&err), "cairn::state::locked");
     let help = miette::Diagnostic::help(&err).unwrap().to_string();
     assert!(help.contains("--force-unlock"), "{help}");
@@ -49,7 +59,11 @@ fn lock_held_by_another_process_and_stale_after_it_is_killed() {
         StateError::Locked(info) => {
             assert_eq!(info.pid, pid);
             assert!(!info.stale, "live holder reported stale");
-            assert!(info.command.contains("child_process_entry"), "{}", info.command);
+            assert!(
+                info.command.contains("child_process_entry"),
+                "{}",
+                info.command
+            );
         }
         other => panic!("expected Locked, got {other:?}"),
     }
@@ -58,7 +72,10 @@ fn lock_held_by_another_process_and_stale_after_it_is_killed() {
     // A reader is served from the writer's snapshot meanwhile.
     let ro = StateStore::open_read_only(root, STACK, key_file(root)).unwrap();
     assert!(matches!(ro.read_source(), ReadSource::Snapshot { .. }));
-    assert_eq!(ro.load().unwrap().outputs, map(&[("held", Value::Bool(true))]));
+    assert_eq!(
+        ro.load().unwrap().outputs,
+        map(&[("held", Value::Bool(true))])
+    );
     drop(ro);
 
     holder.kill().unwrap(); // SIGKILL
@@ -68,7 +85,10 @@ fn lock_held_by_another_process_and_stale_after_it_is_killed() {
     assert!(info.stale);
     assert!(StateStore::force_unlock(root, STACK).unwrap().is_some());
     let store = open(root);
-    assert_eq!(store.load().unwrap().outputs, map(&[("held", Value::Bool(true))]));
+    assert_eq!(
+        store.load().unwrap().outputs,
+        map(&[("held", Value::Bool(true))])
+    );
 }
 
 #[test]
@@ -114,7 +134,10 @@ fn read_only_open_of_missing_stack_is_a_clear_error() {
     let err = StateStore::open_read_only(dir.path(), "nope", key_file(dir.path())).unwrap_err();
     assert_eq!(code(&err), "cairn::state::no_such_stack");
     assert!(!StateStore::exists(dir.path(), "nope"));
-    assert!(!dir.path().join("nope").exists(), "read-only open created files");
+    assert!(
+        !dir.path().join("nope").exists(),
+        "read-only open created files"
+    );
 }
 
 #[test]
@@ -156,4 +179,22 @@ fn dirs_are_0700_and_files_0600_even_with_umask_zero() {
     assert!(root.join("prod/snapshot.json").exists());
     assert!(root.join("prod/db/db").exists() || root.join("prod/db/conf").exists());
     assert!(seen >= 4, "only {seen} files checked");
+}
+
+#[test]
+fn force_unlocking_a_live_writer_cannot_make_a_second_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let first = open(root);
+    let removed = StateStore::force_unlock(root, STACK).unwrap().unwrap();
+    assert_eq!(removed.pid, std::process::id());
+    // Our lock is gone, but sled's own file lock still guards the database.
+    let err = StateStore::open(root, STACK, key_file(root)).unwrap_err();
+    assert_eq!(code(&err), "cairn::state::busy", "{err:?}");
+    // The refused open removed only its own lock file; the first writer
+    // keeps working and closes cleanly.
+    assert!(StateStore::lock_info(root, STACK).unwrap().is_none());
+    first.replace_all(&stack_state(SECRET)).unwrap();
+    drop(first);
+    assert_eq!(open(root).load().unwrap(), stack_state(SECRET));
 }

@@ -14,7 +14,8 @@ fn round_trip_with_secrets_and_no_plaintext_on_disk() {
         let store = open(root);
         store.replace_all(&state).unwrap();
         // The journal holds intents with secret inputs too.
-        rt().block_on(store.begin(&intent(1, "cache", true))).unwrap();
+        rt().block_on(store.begin(&intent(1, "cache", true)))
+            .unwrap();
         assert_eq!(store.load().unwrap(), state);
     }
     let store = open(root);
@@ -25,14 +26,20 @@ fn round_trip_with_secrets_and_no_plaintext_on_disk() {
         loaded.resources["cache"].inputs["lookalike"],
         Value::Map(map(&[("$secret", Value::from("not really"))]))
     );
-    assert_eq!(store.pending_intents().unwrap(), vec![intent(1, "cache", true)]);
+    assert_eq!(
+        store.pending_intents().unwrap(),
+        vec![intent(1, "cache", true)]
+    );
     store.flush().unwrap();
     drop(store);
 
     // Every byte the store wrote: database, snapshot, key file, everything.
     assert_eq!(grep_tree(root, SECRET), 0, "plaintext secret on disk");
     // Control: the same scan does find plaintext that is not secret.
-    assert!(grep_tree(root, VISIBLE) > 0, "scan cannot see stored values");
+    assert!(
+        grep_tree(root, VISIBLE) > 0,
+        "scan cannot see stored values"
+    );
     let snapshot = std::fs::read_to_string(root.join("prod/snapshot.json")).unwrap();
     assert!(snapshot.contains("\"$secret\":{\"alg\":\"chacha20poly1305\""));
 }
@@ -130,10 +137,10 @@ fn ciphertexts_cannot_be_moved_between_resources() {
     open(root).replace_all(&stack_state(SECRET)).unwrap();
     // Copy `cache`'s stored record, secrets and all, over `params`.
     {
-        let db = sled::open(root.join("prod/db")).unwrap();
-        let tree = db.open_tree("resources").unwrap();
-        let cache = tree.get("cache").unwrap().unwrap();
-        tree.insert("params", cache).unwrap();
+        let db = raw_db(root);
+        let tree = db.open_tree("stack").unwrap();
+        let cache = tree.get("r/cache").unwrap().unwrap();
+        tree.insert("r/params", cache).unwrap();
         db.flush().unwrap();
     }
     let err = open(root).load().unwrap_err();
@@ -191,4 +198,53 @@ fn stack_outputs_and_empty_values_round_trip() {
     let s = open(root);
     s.replace_all(&StackState::default()).unwrap();
     assert_eq!(s.load().unwrap(), StackState::default());
+}
+
+/// Stands in for a KMS key: `create` returns a data key and its "wrapped"
+/// form as params; `unwrap` unwraps the stored params.
+struct FakeKms {
+    mask: u8,
+}
+
+impl cairn_state::KeyProvider for FakeKms {
+    fn scheme(&self) -> String {
+        "fake-kms".into()
+    }
+    fn create(&self) -> Result<(cairn_state::DataKey, Vec<u8>), StateError> {
+        let key = [42u8; 32];
+        let wrapped = key.iter().map(|b| b ^ self.mask).collect();
+        Ok((cairn_state::DataKey::from_bytes(key), wrapped))
+    }
+    fn unwrap(&self, params: &[u8]) -> Result<cairn_state::DataKey, StateError> {
+        let key: [u8; 32] = params
+            .iter()
+            .map(|b| b ^ self.mask)
+            .collect::<Vec<_>>()
+            .try_into()
+            .map_err(|_| StateError::KeyProvider {
+                scheme: self.scheme(),
+                message: "bad wrapped key".into(),
+            })?;
+        Ok(cairn_state::DataKey::from_bytes(key))
+    }
+}
+
+#[test]
+fn a_key_provider_plugs_in_for_kms() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let kms = |mask| SecretKeys::Provider(Arc::new(FakeKms { mask }));
+    StateStore::open(root, STACK, kms(0x5a))
+        .unwrap()
+        .replace_all(&stack_state(SECRET))
+        .unwrap();
+    let ro = StateStore::open_read_only(root, STACK, kms(0x5a)).unwrap();
+    assert_eq!(ro.load().unwrap(), stack_state(SECRET));
+    // A provider that unwraps to another key is caught by the key check.
+    let err = StateStore::open(root, STACK, kms(0x00)).unwrap_err();
+    assert_eq!(code(&err), "cairn::state::wrong_key", "{err:?}");
+    let err = StateStore::open(root, STACK, key_file(root)).unwrap_err();
+    assert_eq!(code(&err), "cairn::state::key_scheme", "{err:?}");
+    assert_eq!(grep_tree(root, SECRET), 0);
 }
