@@ -10,7 +10,7 @@ use cairn_core::diag::Problems;
 use cairn_core::exec::{self, ExecOptions};
 use cairn_core::plan::{self, Plan, PlanOptions};
 use cairn_core::provider::CallContext;
-use cairn_core::state::{Outcome, ResourceState, StackState, StateSink};
+use cairn_core::state::{ResourceState, StackState, StateSink};
 use cairn_core::{Registry, StackSpec, Value};
 use cairn_state::{SecretKeys, StateStore};
 use std::collections::BTreeMap;
@@ -280,11 +280,10 @@ async fn execute(
     parallel: usize,
 ) -> Result<ExitCode, CliError> {
     let display = progress::Display::new(plan);
-    let options = ExecOptions {
-        stack: loaded.spec.name.clone(),
-        parallel: parallel.max(1),
-        events: display.sink(),
-    };
+    let options = ExecOptions::new(&loaded.spec.name)
+        .with_parallel(parallel.max(1))
+        .with_events(display.sink())
+        .with_first_op_id(store.next_op_id());
     let killswitch = crate::killswitch::KillSwitch::from_env(store);
     let sink: &dyn StateSink = match &killswitch {
         Some(k) => k,
@@ -362,6 +361,7 @@ async fn refresh(args: RunArgs) -> Result<ExitCode, CliError> {
     let store = open_writer(&loaded, &args)?;
     let state = recover(&store, &loaded.registry, &loaded.spec.name).await?;
     let mut drifted = 0usize;
+    let mut refreshed = state.clone();
     for (name, rs) in &state.resources {
         let Some(provider) = loaded.registry.get(&rs.type_token) else {
             continue;
@@ -384,10 +384,7 @@ async fn refresh(args: RunArgs) -> Result<ExitCode, CliError> {
                     "- {name} ({}) no longer exists; removed from state",
                     rs.type_token
                 );
-                store
-                    .finish(0, name, &Outcome::Removed)
-                    .await
-                    .map_err(|e| CliError::Failed(e.to_string()))?;
+                refreshed.resources.remove(name);
             }
             Some(observed) => {
                 let schema = provider.schema();
@@ -400,15 +397,13 @@ async fn refresh(args: RunArgs) -> Result<ExitCode, CliError> {
                         rs.type_token
                     );
                 }
-                let mut updated: ResourceState = rs.clone();
-                updated.outputs = schema.normalize_outputs(&observed.outputs);
-                store
-                    .finish(0, name, &Outcome::Written(updated))
-                    .await
-                    .map_err(|e| CliError::Failed(e.to_string()))?;
+                if let Some(entry) = refreshed.resources.get_mut(name) {
+                    entry.outputs = schema.normalize_outputs(&observed.outputs);
+                }
             }
         }
     }
+    store.replace_all(&refreshed)?;
     store.flush()?;
     println!("refresh: {drifted} resource(s) drifted");
     Ok(ExitCode::SUCCESS)
@@ -442,10 +437,9 @@ async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
         retain_on_delete: false,
         imported: true,
     };
-    store
-        .finish(0, &args.name, &Outcome::Written(rs.clone()))
-        .await
-        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let mut state = recover(&store, &loaded.registry, &loaded.spec.name).await?;
+    state.resources.insert(args.name.clone(), rs.clone());
+    store.replace_all(&state)?;
     store.flush()?;
     eprintln!(
         "imported {} `{}` as {} (protected)",

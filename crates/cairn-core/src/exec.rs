@@ -84,6 +84,8 @@ pub struct ExecOptions {
     /// At most this many provider operations in flight (0 counts as 1).
     pub parallel: usize,
     pub events: EventSink,
+    /// The first journal op id to use: past every id the store has seen.
+    pub first_op_id: u64,
 }
 
 impl ExecOptions {
@@ -93,7 +95,12 @@ impl ExecOptions {
             stack: stack.to_string(),
             parallel: 10,
             events: Arc::new(|_| {}),
+            first_op_id: 1,
         }
+    }
+    pub fn with_first_op_id(mut self, first_op_id: u64) -> Self {
+        self.first_op_id = first_op_id.max(1);
+        self
     }
     pub fn with_parallel(mut self, parallel: usize) -> Self {
         self.parallel = parallel;
@@ -1181,7 +1188,7 @@ pub async fn apply(
     };
     let shared = Shared {
         sink,
-        next_op: AtomicU64::new(1),
+        next_op: AtomicU64::new(opts.first_op_id.max(1)),
     };
     let parallel = opts.parallel.max(1);
     let mut inflight: FuturesUnordered<BoxFuture<'_, (usize, OpDone)>> = FuturesUnordered::new();

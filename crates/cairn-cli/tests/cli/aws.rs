@@ -1,1 +1,456 @@
-//! The Redis stacks against the local AWS emulator (moto + redis-server twins).
+//! The Redis stacks end to end against the local AWS emulator (moto + real
+//! redis-server twins), checked independently through the real AWS SDK.
+
+use super::common::Sandbox;
+use aws_sdk_elasticache::Client as ElastiCache;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// An emulator daemon private to one test, stopped on drop.
+struct Local {
+    sb: Sandbox,
+    port: u16,
+    emulator_state: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+impl Local {
+    fn new() -> Local {
+        let port = free_port();
+        let sb = Sandbox::new();
+        let emulator_state = sb.dir.path().join("emulator");
+        let sb = sb
+            .with_env("LOCAL_AWS_PORT", &port.to_string())
+            .with_env(
+                "CAIRN_EMULATOR_STATE",
+                &emulator_state.display().to_string(),
+            )
+            .with_env("CAIRN_EMULATOR_DELAY_MS", "300")
+            .with_env("CAIRN_AWS_POLL_MS", "150");
+        Local {
+            sb,
+            port,
+            emulator_state,
+        }
+    }
+
+    fn cairn(&self, args: &[&str]) -> super::common::Run {
+        let mut all = args.to_vec();
+        all.push("--local");
+        self.sb.run(&all)
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn sdk(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_elasticache::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .load()
+            .await
+    }
+
+    async fn emulator(&self) -> cairn_emulator::Emulator {
+        cairn_emulator::Emulator::attach(self.port, self.emulator_state.clone())
+            .await
+            .expect("attach emulator")
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        let _ = self.sb.command(&["emulator", "stop"]).output();
+    }
+}
+
+async fn replication_group(
+    ec: &ElastiCache,
+    id: &str,
+) -> Option<aws_sdk_elasticache::types::ReplicationGroup> {
+    ec.describe_replication_groups()
+        .replication_group_id(id)
+        .send()
+        .await
+        .ok()?
+        .replication_groups?
+        .into_iter()
+        .next()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prod_from_empty_meets_every_criterion_then_updates_replaces_and_destroys() {
+    let local = Local::new();
+    local.cairn(&["up", "--yes", "--stack", "prod"]).ok();
+    let sdk = local.sdk().await;
+    let ec = ElastiCache::new(&sdk);
+
+    // AC1–AC6 from DescribeReplicationGroups / DescribeCacheClusters.
+    let rg = replication_group(&ec, "qualisys-redis-prod")
+        .await
+        .expect("replication group exists");
+    assert_eq!(rg.status(), Some("available"));
+    assert_eq!(rg.cache_node_type(), Some("cache.r5.large"));
+    let groups = rg.node_groups();
+    assert_eq!(groups.len(), 2, "NumNodeGroups = 2");
+    for g in groups {
+        assert_eq!(
+            g.node_group_members().len(),
+            2,
+            "1 primary + 1 replica per shard"
+        );
+    }
+    assert_eq!(rg.automatic_failover().map(|f| f.as_str()), Some("enabled"));
+    assert_eq!(rg.multi_az().map(|f| f.as_str()), Some("enabled"));
+    assert_eq!(rg.transit_encryption_enabled(), Some(true));
+    assert_eq!(rg.at_rest_encryption_enabled(), Some(true));
+    assert_eq!(rg.auth_token_enabled(), Some(true));
+    let outputs = local
+        .cairn(&["stack", "output", "--json", "--stack", "prod"])
+        .ok();
+    let outputs: serde_json::Value = serde_json::from_str(&outputs.stdout).expect("outputs json");
+    let key_arn = outputs["kmsKeyArn"].as_str().expect("key arn").to_string();
+    assert_eq!(
+        rg.kms_key_id(),
+        Some(key_arn.as_str()),
+        "at rest with the customer key"
+    );
+    let member = rg
+        .member_clusters()
+        .first()
+        .expect("a member cluster")
+        .clone();
+    let clusters = ec
+        .describe_cache_clusters()
+        .cache_cluster_id(&member)
+        .send()
+        .await
+        .expect("describe cache clusters");
+    let version = clusters.cache_clusters()[0]
+        .engine_version()
+        .unwrap_or("")
+        .to_string();
+    assert!(version.starts_with('7'), "engine 7.x, got {version}");
+
+    // AC9: the parameter group.
+    let params = ec
+        .describe_cache_parameters()
+        .cache_parameter_group_name("qualisys-redis7-prod")
+        .send()
+        .await
+        .expect("describe parameters");
+    let policy = params
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_name() == Some("maxmemory-policy"));
+    assert_eq!(
+        policy.and_then(|p| p.parameter_value()),
+        Some("allkeys-lru")
+    );
+    assert_eq!(rg.cache_node_type(), Some("cache.r5.large"));
+
+    // AC7: the secret's JSON, and its connection_uri works against the twin.
+    let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+    let secret = sm
+        .get_secret_value()
+        .secret_id("qualisys/prod/redis/connection")
+        .send()
+        .await
+        .expect("secret");
+    let secret_arn = secret.arn().expect("secret arn").to_string();
+    let json: serde_json::Value =
+        serde_json::from_str(secret.secret_string().expect("string")).expect("secret json");
+    for field in [
+        "primary_endpoint",
+        "reader_endpoint",
+        "port",
+        "auth_token",
+        "ssl_enabled",
+        "connection_uri",
+    ] {
+        assert!(!json[field].is_null(), "secret field {field}");
+    }
+    let token = json["auth_token"].as_str().expect("token");
+    assert_eq!(token.len(), 64);
+    assert!(token.chars().all(|c| c.is_ascii_alphanumeric()));
+    let uri = json["connection_uri"].as_str().expect("uri");
+    assert_eq!(
+        uri,
+        format!(
+            "rediss://:{token}@{}:{}",
+            json["primary_endpoint"].as_str().unwrap_or(""),
+            json["port"]
+        )
+    );
+    let twin = local
+        .emulator()
+        .await
+        .twin("qualisys-redis-prod")
+        .await
+        .expect("twin")
+        .expect("a twin runs");
+    let ca = twin.ca_path.expect("twin CA");
+    // redis-cli 7.0 sends `AUTH "" token` for a `:token@` URI, so connect
+    // with the URI's parts (clients such as redis-py read the URI as is).
+    let rest = uri
+        .strip_prefix("rediss://:")
+        .expect("rediss URI with a password");
+    let (password, host_port) = rest.split_once('@').expect("user info");
+    let (host, port) = host_port.rsplit_once(':').expect("host:port");
+    let pong = Command::new("redis-cli")
+        .args([
+            "--tls",
+            "--cacert",
+            &ca.display().to_string(),
+            "-h",
+            host,
+            "-p",
+            port,
+            "-c",
+            "--no-auth-warning",
+        ])
+        .args(["--pass", password, "PING"])
+        .output()
+        .expect("redis-cli");
+    assert_eq!(
+        String::from_utf8_lossy(&pong.stdout).trim(),
+        "PONG",
+        "{}",
+        String::from_utf8_lossy(&pong.stderr)
+    );
+
+    // The IAM policy is scoped to the secret's ARN.
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let policy_arn = outputs["readPolicyArn"].as_str().expect("policy arn");
+    let p = iam
+        .get_policy()
+        .policy_arn(policy_arn)
+        .send()
+        .await
+        .expect("policy");
+    let version = p
+        .policy()
+        .and_then(|p| p.default_version_id())
+        .expect("default version")
+        .to_string();
+    let doc = iam
+        .get_policy_version()
+        .policy_arn(policy_arn)
+        .version_id(version)
+        .send()
+        .await
+        .expect("version");
+    let text = doc
+        .policy_version()
+        .and_then(|v| v.document())
+        .expect("document")
+        .to_string();
+    let text = urlencoding_decode(&text);
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("policy json");
+    assert_eq!(doc["Statement"][0]["Resource"], secret_arn.as_str());
+    assert!(!text.contains("\"*\""), "no wildcard: {text}");
+
+    // A second up makes zero mutating API calls.
+    let emulator = local.emulator().await;
+    emulator.reset_call_counts().await.expect("reset");
+    let again = local.cairn(&["up", "--yes", "--stack", "prod"]).ok();
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    let mutating = emulator.mutating_call_counts().await.expect("counts");
+    let mutating: Vec<_> = mutating
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("ec2:") || !k.contains("Describe"))
+        .collect();
+    assert!(
+        mutating.is_empty(),
+        "mutating calls on a no-op up: {mutating:?}"
+    );
+
+    // A node type change updates in place.
+    let resize = local
+        .cairn(&[
+            "up",
+            "--yes",
+            "--stack",
+            "prod",
+            "--config",
+            "nodeType=cache.r5.xlarge",
+        ])
+        .ok();
+    assert!(
+        resize
+            .stdout
+            .contains("~ redis (aws:elasticache:ReplicationGroup) update"),
+        "{}",
+        resize.stdout
+    );
+    let rg = replication_group(&ec, "qualisys-redis-prod")
+        .await
+        .expect("still there");
+    assert_eq!(rg.cache_node_type(), Some("cache.r5.xlarge"));
+
+    // A port change replaces, and says why.
+    let port = local
+        .cairn(&[
+            "preview",
+            "--stack",
+            "prod",
+            "--config",
+            "nodeType=cache.r5.xlarge",
+            "--config",
+            "redisPort=6380",
+        ])
+        .ok();
+    assert!(
+        port.stdout
+            .contains("± redis (aws:elasticache:ReplicationGroup) replace"),
+        "{}",
+        port.stdout
+    );
+    assert!(
+        port.stdout.contains("replaced because port changed"),
+        "{}",
+        port.stdout
+    );
+
+    // destroy removes everything but the protected imports.
+    local
+        .cairn(&[
+            "destroy",
+            "--yes",
+            "--stack",
+            "prod",
+            "--config",
+            "nodeType=cache.r5.xlarge",
+        ])
+        .ok();
+    assert!(
+        replication_group(&ec, "qualisys-redis-prod")
+            .await
+            .is_none(),
+        "replication group deleted"
+    );
+    let groups = ec
+        .describe_cache_parameter_groups()
+        .cache_parameter_group_name("qualisys-redis7-prod")
+        .send()
+        .await;
+    assert!(groups.is_err(), "parameter group deleted");
+    let gone = sm.describe_secret().secret_id(&secret_arn).send().await;
+    assert!(
+        gone.map(|s| s.deleted_date().is_some()).unwrap_or(true),
+        "secret scheduled for deletion"
+    );
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let sgs = ec2
+        .describe_security_groups()
+        .group_names("qualisys-redis-prod")
+        .send()
+        .await
+        .expect("sg");
+    assert_eq!(
+        sgs.security_groups().len(),
+        1,
+        "the imported security group is kept"
+    );
+    let subnets = ec
+        .describe_cache_subnet_groups()
+        .cache_subnet_group_name("qualisys-redis-subnets-prod")
+        .send()
+        .await;
+    assert!(subnets.is_ok(), "the imported subnet group is kept");
+    let list = local.cairn(&["state", "list", "--stack", "prod"]).ok();
+    assert_eq!(
+        list.stdout.lines().count(),
+        2,
+        "only the protected imports stay in state: {}",
+        list.stdout
+    );
+}
+
+/// IAM returns policy documents URL-encoded.
+fn urlencoding_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn importing_the_existing_network_adopts_it_and_the_next_preview_is_clean() {
+    let local = Local::new();
+    // `--local` seeds the network; preview shows the imports without touching state.
+    let preview = local.cairn(&["preview", "--stack", "dev"]).ok();
+    assert!(
+        preview
+            .stdout
+            .contains("= redisSecurityGroup (aws:ec2:SecurityGroup) import"),
+        "{}",
+        preview.stdout
+    );
+    let fixture = cairn_emulator::seed_network_fixture(&local.endpoint(), "dev")
+        .await
+        .expect("fixture");
+    let sg = local
+        .cairn(&[
+            "import",
+            "--stack",
+            "dev",
+            "aws:ec2:SecurityGroup",
+            "redisSecurityGroup",
+            &fixture.security_group_id,
+        ])
+        .ok();
+    assert!(
+        sg.stdout.contains("cidrBlocks"),
+        "prints matching YAML: {}",
+        sg.stdout
+    );
+    local
+        .cairn(&[
+            "import",
+            "--stack",
+            "dev",
+            "aws:elasticache:SubnetGroup",
+            "redisSubnetGroup",
+            &fixture.subnet_group_name,
+        ])
+        .ok();
+    let list = local.cairn(&["state", "list", "--stack", "dev"]).ok();
+    assert!(
+        list.stdout.contains("redisSecurityGroup") && list.stdout.contains("protected,imported"),
+        "{}",
+        list.stdout
+    );
+    let after = local.cairn(&["preview", "--stack", "dev"]).ok();
+    assert!(
+        !after.stdout.contains("redisSecurityGroup"),
+        "the imported group needs no change: {}",
+        after.stdout
+    );
+    assert!(
+        !after.stdout.contains("redisSubnetGroup"),
+        "the imported subnet group needs no change: {}",
+        after.stdout
+    );
+}
