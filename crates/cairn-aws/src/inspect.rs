@@ -234,8 +234,19 @@ pub struct Inspector {
 const MAX_PAGES: usize = 100;
 
 impl Inspector {
-    /// Clients from `sdk` (no network until the first call).
+    /// Clients from `sdk` (no network until the first call). A configuration
+    /// without a behavior version (the SDK would panic on it) gets the latest.
     pub fn new(sdk: &SdkConfig) -> Self {
+        let fixed;
+        let sdk = if sdk.behavior_version().is_none() {
+            fixed = sdk
+                .to_builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .build();
+            &fixed
+        } else {
+            sdk
+        };
         Inspector {
             ec: aws_sdk_elasticache::Client::new(sdk),
             ec2: aws_sdk_ec2::Client::new(sdk),
@@ -502,7 +513,13 @@ impl Inspector {
     /// GetKeyRotationStatus: whether automatic rotation is on for a key (id or ARN).
     pub async fn key_rotation_enabled(&self, key_id: &str) -> Result<bool, InspectError> {
         const API: &str = "kms:GetKeyRotationStatus";
-        match self.kms.get_key_rotation_status().key_id(key_id).send().await {
+        match self
+            .kms
+            .get_key_rotation_status()
+            .key_id(key_id)
+            .send()
+            .await
+        {
             Ok(o) => Ok(o.key_rotation_enabled()),
             Err(e) if not_found_code(e.code()) => Err(InspectError::NotFound {
                 api: API.into(),
@@ -552,6 +569,11 @@ mod tests {
         let d = format!("{v:?}");
         assert!(!d.contains("hunter2"), "{d}");
         assert!(d.contains("arn:x") && d.contains(cairn_core::value::SECRET_MASK));
+    }
+
+    #[test]
+    fn a_bare_configuration_does_not_panic() {
+        let _ = Inspector::new(&SdkConfig::builder().build());
     }
 
     #[test]

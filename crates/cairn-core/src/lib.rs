@@ -6,6 +6,7 @@
 //! and [`state`].
 
 pub mod diag;
+pub mod drift;
 pub mod dsl;
 pub mod exec;
 pub mod graph;

@@ -153,6 +153,8 @@ pub struct Plan {
     pub warnings: Vec<Problem>,
     /// Only part of the stack was planned (`--target`/`--exclude`).
     pub partial: bool,
+    /// Changes found outside the engine (`preview --refresh`).
+    pub drift: Vec<crate::drift::Drift>,
 }
 
 /// Step counts by action.
@@ -265,6 +267,7 @@ impl Plan {
             "resource_changes": changes,
             "outputs": masked_map(&self.outputs),
             "partial": self.partial,
+            "drift": crate::drift::to_json(&self.drift),
         })
     }
 }
@@ -509,7 +512,7 @@ pub(crate) fn map_has_unknown(m: &Map) -> bool {
 // Diff.
 
 /// Property-level differences between recorded and new inputs, sorted by path.
-pub(crate) fn diff_inputs(old: &Map, new: &Map) -> Vec<PropertyChange> {
+pub fn diff_inputs(old: &Map, new: &Map) -> Vec<PropertyChange> {
     let mut out = Vec::new();
     diff_map(&PropertyPath::root(), old, new, &mut out);
     out
@@ -1001,6 +1004,7 @@ pub fn plan(
         outputs,
         warnings: problems.problems,
         partial,
+        drift: Vec::new(),
     })
 }
 
@@ -1106,6 +1110,7 @@ pub fn plan_destroy(state: &StackState, opts: &PlanOptions) -> Plan {
         outputs: Map::new(),
         warnings,
         partial,
+        drift: Vec::new(),
     }
 }
 
