@@ -38,6 +38,8 @@ pub enum Command {
     /// The local AWS emulator (moto, pinned) used by `--local`.
     #[command(subcommand)]
     Emulator(EmulatorCommand),
+    /// Prove the acceptance criteria on the live deployment, with evidence.
+    Verify(VerifyArgs),
     /// Print the JSON Schema for stack files (for yaml-language-server).
     Schema,
 }
@@ -112,6 +114,22 @@ pub struct ApplyArgs {
     pub target: Vec<String>,
     #[arg(long)]
     pub exclude: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also trigger a failover and measure recovery (TestFailover on AWS;
+    /// stops a primary on the local twin).
+    #[arg(long)]
+    pub failover_drill: bool,
+    /// CA bundle to trust for the Redis endpoint's TLS certificate.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -2,7 +2,7 @@
 
 use crate::args::{
     ApplyArgs, Cli, Command, EmulatorCommand, Format, ImportArgs, PreviewArgs, RunArgs,
-    StackCommand, StackSelect, StateCommand,
+    StackCommand, StackSelect, StateCommand, VerifyArgs,
 };
 use crate::error::CliError;
 use crate::{local, progress, render};
@@ -33,6 +33,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             json,
         }) => stack_output(run, show_secrets, json).await,
         Command::Emulator(cmd) => emulator(cmd).await,
+        Command::Verify(args) => verify(args).await,
         Command::Schema => {
             let registry = registry(None).await;
             println!(
@@ -74,7 +75,10 @@ fn read(path: &Path) -> Result<Vec<u8>, CliError> {
 pub async fn registry(endpoint: Option<&str>) -> Registry {
     let mut registry = Registry::new();
     cairn_builtin::register(&mut registry);
+    #[cfg(feature = "aws")]
     cairn_aws::register_lazy(&mut registry, endpoint);
+    #[cfg(not(feature = "aws"))]
+    let _ = endpoint;
     registry
 }
 
@@ -233,13 +237,19 @@ fn plan_options(target: &[String], exclude: &[String]) -> PlanOptions {
 
 async fn preview(args: PreviewArgs) -> Result<ExitCode, CliError> {
     let loaded = load(&args.run.select).await?;
-    let state = read_state(&loaded)?;
-    let plan = plan::plan(
+    let recorded = read_state(&loaded)?;
+    let (state, drift) = if args.refresh {
+        cairn_core::drift::refresh(&recorded, &loaded.registry, &loaded.spec.name).await?
+    } else {
+        (recorded, Vec::new())
+    };
+    let mut plan = plan::plan(
         &loaded.spec,
         &state,
         &loaded.registry,
         &plan_options(&args.target, &args.exclude),
     )?;
+    plan.drift = drift;
     let format = if args.json { Format::Json } else { args.format };
     match format {
         Format::Text => {
@@ -360,52 +370,15 @@ async fn refresh(args: RunArgs) -> Result<ExitCode, CliError> {
     let loaded = load(&args.select).await?;
     let store = open_writer(&loaded, &args)?;
     let state = recover(&store, &loaded.registry, &loaded.spec.name).await?;
-    let mut drifted = 0usize;
-    let mut refreshed = state.clone();
-    for (name, rs) in &state.resources {
-        let Some(provider) = loaded.registry.get(&rs.type_token) else {
-            continue;
-        };
-        let ctx = CallContext::new(&loaded.spec.name, name);
-        match provider
-            .read(
-                &ctx,
-                &rs.id,
-                &rs.inputs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.reveal()))
-                    .collect(),
-            )
-            .await?
-        {
-            None => {
-                drifted += 1;
-                println!(
-                    "- {name} ({}) no longer exists; removed from state",
-                    rs.type_token
-                );
-                refreshed.resources.remove(name);
-            }
-            Some(observed) => {
-                let schema = provider.schema();
-                let observed_inputs = schema.normalize_inputs(&observed.inputs);
-                let changes = render::text::drift(&rs.inputs, &observed_inputs);
-                if !changes.is_empty() {
-                    drifted += 1;
-                    println!(
-                        "~ {name} ({}) changed outside cairn:\n{changes}",
-                        rs.type_token
-                    );
-                }
-                if let Some(entry) = refreshed.resources.get_mut(name) {
-                    entry.outputs = schema.normalize_outputs(&observed.outputs);
-                }
-            }
-        }
-    }
+    let (refreshed, drift) =
+        cairn_core::drift::refresh(&state, &loaded.registry, &loaded.spec.name).await?;
+    print!("{}", render::text::drift(&drift));
     store.replace_all(&refreshed)?;
     store.flush()?;
-    println!("refresh: {drifted} resource(s) drifted");
+    println!(
+        "refresh: {} resource(s) drifted; state now records what the cloud has",
+        drift.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -539,4 +512,46 @@ async fn emulator(cmd: EmulatorCommand) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "aws")]
+async fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
+    let loaded = load(&args.run.select).await?;
+    let state = read_state(&loaded)?;
+    let root = std::env::current_dir().map_err(|e| CliError::Failed(e.to_string()))?;
+    let expectations = cairn_verify::Expectations::from_state(&loaded.spec, &state, &root)
+        .map_err(|e| CliError::Failed(format!("{e}")))?;
+    let endpoint = args
+        .run
+        .select
+        .local
+        .then(|| std::env::var("AWS_ENDPOINT_URL").ok())
+        .flatten();
+    let sdk = cairn_aws::load_sdk_config(endpoint.as_deref()).await;
+    let options = cairn_verify::VerifyOptions {
+        failover_drill: args.failover_drill,
+        ca_file: args.ca_file.clone(),
+        ..Default::default()
+    };
+    let report = cairn_verify::verify(&sdk, &expectations, &options).await;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
+        );
+    } else {
+        print!("{}", report.to_table());
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+#[cfg(not(feature = "aws"))]
+async fn verify(_args: VerifyArgs) -> Result<ExitCode, CliError> {
+    Err(CliError::Usage(
+        "this build has no AWS provider; rebuild with the `aws` feature".into(),
+    ))
 }

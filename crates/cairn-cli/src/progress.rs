@@ -15,7 +15,6 @@ pub struct Display {
 
 struct Live {
     multi: MultiProgress,
-    bars: Mutex<HashMap<String, ProgressBar>>,
 }
 
 fn verb(action: Action) -> &'static str {
@@ -44,10 +43,9 @@ impl Display {
     pub fn new(_plan: &Plan) -> Self {
         let live = std::io::stderr().is_terminal().then(|| Live {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
-            bars: Mutex::new(HashMap::new()),
         });
         Display {
-            live: live.map(|l| l),
+            live,
             started: Instant::now(),
         }
     }
@@ -66,7 +64,6 @@ impl Display {
     pub fn finish(&self, report: &ApplyReport) {
         if let Some(live) = &self.live {
             let _ = live.multi.clear();
-            let _ = live.bars.lock().map(|mut b| b.clear());
         }
         let elapsed = self.started.elapsed();
         eprintln!(

@@ -248,6 +248,7 @@ impl Plan {
                     "action": s.action.as_str(),
                     "replace_paths": s.replace_paths.iter().map(ToString::to_string).collect::<Vec<_>>(),
                     "delete_before_replace": s.delete_before_replace,
+                    "dependencies": s.dependencies,
                     "changes": s.changes.iter().map(|c| json!({
                         "path": c.path.to_string(),
                         "kind": c.kind.as_str(),

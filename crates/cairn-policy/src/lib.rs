@@ -19,22 +19,92 @@ pub struct Rule {
     pub title: &'static str,
 }
 
-pub const TLS: Rule = Rule { id: "CAIRN-POL-001", mandatory: true, checkov: Some("CKV_AWS_30"), title: "encryption in transit (TLS) is on" };
-pub const AUTH_TOKEN: Rule = Rule { id: "CAIRN-POL-002", mandatory: true, checkov: Some("CKV_AWS_31"), title: "an auth token is set" };
-pub const AT_REST_CMK: Rule = Rule { id: "CAIRN-POL-003", mandatory: true, checkov: Some("CKV_AWS_191"), title: "at-rest encryption uses a customer KMS key" };
-pub const FAILOVER_MULTI_AZ: Rule = Rule { id: "CAIRN-POL-004", mandatory: true, checkov: None, title: "staging and prod have automatic failover and Multi-AZ" };
-pub const EVICTION_LRU: Rule = Rule { id: "CAIRN-POL-005", mandatory: true, checkov: None, title: "the eviction policy is allkeys-lru" };
-pub const INGRESS_ALLOWED: Rule = Rule { id: "CAIRN-POL-006", mandatory: true, checkov: None, title: "ingress only on 6379 from the Kubernetes node CIDRs" };
-pub const SECRET_CMK: Rule = Rule { id: "CAIRN-POL-007", mandatory: true, checkov: Some("CKV_AWS_149"), title: "the secret is encrypted with the customer KMS key" };
-pub const IAM_NO_WILDCARD: Rule = Rule { id: "CAIRN-POL-008", mandatory: true, checkov: Some("CKV_AWS_355, CKV_AWS_63"), title: "the IAM policy has no `*` actions or resources" };
-pub const CLUSTER_PARAMETERS: Rule = Rule { id: "CAIRN-POL-009", mandatory: true, checkov: None, title: "cluster mode uses a parameter group with cluster-enabled=yes" };
-pub const KEY_ROTATION: Rule = Rule { id: "CAIRN-POL-101", mandatory: false, checkov: Some("CKV_AWS_7"), title: "KMS key rotation is on" };
-pub const SNAPSHOTS: Rule = Rule { id: "CAIRN-POL-102", mandatory: false, checkov: Some("CKV_AWS_134"), title: "automatic snapshots are retained" };
-pub const SECRET_ROTATION: Rule = Rule { id: "CAIRN-POL-103", mandatory: false, checkov: Some("CKV2_AWS_57"), title: "the secret is rotated automatically" };
+pub const TLS: Rule = Rule {
+    id: "CAIRN-POL-001",
+    mandatory: true,
+    checkov: Some("CKV_AWS_30"),
+    title: "encryption in transit (TLS) is on",
+};
+pub const AUTH_TOKEN: Rule = Rule {
+    id: "CAIRN-POL-002",
+    mandatory: true,
+    checkov: Some("CKV_AWS_31"),
+    title: "an auth token is set",
+};
+pub const AT_REST_CMK: Rule = Rule {
+    id: "CAIRN-POL-003",
+    mandatory: true,
+    checkov: Some("CKV_AWS_191"),
+    title: "at-rest encryption uses a customer KMS key",
+};
+pub const FAILOVER_MULTI_AZ: Rule = Rule {
+    id: "CAIRN-POL-004",
+    mandatory: true,
+    checkov: None,
+    title: "staging and prod have automatic failover and Multi-AZ",
+};
+pub const EVICTION_LRU: Rule = Rule {
+    id: "CAIRN-POL-005",
+    mandatory: true,
+    checkov: None,
+    title: "the eviction policy is allkeys-lru",
+};
+pub const INGRESS_ALLOWED: Rule = Rule {
+    id: "CAIRN-POL-006",
+    mandatory: true,
+    checkov: None,
+    title: "ingress only on 6379 from the Kubernetes node CIDRs",
+};
+pub const SECRET_CMK: Rule = Rule {
+    id: "CAIRN-POL-007",
+    mandatory: true,
+    checkov: Some("CKV_AWS_149"),
+    title: "the secret is encrypted with the customer KMS key",
+};
+pub const IAM_NO_WILDCARD: Rule = Rule {
+    id: "CAIRN-POL-008",
+    mandatory: true,
+    checkov: Some("CKV_AWS_355, CKV_AWS_63"),
+    title: "the IAM policy has no `*` actions or resources",
+};
+pub const CLUSTER_PARAMETERS: Rule = Rule {
+    id: "CAIRN-POL-009",
+    mandatory: true,
+    checkov: None,
+    title: "cluster mode uses a parameter group with cluster-enabled=yes",
+};
+pub const KEY_ROTATION: Rule = Rule {
+    id: "CAIRN-POL-101",
+    mandatory: false,
+    checkov: Some("CKV_AWS_7"),
+    title: "KMS key rotation is on",
+};
+pub const SNAPSHOTS: Rule = Rule {
+    id: "CAIRN-POL-102",
+    mandatory: false,
+    checkov: Some("CKV_AWS_134"),
+    title: "automatic snapshots are retained",
+};
+pub const SECRET_ROTATION: Rule = Rule {
+    id: "CAIRN-POL-103",
+    mandatory: false,
+    checkov: Some("CKV2_AWS_57"),
+    title: "the secret is rotated automatically",
+};
 
 pub const RULES: &[Rule] = &[
-    TLS, AUTH_TOKEN, AT_REST_CMK, FAILOVER_MULTI_AZ, EVICTION_LRU, INGRESS_ALLOWED, SECRET_CMK, IAM_NO_WILDCARD,
-    CLUSTER_PARAMETERS, KEY_ROTATION, SNAPSHOTS, SECRET_ROTATION,
+    TLS,
+    AUTH_TOKEN,
+    AT_REST_CMK,
+    FAILOVER_MULTI_AZ,
+    EVICTION_LRU,
+    INGRESS_ALLOWED,
+    SECRET_CMK,
+    IAM_NO_WILDCARD,
+    CLUSTER_PARAMETERS,
+    KEY_ROTATION,
+    SNAPSHOTS,
+    SECRET_ROTATION,
 ];
 
 /// The CIDRs of the Kubernetes node subnets (AC8).
@@ -54,36 +124,62 @@ struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
-    fn violation(&mut self, rule: Rule, resource: &ResourceSpec, path: PropertyPath, message: String, help: &str) {
+    fn violation(
+        &mut self,
+        rule: Rule,
+        resource: &ResourceSpec,
+        path: PropertyPath,
+        message: String,
+        help: &str,
+    ) {
         let waiver = self.spec.waivers.iter().find(|w| {
             w.rule == rule.id && w.resource.as_deref().is_none_or(|r| r == resource.name)
         });
-        let checkov = rule.checkov.map(|c| format!(" (Checkov {c})")).unwrap_or_default();
+        let checkov = rule
+            .checkov
+            .map(|c| format!(" (Checkov {c})"))
+            .unwrap_or_default();
         let code = format!("cairn::policy::{}", rule.id);
         let span = resource.span_of(&path);
         let problem = match waiver {
             Some(w) => Problem::warning(&code, format!("waived {}: {message}", rule.id))
                 .at(span, format!("{} waived", rule.title))
                 .help(format!("waiver reason: {}", w.reason)),
-            None if rule.mandatory => Problem::error(&code, format!("{}: {message}{checkov}", rule.id))
+            None if rule.mandatory => {
+                Problem::error(&code, format!("{}: {message}{checkov}", rule.id))
+                    .at(span, rule.title)
+                    .help(format!(
+                "{help}; to accept the risk, add a waiver with a reason under policy.waivers"
+            ))
+            }
+            None => Problem::warning(&code, format!("{}: {message}{checkov}", rule.id))
                 .at(span, rule.title)
-                .help(format!("{help}; to accept the risk, add a waiver with a reason under policy.waivers")),
-            None => Problem::warning(&code, format!("{}: {message}{checkov}", rule.id)).at(span, rule.title).help(help),
+                .help(help),
         };
-        self.problems.push(problem.in_source(self.spec.source.as_ref()));
+        self.problems
+            .push(problem.in_source(self.spec.source.as_ref()));
     }
 
     fn resources(&self, token: &str) -> impl Iterator<Item = &'a ResourceSpec> + use<'a, '_> {
         let token = token.to_string();
-        self.spec.resources.iter().filter(move |r| r.type_token == token)
+        self.spec
+            .resources
+            .iter()
+            .filter(move |r| r.type_token == token)
     }
 
     /// True when `value` is a reference to an output of a resource of type `token`.
     fn refers_to(&self, value: Option<&Value>, token: &str) -> bool {
-        let Some(text) = value.and_then(Value::as_str) else { return false };
+        let Some(text) = value.and_then(Value::as_str) else {
+            return false;
+        };
         cairn_core::interp::references(text)
             .iter()
-            .any(|(root, _)| self.spec.resource(root).is_some_and(|r| r.type_token == token))
+            .any(|(root, _)| {
+                self.spec
+                    .resource(root)
+                    .is_some_and(|r| r.type_token == token)
+            })
     }
 }
 
@@ -106,7 +202,13 @@ fn is_production_like(spec: &StackSpec, rg: &ResourceSpec) -> bool {
 /// Evaluates every rule; the result holds errors (mandatory, unwaived),
 /// warnings (advisory) and the notes of waived rules.
 pub fn evaluate(spec: &StackSpec) -> Problems {
-    let mut c = Checker { spec, problems: Problems { file: spec.source.as_ref().map(|s| s.name.clone()), problems: Vec::new() } };
+    let mut c = Checker {
+        spec,
+        problems: Problems {
+            file: spec.source.as_ref().map(|s| s.name.clone()),
+            problems: Vec::new(),
+        },
+    };
     for rg in c.resources(REPLICATION_GROUP).collect::<Vec<_>>() {
         check_replication_group(&mut c, rg);
     }
@@ -118,14 +220,25 @@ pub fn evaluate(spec: &StackSpec) -> Problems {
     }
     for secret in c.resources(SECRET).collect::<Vec<_>>() {
         if !c.refers_to(secret.properties.get("kmsKeyId"), KMS_KEY) {
-            c.violation(SECRET_CMK, secret, PropertyPath::key("kmsKeyId"),
-                format!("secret `{}` is not encrypted with the stack's customer KMS key", secret.name),
-                "set kmsKeyId: ${<your aws:kms:Key>.arn}");
+            c.violation(
+                SECRET_CMK,
+                secret,
+                PropertyPath::key("kmsKeyId"),
+                format!(
+                    "secret `{}` is not encrypted with the stack's customer KMS key",
+                    secret.name
+                ),
+                "set kmsKeyId: ${<your aws:kms:Key>.arn}",
+            );
         }
         if !secret.properties.contains_key("rotationLambdaArn") {
-            c.violation(SECRET_ROTATION, secret, PropertyPath::root(),
+            c.violation(
+                SECRET_ROTATION,
+                secret,
+                PropertyPath::root(),
                 format!("secret `{}` has no automatic rotation", secret.name),
-                "rotate the auth token with AuthTokenUpdateStrategy ROTATE then SET, on a schedule");
+                "rotate the auth token with AuthTokenUpdateStrategy ROTATE then SET, on a schedule",
+            );
         }
     }
     for policy in c.resources(IAM_POLICY).collect::<Vec<_>>() {
@@ -133,8 +246,13 @@ pub fn evaluate(spec: &StackSpec) -> Problems {
     }
     for key in c.resources(KMS_KEY).collect::<Vec<_>>() {
         if flag(key, "enableKeyRotation") != Some(true) {
-            c.violation(KEY_ROTATION, key, PropertyPath::key("enableKeyRotation"),
-                format!("KMS key `{}` does not rotate", key.name), "set enableKeyRotation: true");
+            c.violation(
+                KEY_ROTATION,
+                key,
+                PropertyPath::key("enableKeyRotation"),
+                format!("KMS key `{}` does not rotate", key.name),
+                "set enableKeyRotation: true",
+            );
         }
     }
     c.problems
@@ -142,47 +260,95 @@ pub fn evaluate(spec: &StackSpec) -> Problems {
 
 fn check_replication_group(c: &mut Checker, rg: &ResourceSpec) {
     if flag(rg, "transitEncryptionEnabled") != Some(true) {
-        c.violation(TLS, rg, PropertyPath::key("transitEncryptionEnabled"),
-            format!("replication group `{}` accepts plaintext connections", rg.name),
-            "set transitEncryptionEnabled: true");
+        c.violation(
+            TLS,
+            rg,
+            PropertyPath::key("transitEncryptionEnabled"),
+            format!(
+                "replication group `{}` accepts plaintext connections",
+                rg.name
+            ),
+            "set transitEncryptionEnabled: true",
+        );
     }
     if !rg.properties.contains_key("authToken") {
-        c.violation(AUTH_TOKEN, rg, PropertyPath::key("authToken"),
+        c.violation(
+            AUTH_TOKEN,
+            rg,
+            PropertyPath::key("authToken"),
             format!("replication group `{}` has no auth token", rg.name),
-            "set authToken: ${<a random:Password>.result}");
+            "set authToken: ${<a random:Password>.result}",
+        );
     }
     let at_rest = flag(rg, "atRestEncryptionEnabled") == Some(true);
     if !at_rest || !c.refers_to(rg.properties.get("kmsKeyId"), KMS_KEY) {
-        let path = if at_rest { "kmsKeyId" } else { "atRestEncryptionEnabled" };
-        c.violation(AT_REST_CMK, rg, PropertyPath::key(path),
-            format!("replication group `{}` is not encrypted at rest with the stack's customer KMS key", rg.name),
-            "set atRestEncryptionEnabled: true and kmsKeyId: ${<your aws:kms:Key>.arn}");
+        let path = if at_rest {
+            "kmsKeyId"
+        } else {
+            "atRestEncryptionEnabled"
+        };
+        c.violation(
+            AT_REST_CMK,
+            rg,
+            PropertyPath::key(path),
+            format!(
+                "replication group `{}` is not encrypted at rest with the stack's customer KMS key",
+                rg.name
+            ),
+            "set atRestEncryptionEnabled: true and kmsKeyId: ${<your aws:kms:Key>.arn}",
+        );
     }
     if is_production_like(c.spec, rg) {
         for prop in ["automaticFailoverEnabled", "multiAzEnabled"] {
             if flag(rg, prop) != Some(true) {
-                c.violation(FAILOVER_MULTI_AZ, rg, PropertyPath::key(prop),
-                    format!("`{}` is a staging/prod replication group without {prop}", rg.name),
-                    &format!("set {prop}: true"));
+                c.violation(
+                    FAILOVER_MULTI_AZ,
+                    rg,
+                    PropertyPath::key(prop),
+                    format!(
+                        "`{}` is a staging/prod replication group without {prop}",
+                        rg.name
+                    ),
+                    &format!("set {prop}: true"),
+                );
             }
         }
     }
-    let retention = rg.properties.get("snapshotRetentionLimit").and_then(Value::as_i64).unwrap_or(0);
+    let retention = rg
+        .properties
+        .get("snapshotRetentionLimit")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     if retention < 1 {
-        c.violation(SNAPSHOTS, rg, PropertyPath::key("snapshotRetentionLimit"),
-            format!("replication group `{}` keeps no automatic snapshots", rg.name),
-            "set snapshotRetentionLimit to 1 or more days");
+        c.violation(
+            SNAPSHOTS,
+            rg,
+            PropertyPath::key("snapshotRetentionLimit"),
+            format!(
+                "replication group `{}` keeps no automatic snapshots",
+                rg.name
+            ),
+            "set snapshotRetentionLimit to 1 or more days",
+        );
     }
-    let cluster_mode = rg.properties.get("numNodeGroups").is_some()
+    let cluster_mode = rg.properties.contains_key("numNodeGroups")
         || rg.properties.get("clusterMode").and_then(Value::as_str) == Some("enabled");
     if cluster_mode {
-        let pg_ref = rg.properties.get("parameterGroupName").and_then(Value::as_str).unwrap_or("");
+        let pg_ref = rg
+            .properties
+            .get("parameterGroupName")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let pg = cairn_core::interp::references(pg_ref)
             .into_iter()
             .find_map(|(root, _)| c.spec.resource(&root))
             .filter(|r| r.type_token == PARAMETER_GROUP)
-            .or_else(|| c.resources(PARAMETER_GROUP).find(|p| p.properties.get("name").and_then(Value::as_str) == Some(pg_ref)));
-        let enabled = pg.is_some_and(|pg| parameter(pg, "cluster-enabled").as_deref() == Some("yes"));
+            .or_else(|| {
+                c.resources(PARAMETER_GROUP)
+                    .find(|p| p.properties.get("name").and_then(Value::as_str) == Some(pg_ref))
+            });
+        let enabled =
+            pg.is_some_and(|pg| parameter(pg, "cluster-enabled").as_deref() == Some("yes"));
         if !enabled {
             c.violation(CLUSTER_PARAMETERS, rg, PropertyPath::key("parameterGroupName"),
                 format!("replication group `{}` runs in cluster mode, but its parameter group does not set cluster-enabled=yes", rg.name),
@@ -192,53 +358,87 @@ fn check_replication_group(c: &mut Checker, rg: &ResourceSpec) {
 }
 
 fn parameter(pg: &ResourceSpec, name: &str) -> Option<String> {
-    pg.properties.get("parameters")?.as_list()?.iter().find_map(|p| {
-        let m = p.as_map()?;
-        (m.get("name")?.as_str()? == name).then(|| match m.get("value") {
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_masked_json().to_string(),
-            None => String::new(),
+    pg.properties
+        .get("parameters")?
+        .as_list()?
+        .iter()
+        .find_map(|p| {
+            let m = p.as_map()?;
+            (m.get("name")?.as_str()? == name).then(|| match m.get("value") {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_masked_json().to_string(),
+                None => String::new(),
+            })
         })
-    })
 }
 
 fn check_parameter_group(c: &mut Checker, pg: &ResourceSpec) {
     let policy = parameter(pg, "maxmemory-policy");
     if policy.as_deref() != Some("allkeys-lru") {
-        let index = pg.properties.get("parameters").and_then(Value::as_list).and_then(|l| {
-            l.iter().position(|p| p.as_map().and_then(|m| m.get("name")).and_then(Value::as_str) == Some("maxmemory-policy"))
-        });
+        let index = pg
+            .properties
+            .get("parameters")
+            .and_then(Value::as_list)
+            .and_then(|l| {
+                l.iter().position(|p| {
+                    p.as_map()
+                        .and_then(|m| m.get("name"))
+                        .and_then(Value::as_str)
+                        == Some("maxmemory-policy")
+                })
+            });
         let path = match index {
             Some(i) => PropertyPath::key("parameters").index(i).child("value"),
             None => PropertyPath::key("parameters"),
         };
-        let found = policy.map(|p| format!("`{p}`")).unwrap_or_else(|| "not set".into());
-        c.violation(EVICTION_LRU, pg, path,
+        let found = policy
+            .map(|p| format!("`{p}`"))
+            .unwrap_or_else(|| "not set".into());
+        c.violation(
+            EVICTION_LRU,
+            pg,
+            path,
             format!("parameter group `{}` has maxmemory-policy {found}", pg.name),
-            "set the parameter maxmemory-policy to allkeys-lru");
+            "set the parameter maxmemory-policy to allkeys-lru",
+        );
     }
 }
 
 fn check_security_group(c: &mut Checker, sg: &ResourceSpec) {
-    let Some(rules) = sg.properties.get("ingress").and_then(Value::as_list) else { return };
+    let Some(rules) = sg.properties.get("ingress").and_then(Value::as_list) else {
+        return;
+    };
     for (i, rule) in rules.iter().enumerate() {
         let Some(m) = rule.as_map() else { continue };
         let path = PropertyPath::key("ingress").index(i);
         let from = m.get("fromPort").and_then(Value::as_i64);
         let to = m.get("toPort").and_then(Value::as_i64);
         if from != Some(REDIS_PORT) || to != Some(REDIS_PORT) {
-            c.violation(INGRESS_ALLOWED, sg, path.child("fromPort"),
-                format!("security group `{}` admits ports other than {REDIS_PORT}", sg.name),
-                "admit only port 6379");
+            c.violation(
+                INGRESS_ALLOWED,
+                sg,
+                path.child("fromPort"),
+                format!(
+                    "security group `{}` admits ports other than {REDIS_PORT}",
+                    sg.name
+                ),
+                "admit only port 6379",
+            );
         }
         for key in ["cidrBlocks", "ipv6CidrBlocks"] {
-            let Some(cidrs) = m.get(key).and_then(Value::as_list) else { continue };
+            let Some(cidrs) = m.get(key).and_then(Value::as_list) else {
+                continue;
+            };
             for (j, cidr) in cidrs.iter().enumerate() {
                 let Some(text) = cidr.as_str() else { continue };
                 if !ALLOWED_CIDRS.contains(&text) {
-                    c.violation(INGRESS_ALLOWED, sg, path.child(key).index(j),
+                    c.violation(
+                        INGRESS_ALLOWED,
+                        sg,
+                        path.child(key).index(j),
                         format!("security group `{}` admits {text}", sg.name),
-                        "admit only the Kubernetes node subnets 10.0.10.0/24 and 10.0.11.0/24");
+                        "admit only the Kubernetes node subnets 10.0.10.0/24 and 10.0.11.0/24",
+                    );
                 }
             }
         }
@@ -246,8 +446,12 @@ fn check_security_group(c: &mut Checker, sg: &ResourceSpec) {
 }
 
 fn check_iam_policy(c: &mut Checker, policy: &ResourceSpec) {
-    let Some(text) = policy.properties.get("policy").and_then(Value::as_str) else { return };
-    let Ok(doc) = serde_json::from_str::<serde_json::Value>(text) else { return };
+    let Some(text) = policy.properties.get("policy").and_then(Value::as_str) else {
+        return;
+    };
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(text) else {
+        return;
+    };
     let statements = match &doc["Statement"] {
         serde_json::Value::Array(a) => a.clone(),
         serde_json::Value::Null => Vec::new(),
@@ -255,15 +459,24 @@ fn check_iam_policy(c: &mut Checker, policy: &ResourceSpec) {
     };
     let wild = |v: &serde_json::Value| match v {
         serde_json::Value::String(s) => s == "*" || s.ends_with(":*"),
-        serde_json::Value::Array(a) => a.iter().any(|s| s.as_str().is_some_and(|s| s == "*" || s.ends_with(":*"))),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .any(|s| s.as_str().is_some_and(|s| s == "*" || s.ends_with(":*"))),
         _ => false,
     };
     for (i, st) in statements.iter().enumerate() {
         for field in ["Action", "Resource"] {
             if wild(&st[field]) {
-                c.violation(IAM_NO_WILDCARD, policy, PropertyPath::key("policy"),
-                    format!("IAM policy `{}` statement {i} has a wildcard {field}", policy.name),
-                    "name the exact actions and the secret's and key's ARNs");
+                c.violation(
+                    IAM_NO_WILDCARD,
+                    policy,
+                    PropertyPath::key("policy"),
+                    format!(
+                        "IAM policy `{}` statement {i} has a wildcard {field}",
+                        policy.name
+                    ),
+                    "name the exact actions and the secret's and key's ARNs",
+                );
             }
         }
     }

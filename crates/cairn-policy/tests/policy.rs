@@ -3,7 +3,10 @@ use cairn_core::value::{Map, Value};
 use cairn_policy::evaluate;
 
 fn props(pairs: &[(&str, Value)]) -> Map {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 fn param(name: &str, value: &str) -> Value {
@@ -13,13 +16,23 @@ fn param(name: &str, value: &str) -> Value {
 /// A compliant prod stack; each test breaks one thing.
 fn compliant() -> StackSpec {
     let mut s = StackSpec::new("redis-prod");
-    s.add(ResourceSpec::new("key", "aws:kms:Key", props(&[("enableKeyRotation", true.into())])));
+    s.add(ResourceSpec::new(
+        "key",
+        "aws:kms:Key",
+        props(&[("enableKeyRotation", true.into())]),
+    ));
     s.add(ResourceSpec::new(
         "params",
         "aws:elasticache:ParameterGroup",
         props(&[
             ("name", "p".into()),
-            ("parameters", Value::List(vec![param("maxmemory-policy", "allkeys-lru"), param("cluster-enabled", "yes")])),
+            (
+                "parameters",
+                Value::List(vec![
+                    param("maxmemory-policy", "allkeys-lru"),
+                    param("cluster-enabled", "yes"),
+                ]),
+            ),
         ]),
     ));
     s.add(ResourceSpec::new(
@@ -52,7 +65,10 @@ fn compliant() -> StackSpec {
     s.add(ResourceSpec::new(
         "secret",
         "aws:secretsmanager:Secret",
-        props(&[("kmsKeyId", "${key.arn}".into()), ("rotationLambdaArn", "arn:x".into())]),
+        props(&[
+            ("kmsKeyId", "${key.arn}".into()),
+            ("rotationLambdaArn", "arn:x".into()),
+        ]),
     ));
     s.add(ResourceSpec::new(
         "policy",
@@ -66,7 +82,11 @@ fn compliant() -> StackSpec {
 }
 
 fn codes(s: &StackSpec) -> Vec<String> {
-    evaluate(s).problems.iter().map(|p| format!("{}{}", p.code, if p.warning { " (warning)" } else { "" })).collect()
+    evaluate(s)
+        .problems
+        .iter()
+        .map(|p| format!("{}{}", p.code, if p.warning { " (warning)" } else { "" }))
+        .collect()
 }
 
 fn set(s: &mut StackSpec, resource: &str, prop: &str, v: Value) {
@@ -82,25 +102,70 @@ fn a_compliant_stack_passes() {
 #[test]
 fn each_mandatory_rule_fires() {
     let cases: Vec<(&str, &str, Value, &str)> = vec![
-        ("redis", "transitEncryptionEnabled", false.into(), "CAIRN-POL-001"),
-        ("redis", "kmsKeyId", "alias/aws/elasticache".into(), "CAIRN-POL-003"),
+        (
+            "redis",
+            "transitEncryptionEnabled",
+            false.into(),
+            "CAIRN-POL-001",
+        ),
+        (
+            "redis",
+            "kmsKeyId",
+            "alias/aws/elasticache".into(),
+            "CAIRN-POL-003",
+        ),
         ("redis", "multiAzEnabled", false.into(), "CAIRN-POL-004"),
-        ("params", "parameters", Value::List(vec![param("maxmemory-policy", "volatile-lru"), param("cluster-enabled", "yes")]), "CAIRN-POL-005"),
+        (
+            "params",
+            "parameters",
+            Value::List(vec![
+                param("maxmemory-policy", "volatile-lru"),
+                param("cluster-enabled", "yes"),
+            ]),
+            "CAIRN-POL-005",
+        ),
         ("secret", "kmsKeyId", Value::Null, "CAIRN-POL-007"),
-        ("policy", "policy", r#"{"Statement":[{"Action":"*","Resource":"*"}]}"#.into(), "CAIRN-POL-008"),
-        ("params", "parameters", Value::List(vec![param("maxmemory-policy", "allkeys-lru")]), "CAIRN-POL-009"),
+        (
+            "policy",
+            "policy",
+            r#"{"Statement":[{"Action":"*","Resource":"*"}]}"#.into(),
+            "CAIRN-POL-008",
+        ),
+        (
+            "params",
+            "parameters",
+            Value::List(vec![param("maxmemory-policy", "allkeys-lru")]),
+            "CAIRN-POL-009",
+        ),
     ];
     for (resource, prop, value, code) in cases {
         let mut s = compliant();
         set(&mut s, resource, prop, value);
         let found = codes(&s);
-        assert!(found.contains(&format!("cairn::policy::{code}")), "{code} expected for {resource}.{prop}, got {found:?}");
+        assert!(
+            found.contains(&format!("cairn::policy::{code}")),
+            "{code} expected for {resource}.{prop}, got {found:?}"
+        );
     }
     let mut s = compliant();
-    s.resources.iter_mut().find(|r| r.name == "redis").unwrap().properties.remove("authToken");
+    s.resources
+        .iter_mut()
+        .find(|r| r.name == "redis")
+        .unwrap()
+        .properties
+        .remove("authToken");
     assert!(codes(&s).contains(&"cairn::policy::CAIRN-POL-002".to_string()));
     let mut s = compliant();
-    set(&mut s, "sg", "ingress", Value::List(vec![Value::Map(props(&[("fromPort", 6379.into()), ("toPort", 6379.into()), ("cidrBlocks", vec!["0.0.0.0/0"].into())]))]));
+    set(
+        &mut s,
+        "sg",
+        "ingress",
+        Value::List(vec![Value::Map(props(&[
+            ("fromPort", 6379.into()),
+            ("toPort", 6379.into()),
+            ("cidrBlocks", vec!["0.0.0.0/0"].into()),
+        ]))]),
+    );
     assert!(codes(&s).contains(&"cairn::policy::CAIRN-POL-006".to_string()));
 }
 
@@ -116,11 +181,20 @@ fn dev_needs_no_multi_az_but_prod_does() {
 fn a_waiver_turns_the_error_into_a_shown_warning() {
     let mut s = compliant();
     set(&mut s, "redis", "multiAzEnabled", false.into());
-    s.waivers.push(Waiver { rule: "CAIRN-POL-004".into(), resource: Some("redis".into()), reason: "single-AZ region".into(), span: None });
+    s.waivers.push(Waiver {
+        rule: "CAIRN-POL-004".into(),
+        resource: Some("redis".into()),
+        reason: "single-AZ region".into(),
+        span: None,
+    });
     let problems = evaluate(&s);
     assert!(!problems.has_errors());
     let w = &problems.problems[0];
-    assert!(w.warning && w.message.starts_with("waived CAIRN-POL-004") && w.help.as_deref().unwrap().contains("single-AZ region"));
+    assert!(
+        w.warning
+            && w.message.starts_with("waived CAIRN-POL-004")
+            && w.help.as_deref().unwrap().contains("single-AZ region")
+    );
 }
 
 #[test]
@@ -128,5 +202,11 @@ fn advisory_rules_warn() {
     let mut s = compliant();
     set(&mut s, "key", "enableKeyRotation", false.into());
     set(&mut s, "redis", "snapshotRetentionLimit", 0.into());
-    assert_eq!(codes(&s), vec!["cairn::policy::CAIRN-POL-102 (warning)", "cairn::policy::CAIRN-POL-101 (warning)"]);
+    assert_eq!(
+        codes(&s),
+        vec![
+            "cairn::policy::CAIRN-POL-102 (warning)",
+            "cairn::policy::CAIRN-POL-101 (warning)"
+        ]
+    );
 }

@@ -25,8 +25,20 @@ pub fn plan(plan: &Plan, warnings: &Problems) -> String {
     if plan.partial {
         let _ = writeln!(out, "> **Partial plan** (`--target`/`--exclude`).\n");
     }
+    let mut warned = false;
     for w in warnings.problems.iter().chain(plan.warnings.iter()) {
         let _ = writeln!(out, "> ⚠️ `{}` {}", w.code, w.message);
+        warned = true;
+    }
+    if warned {
+        out.push('\n');
+    }
+    if !plan.drift.is_empty() {
+        let _ = writeln!(
+            out,
+            "#### Drift: changed outside cairn\n\n```diff\n{}```\n",
+            super::text::drift(&plan.drift)
+        );
     }
     let mut truncated = 0usize;
     for step in plan.steps.iter().filter(|s| s.action != Action::Same) {

@@ -1,8 +1,9 @@
 //! Human plan text: one line per resource, a per-property diff, a summary line.
 
+use cairn_core::drift::Drift;
 use cairn_core::plan::{Action, ChangeKind, Plan, Step};
 use cairn_core::state::ResourceState;
-use cairn_core::value::{Map, Value};
+use cairn_core::value::Value;
 use owo_colors::OwoColorize;
 use std::fmt::Write;
 
@@ -47,6 +48,13 @@ fn action_word(step: &Step) -> String {
 pub fn plan(plan: &Plan, colour: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Stack {}", plan.stack);
+    if !plan.drift.is_empty() {
+        let _ = writeln!(
+            out,
+            "Drift (changed outside cairn; the plan below undoes it):"
+        );
+        out.push_str(&drift(&plan.drift));
+    }
     for step in plan.steps.iter().filter(|s| s.action != Action::Same) {
         let head = format!(
             "{} {} ({}) {}",
@@ -127,25 +135,31 @@ fn shown(v: &Option<Value>) -> String {
         .unwrap_or_else(|| "null".into())
 }
 
-/// Drift between recorded and observed inputs, one line per property.
-pub fn drift(recorded: &Map, observed: &Map) -> String {
+/// Drift found by a refresh, one line per property (secrets masked).
+pub fn drift(drift: &[Drift]) -> String {
     let mut out = String::new();
-    for (k, old) in recorded {
-        match observed.get(k) {
-            Some(new) if new != old && !(old.is_secret() && new.is_secret()) => {
-                let _ = writeln!(
-                    out,
-                    "    ~ {k}: {} => {}",
-                    old.display_masked(),
-                    new.display_masked()
-                );
-            }
-            _ => {}
+    for d in drift {
+        if d.gone {
+            let _ = writeln!(
+                out,
+                "- {} ({}) was deleted outside cairn",
+                d.resource, d.type_token
+            );
+            continue;
         }
-    }
-    for (k, new) in observed {
-        if !recorded.contains_key(k) && !matches!(new, Value::Null) {
-            let _ = writeln!(out, "    + {k}: {}", new.display_masked());
+        let _ = writeln!(
+            out,
+            "~ {} ({}) changed outside cairn",
+            d.resource, d.type_token
+        );
+        for c in &d.changes {
+            let _ = writeln!(
+                out,
+                "    ~ {}: {} => {}",
+                c.path,
+                shown(&c.old),
+                shown(&c.new)
+            );
         }
     }
     out

@@ -454,3 +454,201 @@ async fn importing_the_existing_network_adopts_it_and_the_next_preview_is_clean(
         after.stdout
     );
 }
+
+/// Snapshot settings that blank out random cloud ids and ports.
+fn snapshot_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots/plans");
+    settings.set_prepend_module_to_snapshot(false);
+    for (pattern, replacement) in [
+        (r"sg-[0-9a-f]{8,}", "sg-[id]"),
+        (r"vpc-[0-9a-f]{8,}", "vpc-[id]"),
+        (r"subnet-[0-9a-f]{8,}", "subnet-[id]"),
+        (
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "[uuid]",
+        ),
+        (r"secret:([a-z/]+)-[A-Za-z0-9]{6}", "secret:$1-[suffix]"),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+        (r#""port": \d{4,5}"#, r#""port": [port]"#),
+        (r"port: \d{4,5} =>", "port: [port] =>"),
+    ] {
+        settings.add_filter(pattern, replacement);
+    }
+    settings
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prod_plans_in_markdown_and_json_including_drift() {
+    let local = Local::new();
+    let settings = snapshot_settings();
+    let create_md = local
+        .cairn(&["preview", "--stack", "prod", "--format", "markdown"])
+        .ok();
+    let create_json = local
+        .cairn(&["preview", "--stack", "prod", "--format", "json"])
+        .ok();
+    local.cairn(&["up", "--yes", "--stack", "prod"]).ok();
+    let resize_md = local
+        .cairn(&[
+            "preview",
+            "--stack",
+            "prod",
+            "--format",
+            "markdown",
+            "--config",
+            "nodeType=cache.r5.xlarge",
+        ])
+        .ok();
+    let resize_json = local
+        .cairn(&[
+            "preview",
+            "--stack",
+            "prod",
+            "--json",
+            "--config",
+            "nodeType=cache.r5.xlarge",
+        ])
+        .ok();
+    let port_md = local
+        .cairn(&[
+            "preview",
+            "--stack",
+            "prod",
+            "--format",
+            "markdown",
+            "--config",
+            "redisPort=6380",
+        ])
+        .ok();
+    let port_json = local
+        .cairn(&[
+            "preview",
+            "--stack",
+            "prod",
+            "--json",
+            "--config",
+            "redisPort=6380",
+        ])
+        .ok();
+
+    // Out of band: someone switches the eviction policy through the AWS API.
+    let sdk = local.sdk().await;
+    let ec = ElastiCache::new(&sdk);
+    ec.modify_cache_parameter_group()
+        .cache_parameter_group_name("qualisys-redis7-prod")
+        .parameter_name_values(
+            aws_sdk_elasticache::types::ParameterNameValue::builder()
+                .parameter_name("maxmemory-policy")
+                .parameter_value("volatile-lru")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("out-of-band change");
+    let drift_text = local
+        .cairn(&["preview", "--stack", "prod", "--refresh"])
+        .ok();
+    assert!(
+        drift_text
+            .stdout
+            .contains("~ redisParameters (aws:elasticache:ParameterGroup) changed outside cairn"),
+        "{}",
+        drift_text.stdout
+    );
+    assert!(
+        drift_text.stdout.contains("volatile-lru"),
+        "{}",
+        drift_text.stdout
+    );
+    let drift_md = local
+        .cairn(&[
+            "preview",
+            "--stack",
+            "prod",
+            "--refresh",
+            "--format",
+            "markdown",
+        ])
+        .ok();
+    let drift_json = local
+        .cairn(&["preview", "--stack", "prod", "--refresh", "--json"])
+        .ok();
+    let json: serde_json::Value = serde_json::from_str(&drift_json.stdout).expect("json");
+    assert_eq!(json["drift"][0]["name"], "redisParameters");
+    assert!(drift_md.stdout.contains("Drift"), "{}", drift_md.stdout);
+
+    settings.bind(|| {
+        insta::assert_snapshot!("prod-create.md", create_md.stdout);
+        insta::assert_snapshot!("prod-create.json", create_json.stdout);
+        insta::assert_snapshot!("prod-node-type.md", resize_md.stdout);
+        insta::assert_snapshot!("prod-node-type.json", resize_json.stdout);
+        insta::assert_snapshot!("prod-port.md", port_md.stdout);
+        insta::assert_snapshot!("prod-port.json", port_json.stdout);
+        insta::assert_snapshot!("prod-drift.txt", drift_text.stdout);
+        insta::assert_snapshot!("prod-drift.md", drift_md.stdout);
+        insta::assert_snapshot!("prod-drift.json", drift_json.stdout);
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_is_all_pass_on_prod_and_the_drill_reports_recovery() {
+    let local = Local::new();
+    local.cairn(&["up", "--yes", "--stack", "prod"]).ok();
+    let table = local.cairn(&["verify", "--stack", "prod"]).ok();
+    for id in [
+        "AC1", "AC2", "AC3", "AC4", "AC5", "AC6", "AC7", "AC8", "AC9", "AC10", "DP1", "DP2", "DP3",
+        "DP4", "DP5",
+    ] {
+        assert!(
+            table.stdout.contains(id),
+            "{id} in the table:\n{}",
+            table.stdout
+        );
+    }
+    let run = local
+        .cairn(&["verify", "--stack", "prod", "--json", "--failover-drill"])
+        .ok();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("verify json");
+    assert_eq!(report["ok"], true, "{}", run.stdout);
+    for row in report["rows"].as_array().expect("rows") {
+        assert_eq!(
+            row["status"].as_str().map(str::to_lowercase).as_deref(),
+            Some("pass"),
+            "{row}"
+        );
+    }
+    let drill = &report["drill"];
+    assert!(
+        drill["recovery_secs"].as_f64().is_some_and(|s| s > 0.0),
+        "{drill}"
+    );
+    assert_eq!(drill["lost_writes"], 0, "{drill}");
+
+    // Break it out of band: open the security group to the world.
+    let sdk = local.sdk().await;
+    let fixture = cairn_emulator::seed_network_fixture(&local.endpoint(), "prod")
+        .await
+        .expect("fixture");
+    aws_sdk_ec2::Client::new(&sdk)
+        .authorize_security_group_ingress()
+        .group_id(&fixture.security_group_id)
+        .ip_protocol("tcp")
+        .from_port(6379)
+        .to_port(6379)
+        .cidr_ip("0.0.0.0/0")
+        .send()
+        .await
+        .expect("open the group");
+    let broken = local.cairn(&["verify", "--stack", "prod", "--json"]);
+    assert_eq!(broken.code, Some(1), "{}", broken.all());
+    let report: serde_json::Value = serde_json::from_str(&broken.stdout).expect("verify json");
+    let failed: Vec<&str> = report["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["status"].as_str().map(str::to_lowercase).as_deref() == Some("fail"))
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(failed, vec!["AC8"], "{}", broken.stdout);
+}

@@ -16,6 +16,8 @@ struct Measured {
     max_rss_kb: i64,
 }
 
+// The child is reaped by `wait4` (which also reports its peak RSS).
+#[allow(clippy::zombie_processes)]
 fn preview(sb: &Sandbox, file: &Path) -> Measured {
     let stderr_path = sb.dir.path().join("stderr.txt");
     let stderr_file = std::fs::File::create(&stderr_path).expect("stderr file");

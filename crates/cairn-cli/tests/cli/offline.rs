@@ -263,3 +263,72 @@ fn a_stale_lock_is_taken_over_with_a_warning_and_force_unlock_clears_any_lock() 
     );
     drop(holder);
 }
+
+#[test]
+fn the_committed_stack_schema_matches_the_types() {
+    let sb = Sandbox::new();
+    let run = sb.run(&["schema"]).ok();
+    let committed =
+        std::fs::read_to_string(super::common::workspace().join("docs/stack.schema.json"))
+            .unwrap_or_default();
+    assert!(
+        committed.trim() == run.stdout.trim(),
+        "docs/stack.schema.json is stale: run `cargo xtask schema > docs/stack.schema.json`"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&run.stdout).expect("schema json");
+    let text = schema.to_string();
+    for token in [
+        "aws:elasticache:ReplicationGroup",
+        "aws:kms:Key",
+        "random:Password",
+        "core:Data",
+    ] {
+        assert!(text.contains(token), "{token} in the schema");
+    }
+}
+
+#[test]
+fn a_waiver_is_shown_in_the_preview_and_lets_it_pass() {
+    let sb = Sandbox::new();
+    let run = sb
+        .run(&["preview", "--stack-file", "tests/stacks/prod-waived.yaml"])
+        .ok();
+    assert!(
+        run.stderr.contains("waived CAIRN-POL-004"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("the region offers one availability zone"),
+        "{}",
+        run.stderr
+    );
+    let md = sb
+        .run(&[
+            "preview",
+            "--format",
+            "markdown",
+            "--stack-file",
+            "tests/stacks/prod-waived.yaml",
+        ])
+        .ok();
+    assert!(md.stdout.contains("waived CAIRN-POL-004"), "{}", md.stdout);
+}
+
+#[test]
+fn preview_text_snapshot() {
+    let sb = Sandbox::new();
+    let create = sb.run(&["preview", "--stack-file", STACK]).ok();
+    sb.run(&["up", "--yes", "--stack-file", STACK]).ok();
+    let change = sb
+        .run(&["preview", "--stack-file", STACK, "--config", "greeting=hi"])
+        .ok();
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots/preview");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        insta::assert_snapshot!("data-chain-create", create.stdout);
+        insta::assert_snapshot!("data-chain-change", change.stdout);
+    });
+}

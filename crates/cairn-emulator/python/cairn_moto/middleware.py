@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import os
 import re
 from typing import Any, Callable, Iterable
@@ -168,6 +169,9 @@ class CairnMiddleware:
                 key = None
             if key:
                 runtime.record_call(key)
+            latency = runtime.latency_seconds()
+            if latency > 0:
+                time.sleep(latency)
         return self.app(environ, start_response)
 
     def control(self, environ: dict[str, Any], start_response: Callable[..., Any], path: str) -> Iterable[bytes]:
@@ -188,8 +192,14 @@ class CairnMiddleware:
                         runtime.CONFIG["delay_ms"] = max(0, int(data["delay_ms"]))
                     if "twin" in data:
                         runtime.CONFIG["twin"] = bool(data["twin"])
+                    if "latency_ms" in data:
+                        runtime.CONFIG["latency_ms"] = max(0, int(data["latency_ms"]))
             with runtime.LOCK:
-                cfg = {"delay_ms": runtime.CONFIG["delay_ms"], "twin": runtime.CONFIG["twin"]}
+                cfg = {
+                    "delay_ms": runtime.CONFIG["delay_ms"],
+                    "twin": runtime.CONFIG["twin"],
+                    "latency_ms": runtime.CONFIG["latency_ms"],
+                }
             return _json(start_response, "200 OK", cfg)
         if path.startswith("/_cairn/twin/") and method == "GET":
             from .elasticache_ext import twin_info

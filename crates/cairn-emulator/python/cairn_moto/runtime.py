@@ -13,6 +13,8 @@ CONFIG: dict[str, Any] = {
     "delay_ms": int(os.environ.get("CAIRN_EMULATOR_DELAY_MS", "2000") or "2000"),
     "twin": os.environ.get("CAIRN_TWIN", "") in ("1", "true", "yes"),
     "state_dir": None,
+    # Added to every AWS API call, to stand in for real network latency.
+    "latency_ms": int(os.environ.get("CAIRN_EMULATOR_LATENCY_MS", "0") or "0"),
 }
 
 CALLS: collections.Counter[str] = collections.Counter()
@@ -21,6 +23,11 @@ CALLS: collections.Counter[str] = collections.Counter()
 def delay_seconds() -> float:
     with LOCK:
         return max(0, int(CONFIG["delay_ms"])) / 1000.0
+
+
+def latency_seconds() -> float:
+    with LOCK:
+        return max(0, int(CONFIG["latency_ms"])) / 1000.0
 
 
 def twin_enabled() -> bool:

@@ -100,6 +100,7 @@ def seed(endpoint: str, env: str) -> dict:
     sgs = ec2.describe_security_groups(
         Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": [sg_name]}]
     )["SecurityGroups"]
+    created = not sgs
     if sgs:
         sg = sgs[0]
     else:
@@ -120,6 +121,18 @@ def seed(endpoint: str, env: str) -> dict:
         "ToPort": REDIS_PORT,
         "IpRanges": [{"CidrIp": c} for c in CLIENT_CIDRS],
     }
+    # Only a group made just now gets its rules set: an existing group is
+    # Story 0.2's, and changes made to it since (drift) must stay visible.
+    if not created:
+        return {
+            "vpc_id": vpc_id,
+            "subnet_ids": db_subnets,
+            "app_subnet_ids": app_subnets,
+            "availability_zones": azs,
+            "subnet_group_name": group_name,
+            "security_group_id": sg_id,
+            "security_group_name": sg_name,
+        }
     # Remove any inbound rule that is not exactly the wanted one.
     extra = []
     have = set()
