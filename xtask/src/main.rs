@@ -27,7 +27,10 @@ fn status(cmd: &mut Command) -> ExitCode {
 }
 
 fn have(program: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {program} >/dev/null 2>&1")]).status().is_ok_and(|s| s.success())
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Installs redis-server (Debian) when it is missing.
@@ -36,18 +39,27 @@ fn ensure_redis() -> Result<(), String> {
         return Ok(());
     }
     eprintln!("xtask: installing redis-server and redis-tools from Debian's packages");
-    let sudo = if have("sudo") && !is_root() { "sudo " } else { "" };
+    let sudo = if have("sudo") && !is_root() {
+        "sudo "
+    } else {
+        ""
+    };
     let script = format!(
         "{sudo}apt-get update -qq && DEBIAN_FRONTEND=noninteractive {sudo}apt-get install -y -qq redis-server redis-tools"
     );
     match Command::new("sh").args(["-c", &script]).status() {
         Ok(s) if s.success() => Ok(()),
-        _ => Err("could not install redis-server; install Debian's redis-server and redis-tools".into()),
+        _ => Err(
+            "could not install redis-server; install Debian's redis-server and redis-tools".into(),
+        ),
     }
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 fn test(args: &[String]) -> ExitCode {
@@ -56,7 +68,17 @@ fn test(args: &[String]) -> ExitCode {
         return ExitCode::from(1);
     }
     // Creates the pinned moto virtualenv once (cached under target/).
-    let code = status(cargo().args(["run", "--quiet", "-p", "cairn-cli", "--bin", "cairn", "--", "emulator", "install"]));
+    let code = status(cargo().args([
+        "run",
+        "--quiet",
+        "-p",
+        "cairn-cli",
+        "--bin",
+        "cairn",
+        "--",
+        "emulator",
+        "install",
+    ]));
     if code != ExitCode::SUCCESS {
         return code;
     }
@@ -77,7 +99,11 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
-        Some("bench") => status(cargo().args(["run", "--quiet", "--release", "-p", "cairn-bench", "--"]).args(&args[1..])),
+        Some("bench") => status(
+            cargo()
+                .args(["run", "--quiet", "--release", "-p", "cairn-bench", "--"])
+                .args(&args[1..]),
+        ),
         _ => {
             // `--local` backs replication groups with real redis-server processes.
             if args.iter().any(|a| a == "--local") {
@@ -86,7 +112,11 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             }
-            status(cargo().args(["run", "--quiet", "-p", "cairn-cli", "--bin", "cairn", "--"]).args(&args))
+            status(
+                cargo()
+                    .args(["run", "--quiet", "-p", "cairn-cli", "--bin", "cairn", "--"])
+                    .args(&args),
+            )
         }
     }
 }

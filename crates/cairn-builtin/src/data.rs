@@ -26,7 +26,9 @@ impl ResourceType for Data {
     type Args = DataArgs;
     type Outputs = DataOutputs;
     fn outputs(name: &str) -> DataOutputs {
-        DataOutputs { output: Output::of(name, "output") }
+        DataOutputs {
+            output: Output::of(name, "output"),
+        }
     }
 }
 
@@ -43,7 +45,10 @@ impl DataProvider {
         )
         .property(PropertySchema::new("input", PropType::Any).replaces().doc("Any value."))
         .output(OutputSchema::new("output", "The input, unchanged."));
-        DataProvider { schema, next_id: AtomicU64::new(0) }
+        DataProvider {
+            schema,
+            next_id: AtomicU64::new(0),
+        }
     }
 }
 
@@ -55,7 +60,10 @@ impl Default for DataProvider {
 
 fn outputs_of(inputs: &Map) -> Map {
     let mut out = Map::new();
-    out.insert("output".into(), inputs.get("input").cloned().unwrap_or(Value::Null));
+    out.insert(
+        "output".into(),
+        inputs.get("input").cloned().unwrap_or(Value::Null),
+    );
     out
 }
 
@@ -71,11 +79,23 @@ impl ResourceProvider for DataProvider {
 
     async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        Ok(Created { id: format!("{}-{n}", ctx.name), outputs: outputs_of(inputs) })
+        Ok(Created {
+            id: format!("{}-{n}", ctx.name),
+            outputs: outputs_of(inputs),
+        })
     }
 
-    async fn read(&self, _ctx: &CallContext, id: &str, inputs: &Map) -> Result<Option<Observed>, ProviderError> {
-        Ok(Some(Observed { id: id.to_string(), inputs: inputs.clone(), outputs: outputs_of(inputs) }))
+    async fn read(
+        &self,
+        _ctx: &CallContext,
+        id: &str,
+        inputs: &Map,
+    ) -> Result<Option<Observed>, ProviderError> {
+        Ok(Some(Observed {
+            id: id.to_string(),
+            inputs: inputs.clone(),
+            outputs: outputs_of(inputs),
+        }))
     }
 
     async fn update(
@@ -89,7 +109,13 @@ impl ResourceProvider for DataProvider {
         Ok(outputs_of(new_inputs))
     }
 
-    async fn delete(&self, _ctx: &CallContext, _id: &str, _inputs: &Map, _outputs: &Map) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _ctx: &CallContext,
+        _id: &str,
+        _inputs: &Map,
+        _outputs: &Map,
+    ) -> Result<(), ProviderError> {
         Ok(())
     }
 }

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use cairn_core::dsl::{Input, Output, ResourceType};
-use cairn_core::provider::{CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider};
+use cairn_core::provider::{
+    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
+};
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::value::{Map, PropertyPath, Value};
 use serde::Serialize;
@@ -28,7 +30,9 @@ impl ResourceType for Password {
     type Args = PasswordArgs;
     type Outputs = PasswordOutputs;
     fn outputs(name: &str) -> PasswordOutputs {
-        PasswordOutputs { result: Output::of(name, "result") }
+        PasswordOutputs {
+            result: Output::of(name, "result"),
+        }
     }
 }
 
@@ -72,10 +76,18 @@ impl Default for PasswordProvider {
 
 /// The characters a password may contain given its inputs.
 fn alphabet(inputs: &Map) -> String {
-    let special = inputs.get("special").and_then(Value::as_bool).unwrap_or(false);
+    let special = inputs
+        .get("special")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let mut chars = ALPHANUMERIC.to_string();
     if special {
-        chars.push_str(inputs.get("overrideSpecial").and_then(Value::as_str).unwrap_or(DEFAULT_SPECIAL));
+        chars.push_str(
+            inputs
+                .get("overrideSpecial")
+                .and_then(Value::as_str)
+                .unwrap_or(DEFAULT_SPECIAL),
+        );
     }
     chars
 }
@@ -112,7 +124,10 @@ impl ResourceProvider for PasswordProvider {
     }
 
     fn check(&self, inputs: &Map) -> Vec<CheckFailure> {
-        let special = inputs.get("special").and_then(Value::as_bool).unwrap_or(false);
+        let special = inputs
+            .get("special")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         if !special && inputs.contains_key("overrideSpecial") {
             return vec![CheckFailure::warning(
                 "cairn::random::override-ignored",
@@ -128,16 +143,29 @@ impl ResourceProvider for PasswordProvider {
         let length = inputs.get("length").and_then(Value::as_i64).unwrap_or(0);
         let length = usize::try_from(length)
             .map_err(|_| ProviderError::invalid(&ctx.name, "length must be a positive integer"))?;
-        let result = generate(length, &alphabet(inputs))
-            .map_err(|e| ProviderError::invalid(&ctx.name, format!("the OS random source failed: {e}")))?;
+        let result = generate(length, &alphabet(inputs)).map_err(|e| {
+            ProviderError::invalid(&ctx.name, format!("the OS random source failed: {e}"))
+        })?;
         let mut outputs = Map::new();
         outputs.insert("result".into(), Value::secret(result));
-        Ok(Created { id: format!("{}-password", ctx.name), outputs })
+        Ok(Created {
+            id: format!("{}-password", ctx.name),
+            outputs,
+        })
     }
 
-    async fn read(&self, _ctx: &CallContext, id: &str, inputs: &Map) -> Result<Option<Observed>, ProviderError> {
+    async fn read(
+        &self,
+        _ctx: &CallContext,
+        id: &str,
+        inputs: &Map,
+    ) -> Result<Option<Observed>, ProviderError> {
         // A password exists only in state: reading returns nothing new.
-        Ok(Some(Observed { id: id.to_string(), inputs: inputs.clone(), outputs: Map::new() }))
+        Ok(Some(Observed {
+            id: id.to_string(),
+            inputs: inputs.clone(),
+            outputs: Map::new(),
+        }))
     }
 
     async fn update(
@@ -151,7 +179,13 @@ impl ResourceProvider for PasswordProvider {
         Ok(old_outputs.clone())
     }
 
-    async fn delete(&self, _ctx: &CallContext, _id: &str, _inputs: &Map, _outputs: &Map) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _ctx: &CallContext,
+        _id: &str,
+        _inputs: &Map,
+        _outputs: &Map,
+    ) -> Result<(), ProviderError> {
         Ok(())
     }
 }
