@@ -67,24 +67,27 @@ fn test(args: &[String]) -> ExitCode {
         eprintln!("xtask: {e}");
         return ExitCode::from(1);
     }
-    // Creates the pinned moto virtualenv once (cached under target/).
-    let code = status(cargo().args([
-        "run",
-        "--quiet",
-        "-p",
-        "cairn-cli",
-        "--bin",
-        "cairn",
-        "--",
-        "emulator",
-        "install",
-    ]));
+    // Build every test once, with the workspace's unified features, so the
+    // `cairn` binary used below is the one the tests use (no second build).
+    let nextest = have("cargo-nextest");
+    let build = if nextest {
+        status(cargo().args(["nextest", "run", "--workspace", "--no-run"]))
+    } else {
+        status(cargo().args(["test", "--workspace", "--no-run"]))
+    };
+    if build != ExitCode::SUCCESS {
+        return build;
+    }
+    // Creates the pinned moto virtualenv once (cached under the target dir).
+    let target = env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| format!("{}/../target", env!("CARGO_MANIFEST_DIR")));
+    let code = status(Command::new(format!("{target}/debug/cairn")).args(["emulator", "install"]));
     if code != ExitCode::SUCCESS {
         return code;
     }
     let slow = args.iter().any(|a| a == "--slow");
     let mut cmd = cargo();
-    if have("cargo-nextest") {
+    if nextest {
         cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
     } else {
         cmd.args(["test", "--workspace", "--no-fail-fast"]);
