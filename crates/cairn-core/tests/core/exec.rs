@@ -286,7 +286,8 @@ async fn protect_toggle_updates_state_without_provider_calls() {
 
 #[tokio::test]
 async fn update_that_resolves_to_no_change_is_skipped() {
-    // b references a's `output`; a's update leaves that output unchanged.
+    // b references a's `output`; a's in-place update keeps outputs not named
+    // like a changed input, so b is planned unchanged and never called.
     let w = World::new();
     let v1 = stack(vec![
         res("a", THING, json!({"name": "a", "input": 1, "size": 1})),
@@ -298,7 +299,7 @@ async fn update_that_resolves_to_no_change_is_skipped() {
         res("b", THING, json!({"name": "b", "input": "${a.output}"})),
     ]);
     let (p, r2, _) = w.up(&v2, &r1.state, 10).await;
-    assert_eq!(p.step("b").unwrap().action, Action::Update);
+    assert_eq!(p.step("b").unwrap().action, Action::Same);
     assert!(r2.ok());
     assert_eq!(w.thing.calls(Operation::Update), 1, "only a is updated");
 }
