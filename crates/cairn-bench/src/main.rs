@@ -124,6 +124,7 @@ fn aws_bench(root: &Path, write: bool) {
     let start = Instant::now();
     let up = cmd(&["up", "--yes", "--stack", "prod", "--local"]).output();
     let wall = start.elapsed().as_secs_f64();
+    let calls = calls_json(port);
     let _ = cmd(&["emulator", "stop"]).output();
     let Ok(up) = up else { std::process::exit(1) };
     let log = String::from_utf8_lossy(&up.stderr).into_owned();
@@ -158,7 +159,6 @@ fn aws_bench(root: &Path, write: bool) {
         );
     }
     let critical = finish.values().fold(0.0f64, |a, b| a.max(*b));
-    let calls = calls_json(port);
     let describes: u64 = calls
         .iter()
         .filter(|(k, _)| k.contains(":Describe"))
