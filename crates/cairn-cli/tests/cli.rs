@@ -4,5 +4,7 @@ mod cli {
     mod aws;
     pub mod common;
     mod corpus;
+    mod fault_proxy;
     mod offline;
+    mod reliability;
 }
