@@ -52,6 +52,8 @@ pub struct Loaded {
     pub warnings: Problems,
     pub registry: Registry,
     pub state_root: PathBuf,
+    /// The emulator's endpoint with `--local`.
+    pub endpoint: Option<String>,
 }
 
 fn stack_path(select: &StackSelect) -> Result<PathBuf, CliError> {
@@ -148,6 +150,7 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
         warnings,
         registry,
         state_root,
+        endpoint,
     })
 }
 
@@ -521,13 +524,7 @@ async fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
     let root = std::env::current_dir().map_err(|e| CliError::Failed(e.to_string()))?;
     let expectations = cairn_verify::Expectations::from_state(&loaded.spec, &state, &root)
         .map_err(|e| CliError::Failed(format!("{e}")))?;
-    let endpoint = args
-        .run
-        .select
-        .local
-        .then(|| std::env::var("AWS_ENDPOINT_URL").ok())
-        .flatten();
-    let sdk = cairn_aws::load_sdk_config(endpoint.as_deref()).await;
+    let sdk = cairn_aws::load_sdk_config(loaded.endpoint.as_deref()).await;
     let options = cairn_verify::VerifyOptions {
         failover_drill: args.failover_drill,
         ca_file: args.ca_file.clone(),

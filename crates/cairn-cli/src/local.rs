@@ -31,8 +31,9 @@ pub struct Local {
 }
 
 impl Local {
-    /// Starts the emulator if it is not running, seeds the network fixture for
-    /// the stack's environment, and points the AWS SDK at the emulator.
+    /// Starts the emulator if it is not running and seeds the network fixture
+    /// for the stack's environment. The endpoint is handed to the AWS provider
+    /// explicitly (with test credentials), never through the environment.
     pub async fn prepare(stack_path: &Path) -> Result<Local, CliError> {
         let cfg = emulator_config();
         let status = cairn_emulator::daemon_start(&cfg)?;
@@ -48,17 +49,6 @@ impl Local {
             .unwrap_or("dev")
             .to_string();
         let fixture = cairn_emulator::seed_network_fixture(&endpoint, &environment).await?;
-        // The emulator accepts any credentials; these never reach AWS.
-        for (k, v) in [
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ] {
-            std::env::set_var(k, v);
-        }
-        std::env::remove_var("AWS_PROFILE");
-        std::env::remove_var("AWS_SESSION_TOKEN");
         Ok(Local { endpoint, fixture })
     }
 

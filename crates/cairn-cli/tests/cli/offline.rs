@@ -206,8 +206,7 @@ fn a_kill_at_any_journal_point_converges_on_the_next_up() {
 fn a_second_writer_fails_at_once_naming_the_holder() {
     let sb = Sandbox::new();
     sb.run(&["up", "--yes", "--stack-file", STACK]).ok();
-    // Hold the lock from a child that is stopped mid-run by SIGKILL at its first journal point
-    // of a destroy... simpler: a running process holding the lock is this test's own store.
+    // This test process holds the writer lock while the binary tries `up`.
     let keys = cairn_state::SecretKeys::Passphrase("test-passphrase-not-secret".into());
     let holder =
         cairn_state::StateStore::open(&sb.state_dir(), "data-chain", keys).expect("take the lock");
