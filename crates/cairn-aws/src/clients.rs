@@ -22,12 +22,37 @@ pub const POLL_ENV: &str = "CAIRN_AWS_POLL_MS";
 /// Default longest poll interval against real AWS.
 pub const DEFAULT_POLL_MS: u64 = 15_000;
 
+/// First backoff of a retry (the SDK's and the providers' own).
+pub const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+/// Longest backoff of a retry (the SDK's and the providers' own).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(20);
+
 /// The SDK retry policy: standard mode, bounded attempts, jittered exponential backoff.
 pub fn retry_config() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(MAX_ATTEMPTS)
-        .with_initial_backoff(Duration::from_millis(200))
-        .with_max_backoff(Duration::from_secs(20))
+        .with_initial_backoff(INITIAL_BACKOFF)
+        .with_max_backoff(MAX_BACKOFF)
+}
+
+/// How a provider retries a call it sends with the SDK's retries off (a
+/// create that cannot be made idempotent): up to `attempts`, backing off
+/// from `first` (doubling, jittered) to at most `max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    pub attempts: u32,
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            attempts: MAX_ATTEMPTS,
+            first: INITIAL_BACKOFF,
+            max: MAX_BACKOFF,
+        }
+    }
 }
 
 /// Loads the SDK configuration.
@@ -121,6 +146,7 @@ pub struct AwsClients {
     source: Source,
     sdk: OnceCell<Sdk>,
     poll: PollConfig,
+    backoff: Backoff,
     describe_calls: AtomicU64,
 }
 
@@ -140,6 +166,7 @@ impl AwsClients {
             source: Source::Config(Box::new(cfg.clone())),
             sdk: OnceCell::new(),
             poll: PollConfig::from_env(),
+            backoff: Backoff::default(),
             describe_calls: AtomicU64::new(0),
         }
     }
@@ -150,6 +177,7 @@ impl AwsClients {
             source: Source::Lazy(endpoint_override.map(str::to_string)),
             sdk: OnceCell::new(),
             poll: PollConfig::from_env(),
+            backoff: Backoff::default(),
             describe_calls: AtomicU64::new(0),
         }
     }
@@ -166,12 +194,22 @@ impl AwsClients {
             source: Source::Ready,
             sdk: OnceCell::new_with(Some(sdk)),
             poll: PollConfig::with_max(Duration::from_millis(2)),
+            backoff: Backoff {
+                attempts: MAX_ATTEMPTS,
+                first: Duration::from_millis(1),
+                max: Duration::from_millis(5),
+            },
             describe_calls: AtomicU64::new(0),
         }
     }
 
     pub fn poll(&self) -> PollConfig {
         self.poll
+    }
+
+    /// The providers' own retry policy for calls sent without SDK retries.
+    pub fn backoff(&self) -> Backoff {
+        self.backoff
     }
 
     /// Describe calls made by this instance's waiters.

@@ -1,10 +1,14 @@
 //! Unit tests against aws-smithy-mocks for failures an emulator cannot
 //! produce: throttling, busy states, in-use groups, scheduled deletions,
-//! access denied. Responses are real wire-format errors, so the SDK's own
+//! access denied, and creates that find what their own lost attempt made
+//! (adopted when it is ours, a clear error when it is not). Responses are real wire-format errors, so the SDK's own
 //! error parsing and retry classification run as in production.
 
 use crate::clients::{AwsClients, Sdk};
-use crate::resources::{kms_key, parameter_group, replication_group, secret};
+use crate::resources::{
+    iam_policy, kms_alias, kms_key, parameter_group, replication_group, secret, security_group,
+    subnet_group,
+};
 use aws_sdk_elasticache::operation::describe_replication_groups::DescribeReplicationGroupsOutput;
 use aws_sdk_elasticache::types::{Endpoint, ReplicationGroup};
 use aws_sdk_secretsmanager::operation::restore_secret::RestoreSecretOutput;
@@ -54,6 +58,8 @@ struct Rules<'a> {
     ec: &'a [&'a Rule],
     kms: &'a [&'a Rule],
     sm: &'a [&'a Rule],
+    iam: &'a [&'a Rule],
+    ec2: &'a [&'a Rule],
 }
 
 fn clients(r: Rules<'_>) -> Arc<AwsClients> {
@@ -62,8 +68,8 @@ fn clients(r: Rules<'_>) -> Arc<AwsClients> {
         ec: client!(aws_sdk_elasticache, r.ec),
         kms: client!(aws_sdk_kms, r.kms),
         sm: client!(aws_sdk_secretsmanager, r.sm),
-        iam: client!(aws_sdk_iam, none),
-        ec2: client!(aws_sdk_ec2, none),
+        iam: client!(aws_sdk_iam, r.iam),
+        ec2: client!(aws_sdk_ec2, r.ec2),
         sts: client!(aws_sdk_sts, none),
     }))
 }
@@ -472,4 +478,623 @@ async fn not_found_on_read_is_none() {
         .await
         .unwrap()
         .is_none());
+}
+
+// ------------------------------------------------------- lost create answers
+
+fn ec2_error(status: u16, code: &str, message: &str) -> HttpResponse {
+    let body = format!(
+        "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>\
+         <RequestID>00000000-0000-0000-0000-000000000000</RequestID></Response>"
+    );
+    HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body))
+}
+
+fn http_503() -> HttpResponse {
+    HttpResponse::new(StatusCode::try_from(503).unwrap(), SdkBody::from(""))
+}
+
+fn kms_key_meta(id: &str) -> aws_sdk_kms::types::KeyMetadata {
+    aws_sdk_kms::types::KeyMetadata::builder()
+        .key_id(id)
+        .arn(format!("arn:aws:kms:us-east-1:123456789012:key/{id}"))
+        .key_state(aws_sdk_kms::types::KeyState::Enabled)
+        .build()
+        .unwrap()
+}
+
+fn kms_tag(k: &str, v: &str) -> aws_sdk_kms::types::Tag {
+    aws_sdk_kms::types::Tag::builder()
+        .tag_key(k)
+        .tag_value(v)
+        .build()
+        .unwrap()
+}
+
+/// KMS mocks for a CreateKey whose first answer is lost (HTTP 503 with the
+/// SDK's retries off). `made_key` is the key that lost attempt made, if any;
+/// `old-key` is an older key with the same URN tag but not this call's token.
+fn kms_lost_create_key(made_key: Option<&'static str>) -> (Rule, Vec<Rule>) {
+    use aws_sdk_kms::operation::{
+        create_key::CreateKeyOutput, describe_key::DescribeKeyOutput, list_keys::ListKeysOutput,
+        list_resource_tags::ListResourceTagsOutput,
+    };
+    let token: Arc<Mutex<Option<String>>> = Arc::default();
+    let seen = token.clone();
+    let create = mock!(aws_sdk_kms::Client::create_key)
+        .match_requests(move |r| {
+            let t = r
+                .tags()
+                .iter()
+                .find(|t| t.tag_key() == crate::util::CREATE_TOKEN_TAG)
+                .map(|t| t.tag_value().to_string());
+            *seen.lock().unwrap() = t;
+            true
+        })
+        .sequence()
+        .http_response(http_503)
+        .output(|| {
+            CreateKeyOutput::builder()
+                .key_metadata(kms_key_meta("second-key"))
+                .build()
+        })
+        .build();
+    let list = mock!(aws_sdk_kms::Client::list_keys).then_output(move || {
+        let mut out = ListKeysOutput::builder().keys(
+            aws_sdk_kms::types::KeyListEntry::builder()
+                .key_id("old-key")
+                .build(),
+        );
+        if let Some(k) = made_key {
+            out = out.keys(
+                aws_sdk_kms::types::KeyListEntry::builder()
+                    .key_id(k)
+                    .build(),
+            );
+        }
+        out.build()
+    });
+    let tags = mock!(aws_sdk_kms::Client::list_resource_tags).then_compute_output(move |r| {
+        let mut out = ListResourceTagsOutput::builder().tags(kms_tag(crate::URN_TAG, "test/key"));
+        if r.key_id() == made_key {
+            let t = token.lock().unwrap().clone().unwrap_or_default();
+            out = out.tags(kms_tag(crate::util::CREATE_TOKEN_TAG, &t));
+        }
+        out.build()
+    });
+    let describe = mock!(aws_sdk_kms::Client::describe_key).then_compute_output(|r| {
+        DescribeKeyOutput::builder()
+            .key_metadata(kms_key_meta(r.key_id().unwrap_or_default()))
+            .build()
+    });
+    (create, vec![list, tags, describe])
+}
+
+#[tokio::test]
+async fn kms_key_lost_create_adopts_the_key_that_call_made_without_a_second_create() {
+    let (create, others) = kms_lost_create_key(Some("lost-key"));
+    let mut rules: Vec<&Rule> = vec![&create];
+    rules.extend(others.iter());
+    let p = kms_key::KeyProvider::new(clients(Rules {
+        kms: &rules,
+        ..Default::default()
+    }));
+    let (ctx, log) = ctx_with_log("key");
+    let inputs = map(serde_json::json!({"description": "k", "policy": "{}"}));
+    let created = p.create(&ctx, &inputs).await.expect("adopted");
+    // Not the older key that carries the same URN: the one this call made.
+    assert_eq!(created.id, "lost-key");
+    assert_eq!(
+        created.outputs["arn"].as_str(),
+        Some("arn:aws:kms:us-east-1:123456789012:key/lost-key")
+    );
+    assert_eq!(create.num_calls(), 1, "no second CreateKey");
+    assert!(log.lock().unwrap().iter().any(|s| s.contains("adopting")));
+}
+
+#[tokio::test]
+async fn kms_key_lost_create_that_made_nothing_is_sent_again_once() {
+    let (create, others) = kms_lost_create_key(None);
+    let mut rules: Vec<&Rule> = vec![&create];
+    rules.extend(others.iter());
+    let p = kms_key::KeyProvider::new(clients(Rules {
+        kms: &rules,
+        ..Default::default()
+    }));
+    let (ctx, _) = ctx_with_log("key");
+    let inputs = map(serde_json::json!({"description": "k", "policy": "{}"}));
+    let created = p.create(&ctx, &inputs).await.expect("created");
+    // The older key with the same URN is not adopted; the create is repeated.
+    assert_eq!(created.id, "second-key");
+    assert_eq!(
+        create.num_calls(),
+        2,
+        "the SDK did not retry; the provider did, once"
+    );
+}
+
+fn alias_rules(target: &'static str) -> Vec<Rule> {
+    use aws_sdk_kms::operation::{
+        describe_key::DescribeKeyOutput, list_aliases::ListAliasesOutput,
+    };
+    let create = mock!(aws_sdk_kms::Client::create_alias).then_http_response(|| {
+        json_error(
+            400,
+            "AlreadyExistsException",
+            "An alias with the name arn:aws:kms:us-east-1:123456789012:alias/cache already exists",
+        )
+    });
+    let list = mock!(aws_sdk_kms::Client::list_aliases).then_output(move || {
+        ListAliasesOutput::builder()
+            .aliases(
+                aws_sdk_kms::types::AliasListEntry::builder()
+                    .alias_name("alias/cache")
+                    .alias_arn("arn:aws:kms:us-east-1:123456789012:alias/cache")
+                    .target_key_id(target)
+                    .build(),
+            )
+            .build()
+    });
+    let describe = mock!(aws_sdk_kms::Client::describe_key).then_compute_output(|r| {
+        DescribeKeyOutput::builder()
+            .key_metadata(kms_key_meta(r.key_id().unwrap_or_default()))
+            .build()
+    });
+    vec![create, list, describe]
+}
+
+#[tokio::test]
+async fn kms_alias_that_exists_and_points_at_our_key_is_adopted() {
+    let rules = alias_rules("key-1");
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = kms_alias::AliasProvider::new(clients(Rules {
+        kms: &refs,
+        ..Default::default()
+    }));
+    let (ctx, _) = ctx_with_log("alias");
+    let inputs = map(serde_json::json!({
+        "name": "alias/cache",
+        "targetKeyId": "arn:aws:kms:us-east-1:123456789012:key/key-1"
+    }));
+    let created = p.create(&ctx, &inputs).await.expect("adopted");
+    assert_eq!(created.id, "alias/cache");
+    assert_eq!(
+        created.outputs["arn"].as_str(),
+        Some("arn:aws:kms:us-east-1:123456789012:alias/cache")
+    );
+    assert_eq!(rules[0].num_calls(), 1, "no second CreateAlias");
+}
+
+#[tokio::test]
+async fn kms_alias_that_exists_for_another_key_is_a_clear_error() {
+    let rules = alias_rules("someone-elses-key");
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = kms_alias::AliasProvider::new(clients(Rules {
+        kms: &refs,
+        ..Default::default()
+    }));
+    let (ctx, _) = ctx_with_log("alias");
+    let inputs = map(serde_json::json!({"name": "alias/cache", "targetKeyId": "key-1"}));
+    let err = p.create(&ctx, &inputs).await.unwrap_err();
+    let (resource, api, code, retryable) = api_parts(&err);
+    assert_eq!(resource, "alias (aws:kms:Alias)");
+    assert_eq!(api, "kms:CreateAlias");
+    assert_eq!(code, "AlreadyExistsException");
+    assert!(!retryable);
+    let shown = err.to_string();
+    assert!(
+        shown.contains("alias/cache")
+            && shown.contains("someone-elses-key")
+            && shown.contains("belongs to another key"),
+        "{shown}"
+    );
+}
+
+fn parameter_group_rules(urn: &'static str) -> Vec<Rule> {
+    use aws_sdk_elasticache::operation::{
+        describe_cache_parameter_groups::DescribeCacheParameterGroupsOutput,
+        list_tags_for_resource::ListTagsForResourceOutput,
+        modify_cache_parameter_group::ModifyCacheParameterGroupOutput,
+    };
+    let arn = "arn:aws:elasticache:us-east-1:123456789012:parametergroup:qualisys-redis7";
+    let create = mock!(aws_sdk_elasticache::Client::create_cache_parameter_group)
+        .then_http_response(|| {
+            query_error(
+                400,
+                "CacheParameterGroupAlreadyExists",
+                "Parameter group qualisys-redis7 already exists",
+            )
+        });
+    let describe = mock!(aws_sdk_elasticache::Client::describe_cache_parameter_groups).then_output(
+        move || {
+            DescribeCacheParameterGroupsOutput::builder()
+                .cache_parameter_groups(
+                    aws_sdk_elasticache::types::CacheParameterGroup::builder()
+                        .cache_parameter_group_name("qualisys-redis7")
+                        .cache_parameter_group_family("redis7")
+                        .description("Managed by cairn")
+                        .arn(arn)
+                        .build(),
+                )
+                .build()
+        },
+    );
+    let tags = mock!(aws_sdk_elasticache::Client::list_tags_for_resource)
+        .match_requests(move |r| r.resource_name() == Some(arn))
+        .then_output(move || {
+            ListTagsForResourceOutput::builder()
+                .tag_list(
+                    aws_sdk_elasticache::types::Tag::builder()
+                        .key(crate::URN_TAG)
+                        .value(urn)
+                        .build(),
+                )
+                .build()
+        });
+    let modify = mock!(aws_sdk_elasticache::Client::modify_cache_parameter_group)
+        .match_requests(|r| r.parameter_name_values().len() == 2)
+        .then_output(|| ModifyCacheParameterGroupOutput::builder().build());
+    vec![create, describe, tags, modify]
+}
+
+fn parameter_group_inputs() -> Map {
+    map(serde_json::json!({
+        "name": "qualisys-redis7",
+        "family": "redis7",
+        "parameters": [
+            {"name": "maxmemory-policy", "value": "allkeys-lru"},
+            {"name": "timeout", "value": "0"}
+        ]
+    }))
+}
+
+#[tokio::test]
+async fn parameter_group_that_exists_and_is_ours_is_adopted_and_its_parameters_set() {
+    let rules = parameter_group_rules("test/params");
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = parameter_group::ParameterGroupProvider::new(clients(Rules {
+        ec: &refs,
+        ..Default::default()
+    }));
+    let (ctx, _) = ctx_with_log("params");
+    let created = p
+        .create(&ctx, &parameter_group_inputs())
+        .await
+        .expect("adopted");
+    assert_eq!(created.id, "qualisys-redis7");
+    assert_eq!(
+        created.outputs["arn"].as_str(),
+        Some("arn:aws:elasticache:us-east-1:123456789012:parametergroup:qualisys-redis7")
+    );
+    assert_eq!(created.outputs["name"].as_str(), Some("qualisys-redis7"));
+    assert_eq!(rules[0].num_calls(), 1, "no second create");
+    assert_eq!(
+        rules[3].num_calls(),
+        1,
+        "the parameters are set after adopting"
+    );
+}
+
+#[tokio::test]
+async fn parameter_group_that_exists_and_is_not_ours_is_a_clear_error() {
+    let rules = parameter_group_rules("other-stack/params");
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = parameter_group::ParameterGroupProvider::new(clients(Rules {
+        ec: &refs,
+        ..Default::default()
+    }));
+    let (ctx, _) = ctx_with_log("params");
+    let err = p.create(&ctx, &parameter_group_inputs()).await.unwrap_err();
+    let (_, api, code, retryable) = api_parts(&err);
+    assert_eq!(api, "elasticache:CreateCacheParameterGroup");
+    assert_eq!(code, "CacheParameterGroupAlreadyExists");
+    assert!(!retryable);
+    let shown = err.to_string();
+    assert!(
+        shown.contains("qualisys-redis7")
+            && shown.contains("not made by this resource")
+            && shown.contains("cairn:urn=test/params"),
+        "{shown}"
+    );
+    assert_eq!(
+        rules[3].num_calls(),
+        0,
+        "nothing is changed on a group not ours"
+    );
+}
+
+const POLICY_DOC: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#;
+
+fn iam_policy_rules(urn: &'static str, live_doc: &'static str) -> Vec<Rule> {
+    use aws_sdk_iam::operation::{
+        get_policy::GetPolicyOutput, get_policy_version::GetPolicyVersionOutput,
+        list_policies::ListPoliciesOutput,
+    };
+    let arn = "arn:aws:iam::123456789012:policy/redis-read";
+    let policy = move |tags: bool| {
+        let mut p = aws_sdk_iam::types::Policy::builder()
+            .policy_name("redis-read")
+            .policy_id("ANPA0000")
+            .arn(arn)
+            .path("/")
+            .default_version_id("v1");
+        if tags {
+            p = p.tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key(crate::URN_TAG)
+                    .value(urn)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        p.build()
+    };
+    let create = mock!(aws_sdk_iam::Client::create_policy).then_http_response(|| {
+        query_error(
+            409,
+            "EntityAlreadyExists",
+            "A policy called redis-read already exists. Duplicate names are not allowed.",
+        )
+    });
+    let list = mock!(aws_sdk_iam::Client::list_policies).then_output(move || {
+        ListPoliciesOutput::builder()
+            .policies(policy(false))
+            .is_truncated(false)
+            .build()
+    });
+    let get = mock!(aws_sdk_iam::Client::get_policy)
+        .match_requests(move |r| r.policy_arn() == Some(arn))
+        .then_output(move || GetPolicyOutput::builder().policy(policy(true)).build());
+    let version = mock!(aws_sdk_iam::Client::get_policy_version).then_output(move || {
+        GetPolicyVersionOutput::builder()
+            .policy_version(
+                aws_sdk_iam::types::PolicyVersion::builder()
+                    .version_id("v1")
+                    .is_default_version(true)
+                    .document(live_doc)
+                    .build(),
+            )
+            .build()
+    });
+    vec![create, list, get, version]
+}
+
+#[tokio::test]
+async fn iam_policy_that_exists_and_is_ours_is_adopted() {
+    let p_inputs =
+        map(serde_json::json!({"name": "redis-read", "path": "/", "policy": POLICY_DOC}));
+    // Ours by the URN tag, and (separately) by an equal document without our tag.
+    for (urn, doc) in [
+        ("test/policy", POLICY_DOC),
+        ("other-stack/policy", POLICY_DOC),
+    ] {
+        let rules = iam_policy_rules(urn, doc);
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let p = iam_policy::PolicyProvider::new(clients(Rules {
+            iam: &refs,
+            ..Default::default()
+        }));
+        let (ctx, _) = ctx_with_log("policy");
+        let created = p.create(&ctx, &p_inputs).await.expect("adopted");
+        assert_eq!(created.id, "arn:aws:iam::123456789012:policy/redis-read");
+        assert_eq!(created.outputs["policyId"].as_str(), Some("ANPA0000"));
+        assert_eq!(created.outputs["defaultVersionId"].as_str(), Some("v1"));
+        assert_eq!(rules[0].num_calls(), 1, "no second CreatePolicy");
+    }
+}
+
+#[tokio::test]
+async fn iam_policy_that_exists_and_is_not_ours_is_a_clear_error() {
+    let rules = iam_policy_rules("other-stack/policy", r#"{"Statement":[]}"#);
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = iam_policy::PolicyProvider::new(clients(Rules {
+        iam: &refs,
+        ..Default::default()
+    }));
+    let (ctx, _) = ctx_with_log("policy");
+    let inputs = map(serde_json::json!({"name": "redis-read", "policy": POLICY_DOC}));
+    let err = p.create(&ctx, &inputs).await.unwrap_err();
+    let (_, api, code, retryable) = api_parts(&err);
+    assert_eq!(api, "iam:CreatePolicy");
+    assert_eq!(code, "EntityAlreadyExists");
+    assert!(!retryable);
+    let shown = err.to_string();
+    assert!(
+        shown.contains("policy/redis-read") && shown.contains("not made by this resource"),
+        "{shown}"
+    );
+}
+
+fn secret_rules(urn: &'static str) -> Vec<Rule> {
+    use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
+    let create = mock!(aws_sdk_secretsmanager::Client::create_secret).then_http_response(|| {
+        json_error(
+            400,
+            "ResourceExistsException",
+            "The operation failed because the secret qualisys/redis/connection already exists.",
+        )
+    });
+    let describe = mock!(aws_sdk_secretsmanager::Client::describe_secret).then_output(move || {
+        DescribeSecretOutput::builder()
+            .arn("arn:aws:secretsmanager:us-east-1:123456789012:secret:qualisys/redis/connection-AbCdEf")
+            .name("qualisys/redis/connection")
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key(crate::URN_TAG)
+                    .value(urn)
+                    .build(),
+            )
+            .build()
+    });
+    vec![create, describe]
+}
+
+#[tokio::test]
+async fn secret_that_exists_and_is_ours_is_adopted() {
+    let rules = secret_rules("test/secret");
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = secret::SecretProvider::new(clients(Rules {
+        sm: &refs,
+        ..Default::default()
+    }));
+    let (ctx, _) = ctx_with_log("secret");
+    let inputs = map(serde_json::json!({"name": "qualisys/redis/connection"}));
+    let created = p.create(&ctx, &inputs).await.expect("adopted");
+    assert!(created.id.ends_with("qualisys/redis/connection-AbCdEf"));
+    assert_eq!(
+        created.outputs["name"].as_str(),
+        Some("qualisys/redis/connection")
+    );
+    assert_eq!(rules[0].num_calls(), 1, "no second CreateSecret");
+}
+
+#[tokio::test]
+async fn secret_that_exists_and_is_not_ours_is_a_clear_error() {
+    let rules = secret_rules("other-stack/secret");
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = secret::SecretProvider::new(clients(Rules {
+        sm: &refs,
+        ..Default::default()
+    }));
+    let (ctx, _) = ctx_with_log("secret");
+    let inputs = map(serde_json::json!({"name": "qualisys/redis/connection"}));
+    let err = p.create(&ctx, &inputs).await.unwrap_err();
+    let (_, api, code, retryable) = api_parts(&err);
+    assert_eq!(api, "secretsmanager:CreateSecret");
+    assert_eq!(code, "ResourceExistsException");
+    assert!(!retryable);
+    assert!(
+        err.to_string().contains("not made by this resource"),
+        "{err}"
+    );
+}
+
+fn subnet_group_rules(urn: &'static str) -> Vec<Rule> {
+    use aws_sdk_elasticache::operation::{
+        describe_cache_subnet_groups::DescribeCacheSubnetGroupsOutput,
+        list_tags_for_resource::ListTagsForResourceOutput,
+    };
+    let create =
+        mock!(aws_sdk_elasticache::Client::create_cache_subnet_group).then_http_response(|| {
+            query_error(
+                400,
+                "CacheSubnetGroupAlreadyExists",
+                "Cache subnet group redis-subnets already exists.",
+            )
+        });
+    let describe =
+        mock!(aws_sdk_elasticache::Client::describe_cache_subnet_groups).then_output(|| {
+            DescribeCacheSubnetGroupsOutput::builder()
+                .cache_subnet_groups(
+                    aws_sdk_elasticache::types::CacheSubnetGroup::builder()
+                        .cache_subnet_group_name("redis-subnets")
+                        .cache_subnet_group_description("Managed by cairn")
+                        .vpc_id("vpc-1")
+                        .arn("arn:aws:elasticache:us-east-1:123456789012:subnetgroup:redis-subnets")
+                        .build(),
+                )
+                .build()
+        });
+    let tags = mock!(aws_sdk_elasticache::Client::list_tags_for_resource).then_output(move || {
+        ListTagsForResourceOutput::builder()
+            .tag_list(
+                aws_sdk_elasticache::types::Tag::builder()
+                    .key(crate::URN_TAG)
+                    .value(urn)
+                    .build(),
+            )
+            .build()
+    });
+    vec![create, describe, tags]
+}
+
+#[tokio::test]
+async fn subnet_group_that_exists_is_adopted_if_ours_else_a_clear_error() {
+    let inputs = map(serde_json::json!({"name": "redis-subnets", "subnetIds": ["subnet-1"]}));
+    let rules = subnet_group_rules("test/subnets");
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = subnet_group::SubnetGroupProvider::new(clients(Rules {
+        ec: &refs,
+        ..Default::default()
+    }));
+    let (ctx, _) = ctx_with_log("subnets");
+    let created = p.create(&ctx, &inputs).await.expect("adopted");
+    assert_eq!(created.id, "redis-subnets");
+    assert_eq!(created.outputs["vpcId"].as_str(), Some("vpc-1"));
+    assert_eq!(rules[0].num_calls(), 1);
+
+    let rules = subnet_group_rules("other-stack/subnets");
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = subnet_group::SubnetGroupProvider::new(clients(Rules {
+        ec: &refs,
+        ..Default::default()
+    }));
+    let err = p.create(&ctx, &inputs).await.unwrap_err();
+    let (_, api, code, _) = api_parts(&err);
+    assert_eq!(api, "elasticache:CreateCacheSubnetGroup");
+    assert_eq!(code, "CacheSubnetGroupAlreadyExists");
+    assert!(
+        err.to_string().contains("not made by this resource"),
+        "{err}"
+    );
+}
+
+fn security_group_rules(urn: &'static str) -> Vec<Rule> {
+    use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
+    let create = mock!(aws_sdk_ec2::Client::create_security_group).then_http_response(|| {
+        ec2_error(
+            400,
+            "InvalidGroup.Duplicate",
+            "The security group 'redis' already exists for VPC 'vpc-1'",
+        )
+    });
+    let describe = mock!(aws_sdk_ec2::Client::describe_security_groups).then_output(move || {
+        DescribeSecurityGroupsOutput::builder()
+            .security_groups(
+                aws_sdk_ec2::types::SecurityGroup::builder()
+                    .group_id("sg-1")
+                    .group_name("redis")
+                    .vpc_id("vpc-1")
+                    .description("Managed by cairn")
+                    .tags(
+                        aws_sdk_ec2::types::Tag::builder()
+                            .key(crate::URN_TAG)
+                            .value(urn)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    vec![create, describe]
+}
+
+#[tokio::test]
+async fn security_group_that_exists_is_adopted_if_ours_else_a_clear_error() {
+    let inputs = map(serde_json::json!({"name": "redis", "vpcId": "vpc-1"}));
+    let rules = security_group_rules("test/sg");
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = security_group::SecurityGroupProvider::new(clients(Rules {
+        ec2: &refs,
+        ..Default::default()
+    }));
+    let (ctx, _) = ctx_with_log("sg");
+    let created = p.create(&ctx, &inputs).await.expect("adopted");
+    assert_eq!(created.id, "sg-1");
+    assert_eq!(rules[0].num_calls(), 1);
+
+    let rules = security_group_rules("other-stack/sg");
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = security_group::SecurityGroupProvider::new(clients(Rules {
+        ec2: &refs,
+        ..Default::default()
+    }));
+    let err = p.create(&ctx, &inputs).await.unwrap_err();
+    let (_, api, code, _) = api_parts(&err);
+    assert_eq!(api, "ec2:CreateSecurityGroup");
+    assert_eq!(code, "InvalidGroup.Duplicate");
+    assert!(
+        err.to_string().contains("sg-1") && err.to_string().contains("not made by this resource"),
+        "{err}"
+    );
 }

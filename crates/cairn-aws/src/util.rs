@@ -12,6 +12,32 @@ use std::collections::BTreeMap;
 /// The tag every taggable resource carries, so an interrupted create can be found.
 pub const URN_TAG: &str = "cairn:urn";
 
+/// A tag unique to one create call, on resources whose create has no
+/// idempotency token (KMS keys): after an ambiguous failure the provider
+/// finds exactly what that call made, not an older resource with the same URN.
+pub const CREATE_TOKEN_TAG: &str = "cairn:create-token";
+
+/// Tags cairn sets for itself and hides from reads.
+pub(crate) fn is_internal_tag(key: &str) -> bool {
+    key == URN_TAG || key == CREATE_TOKEN_TAG
+}
+
+/// A token unique to one create call (process, time, sequence), for [`CREATE_TOKEN_TAG`].
+pub(crate) fn create_token(urn: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    stable_token(&[
+        urn,
+        &std::process::id().to_string(),
+        &nanos.to_string(),
+        &SEQ.fetch_add(1, Ordering::Relaxed).to_string(),
+    ])
+}
+
 // ---------------------------------------------------------------- inputs
 
 pub(crate) fn get_str<'a>(m: &'a Map, k: &str) -> Option<&'a str> {
@@ -248,6 +274,78 @@ where
         message: redact(&message, secrets),
         retryable,
     }
+}
+
+/// True when a failed call may still have taken effect: it was retryable
+/// and not refused up front (a reset or timeout after the request was sent,
+/// a 5xx, an answer that could not be read). Throttling means it was refused.
+pub(crate) fn may_have_taken_effect(e: &ProviderError) -> bool {
+    matches!(e, ProviderError::Api { code, retryable: true, .. } if !THROTTLING.contains(&code.as_str()))
+}
+
+/// Runs a create that AWS cannot make idempotent. `attempt` must send the
+/// call with the SDK's retries off: after a failure that may have taken
+/// effect, `find` looks for what that attempt made and, if it finds it, the
+/// create adopts it instead of creating again. Otherwise a retryable failure
+/// is retried (up to `backoff.attempts`, jittered exponential backoff); any
+/// other failure is returned at once.
+pub(crate) async fn create_or_find<T, A, AF, F, FF>(
+    ctx: &CallContext,
+    backoff: crate::clients::Backoff,
+    mut attempt: A,
+    mut find: F,
+) -> Result<T, ProviderError>
+where
+    A: FnMut() -> AF,
+    AF: std::future::Future<Output = Result<T, ProviderError>>,
+    F: FnMut() -> FF,
+    FF: std::future::Future<Output = Result<Option<T>, ProviderError>>,
+{
+    let mut delay = backoff.first;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let err = match attempt().await {
+            Ok(t) => return Ok(t),
+            Err(e) => e,
+        };
+        if !matches!(
+            err,
+            ProviderError::Api {
+                retryable: true,
+                ..
+            }
+        ) {
+            return Err(err);
+        }
+        if may_have_taken_effect(&err) {
+            ctx.report("the create's answer was lost; looking for what it made");
+            if let Some(found) = find().await? {
+                ctx.report("adopting what the lost create made");
+                return Ok(found);
+            }
+        }
+        if tries >= backoff.attempts.max(1) {
+            return Err(err);
+        }
+        ctx.report(&format!(
+            "retrying the create ({}/{})",
+            tries + 1,
+            backoff.attempts
+        ));
+        tokio::time::sleep(jittered(delay)).await;
+        delay = (delay * 2).min(backoff.max);
+    }
+}
+
+/// Between half and all of `d` (equal jitter), so retries spread out.
+fn jittered(d: std::time::Duration) -> std::time::Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.subsec_nanos())
+        .unwrap_or_default();
+    let half = d / 2;
+    half + half.mul_f64(f64::from(nanos % 1000) / 1000.0)
 }
 
 /// An API-level failure we detect ourselves (odd response, wrong state).

@@ -55,6 +55,10 @@ pub struct StackSelect {
     /// Where state lives (default `state/`, or `state/local/` with --local).
     #[arg(long, env = "CAIRN_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Where state lives: `local` (the default: sled under --state-dir) or
+    /// `s3://BUCKET/PREFIX?kms_key=KEY` (shared; locked with S3 conditional writes).
+    #[arg(long, env = "CAIRN_BACKEND", value_name = "URL")]
+    pub backend: Option<String>,
     /// Run against the local AWS emulator, starting and seeding it if needed.
     #[arg(long)]
     pub local: bool,
@@ -153,6 +157,15 @@ pub enum StateCommand {
         #[command(flatten)]
         run: RunArgs,
         name: String,
+    },
+    /// Copy a stack's state to another backend (from `--backend`, default
+    /// local, to `--to`), verified by reading it back; the source is kept.
+    Migrate {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Destination: `local` or `s3://BUCKET/PREFIX?kms_key=KEY`.
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
 }
 

@@ -4,6 +4,7 @@ use crate::args::{
     ApplyArgs, Cli, Command, EmulatorCommand, Format, ImportArgs, PreviewArgs, RunArgs,
     StackCommand, StackSelect, StateCommand, VerifyArgs,
 };
+use crate::backend::{with_writer, Backend, Writer};
 use crate::error::CliError;
 use crate::{local, progress, render};
 use cairn_core::diag::Problems;
@@ -12,7 +13,6 @@ use cairn_core::plan::{self, Plan, PlanOptions};
 use cairn_core::provider::CallContext;
 use cairn_core::state::{ResourceState, StackState, StateSink};
 use cairn_core::{Registry, StackSpec, Value};
-use cairn_state::{SecretKeys, StateStore};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -27,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Import(args) => import(args).await,
         Command::State(StateCommand::List(args)) => state_list(args).await,
         Command::State(StateCommand::Show { run, name }) => state_show(run, &name).await,
+        Command::State(StateCommand::Migrate { run, to }) => state_migrate(run, &to).await,
         Command::Stack(StackCommand::Output {
             run,
             show_secrets,
@@ -51,7 +52,9 @@ pub struct Loaded {
     pub spec: StackSpec,
     pub warnings: Problems,
     pub registry: Registry,
+    /// The local state directory (`state/`, or `state/local/` with `--local`).
     pub state_root: PathBuf,
+    pub backend: Backend,
     /// The emulator's endpoint with `--local`.
     pub endpoint: Option<String>,
 }
@@ -145,67 +148,37 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
             PathBuf::from("state")
         }
     });
+    let backend =
+        Backend::parse(select.backend.as_deref(), &state_root, endpoint.as_deref()).await?;
     Ok(Loaded {
         spec,
         warnings,
         registry,
         state_root,
+        backend,
         endpoint,
     })
 }
 
-fn keys(root: &Path, stack: &str) -> Result<SecretKeys, CliError> {
-    Ok(SecretKeys::from_env_or_default(root, stack)?)
-}
-
-fn open_writer(loaded: &Loaded, run: &RunArgs) -> Result<StateStore, CliError> {
-    let stack = &loaded.spec.name;
-    if run.force_unlock {
-        if let Some(info) = StateStore::force_unlock(&loaded.state_root, stack)? {
-            eprintln!(
-                "warning: removed the lock held by pid {} on {} since {}{}",
-                info.pid,
-                info.host,
-                info.started_at,
-                if info.stale {
-                    " (that process is gone)"
-                } else {
-                    ""
-                }
-            );
-        }
-    }
-    let keys = keys(&loaded.state_root, stack)?;
-    match StateStore::open(&loaded.state_root, stack, keys.clone()) {
-        // The holder is provably gone (its lock is free): take over, loudly.
-        Err(cairn_state::StateError::Locked(info)) if info.stale => {
-            eprintln!(
-                "warning: taking over a stale lock: pid {} on {} (started {}) is no longer running",
-                info.pid, info.host, info.started_at
-            );
-            StateStore::force_unlock(&loaded.state_root, stack)?;
-            Ok(StateStore::open(&loaded.state_root, stack, keys)?)
-        }
-        other => Ok(other?),
-    }
+async fn open_writer(loaded: &Loaded, run: &RunArgs) -> Result<Writer, CliError> {
+    loaded
+        .backend
+        .open_writer(&loaded.spec.name, run.force_unlock)
+        .await
 }
 
 /// Recorded state for read-only commands; a stack never applied has none.
-fn read_state(loaded: &Loaded) -> Result<StackState, CliError> {
-    let stack = &loaded.spec.name;
-    match StateStore::open_read_only(&loaded.state_root, stack, keys(&loaded.state_root, stack)?) {
-        Ok(store) => Ok(store.load()?),
-        Err(cairn_state::StateError::NoSuchStack { .. }) => Ok(StackState::default()),
-        Err(e) => Err(e.into()),
-    }
+async fn read_state(loaded: &Loaded) -> Result<StackState, CliError> {
+    loaded.backend.read(&loaded.spec.name).await
 }
 
 /// Settles what a crashed run left in the journal before planning.
 async fn recover(
-    store: &StateStore,
+    writer: &Writer,
     registry: &Registry,
     stack: &str,
 ) -> Result<StackState, CliError> {
+    let store = writer.store();
     let pending = store.pending_intents()?;
     let state = store.load()?;
     if pending.is_empty() {
@@ -215,9 +188,10 @@ async fn recover(
         "recovering {} operation(s) interrupted by an earlier run",
         pending.len()
     );
-    let report = cairn_core::reconcile::reconcile(&pending, &state, registry, store, stack).await?;
+    let report =
+        cairn_core::reconcile::reconcile(&pending, &state, registry, writer.sink(), stack).await?;
     eprintln!("{report}");
-    store.flush()?;
+    writer.sync().await?;
     Ok(store.load()?)
 }
 
@@ -240,7 +214,7 @@ fn plan_options(target: &[String], exclude: &[String]) -> PlanOptions {
 
 async fn preview(args: PreviewArgs) -> Result<ExitCode, CliError> {
     let loaded = load(&args.run.select).await?;
-    let recorded = read_state(&loaded)?;
+    let recorded = read_state(&loaded).await?;
     let (state, drift) = if args.refresh {
         cairn_core::drift::refresh(&recorded, &loaded.registry, &loaded.spec.name).await?
     } else {
@@ -289,18 +263,18 @@ async fn execute(
     plan: &Plan,
     loaded: &Loaded,
     state: &StackState,
-    store: &StateStore,
+    writer: &Writer,
     parallel: usize,
 ) -> Result<ExitCode, CliError> {
     let display = progress::Display::new(plan);
     let options = ExecOptions::new(&loaded.spec.name)
         .with_parallel(parallel.max(1))
         .with_events(display.sink())
-        .with_first_op_id(store.next_op_id());
-    let killswitch = crate::killswitch::KillSwitch::from_env(store);
+        .with_first_op_id(writer.store().next_op_id());
+    let killswitch = crate::killswitch::KillSwitch::from_env(writer.sink());
     let sink: &dyn StateSink = match &killswitch {
         Some(k) => k,
-        None => store,
+        None => writer.sink(),
     };
     let report = exec::apply(
         plan,
@@ -311,7 +285,7 @@ async fn execute(
         &options,
     )
     .await;
-    store.flush()?;
+    writer.sync().await?;
     display.finish(&report);
     if report.ok() {
         Ok(ExitCode::SUCCESS)
@@ -322,47 +296,55 @@ async fn execute(
 
 async fn up(args: ApplyArgs) -> Result<ExitCode, CliError> {
     let loaded = load(&args.run.select).await?;
-    let store = open_writer(&loaded, &args.run)?;
-    let state = recover(&store, &loaded.registry, &loaded.spec.name).await?;
-    let plan = plan::plan(
-        &loaded.spec,
-        &state,
-        &loaded.registry,
-        &plan_options(&args.target, &args.exclude),
-    )?;
-    emit_warnings(&loaded.warnings, Some(&plan));
-    print!("{}", render::text::plan(&plan, render::colour_stdout()));
-    if !plan.has_changes() {
-        store
-            .set_outputs(&plan.outputs)
-            .await
-            .map_err(|e| CliError::Failed(e.to_string()))?;
-        store.flush()?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    if !confirm(args.yes, "Apply these changes?")? {
-        eprintln!("cancelled");
-        return Ok(ExitCode::from(1));
-    }
-    execute(&plan, &loaded, &state, &store, args.parallel).await
+    let writer = open_writer(&loaded, &args.run).await?;
+    with_writer(writer, async |writer: &Writer| {
+        let state = recover(writer, &loaded.registry, &loaded.spec.name).await?;
+        let plan = plan::plan(
+            &loaded.spec,
+            &state,
+            &loaded.registry,
+            &plan_options(&args.target, &args.exclude),
+        )?;
+        emit_warnings(&loaded.warnings, Some(&plan));
+        print!("{}", render::text::plan(&plan, render::colour_stdout()));
+        if !plan.has_changes() {
+            if state.outputs != plan.outputs {
+                writer
+                    .sink()
+                    .set_outputs(&plan.outputs)
+                    .await
+                    .map_err(|e| CliError::Failed(e.to_string()))?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !confirm(args.yes, "Apply these changes?")? {
+            eprintln!("cancelled");
+            return Ok(ExitCode::from(1));
+        }
+        execute(&plan, &loaded, &state, writer, args.parallel).await
+    })
+    .await
 }
 
 async fn destroy(args: ApplyArgs) -> Result<ExitCode, CliError> {
     let loaded = load(&args.run.select).await?;
-    let store = open_writer(&loaded, &args.run)?;
-    let state = recover(&store, &loaded.registry, &loaded.spec.name).await?;
-    let mut plan = plan::plan_destroy(&state, &plan_options(&args.target, &args.exclude));
-    plan.stack = loaded.spec.name.clone();
-    emit_warnings(&loaded.warnings, Some(&plan));
-    print!("{}", render::text::plan(&plan, render::colour_stdout()));
-    if !plan.has_changes() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    if !confirm(args.yes, "Destroy these resources?")? {
-        eprintln!("cancelled");
-        return Ok(ExitCode::from(1));
-    }
-    let code = execute(&plan, &loaded, &state, &store, args.parallel).await?;
+    let writer = open_writer(&loaded, &args.run).await?;
+    let code = with_writer(writer, async |writer: &Writer| {
+        let state = recover(writer, &loaded.registry, &loaded.spec.name).await?;
+        let mut plan = plan::plan_destroy(&state, &plan_options(&args.target, &args.exclude));
+        plan.stack = loaded.spec.name.clone();
+        emit_warnings(&loaded.warnings, Some(&plan));
+        print!("{}", render::text::plan(&plan, render::colour_stdout()));
+        if !plan.has_changes() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !confirm(args.yes, "Destroy these resources?")? {
+            eprintln!("cancelled");
+            return Ok(ExitCode::from(1));
+        }
+        execute(&plan, &loaded, &state, writer, args.parallel).await
+    })
+    .await?;
     if args.run.select.local && code == ExitCode::SUCCESS {
         eprintln!("local: the emulator keeps running; `cargo xtask emulator stop` stops it");
     }
@@ -371,18 +353,21 @@ async fn destroy(args: ApplyArgs) -> Result<ExitCode, CliError> {
 
 async fn refresh(args: RunArgs) -> Result<ExitCode, CliError> {
     let loaded = load(&args.select).await?;
-    let store = open_writer(&loaded, &args)?;
-    let state = recover(&store, &loaded.registry, &loaded.spec.name).await?;
-    let (refreshed, drift) =
-        cairn_core::drift::refresh(&state, &loaded.registry, &loaded.spec.name).await?;
-    print!("{}", render::text::drift(&drift));
-    store.replace_all(&refreshed)?;
-    store.flush()?;
-    println!(
-        "refresh: {} resource(s) drifted; state now records what the cloud has",
-        drift.len()
-    );
-    Ok(ExitCode::SUCCESS)
+    let writer = open_writer(&loaded, &args).await?;
+    with_writer(writer, async |writer: &Writer| {
+        let state = recover(writer, &loaded.registry, &loaded.spec.name).await?;
+        let (refreshed, drift) =
+            cairn_core::drift::refresh(&state, &loaded.registry, &loaded.spec.name).await?;
+        print!("{}", render::text::drift(&drift));
+        writer.replace_all(&refreshed)?;
+        writer.sync().await?;
+        println!(
+            "refresh: {} resource(s) drifted; state now records what the cloud has",
+            drift.len()
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+    .await
 }
 
 async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
@@ -393,7 +378,6 @@ async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
             args.type_token
         )));
     };
-    let store = open_writer(&loaded, &args.run)?;
     let ctx = CallContext::new(&loaded.spec.name, &args.name);
     let Some(observed) = provider.read(&ctx, &args.id, &Default::default()).await? else {
         return Err(CliError::Failed(format!(
@@ -413,10 +397,14 @@ async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
         retain_on_delete: false,
         imported: true,
     };
-    let mut state = recover(&store, &loaded.registry, &loaded.spec.name).await?;
-    state.resources.insert(args.name.clone(), rs.clone());
-    store.replace_all(&state)?;
-    store.flush()?;
+    let writer = open_writer(&loaded, &args.run).await?;
+    with_writer(writer, async |writer: &Writer| {
+        let mut state = recover(writer, &loaded.registry, &loaded.spec.name).await?;
+        state.resources.insert(args.name.clone(), rs.clone());
+        writer.replace_all(&state)?;
+        writer.sync().await
+    })
+    .await?;
     eprintln!(
         "imported {} `{}` as {} (protected)",
         args.type_token, args.id, args.name
@@ -427,7 +415,7 @@ async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
 
 async fn state_list(args: RunArgs) -> Result<ExitCode, CliError> {
     let loaded = load(&args.select).await?;
-    let state = read_state(&loaded)?;
+    let state = read_state(&loaded).await?;
     for (name, rs) in &state.resources {
         let flags = [(rs.protect, "protected"), (rs.imported, "imported")]
             .iter()
@@ -442,7 +430,7 @@ async fn state_list(args: RunArgs) -> Result<ExitCode, CliError> {
 
 async fn state_show(args: RunArgs, name: &str) -> Result<ExitCode, CliError> {
     let loaded = load(&args.select).await?;
-    let state = read_state(&loaded)?;
+    let state = read_state(&loaded).await?;
     let Some(rs) = state.resources.get(name) else {
         return Err(CliError::Usage(format!(
             "`{name}` is not in the state of {}",
@@ -465,9 +453,72 @@ async fn state_show(args: RunArgs, name: &str) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `state migrate`: copies a stack's state to another backend, checks the
+/// copy by reading it back, and leaves the source as it was.
+async fn state_migrate(run: RunArgs, to: &str) -> Result<ExitCode, CliError> {
+    let loaded = load(&run.select).await?;
+    let stack = loaded.spec.name.clone();
+    let dest = Backend::parse(Some(to), &loaded.state_root, loaded.endpoint.as_deref()).await?;
+    if dest.describe() == loaded.backend.describe() {
+        return Err(CliError::Usage(format!(
+            "the stack already lives in {}: pass `--backend` for where it is now and `--to` for where it goes",
+            dest.describe()
+        )));
+    }
+    let source = open_writer(&loaded, &run).await?;
+    let state = with_writer(source, async |source: &Writer| {
+        let pending = source.store().pending_intents()?;
+        if !pending.is_empty() {
+            return Err(CliError::Failed(format!(
+                "stack `{stack}` in {} has {} operation(s) in flight from an interrupted run; run `cairn up` or `cairn refresh` against it first so they are settled, then migrate",
+                loaded.backend.describe(),
+                pending.len()
+            )));
+        }
+        let state = source.store().load()?;
+        let target = dest.open_writer(&stack, false).await?;
+        with_writer(target, async |target: &Writer| {
+            let existing = target.store().load()?;
+            let in_flight = target.store().pending_intents()?.len();
+            if in_flight > 0 || (!existing.resources.is_empty() && existing != state) {
+                return Err(CliError::Failed(format!(
+                    "{} already holds a different state for `{stack}` ({} resource(s), {in_flight} in flight); nothing was changed",
+                    dest.describe(),
+                    existing.resources.len()
+                )));
+            }
+            target.replace_all(&state)?;
+            target.sync().await
+        })
+        .await?;
+        Ok(state)
+    })
+    .await?;
+    // Read the copy back through the destination, as the next run will.
+    let copied = dest.read(&stack).await?;
+    if copied != state {
+        return Err(CliError::Failed(format!(
+            "the copy in {} does not read back equal to the source; the source in {} is unchanged",
+            dest.describe(),
+            loaded.backend.describe()
+        )));
+    }
+    println!(
+        "migrated stack `{stack}`: {} resource(s) and {} output(s) from {} to {} (verified by reading back)",
+        state.resources.len(),
+        state.outputs.len(),
+        loaded.backend.describe(),
+        dest.describe()
+    );
+    println!(
+        "the source is left as it was; use `--backend {to}` from now on, and delete the old state once satisfied"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn stack_output(args: RunArgs, show_secrets: bool, json: bool) -> Result<ExitCode, CliError> {
     let loaded = load(&args.select).await?;
-    let state = read_state(&loaded)?;
+    let state = read_state(&loaded).await?;
     let shown = |v: &Value| {
         if show_secrets {
             v.to_plain_json()
@@ -520,7 +571,7 @@ async fn emulator(cmd: EmulatorCommand) -> Result<ExitCode, CliError> {
 #[cfg(feature = "aws")]
 async fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
     let loaded = load(&args.run.select).await?;
-    let state = read_state(&loaded)?;
+    let state = read_state(&loaded).await?;
     let root = std::env::current_dir().map_err(|e| CliError::Failed(e.to_string()))?;
     let expectations = cairn_verify::Expectations::from_state(&loaded.spec, &state, &root)
         .map_err(|e| CliError::Failed(format!("{e}")))?;

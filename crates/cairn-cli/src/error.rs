@@ -27,6 +27,11 @@ pub enum CliError {
     #[diagnostic(transparent)]
     State(#[from] cairn_state::StateError),
 
+    #[cfg(feature = "aws")]
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Backend(#[from] cairn_backend_s3::BackendError),
+
     #[error(transparent)]
     #[diagnostic(transparent)]
     Emulator(#[from] cairn_emulator::EmulatorError),
@@ -44,6 +49,8 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Invalid(_) | CliError::Read { .. } | CliError::Usage(_) => 2,
+            #[cfg(feature = "aws")]
+            CliError::Backend(cairn_backend_s3::BackendError::Url { .. }) => 2,
             _ => 1,
         }
     }

@@ -2,6 +2,7 @@
 //! Only this crate renders miette reports; libraries return typed errors.
 
 mod args;
+mod backend;
 mod engine;
 mod error;
 mod killswitch;

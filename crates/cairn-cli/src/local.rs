@@ -21,8 +21,13 @@ pub fn emulator_config() -> EmulatorConfig {
         port,
         state_dir,
         delay_ms,
-        twin: true,
+        twin: twin_enabled(std::env::var("CAIRN_EMULATOR_TWIN").ok().as_deref()),
     }
+}
+
+/// Twin mode for `--local`: on unless `CAIRN_EMULATOR_TWIN=0`.
+fn twin_enabled(var: Option<&str>) -> bool {
+    var.map(str::trim) != Some("0")
 }
 
 pub struct Local {
@@ -91,5 +96,20 @@ pub fn describe(status: &DaemonStatus) -> String {
         ),
         (true, _, _) => format!("emulator running (log {})", status.log_path.display()),
         (false, _, _) => "emulator not running".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::twin_enabled;
+
+    #[test]
+    fn twin_is_on_unless_switched_off_with_zero() {
+        assert!(twin_enabled(None));
+        assert!(twin_enabled(Some("1")));
+        assert!(twin_enabled(Some("")));
+        assert!(twin_enabled(Some("false")));
+        assert!(!twin_enabled(Some("0")));
+        assert!(!twin_enabled(Some(" 0 ")));
     }
 }

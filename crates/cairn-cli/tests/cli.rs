@@ -2,9 +2,11 @@
 
 mod cli {
     mod aws;
+    mod backend_s3;
     pub mod common;
     mod corpus;
     mod fault_proxy;
     mod offline;
     mod reliability;
+    mod schema;
 }

@@ -9,7 +9,9 @@ use cairn_core::schema::{PropType, PropertySchema, ResourceSchema};
 use cairn_core::Registry;
 use serde_json::{json, Map as JsonMap, Value as Json};
 
-/// The JSON Schema of a stack file whose resources use `registry`'s types.
+/// The JSON Schema of a stack file whose resources use `registry`'s types:
+/// a stack (`$defs/stack`, also the shape of a template) or, when it has a
+/// `template:` key, an environment file (`$defs/environment`).
 ///
 /// Each type gets a `$defs` entry for its `properties`, selected by an
 /// `if`/`then` on the resource's `type`. Typed slots also accept a
@@ -84,56 +86,105 @@ pub fn json_schema(registry: &Registry) -> Json {
     }
     defs.insert("resource".into(), resource);
 
+    defs.insert("policy".into(), policy_schema());
+    defs.insert("stack".into(), stack_schema());
+    defs.insert("environment".into(), environment_schema());
+
+    // One file is either shape; `template:` tells them apart, as the loader
+    // does. `if`/`then`/`else` (not `oneOf`) so that an error is reported
+    // inside the shape the file has, at the offending key.
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "cairn stack file",
-        "description": "A cairn stack: config, variables, resources, outputs and policy waivers (Pulumi YAML's shape).",
+        "description": "A cairn stack (config, variables, resources, outputs and policy waivers: Pulumi YAML's shape), or an environment file that names a stack as its `template:` and gives its `config:` values.",
+        "type": "object",
+        "if": { "required": ["template"] },
+        "then": { "$ref": "#/$defs/environment" },
+        "else": { "$ref": "#/$defs/stack" },
+        "$defs": Json::Object(defs)
+    })
+}
+
+/// A stack by itself (also a template). Sections may be empty (`null`), as
+/// the loader allows.
+fn stack_schema() -> Json {
+    json!({
+        "description": "A stack: config, variables, resources, outputs and policy waivers.",
         "type": "object",
         "required": ["name", "resources"],
         "additionalProperties": false,
         "properties": {
             "name": { "type": "string", "minLength": 1, "description": "The stack's name." },
             "runtime": { "const": "yaml", "description": "Accepted for Pulumi compatibility." },
-            "description": { "type": "string" },
+            "description": { "type": ["string", "null"] },
             "config": {
-                "type": "object",
+                "type": ["object", "null"],
                 "description": "The stack's inputs; `--config key=value` overrides them.",
                 "propertyNames": { "pattern": "^[A-Za-z0-9_-]+$" },
                 "additionalProperties": { "$ref": "#/$defs/configEntry" }
             },
             "variables": {
-                "type": "object",
+                "type": ["object", "null"],
                 "description": "Values computed once; may use `${config}` and other variables.",
                 "propertyNames": { "pattern": "^[A-Za-z0-9_-]+$" }
             },
             "resources": {
-                "type": "object",
+                "type": ["object", "null"],
                 "description": "Resources by logical name.",
                 "propertyNames": { "pattern": "^[A-Za-z0-9_-]+$" },
                 "additionalProperties": { "$ref": "#/$defs/resource" }
             },
-            "outputs": { "type": "object", "description": "Stack outputs; may reference resource outputs." },
-            "policy": {
-                "type": "object",
-                "additionalProperties": false,
-                "properties": {
-                    "waivers": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["rule", "reason"],
-                            "additionalProperties": false,
-                            "properties": {
-                                "rule": { "type": "string", "description": "The policy rule id, e.g. CAIRN-POL-007." },
-                                "resource": { "type": "string", "description": "The resource the waiver applies to (all when absent)." },
-                                "reason": { "type": "string", "minLength": 1, "description": "Why the rule is waived." }
-                            }
-                        }
+            "outputs": { "type": ["object", "null"], "description": "Stack outputs; may reference resource outputs." },
+            "policy": { "$ref": "#/$defs/policy" }
+        }
+    })
+}
+
+/// An environment file (`stacks/<env>.yaml`): the template it configures,
+/// typed values for the template's config keys, and extra waivers.
+fn environment_schema() -> Json {
+    json!({
+        "description": "An environment file: names its template (a stack file) and gives values for the template's config keys.",
+        "type": "object",
+        "required": ["name", "template"],
+        "additionalProperties": false,
+        "properties": {
+            "name": { "type": "string", "minLength": 1, "description": "The stack's name (replaces the template's)." },
+            "description": { "type": ["string", "null"] },
+            "template": {
+                "type": "string",
+                "minLength": 1,
+                "description": "The stack file this environment configures, relative to this file."
+            },
+            "config": {
+                "type": ["object", "null"],
+                "description": "Values for the template's config keys (typed YAML, checked against the template's declarations); `--config key=value` overrides them.",
+                "propertyNames": { "pattern": "^[A-Za-z0-9_-]+$" }
+            },
+            "policy": { "$ref": "#/$defs/policy" }
+        }
+    })
+}
+
+fn policy_schema() -> Json {
+    json!({
+        "type": ["object", "null"],
+        "additionalProperties": false,
+        "properties": {
+            "waivers": {
+                "type": ["array", "null"],
+                "items": {
+                    "type": "object",
+                    "required": ["rule", "reason"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "rule": { "type": "string", "description": "The policy rule id, e.g. CAIRN-POL-007." },
+                        "resource": { "type": "string", "description": "The resource the waiver applies to (all when absent)." },
+                        "reason": { "type": "string", "minLength": 1, "description": "Why the rule is waived." }
                     }
                 }
             }
-        },
-        "$defs": Json::Object(defs)
+        }
     })
 }
 
@@ -316,7 +367,7 @@ fn config_entry_schema() -> Json {
                 "additionalProperties": false,
                 "anyOf": [{ "required": ["type"] }, { "required": ["default"] }],
                 "properties": {
-                    "type": { "enum": ["string", "integer", "boolean", "number", "list", "map"] },
+                    "type": { "enum": ["string", "integer", "boolean", "number", "list", "map", "str", "int", "bool", "float", "array", "object"] },
                     "default": {},
                     "secret": { "type": "boolean" },
                     "description": { "type": "string" }

@@ -38,6 +38,7 @@ const PY_FILES: &[(&str, &str)] = &[
         "runtime.py",
         include_str!("../python/cairn_moto/runtime.py"),
     ),
+    ("s3_ext.py", include_str!("../python/cairn_moto/s3_ext.py")),
     ("seed.py", include_str!("../python/cairn_moto/seed.py")),
     ("server.py", include_str!("../python/cairn_moto/server.py")),
     ("twin.py", include_str!("../python/cairn_moto/twin.py")),

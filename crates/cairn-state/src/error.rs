@@ -173,7 +173,7 @@ impl StateError {
         }
     }
 
-    pub(crate) fn corrupt(what: impl Into<String>, detail: impl ToString) -> Self {
+    pub fn corrupt(what: impl Into<String>, detail: impl ToString) -> Self {
         StateError::Corrupt {
             what: what.into(),
             detail: detail.to_string(),

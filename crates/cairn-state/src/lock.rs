@@ -56,6 +56,14 @@ impl LockInfo {
     }
 }
 
+impl LockInfo {
+    /// The holder ran on this host and its process is gone. (A lock held
+    /// elsewhere, e.g. in a remote backend, can only be judged this way.)
+    pub fn holder_gone_from_this_host(&self) -> bool {
+        self.host == current_host() && !pid_alive(self.pid)
+    }
+}
+
 pub(crate) fn current_host() -> String {
     hostname::get()
         .map(|h| h.to_string_lossy().into_owned())

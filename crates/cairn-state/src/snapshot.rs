@@ -66,6 +66,15 @@ pub(crate) fn write(
     tree: &sled::Tree,
     next_op_id: u64,
 ) -> Result<(), StateError> {
+    fsutil::write_atomic(&paths.snapshot, &render(stack, tree, next_op_id)?)
+}
+
+/// The snapshot document for the database's current records.
+pub(crate) fn render(
+    stack: &str,
+    tree: &sled::Tree,
+    next_op_id: u64,
+) -> Result<Vec<u8>, StateError> {
     let mut out = Vec::with_capacity(4096);
     let push_str = |out: &mut Vec<u8>, s: &str| -> Result<(), StateError> {
         serde_json::to_writer(out, s).map_err(|e| StateError::Encrypt {
@@ -105,7 +114,7 @@ pub(crate) fn write(
         out.extend_from_slice(&v);
     }
     out.extend_from_slice(b"]}\n");
-    fsutil::write_atomic(&paths.snapshot, &out)
+    Ok(out)
 }
 
 #[derive(Deserialize)]
@@ -130,9 +139,19 @@ pub(crate) fn read(paths: &StackPaths, stack: &str) -> Result<RawState, StateErr
         }
         Err(e) => return Err(StateError::io("reading", &paths.snapshot, e)),
     };
-    let what = || format!("snapshot {}", paths.snapshot.display());
+    parse(
+        &bytes,
+        stack,
+        &format!("snapshot {}", paths.snapshot.display()),
+    )
+}
+
+/// Parses a snapshot document (from `snapshot.json` or a remote backend);
+/// `label` names it in errors.
+pub(crate) fn parse(bytes: &[u8], stack: &str, label: &str) -> Result<RawState, StateError> {
+    let what = || label.to_string();
     let header: Header =
-        serde_json::from_slice(&bytes).map_err(|e| StateError::corrupt(what(), e))?;
+        serde_json::from_slice(bytes).map_err(|e| StateError::corrupt(what(), e))?;
     if header.format != u64::from(FORMAT_VERSION) {
         return Err(StateError::UnsupportedFormat {
             what: what(),
@@ -141,7 +160,7 @@ pub(crate) fn read(paths: &StackPaths, stack: &str) -> Result<RawState, StateErr
         });
     }
     let snap: SnapshotV1 =
-        serde_json::from_slice(&bytes).map_err(|e| StateError::corrupt(what(), e))?;
+        serde_json::from_slice(bytes).map_err(|e| StateError::corrupt(what(), e))?;
     if snap.stack != stack {
         return Err(StateError::corrupt(
             what(),

@@ -127,6 +127,11 @@ pub enum ReadSource {
     /// `snapshot.json`, because a writer holds the stack: the state as of
     /// that writer's open or last `flush`.
     Snapshot { written_at: String },
+    /// A snapshot document from a remote backend.
+    Remote {
+        location: String,
+        written_at: String,
+    },
 }
 
 /// One stack's state. See the crate docs for the format and durability rules.
@@ -239,6 +244,27 @@ pub(crate) fn check_format_marker(tree: &sled::Tree, stack: &str) -> Result<bool
     Ok(true)
 }
 
+/// Loads a parsed snapshot into an empty tree, as one batch.
+fn fill(tree: &sled::Tree, raw: RawState) -> Result<(), StateError> {
+    let mut batch = sled::Batch::default();
+    batch.insert(
+        meta_key(META_FORMAT),
+        dto::to_json(&serde_json::json!({ "format": FORMAT_VERSION }))?,
+    );
+    if let Some(k) = raw.keys {
+        batch.insert(meta_key(META_KEYS), k);
+    }
+    if let Some(o) = raw.outputs {
+        batch.insert(meta_key(META_OUTPUTS), o);
+    }
+    batch.insert(meta_key(META_NEXT_OP), dto::to_json(&raw.next_op_id)?);
+    for (k, v) in raw.resources.into_iter().chain(raw.journal) {
+        batch.insert(k, v);
+    }
+    tree.apply_batch(batch)?;
+    Ok(())
+}
+
 /// One more than the largest op id recorded (meta high-water mark or journal).
 pub(crate) fn stored_next_op(tree: &sled::Tree) -> Result<u64, StateError> {
     let mut next = match tree.get(meta_key(META_NEXT_OP))? {
@@ -258,16 +284,52 @@ impl StateStore {
     /// Fails at once with [`StateError::Locked`] if another store holds the
     /// stack, in this process or any other.
     pub fn open(root: &Path, stack: &str, keys: SecretKeys) -> Result<StateStore, StateError> {
+        Self::open_with(root, stack, keys, None)
+    }
+
+    /// Opens a *working copy* for a remote backend: takes the local writer
+    /// lock, discards whatever the stack's directory held, and fills a fresh
+    /// database from `snapshot` (a document from [`StateStore::export_snapshot`];
+    /// `None` for a stack the remote does not have yet). Journal entries and
+    /// the op-id high-water mark come along, so a crash recorded remotely is
+    /// recovered locally.
+    pub fn open_working_copy(
+        root: &Path,
+        stack: &str,
+        keys: SecretKeys,
+        snapshot: Option<&[u8]>,
+    ) -> Result<StateStore, StateError> {
+        let raw = snapshot
+            .map(|bytes| snapshot::parse(bytes, stack, &format!("the remote state of `{stack}`")))
+            .transpose()?;
+        Self::open_with(root, stack, keys, Some(raw))
+    }
+
+    /// `seed`: `None` opens the database as it is; `Some(x)` replaces it
+    /// with `x` (`Some(None)`: empty).
+    fn open_with(
+        root: &Path,
+        stack: &str,
+        keys: SecretKeys,
+        seed: Option<Option<RawState>>,
+    ) -> Result<StateStore, StateError> {
         let paths = StackPaths::new(root, stack)?;
         fsutil::ensure_dir_exists(root)?;
         // Our lock before sled's: a second writer gets `Locked` naming the
         // holder, not sled's anonymous file-lock error.
         let lock = WriterLock::acquire(&paths.lock)?;
+        if seed.is_some() && paths.dir.exists() {
+            std::fs::remove_dir_all(&paths.dir)
+                .map_err(|e| StateError::io("clearing working copy", &paths.dir, e))?;
+        }
         fsutil::ensure_private_dir(&paths.dir)?;
         let db = open_sled(&paths.db, SLED_BUSY_WAIT)?;
         fsutil::secure_tree(&paths.dir)?;
         check_no_legacy_trees(&db)?;
         let tree = db.open_tree(TREE)?;
+        if let Some(Some(raw)) = seed {
+            fill(&tree, raw)?;
+        }
         let fresh = tree.scan_prefix(P_RESOURCE).next().is_none()
             && tree.scan_prefix(P_JOURNAL).next().is_none();
 
@@ -355,6 +417,16 @@ impl StateStore {
                 Err(e) => return Err(e),
             }
         };
+        Self::read_only_from(paths, stack, keys, raw, root)
+    }
+
+    fn read_only_from(
+        paths: StackPaths,
+        stack: &str,
+        keys: SecretKeys,
+        raw: RawState,
+        root: &Path,
+    ) -> Result<StateStore, StateError> {
         let Some(km) = &raw.keys else {
             if raw.resources.is_empty() && raw.journal.is_empty() {
                 return Err(StateError::NoSuchStack {
@@ -375,6 +447,45 @@ impl StateStore {
             sealer,
             inner: Inner::ReadOnly(raw),
         })
+    }
+
+    /// A read-only store over a snapshot document fetched from elsewhere
+    /// (a remote backend); `location` names it in errors and in
+    /// [`StateStore::read_source`].
+    pub fn from_snapshot(
+        root: &Path,
+        stack: &str,
+        keys: SecretKeys,
+        snapshot: &[u8],
+        location: &str,
+    ) -> Result<StateStore, StateError> {
+        let paths = StackPaths::new(root, stack)?;
+        let mut raw = snapshot::parse(snapshot, stack, location)?;
+        if let ReadSource::Snapshot { written_at } = raw.source {
+            raw.source = ReadSource::Remote {
+                location: location.to_string(),
+                written_at,
+            };
+        }
+        Self::read_only_from(paths, stack, keys, raw, root)
+    }
+
+    /// The key record of a snapshot document: which key scheme its secrets
+    /// use, and that scheme's params (e.g. a KMS-encrypted data key), so a
+    /// caller can fetch the key before opening.
+    pub fn snapshot_keys(snapshot: &[u8], stack: &str) -> Result<Option<KeysMetaV1>, StateError> {
+        let raw = snapshot::parse(snapshot, stack, "state snapshot")?;
+        raw.keys
+            .map(|k| parse_versioned(&k, &|| "key record".into()))
+            .transpose()
+    }
+
+    /// The whole state as one snapshot document (secrets stay encrypted),
+    /// as of every outcome recorded so far. What remote backends upload.
+    pub fn export_snapshot(&self) -> Result<Vec<u8>, StateError> {
+        let w = self.writer()?;
+        w.apply_finishes()?;
+        snapshot::render(&self.stack, &w.tree, w.next_op_id.load(Ordering::SeqCst))
     }
 
     /// Whether a stack has state under `root`.

@@ -1,10 +1,13 @@
 //! `aws:iam:Policy`: a customer managed policy. Updates add a new default
 //! version (pruning the oldest non-default one when IAM's limit of 5 is reached).
+//! A create that finds the policy already there (its own lost attempt,
+//! retried) adopts it when it carries this resource's `cairn:urn` tag or its
+//! default version is our document.
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, concrete_str, get_str, get_tags, is_not_found, missing, percent_decode,
-    resource_label, same_json, tag_diff, tags_value, URN_TAG,
+    api_error, api_failure, concrete_str, error_code, get_str, get_tags, is_not_found, missing,
+    percent_decode, resource_label, same_json, tag_diff, tags_value, URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_iam::types::{Policy as PolicyModel, PolicyScopeType, PolicyVersion, Tag};
@@ -135,6 +138,14 @@ fn version_to_prune(versions: &[PolicyVersion]) -> Option<String> {
         .and_then(|v| v.version_id().map(str::to_string))
 }
 
+/// What a create found under its name after IAM said it exists.
+enum Existing {
+    NotFound,
+    /// Ours; whether its default version already is our document.
+    Ours(PolicyModel, bool),
+    NotOurs(PolicyModel),
+}
+
 pub struct PolicyProvider {
     schema: ResourceSchema,
     clients: Shared,
@@ -182,6 +193,66 @@ impl PolicyProvider {
                 _ => return Ok(out),
             }
         }
+    }
+
+    /// The (decoded) document of a policy's default version.
+    async fn default_document(
+        &self,
+        resource: &str,
+        p: &PolicyModel,
+    ) -> Result<Option<String>, ProviderError> {
+        let (Some(arn), Some(v)) = (p.arn(), p.default_version_id()) else {
+            return Ok(None);
+        };
+        let sdk = self.clients.get().await?;
+        let doc = sdk
+            .iam
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(v)
+            .send()
+            .await
+            .map_err(|e| api_error(resource, "iam:GetPolicyVersion", e, &[]))?;
+        Ok(doc
+            .policy_version()
+            .and_then(|v| v.document())
+            .map(percent_decode))
+    }
+
+    /// The policy named like ours, when it is ours: it carries our
+    /// `cairn:urn` tag, or its default version is our document.
+    async fn existing_if_ours(
+        &self,
+        ctx: &CallContext,
+        resource: &str,
+        inputs: &Map,
+        name: &str,
+    ) -> Result<Existing, ProviderError> {
+        let path = get_str(inputs, "path").unwrap_or("/");
+        let Some(listed) = self.find_by_name(resource, name, path).await? else {
+            return Ok(Existing::NotFound);
+        };
+        // ListPolicies does not return tags; GetPolicy does.
+        let p = match listed.arn() {
+            Some(arn) => self.get(resource, arn).await?.unwrap_or(listed),
+            None => listed,
+        };
+        let tagged = p
+            .tags()
+            .iter()
+            .any(|t| t.key() == URN_TAG && t.value() == ctx.urn);
+        let same_doc = match (
+            get_str(inputs, "policy"),
+            self.default_document(resource, &p).await?,
+        ) {
+            (Some(want), Some(live)) => same_json(&live, want),
+            _ => false,
+        };
+        Ok(if tagged || same_doc {
+            Existing::Ours(p, same_doc)
+        } else {
+            Existing::NotOurs(p)
+        })
     }
 
     async fn find_by_name(
@@ -250,7 +321,7 @@ impl ResourceProvider for PolicyProvider {
         let sdk = self.clients.get().await?;
         let mut tags = get_tags(inputs, "tags");
         tags.insert(URN_TAG.to_string(), ctx.urn.clone());
-        let out = sdk
+        let res = sdk
             .iam
             .create_policy()
             .policy_name(name)
@@ -259,8 +330,48 @@ impl ResourceProvider for PolicyProvider {
             .policy_document(get_str(inputs, "policy").unwrap_or_default())
             .set_tags(Some(iam_tags(&tags)))
             .send()
-            .await
-            .map_err(|e| api_error(&resource, "iam:CreatePolicy", e, &[]))?;
+            .await;
+        let out = match res {
+            Ok(out) => out,
+            // Our own earlier attempt whose answer was lost (the SDK retried),
+            // or somebody else's policy: adopt it only if it is ours.
+            Err(e) if error_code(&e) == Some("EntityAlreadyExists") => {
+                return match self.existing_if_ours(ctx, &resource, inputs, name).await? {
+                    Existing::Ours(p, same_doc) => {
+                        let arn = p
+                            .arn()
+                            .ok_or_else(|| missing(&resource, "iam:GetPolicy", "policy ARN"))?
+                            .to_string();
+                        ctx.report("adopting the policy (it is this resource's)");
+                        if !same_doc {
+                            // Tagged ours but made from another document: make ours the default.
+                            let mut old = inputs.clone();
+                            old.remove("policy");
+                            let outputs = self.update(ctx, &arn, &old, inputs, &Map::new()).await?;
+                            return Ok(Created { id: arn, outputs });
+                        }
+                        Ok(Created {
+                            id: arn,
+                            outputs: outputs(&p),
+                        })
+                    }
+                    Existing::NotOurs(p) => Err(api_failure(
+                        &resource,
+                        "iam:CreatePolicy",
+                        "EntityAlreadyExists",
+                        format!(
+                            "the policy {} already exists and was not made by this resource \
+                             (no tag {URN_TAG}={}, and a different document): choose another name, \
+                             delete that policy, or import it",
+                            p.arn().unwrap_or(name),
+                            ctx.urn
+                        ),
+                    )),
+                    Existing::NotFound => Err(api_error(&resource, "iam:CreatePolicy", e, &[])),
+                };
+            }
+            Err(e) => return Err(api_error(&resource, "iam:CreatePolicy", e, &[])),
+        };
         let p = out
             .policy()
             .ok_or_else(|| missing(&resource, "iam:CreatePolicy", "policy"))?;
@@ -280,26 +391,16 @@ impl ResourceProvider for PolicyProvider {
         let Some(p) = self.get(&resource, id).await? else {
             return Ok(None);
         };
-        let sdk = self.clients.get().await?;
         let mut obs = Map::new();
         obs.insert("name".into(), p.policy_name().unwrap_or_default().into());
         obs.insert("path".into(), p.path().unwrap_or("/").into());
         if let Some(d) = p.description().filter(|d| !d.is_empty()) {
             obs.insert("description".into(), d.into());
         }
-        if let Some(v) = p.default_version_id() {
-            let doc = sdk
-                .iam
-                .get_policy_version()
-                .policy_arn(id)
-                .version_id(v)
-                .send()
-                .await
-                .map_err(|e| api_error(&resource, "iam:GetPolicyVersion", e, &[]))?;
-            let live = doc
-                .policy_version()
-                .and_then(|v| v.document())
-                .map(percent_decode)
+        if p.default_version_id().is_some() {
+            let live = self
+                .default_document(&resource, &p)
+                .await?
                 .unwrap_or_default();
             let v = match get_str(inputs, "policy") {
                 Some(want) if same_json(&live, want) => want.to_string(),

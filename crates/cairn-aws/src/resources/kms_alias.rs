@@ -1,7 +1,12 @@
-//! `aws:kms:Alias`: a friendly name (`alias/...`) for a KMS key.
+//! `aws:kms:Alias`: a friendly name (`alias/...`) for a KMS key. Aliases
+//! carry no tags: a create that finds the alias already there (its own lost
+//! attempt, retried) adopts it only when it points at the requested key.
 
 use crate::clients::Shared;
-use crate::util::{api_error, concrete_str, get_str, is_not_found, missing, resource_label};
+use crate::util::{
+    api_error, api_failure, concrete_str, error_code, get_str, is_not_found, missing,
+    resource_label,
+};
 use async_trait::async_trait;
 use aws_sdk_kms::types::AliasListEntry;
 use cairn_core::dsl::{Input, Output, ResourceType};
@@ -65,6 +70,12 @@ impl ResourceType for Alias {
     }
 }
 
+/// True when an alias's target (a key id) is the key `wanted` names
+/// directly: the same id, or a key ARN ending in `/<id>`.
+pub(crate) fn names_key(target: &str, wanted: &str) -> bool {
+    !target.is_empty() && (wanted == target || wanted.ends_with(&format!("/{target}")))
+}
+
 fn outputs(a: &AliasListEntry) -> Map {
     let mut m = Map::new();
     m.insert("arn".into(), a.alias_arn().unwrap_or_default().into());
@@ -114,6 +125,28 @@ impl AliasProvider {
             }
         }
     }
+
+    /// True when the alias's target is the key `wanted` names (an id, a key
+    /// ARN, or anything else DescribeKey resolves, such as another alias).
+    async fn points_at(
+        &self,
+        resource: &str,
+        alias: &AliasListEntry,
+        wanted: &str,
+    ) -> Result<bool, ProviderError> {
+        let Some(target) = alias.target_key_id() else {
+            return Ok(false);
+        };
+        if names_key(target, wanted) {
+            return Ok(true);
+        }
+        let sdk = self.clients.get().await?;
+        match sdk.kms.describe_key().key_id(wanted).send().await {
+            Ok(out) => Ok(out.key_metadata().map(|m| m.key_id()) == Some(target)),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(api_error(resource, "kms:DescribeKey", e, &[])),
+        }
+    }
 }
 
 #[async_trait]
@@ -142,13 +175,41 @@ impl ResourceProvider for AliasProvider {
             .ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
         let target = get_str(inputs, "targetKeyId").unwrap_or_default();
         let sdk = self.clients.get().await?;
-        sdk.kms
+        match sdk
+            .kms
             .create_alias()
             .alias_name(name)
             .target_key_id(target)
             .send()
             .await
-            .map_err(|e| api_error(&resource, "kms:CreateAlias", e, &[]))?;
+        {
+            Ok(_) => {}
+            // Our own earlier attempt whose answer was lost (the SDK retried),
+            // or somebody else's alias: adopt it only if it points at our key.
+            Err(e) if error_code(&e) == Some("AlreadyExistsException") => {
+                let Some(a) = self.find(&resource, name).await? else {
+                    return Err(api_error(&resource, "kms:CreateAlias", e, &[]));
+                };
+                if !self.points_at(&resource, &a, target).await? {
+                    return Err(api_failure(
+                        &resource,
+                        "kms:CreateAlias",
+                        "AlreadyExistsException",
+                        format!(
+                            "the alias {name} already exists and points at key {}, not at {target}: \
+                             it belongs to another key (delete or re-point that alias, or choose another name)",
+                            a.target_key_id().unwrap_or("<none>")
+                        ),
+                    ));
+                }
+                ctx.report("adopting the alias (it already points at this key)");
+                return Ok(Created {
+                    id: name.to_string(),
+                    outputs: outputs(&a),
+                });
+            }
+            Err(e) => return Err(api_error(&resource, "kms:CreateAlias", e, &[])),
+        }
         let a = self
             .find(&resource, name)
             .await?

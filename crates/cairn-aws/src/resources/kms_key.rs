@@ -1,14 +1,19 @@
 //! `aws:kms:Key`: a symmetric customer managed key. CreateKey has no
 //! idempotency token, so keys are tagged `cairn:urn` and `recover()` finds
-//! an interrupted create's key by that tag.
+//! an interrupted create's key by that tag. CreateKey is sent with the SDK's
+//! retries off: after a failure that may have taken effect (a lost answer),
+//! the create looks for the key that very call made (tagged with its own
+//! `cairn:create-token`) and adopts it before it tries again.
 
 use crate::clients::{caller_identity, Shared};
 use crate::util::{
-    api_error, concrete_str, error_code, get_bool, get_i32, get_str, get_tags, is_not_found,
-    missing, resource_label, same_json, tag_diff, tags_value, URN_TAG,
+    api_error, concrete_str, create_or_find, create_token, error_code, get_bool, get_i32, get_str,
+    get_tags, is_internal_tag, is_not_found, missing, resource_label, same_json, tag_diff,
+    tags_value, CREATE_TOKEN_TAG, URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyMetadata, Tag};
+use aws_smithy_types::retry::RetryConfig;
 use cairn_core::dsl::{Input, Output, ResourceType};
 use cairn_core::provider::{
     CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
@@ -200,6 +205,53 @@ impl KeyProvider {
         Ok(out)
     }
 
+    /// The first live key whose tag `key` has `value`.
+    async fn find_tagged(
+        &self,
+        resource: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<KeyMetadata>, ProviderError> {
+        let sdk = self.clients.get().await?;
+        let mut marker: Option<String> = None;
+        loop {
+            let page = sdk
+                .kms
+                .list_keys()
+                .set_marker(marker.clone())
+                .send()
+                .await
+                .map_err(|e| api_error(resource, "kms:ListKeys", e, &[]))?;
+            for k in page.keys() {
+                let Some(key_id) = k.key_id() else { continue };
+                let tags = match self.tags_of(resource, key_id).await {
+                    Ok(t) => t,
+                    // AWS managed keys and keys we may not read: not ours.
+                    Err(ProviderError::Api { code, .. })
+                        if code == "AccessDeniedException" || code == "NotFoundException" =>
+                    {
+                        continue
+                    }
+                    Err(e) => return Err(e),
+                };
+                if tags.get(key).map(String::as_str) != Some(value) {
+                    continue;
+                }
+                if let Some(meta) = self.describe(resource, key_id).await? {
+                    if !gone(&meta) {
+                        return Ok(Some(meta));
+                    }
+                }
+            }
+            match page.next_marker() {
+                Some(m) if page.truncated() && Some(m) != marker.as_deref() => {
+                    marker = Some(m.to_string())
+                }
+                _ => return Ok(None),
+            }
+        }
+    }
+
     async fn policy_for(&self, resource: &str, inputs: &Map) -> Result<String, ProviderError> {
         if let Some(p) = get_str(inputs, "policy") {
             return Ok(p.to_string());
@@ -271,18 +323,35 @@ impl ResourceProvider for KeyProvider {
         let sdk = self.clients.get().await?;
         let mut tags = get_tags(inputs, "tags");
         tags.insert(URN_TAG.to_string(), ctx.urn.clone());
-        let out = sdk
-            .kms
-            .create_key()
-            .set_description(get_str(inputs, "description").map(str::to_string))
-            .policy(policy)
-            .set_tags(Some(kms_tags(&tags)))
-            .send()
-            .await
-            .map_err(|e| api_error(&resource, "kms:CreateKey", e, &[]))?;
-        let meta = out
-            .key_metadata()
-            .ok_or_else(|| missing(&resource, "kms:CreateKey", "key metadata"))?;
+        let token = create_token(&ctx.urn);
+        tags.insert(CREATE_TOKEN_TAG.to_string(), token.clone());
+        let tags = kms_tags(&tags);
+        let description = get_str(inputs, "description").map(str::to_string);
+        let attempt = || {
+            let req = sdk
+                .kms
+                .create_key()
+                .set_description(description.clone())
+                .policy(policy.clone())
+                .set_tags(Some(tags.clone()))
+                .customize()
+                .config_override(
+                    aws_sdk_kms::config::Builder::default().retry_config(RetryConfig::disabled()),
+                );
+            let resource = resource.as_str();
+            async move {
+                let out = req
+                    .send()
+                    .await
+                    .map_err(|e| api_error(resource, "kms:CreateKey", e, &[]))?;
+                out.key_metadata()
+                    .cloned()
+                    .ok_or_else(|| missing(resource, "kms:CreateKey", "key metadata"))
+            }
+        };
+        let find = || self.find_tagged(&resource, CREATE_TOKEN_TAG, &token);
+        let meta = create_or_find(ctx, self.clients.backoff(), attempt, find).await?;
+        let meta = &meta;
         if get_bool(inputs, "enableKeyRotation") == Some(true) {
             self.set_rotation(&resource, meta.key_id(), true).await?;
         }
@@ -336,7 +405,7 @@ impl ResourceProvider for KeyProvider {
             obs.insert("policy".into(), v.into());
         }
         let mut tags = self.tags_of(&resource, id).await?;
-        tags.remove(URN_TAG);
+        tags.retain(|k, _| !is_internal_tag(k));
         if inputs.contains_key("tags") || !tags.is_empty() {
             obs.insert("tags".into(), tags_value(&tags));
         }
@@ -453,51 +522,17 @@ impl ResourceProvider for KeyProvider {
         inputs: &Map,
     ) -> Result<Option<Created>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let sdk = self.clients.get().await?;
-        let mut marker: Option<String> = None;
-        loop {
-            let page = sdk
-                .kms
-                .list_keys()
-                .set_marker(marker.clone())
-                .send()
-                .await
-                .map_err(|e| api_error(&resource, "kms:ListKeys", e, &[]))?;
-            for k in page.keys() {
-                let Some(key_id) = k.key_id() else { continue };
-                let tags = match self.tags_of(&resource, key_id).await {
-                    Ok(t) => t,
-                    // AWS managed keys and keys we may not read: not ours.
-                    Err(ProviderError::Api { code, .. })
-                        if code == "AccessDeniedException" || code == "NotFoundException" =>
-                    {
-                        continue
-                    }
-                    Err(e) => return Err(e),
-                };
-                if tags.get(URN_TAG) != Some(&ctx.urn) {
-                    continue;
-                }
-                if let Some(meta) = self.describe(&resource, key_id).await? {
-                    if !gone(&meta) {
-                        ctx.report("adopting a key from an interrupted create");
-                        // The create may have stopped before rotation was enabled.
-                        if get_bool(inputs, "enableKeyRotation") == Some(true) {
-                            self.set_rotation(&resource, key_id, true).await?;
-                        }
-                        return Ok(Some(Created {
-                            id: key_id.to_string(),
-                            outputs: outputs(&meta),
-                        }));
-                    }
-                }
-            }
-            match page.next_marker() {
-                Some(m) if page.truncated() && Some(m) != marker.as_deref() => {
-                    marker = Some(m.to_string())
-                }
-                _ => return Ok(None),
-            }
+        let Some(meta) = self.find_tagged(&resource, URN_TAG, &ctx.urn).await? else {
+            return Ok(None);
+        };
+        ctx.report("adopting a key from an interrupted create");
+        // The create may have stopped before rotation was enabled.
+        if get_bool(inputs, "enableKeyRotation") == Some(true) {
+            self.set_rotation(&resource, meta.key_id(), true).await?;
         }
+        Ok(Some(Created {
+            id: meta.key_id().to_string(),
+            outputs: outputs(&meta),
+        }))
     }
 }

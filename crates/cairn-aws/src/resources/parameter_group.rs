@@ -1,13 +1,16 @@
 //! `aws:elasticache:ParameterGroup`: a cache parameter group and its
 //! user-set parameters (changed in batches of at most 20; removed ones reset).
+//! A create that finds the group already there (its own lost attempt,
+//! retried) adopts it when it carries this resource's `cairn:urn` tag, then
+//! sets the parameters as a create does.
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, api_failure, error_code, get_str, get_tags, is_not_found, missing, resource_label,
-    tag_diff, tags_value, URN_TAG,
+    api_error, api_failure, error_code, get_str, get_tags, is_not_found, resource_label, tag_diff,
+    tags_value, URN_TAG,
 };
 use async_trait::async_trait;
-use aws_sdk_elasticache::types::{ParameterNameValue, Tag};
+use aws_sdk_elasticache::types::{CacheParameterGroup, ParameterNameValue, Tag};
 use cairn_core::dsl::{Input, Output, ResourceType};
 use cairn_core::provider::{
     CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
@@ -22,6 +25,7 @@ pub const TOKEN: &str = "aws:elasticache:ParameterGroup";
 pub const BATCH: usize = 20;
 /// Attempts to delete a group that ElastiCache still reports as in use.
 const DELETE_ATTEMPTS: u32 = 6;
+const DEFAULT_DESCRIPTION: &str = "Managed by cairn";
 
 pub mod rules {
     pub const MAXMEMORY: &str = "aws::elasticache::maxmemory-not-settable";
@@ -389,6 +393,62 @@ impl ParameterGroupProvider {
         Ok(out)
     }
 
+    /// The group's tags.
+    async fn tags_of(
+        &self,
+        resource: &str,
+        arn: &str,
+    ) -> Result<BTreeMap<String, String>, ProviderError> {
+        let sdk = self.clients.get().await?;
+        let tags = sdk
+            .ec
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await
+            .map_err(|e| api_error(resource, "elasticache:ListTagsForResource", e, &[]))?;
+        Ok(tags
+            .tag_list()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect())
+    }
+
+    /// Whether an existing group is this resource's: it carries our
+    /// `cairn:urn` tag; when its tags cannot be read, it has our family and
+    /// our description.
+    async fn is_ours(
+        &self,
+        ctx: &CallContext,
+        resource: &str,
+        g: &CacheParameterGroup,
+        inputs: &Map,
+    ) -> Result<bool, ProviderError> {
+        let tags = match g.arn() {
+            Some(arn) => match self.tags_of(resource, arn).await {
+                Ok(t) => Some(t),
+                Err(ProviderError::Api {
+                    retryable: false, ..
+                }) => None,
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
+        Ok(match tags {
+            Some(t) => t.get(URN_TAG) == Some(&ctx.urn),
+            None => {
+                g.cache_parameter_group_family() == get_str(inputs, "family")
+                    && g.description()
+                        == Some(get_str(inputs, "description").unwrap_or(DEFAULT_DESCRIPTION))
+            }
+        })
+    }
+
     fn outputs(name: &str, arn: Option<&str>) -> Map {
         let mut out = Map::new();
         out.insert("name".into(), name.into());
@@ -414,20 +474,56 @@ impl ResourceProvider for ParameterGroupProvider {
         let sdk = self.clients.get().await?;
         let mut tags = get_tags(inputs, "tags");
         tags.insert(URN_TAG.to_string(), ctx.urn.clone());
-        let created = sdk
+        let res = sdk
             .ec
             .create_cache_parameter_group()
             .cache_parameter_group_name(name)
             .cache_parameter_group_family(get_str(inputs, "family").unwrap_or_default())
-            .description(get_str(inputs, "description").unwrap_or("Managed by cairn"))
+            .description(get_str(inputs, "description").unwrap_or(DEFAULT_DESCRIPTION))
             .set_tags(Some(ec_tags(&tags)))
             .send()
-            .await
-            .map_err(|e| api_error(&resource, "elasticache:CreateCacheParameterGroup", e, &[]))?;
-        let arn = created
-            .cache_parameter_group()
-            .and_then(|g| g.arn())
-            .map(str::to_string);
+            .await;
+        let arn = match res {
+            Ok(created) => created
+                .cache_parameter_group()
+                .and_then(|g| g.arn())
+                .map(str::to_string),
+            // Our own earlier attempt whose answer was lost (the SDK retried),
+            // or somebody else's group: adopt it only if it is ours.
+            Err(e) if error_code(&e) == Some("CacheParameterGroupAlreadyExists") => {
+                let Some(g) = self.describe(&resource, name).await? else {
+                    return Err(api_error(
+                        &resource,
+                        "elasticache:CreateCacheParameterGroup",
+                        e,
+                        &[],
+                    ));
+                };
+                if !self.is_ours(ctx, &resource, &g, inputs).await? {
+                    return Err(api_failure(
+                        &resource,
+                        "elasticache:CreateCacheParameterGroup",
+                        "CacheParameterGroupAlreadyExists",
+                        format!(
+                            "the parameter group {name} already exists and was not made by this resource \
+                             (it lacks the tag {URN_TAG}={}): choose another name, delete that group, \
+                             or import it",
+                            ctx.urn
+                        ),
+                    ));
+                }
+                ctx.report("adopting the parameter group (it carries this resource's tag)");
+                g.arn().map(str::to_string)
+            }
+            Err(e) => {
+                return Err(api_error(
+                    &resource,
+                    "elasticache:CreateCacheParameterGroup",
+                    e,
+                    &[],
+                ))
+            }
+        };
         let params = params_of(inputs);
         if !params.is_empty() {
             ctx.report("setting parameters");
@@ -463,25 +559,8 @@ impl ResourceProvider for ParameterGroupProvider {
             obs.insert("parameters".into(), params_value(&params));
         }
         if let Some(arn) = g.arn() {
-            let sdk = self.clients.get().await?;
-            let tags = sdk
-                .ec
-                .list_tags_for_resource()
-                .resource_name(arn)
-                .send()
-                .await
-                .map_err(|e| api_error(&resource, "elasticache:ListTagsForResource", e, &[]))?;
-            let tags: BTreeMap<String, String> = tags
-                .tag_list()
-                .iter()
-                .filter_map(|t| {
-                    Some((
-                        t.key()?.to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    ))
-                })
-                .filter(|(k, _)| k != URN_TAG)
-                .collect();
+            let mut tags = self.tags_of(&resource, arn).await?;
+            tags.remove(URN_TAG);
             if inputs.contains_key("tags") || !tags.is_empty() {
                 obs.insert("tags".into(), tags_value(&tags));
             }
@@ -638,7 +717,6 @@ impl ResourceProvider for ParameterGroupProvider {
         if !params.is_empty() {
             self.set_params(&resource, name, &params).await?;
         }
-        let _ = missing;
         Ok(Some(Created {
             id: name.to_string(),
             outputs: Self::outputs(name, g.arn()),

@@ -4,8 +4,8 @@
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, error_code, get_i64, get_str, get_tags, is_not_found, missing, resource_label,
-    tag_diff, tags_value, URN_TAG,
+    api_error, api_failure, error_code, get_i64, get_str, get_tags, is_not_found, missing,
+    resource_label, tag_diff, tags_value, URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
@@ -279,11 +279,23 @@ impl ResourceProvider for SecretProvider {
                         .iter()
                         .any(|t| t.key() == Some(URN_TAG) && t.value() == Some(ctx.urn.as_str()));
                     if let (true, Some(arn)) = (ours, d.arn()) {
+                        ctx.report("adopting the secret (it carries this resource's tag)");
                         return Ok(Created {
                             id: arn.to_string(),
                             outputs: outputs(arn, name),
                         });
                     }
+                    return Err(api_failure(
+                        &resource,
+                        "secretsmanager:CreateSecret",
+                        "ResourceExistsException",
+                        format!(
+                            "the secret {name} already exists and was not made by this resource \
+                             (it lacks the tag {URN_TAG}={}): choose another name, delete that \
+                             secret, or import it",
+                            ctx.urn
+                        ),
+                    ));
                 }
                 Err(api_error(&resource, "secretsmanager:CreateSecret", e, &[]))
             }

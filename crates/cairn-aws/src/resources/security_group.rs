@@ -1,11 +1,13 @@
 //! `aws:ec2:SecurityGroup`: a VPC security group with inline ingress and
 //! egress rules (Pulumi's shape). `read()` reports rules in that same shape,
 //! ordered like the stack's, so importing an existing group matches the YAML.
+//! A create that finds a group of that name already in the VPC (its own lost
+//! attempt, retried) adopts it when it carries this resource's `cairn:urn` tag.
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, error_code, get_str, get_tags, is_not_found, missing, resource_label, tag_diff,
-    tags_value, URN_TAG,
+    api_error, api_failure, error_code, get_str, get_tags, is_not_found, missing, resource_label,
+    tag_diff, tags_value, URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
@@ -474,6 +476,28 @@ impl SecurityGroupProvider {
         Ok(())
     }
 
+    /// The group named `name` in the inputs' VPC (any VPC when none is given).
+    async fn find_by_name(
+        &self,
+        resource: &str,
+        name: &str,
+        inputs: &Map,
+    ) -> Result<Option<SgModel>, ProviderError> {
+        let sdk = self.clients.get().await?;
+        let mut req = sdk
+            .ec2
+            .describe_security_groups()
+            .filters(Filter::builder().name("group-name").values(name).build());
+        if let Some(vpc) = get_str(inputs, "vpcId") {
+            req = req.filters(Filter::builder().name("vpc-id").values(vpc).build());
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(|e| api_error(resource, "ec2:DescribeSecurityGroups", e, &[]))?;
+        Ok(out.security_groups().first().cloned())
+    }
+
     async fn sync_all(
         &self,
         resource: &str,
@@ -535,8 +559,44 @@ impl ResourceProvider for SecurityGroupProvider {
             .set_vpc_id(get_str(inputs, "vpcId").map(str::to_string))
             .tag_specifications(spec)
             .send()
-            .await
-            .map_err(|e| api_error(&resource, "ec2:CreateSecurityGroup", e, &[]))?;
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            // Our own earlier attempt whose answer was lost (the SDK retried),
+            // or somebody else's group: adopt it only if it is ours.
+            Err(e) if error_code(&e) == Some("InvalidGroup.Duplicate") => {
+                let found = self.find_by_name(&resource, name, inputs).await?;
+                let Some((sg, id)) =
+                    found.and_then(|sg| sg.group_id().map(str::to_string).map(|id| (sg, id)))
+                else {
+                    return Err(api_error(&resource, "ec2:CreateSecurityGroup", e, &[]));
+                };
+                let ours = sg
+                    .tags()
+                    .iter()
+                    .any(|t| t.key() == Some(URN_TAG) && t.value() == Some(ctx.urn.as_str()));
+                if !ours {
+                    return Err(api_failure(
+                        &resource,
+                        "ec2:CreateSecurityGroup",
+                        "InvalidGroup.Duplicate",
+                        format!(
+                            "the security group {name} ({id}) already exists and was not made by this \
+                             resource (it lacks the tag {URN_TAG}={}): choose another name, delete \
+                             that group, or import it",
+                            ctx.urn
+                        ),
+                    ));
+                }
+                ctx.report("adopting the security group (it carries this resource's tag)");
+                let sg = self.sync_all(&resource, &id, inputs).await?;
+                return Ok(Created {
+                    id,
+                    outputs: outputs(&sg),
+                });
+            }
+            Err(e) => return Err(api_error(&resource, "ec2:CreateSecurityGroup", e, &[])),
+        };
         let id = out
             .group_id()
             .ok_or_else(|| missing(&resource, "ec2:CreateSecurityGroup", "group id"))?
@@ -693,19 +753,7 @@ impl ResourceProvider for SecurityGroupProvider {
         let Some(name) = get_str(inputs, "name") else {
             return Ok(None);
         };
-        let sdk = self.clients.get().await?;
-        let mut req = sdk
-            .ec2
-            .describe_security_groups()
-            .filters(Filter::builder().name("group-name").values(name).build());
-        if let Some(vpc) = get_str(inputs, "vpcId") {
-            req = req.filters(Filter::builder().name("vpc-id").values(vpc).build());
-        }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| api_error(&resource, "ec2:DescribeSecurityGroups", e, &[]))?;
-        let Some(sg) = out.security_groups().first() else {
+        let Some(sg) = self.find_by_name(&resource, name, inputs).await? else {
             return Ok(None);
         };
         let Some(id) = sg.group_id() else {

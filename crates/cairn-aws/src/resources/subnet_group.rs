@@ -1,10 +1,12 @@
 //! `aws:elasticache:SubnetGroup`: a cache subnet group (usually imported
-//! from the network stack).
+//! from the network stack). A create that finds the group already there (its
+//! own lost attempt, retried) adopts it when it carries this resource's
+//! `cairn:urn` tag (or, when tags cannot be read, has our description and subnets).
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, get_str, get_str_list, get_tags, is_not_found, order_like, resource_label,
-    str_list_value, tags_value, URN_TAG,
+    api_error, api_failure, error_code, get_str, get_str_list, get_tags, is_not_found, order_like,
+    resource_label, str_list_value, tags_value, URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_elasticache::types::{CacheSubnetGroup, Tag};
@@ -131,6 +133,62 @@ impl SubnetGroupProvider {
     }
 }
 
+impl SubnetGroupProvider {
+    /// The group's tags; `None` when they cannot be read (older emulators
+    /// lack them for subnet groups).
+    async fn tags_of(&self, arn: &str) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
+        let sdk = self.clients.get().await?;
+        Ok(sdk
+            .ec
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await
+            .ok()
+            .map(|out| {
+                out.tag_list()
+                    .iter()
+                    .filter_map(|t| {
+                        Some((
+                            t.key()?.to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        ))
+                    })
+                    .collect()
+            }))
+    }
+
+    /// Whether an existing group is this resource's: our `cairn:urn` tag, or,
+    /// when its tags cannot be read, our description and the same subnets.
+    async fn is_ours(
+        &self,
+        ctx: &CallContext,
+        g: &CacheSubnetGroup,
+        inputs: &Map,
+    ) -> Result<bool, ProviderError> {
+        let tags = match g.arn() {
+            Some(arn) => self.tags_of(arn).await?,
+            None => None,
+        };
+        Ok(match tags {
+            Some(t) => t.get(URN_TAG) == Some(&ctx.urn),
+            None => {
+                let mut live: Vec<String> = g
+                    .subnets()
+                    .iter()
+                    .filter_map(|s| s.subnet_identifier().map(str::to_string))
+                    .collect();
+                let mut want = get_str_list(inputs, "subnetIds");
+                live.sort();
+                want.sort();
+                g.cache_subnet_group_description()
+                    == Some(get_str(inputs, "description").unwrap_or(DEFAULT_DESCRIPTION))
+                    && live == want
+            }
+        })
+    }
+}
+
 #[async_trait]
 impl ResourceProvider for SubnetGroupProvider {
     fn schema(&self) -> &ResourceSchema {
@@ -158,8 +216,48 @@ impl ResourceProvider for SubnetGroupProvider {
                     .collect(),
             ))
             .send()
-            .await
-            .map_err(|e| api_error(&resource, "elasticache:CreateCacheSubnetGroup", e, &[]))?;
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            // Our own earlier attempt whose answer was lost (the SDK retried),
+            // or somebody else's group: adopt it only if it is ours.
+            Err(e) if error_code(&e) == Some("CacheSubnetGroupAlreadyExists") => {
+                let Some(g) = self.describe(&resource, name).await? else {
+                    return Err(api_error(
+                        &resource,
+                        "elasticache:CreateCacheSubnetGroup",
+                        e,
+                        &[],
+                    ));
+                };
+                if !self.is_ours(ctx, &g, inputs).await? {
+                    return Err(api_failure(
+                        &resource,
+                        "elasticache:CreateCacheSubnetGroup",
+                        "CacheSubnetGroupAlreadyExists",
+                        format!(
+                            "the subnet group {name} already exists and was not made by this resource \
+                             (it lacks the tag {URN_TAG}={}): choose another name, delete that group, \
+                             or import it",
+                            ctx.urn
+                        ),
+                    ));
+                }
+                ctx.report("adopting the subnet group (it carries this resource's tag)");
+                return Ok(Created {
+                    id: name.to_string(),
+                    outputs: outputs_of(&g, name),
+                });
+            }
+            Err(e) => {
+                return Err(api_error(
+                    &resource,
+                    "elasticache:CreateCacheSubnetGroup",
+                    e,
+                    &[],
+                ))
+            }
+        };
         let outputs = match out.cache_subnet_group() {
             Some(g) => outputs_of(g, name),
             None => outputs_of(&CacheSubnetGroup::builder().build(), name),
@@ -199,26 +297,9 @@ impl ResourceProvider for SubnetGroupProvider {
         );
         obs.insert("subnetIds".into(), str_list_value(&subnets));
         if let Some(arn) = g.arn() {
-            let sdk = self.clients.get().await?;
             // Tags are best effort: older emulators lack them for subnet groups.
-            if let Ok(out) = sdk
-                .ec
-                .list_tags_for_resource()
-                .resource_name(arn)
-                .send()
-                .await
-            {
-                let tags: BTreeMap<String, String> = out
-                    .tag_list()
-                    .iter()
-                    .filter_map(|t| {
-                        Some((
-                            t.key()?.to_string(),
-                            t.value().unwrap_or_default().to_string(),
-                        ))
-                    })
-                    .filter(|(k, _)| k != URN_TAG)
-                    .collect();
+            if let Some(mut tags) = self.tags_of(arn).await? {
+                tags.remove(URN_TAG);
                 if inputs.contains_key("tags") || !tags.is_empty() {
                     obs.insert("tags".into(), tags_value(&tags));
                 }

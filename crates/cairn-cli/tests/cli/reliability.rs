@@ -1433,11 +1433,15 @@ const MUTATING_CALLS_OF_UP: &[&str] = &[
 
 /// The hard case: the call takes effect in the emulator, its answer is lost
 /// (connection reset), the SDK retries. `up`, then at most one plain re-run,
-/// must leave exactly one of everything. Ignored until the providers adopt
-/// what a lost create made (see docs/reliability.md, "Lost responses"):
-/// `cargo test -p cairn-cli --test cli -- --ignored reliability::a_lost_response`.
+/// must leave exactly one of everything. The providers make this hold: a
+/// create the SDK retries onto AlreadyExists adopts the object when it is
+/// ours (the alias points at our key; the parameter group, replication group
+/// and policy carry our `cairn:urn` tag), CreateSecret and PutSecretValue
+/// carry idempotency tokens, and CreateKey (no token) goes without SDK
+/// retries and looks for the key that very call made before trying again.
+/// Last measured: 9/9 calls converged, every first `up` succeeded, 35 s
+/// (docs/reliability.md, "Lost responses").
 #[test]
-#[ignore = "known gap: CreateKey duplicates the key; CreateAlias, CreateCacheParameterGroup and CreatePolicy fail on AlreadyExists, also on the re-run"]
 fn a_lost_response_to_any_mutating_call_converges_without_duplicates() {
     let started = Instant::now();
     let mut failures = Vec::new();

@@ -14,10 +14,11 @@ from . import runtime, twin
 def build_app() -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from . import elasticache_ext
+    from . import elasticache_ext, s3_ext
     from .middleware import CairnMiddleware
 
     elasticache_ext.install()
+    s3_ext.install()
     return CairnMiddleware(DomainDispatcherApplication(create_backend_app))
 
 
