@@ -606,6 +606,13 @@ async fn create(
                 .map_err(|e| format!("created `{}` but could not record it: {e}", rs.id))?;
             Ok(rs)
         }
+        Err(e) if e.outcome_unknown() => {
+            // The create may have taken effect: the intent stays pending so
+            // the next run's reconcile adopts what it made (or closes it).
+            Err(format!(
+                "{e} (the create may have taken effect; the next run looks for what it made before creating again)"
+            ))
+        }
         Err(e) => {
             let msg = e.to_string();
             let _ = sh.finish(op, &l.name, &Outcome::Failed(msg.clone())).await;

@@ -152,6 +152,8 @@ fn outputs_for(id: &str, inputs: &Map) -> Map {
 #[derive(Default)]
 struct Faults {
     create: BTreeSet<String>,
+    /// Creates that take effect but whose answer is lost.
+    create_answer_lost: BTreeSet<String>,
     update: BTreeSet<String>,
     delete: BTreeSet<String>,
 }
@@ -239,6 +241,12 @@ impl MemoryProvider {
     /// Makes every create of the logical resource `name` fail.
     pub fn fail_create(&self, name: &str) {
         self.faults().create.insert(name.to_string());
+    }
+
+    /// Makes every create of `name` take effect in the cloud and then fail
+    /// as if its answer were lost (a retryable error).
+    pub fn lose_create_answer(&self, name: &str) {
+        self.faults().create_answer_lost.insert(name.to_string());
     }
 
     pub fn fail_update(&self, name: &str) {
@@ -350,6 +358,16 @@ impl ResourceProvider for MemoryProvider {
             inputs.clone(),
         );
         let outputs = g.resources[&id].outputs.clone();
+        drop(g);
+        if self.faults().create_answer_lost.contains(&ctx.name) {
+            return Err(ProviderError::Api {
+                resource: ctx.name.clone(),
+                api: "Create".into(),
+                code: "RequestTimeout".into(),
+                message: "the answer was lost (injected by the test)".into(),
+                retryable: true,
+            });
+        }
         Ok(Created { id, outputs })
     }
 

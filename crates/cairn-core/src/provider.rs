@@ -145,6 +145,20 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// The call failed but may have taken effect: a retryable API failure
+    /// (the answer lost, a 5xx, retries exhausted) or a waiter timeout (the
+    /// resource exists but did not settle). A create failing this way keeps
+    /// its journal intent, so the next run's reconcile adopts what it made.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Api {
+                retryable: true,
+                ..
+            } | ProviderError::Timeout { .. }
+        )
+    }
+
     pub fn invalid(resource: &str, message: impl Into<String>) -> Self {
         ProviderError::Invalid {
             resource: resource.to_string(),

@@ -494,3 +494,38 @@ async fn intents_carry_wrapped_secrets_and_calls_get_timeouts() {
         Value::String("hunter2".into())
     );
 }
+
+#[tokio::test]
+async fn a_create_whose_answer_is_lost_stays_pending_and_the_next_run_adopts_it() {
+    let w = World::new();
+    let spec = stack(vec![res("a", DATA_TOKEN, json!({"input": 1}))]);
+    let p = w.plan(&spec, &StackState::default());
+    let sink = MemorySink::new(StackState::default());
+    w.data.lose_create_answer("a");
+    let report = apply(
+        &p,
+        Some(&spec),
+        &StackState::default(),
+        &w.registry,
+        &sink,
+        &ExecOptions::new("s"),
+    )
+    .await;
+    assert!(!report.ok());
+    assert!(report.failed[0].1.contains("may have taken effect"));
+    let pending = sink.pending().await;
+    assert_eq!(pending.len(), 1, "the create's intent is kept");
+    assert_eq!(w.data.cloud().resources().len(), 1, "it did take effect");
+
+    w.data.clear_failures();
+    let adopted =
+        cairn_core::reconcile::reconcile(&pending, &report.state, &w.registry, &sink, "s")
+            .await
+            .unwrap();
+    assert_eq!(adopted.adopted, vec!["a".to_string()]);
+    let state = sink.snapshot().await;
+    let again = w.plan(&spec, &state);
+    assert!(!again.has_changes(), "adopted, so nothing to create");
+    assert_eq!(w.data.cloud().resources().len(), 1, "no duplicate");
+    assert_eq!(w.data.calls(Operation::Create), 1);
+}
