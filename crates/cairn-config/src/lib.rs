@@ -393,6 +393,73 @@ fn finish(
     }
 }
 
+/// A stack (or environment) file as plain JSON, read exactly as the loader
+/// reads it: the same YAML subset, scalar rules (`yes` is a string) and
+/// limits on size, depth and aliases. What a JSON Schema validator or an
+/// editor should see. `Err` holds the loader's own diagnostics (syntax,
+/// encoding, limits, duplicate keys).
+pub fn stack_file_to_json(file_name: &str, bytes: &[u8]) -> Result<serde_json::Value, Problems> {
+    let parsed = read_source(file_name, bytes);
+    let root = match parsed.root {
+        Some(root) if parsed.problems.iter().all(|p| p.warning) => root,
+        _ => {
+            let group = Group {
+                source: parsed.source,
+                problems: parsed.problems,
+            };
+            return Err(match finish(file_name, vec![group], None) {
+                Err(problems) => problems,
+                Ok((_, problems)) => problems,
+            });
+        }
+    };
+    Ok(node_to_json(&root))
+}
+
+fn node_to_json(root: &yaml::Node) -> serde_json::Value {
+    use serde_json::Value as J;
+    // Iterative, like the parser: depth is bounded there, but no recursion here either.
+    enum Work<'a> {
+        Visit(&'a yaml::Node),
+        Seq(usize),
+        Map(Vec<&'a str>),
+    }
+    let mut work = vec![Work::Visit(root)];
+    let mut done: Vec<J> = Vec::new();
+    while let Some(w) = work.pop() {
+        match w {
+            Work::Visit(node) => match &node.kind {
+                yaml::Kind::Null | yaml::Kind::Invalid => done.push(J::Null),
+                yaml::Kind::Bool(b) => done.push(J::Bool(*b)),
+                yaml::Kind::Int(i) => done.push(J::from(*i)),
+                yaml::Kind::Float(f) => {
+                    done.push(serde_json::Number::from_f64(*f).map_or(J::Null, J::Number))
+                }
+                yaml::Kind::Str { text, .. } => done.push(J::String(text.clone())),
+                yaml::Kind::Seq(items) => {
+                    work.push(Work::Seq(items.len()));
+                    work.extend(items.iter().rev().map(Work::Visit));
+                }
+                yaml::Kind::Map(entries) => {
+                    work.push(Work::Map(entries.iter().map(|e| e.key.as_str()).collect()));
+                    work.extend(entries.iter().rev().map(|e| Work::Visit(&e.value)));
+                }
+            },
+            Work::Seq(n) => {
+                let items = done.split_off(done.len() - n);
+                done.push(J::Array(items));
+            }
+            Work::Map(keys) => {
+                let values = done.split_off(done.len() - keys.len());
+                done.push(J::Object(
+                    keys.into_iter().map(str::to_string).zip(values).collect(),
+                ));
+            }
+        }
+    }
+    done.pop().unwrap_or(J::Null)
+}
+
 /// The text of a file and its YAML tree; `root` is `None` when nothing
 /// more can be said (too large, not UTF-8, fatal YAML error, empty).
 struct ReadSource {

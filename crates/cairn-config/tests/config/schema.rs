@@ -38,3 +38,27 @@ fn sorted(v: &serde_json::Value) -> serde_json::Value {
         other => other.clone(),
     }
 }
+
+/// What validators see is what the loader reads: order kept, YAML 1.2 core
+/// scalars (`yes` stays a string), and the loader's diagnostics on bad input.
+#[test]
+fn stack_files_read_as_json_the_way_the_loader_reads_them() {
+    let doc = cairn_config::stack_file_to_json(
+        "s.yaml",
+        b"name: s\nresources:\n  b: {type: core:Data, properties: {input: [1, 2.5, yes, null, true]}}\n  a: {type: core:Data}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        doc,
+        serde_json::json!({"name": "s", "resources": {
+            "b": {"type": "core:Data", "properties": {"input": [1, 2.5, "yes", null, true]}},
+            "a": {"type": "core:Data"}}})
+    );
+    let keys: Vec<_> = doc["resources"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["b", "a"], "document order kept");
+
+    let err = cairn_config::stack_file_to_json("s.yaml", b"name: a\nname: b\n").unwrap_err();
+    let first = err.errors().next().expect("an error");
+    assert_eq!(first.code, "cairn::config::duplicate-key");
+    assert!(first.source.is_some(), "points into the file");
+}
