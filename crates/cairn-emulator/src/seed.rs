@@ -56,6 +56,9 @@ pub async fn seed_network_fixture(
     tokio::task::spawn_blocking(move || {
         let venv = venv::ensure_venv()?;
         let pythonpath = venv::ensure_python_package()?;
+        // One seeder per emulator at a time: two `--local` runs starting
+        // together would otherwise both create the fixture's subnets.
+        let _seeding = SeedLock::acquire(&endpoint)?;
         let out = Command::new(venv::venv_python(&venv))
             .args([
                 "-m",
@@ -87,4 +90,36 @@ pub async fn seed_network_fixture(
     .map_err(|e| EmulatorError::Seed {
         message: e.to_string(),
     })?
+}
+
+/// An exclusive `flock` on a per-endpoint file under the emulator home,
+/// released when dropped (or when the process dies).
+struct SeedLock(std::fs::File);
+
+impl SeedLock {
+    fn acquire(endpoint: &str) -> Result<SeedLock, EmulatorError> {
+        use std::os::unix::io::AsRawFd;
+        let name: String = endpoint
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let dir = venv::emulator_home();
+        std::fs::create_dir_all(&dir)
+            .map_err(EmulatorError::io(format!("creating {}", dir.display())))?;
+        let path = dir.join(format!("seed-{name}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(EmulatorError::io(format!("opening {}", path.display())))?;
+        // SAFETY: flock on a descriptor we own; blocks until the other seeder is done.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        if rc != 0 {
+            return Err(EmulatorError::io(format!("locking {}", path.display()))(
+                std::io::Error::last_os_error(),
+            ));
+        }
+        Ok(SeedLock(file))
+    }
 }

@@ -1219,13 +1219,18 @@ async fn seed_fixture_is_idempotent_and_other_services_work() {
     let emu = Emulator::start_ephemeral(DELAY_MS, false)
         .await
         .expect("start emulator");
-    let a = seed_network_fixture(&emu.endpoint(), "test")
-        .await
-        .expect("seed");
-    let b = seed_network_fixture(&emu.endpoint(), "test")
+    // Two seeders at once (two `--local` runs starting together) agree.
+    let endpoint = emu.endpoint();
+    let (a, b) = tokio::join!(
+        seed_network_fixture(&endpoint, "test"),
+        seed_network_fixture(&endpoint, "test")
+    );
+    let (a, b) = (a.expect("seed"), b.expect("concurrent seed"));
+    assert_eq!(a, b);
+    let c = seed_network_fixture(&emu.endpoint(), "test")
         .await
         .expect("seed again");
-    assert_eq!(a, b);
+    assert_eq!(a, c);
     assert_eq!(a.subnet_group_name, "qualisys-redis-subnets-test");
     assert_eq!(a.subnet_ids.len(), 2);
     assert!(seed_network_fixture(&emu.endpoint(), "Bad Name")

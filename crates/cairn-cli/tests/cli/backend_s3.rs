@@ -76,15 +76,6 @@ impl Cloud {
                         key_arn: String::new(),
                     };
                     cloud.key_arn = runtime().block_on(cloud.make_bucket_and_key());
-                    // Seeded once here: concurrent `--local` runs would race to seed it.
-                    for env in ["dev", "prod"] {
-                        runtime()
-                            .block_on(cairn_emulator::seed_network_fixture(
-                                &format!("http://127.0.0.1:{port}"),
-                                env,
-                            ))
-                            .expect("network fixture");
-                    }
                     return cloud;
                 }
                 Err(cairn_emulator::EmulatorError::PortInUse { .. }) => continue,
