@@ -94,7 +94,9 @@ pub async fn seed_network_fixture(
 
 /// An exclusive `flock` on a per-endpoint file under the emulator home,
 /// released when dropped (or when the process dies).
-struct SeedLock(std::fs::File);
+struct SeedLock {
+    _held: std::fs::File,
+}
 
 impl SeedLock {
     fn acquire(endpoint: &str) -> Result<SeedLock, EmulatorError> {
@@ -120,6 +122,6 @@ impl SeedLock {
                 std::io::Error::last_os_error(),
             ));
         }
-        Ok(SeedLock(file))
+        Ok(SeedLock { _held: file })
     }
 }
