@@ -426,6 +426,30 @@ pub(crate) fn percent_decode(s: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| s.to_string())
 }
 
+/// An ElastiCache resource's tags (replication, parameter and subnet groups).
+pub(crate) async fn elasticache_tags(
+    ec: &aws_sdk_elasticache::Client,
+    resource: &str,
+    arn: &str,
+) -> Result<BTreeMap<String, String>, ProviderError> {
+    let out = ec
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .map_err(|e| api_error(resource, "elasticache:ListTagsForResource", e, &[]))?;
+    Ok(out
+        .tag_list()
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

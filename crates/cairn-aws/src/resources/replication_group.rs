@@ -653,23 +653,7 @@ impl ReplicationGroupProvider {
         arn: &str,
     ) -> Result<BTreeMap<String, String>, ProviderError> {
         let sdk = self.clients.get().await?;
-        let out = sdk
-            .ec
-            .list_tags_for_resource()
-            .resource_name(arn)
-            .send()
-            .await
-            .map_err(|e| api_error(resource, "elasticache:ListTagsForResource", e, &[]))?;
-        Ok(out
-            .tag_list()
-            .iter()
-            .filter_map(|t| {
-                Some((
-                    t.key()?.to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                ))
-            })
-            .collect())
+        crate::util::elasticache_tags(&sdk.ec, resource, arn).await
     }
 
     async fn adopt_existing(

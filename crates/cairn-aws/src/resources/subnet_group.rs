@@ -138,24 +138,7 @@ impl SubnetGroupProvider {
     /// lack them for subnet groups).
     async fn tags_of(&self, arn: &str) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
         let sdk = self.clients.get().await?;
-        Ok(sdk
-            .ec
-            .list_tags_for_resource()
-            .resource_name(arn)
-            .send()
-            .await
-            .ok()
-            .map(|out| {
-                out.tag_list()
-                    .iter()
-                    .filter_map(|t| {
-                        Some((
-                            t.key()?.to_string(),
-                            t.value().unwrap_or_default().to_string(),
-                        ))
-                    })
-                    .collect()
-            }))
+        Ok(crate::util::elasticache_tags(&sdk.ec, "", arn).await.ok())
     }
 
     /// Whether an existing group is this resource's: our `cairn:urn` tag, or,

@@ -4,7 +4,7 @@
 //! the remote journal, and the object encrypted with the customer key.
 //! The cloud is checked through the AWS SDK, never through cairn.
 
-use super::common::{Run, Sandbox};
+use super::common::{free_port, runtime, sdk_config, Run, Sandbox};
 use aws_sdk_s3::types::ServerSideEncryption;
 use cairn_emulator::EmulatorConfig;
 use std::os::unix::process::ExitStatusExt;
@@ -22,20 +22,6 @@ const SECRET: &str = "qualisys/prod/redis/connection";
 
 fn backend_url() -> String {
     format!("s3://{BUCKET}/{PREFIX}?kms_key={ALIAS}")
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// A private emulator (no twins) with a state bucket and a customer KMS key.
@@ -86,14 +72,7 @@ impl Cloud {
     }
 
     async fn sdk(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(format!("http://127.0.0.1:{}", self.port))
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_kms::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-            .load()
-            .await
+        sdk_config(&format!("http://127.0.0.1:{}", self.port)).await
     }
 
     async fn s3(&self) -> aws_sdk_s3::Client {
@@ -189,18 +168,17 @@ impl Cloud {
         self.object(STATE_KEY)
     }
 
+    /// The object's bytes and encryption; `None` when there is no such key.
     fn object(&self, key: &str) -> Option<(Vec<u8>, Option<ServerSideEncryption>, Option<String>)> {
         runtime().block_on(async {
             let s3 = self.s3().await;
             let out = match s3.get_object().bucket(BUCKET).key(key).send().await {
                 Ok(out) => out,
-                Err(e) => {
-                    eprintln!(
-                        "GetObject {key}: {}",
-                        aws_sdk_s3::error::DisplayErrorContext(&e)
-                    );
-                    return None;
-                }
+                Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return None,
+                Err(e) => panic!(
+                    "GetObject {key}: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                ),
             };
             let sse = out.server_side_encryption().cloned();
             let key = out.ssekms_key_id().map(str::to_string);
@@ -210,15 +188,7 @@ impl Cloud {
     }
 
     fn lock_exists(&self) -> bool {
-        runtime().block_on(async {
-            let s3 = self.s3().await;
-            s3.head_object()
-                .bucket(BUCKET)
-                .key(LOCK_KEY)
-                .send()
-                .await
-                .is_ok()
-        })
+        self.object(LOCK_KEY).is_some()
     }
 }
 
@@ -439,15 +409,7 @@ fn migrating_onto_a_different_state_is_refused_and_changes_nothing() {
         after.map(|(b, _, _)| b),
         "the refused migration left the S3 state byte for byte as it was"
     );
-    let dev_lock = runtime().block_on(async {
-        let s3 = cloud.s3().await;
-        s3.head_object()
-            .bucket(BUCKET)
-            .key("platform/redis/redis-dev.lock")
-            .send()
-            .await
-            .is_ok()
-    });
+    let dev_lock = cloud.object("platform/redis/redis-dev.lock").is_some();
     assert!(!dev_lock, "the S3 lock is released after the refusal");
 }
 

@@ -10,7 +10,7 @@
 //! Each test prints its figures and writes them to
 //! `target/tmp/reliability/<test>.json`.
 
-use super::common::{files_under, workspace, Run, Sandbox};
+use super::common::{files_under, free_port, runtime, sdk_config, workspace, Run, Sandbox};
 use super::fault_proxy::{FaultConfig, FaultKind, FaultProxy, Rule, Stats};
 use aws_sdk_elasticache::Client as ElastiCache;
 use aws_sdk_iam::Client as Iam;
@@ -44,20 +44,6 @@ fn slow() -> bool {
         std::env::var("CAIRN_SLOW_TESTS").as_deref(),
         Ok("1") | Ok("true") | Ok("yes")
     )
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// Writes a test's figures where the docs can be regenerated from.
@@ -179,17 +165,6 @@ impl Drop for Cloud {
     fn drop(&mut self) {
         let _ = cairn_emulator::daemon_stop(&self.emulator_state);
     }
-}
-
-async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_kms::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await
 }
 
 // ------------------------------------------------------------------ census
