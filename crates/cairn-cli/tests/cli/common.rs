@@ -50,6 +50,7 @@ impl Sandbox {
         for var in [
             "AWS_PROFILE",
             "AWS_ENDPOINT_URL",
+            "CAIRN_BACKEND",
             "CAIRN_TEST_KILL_AT",
             "CAIRN_LOG",
         ] {
