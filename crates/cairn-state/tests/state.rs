@@ -14,5 +14,7 @@ mod format;
 mod journal;
 #[path = "state/lock.rs"]
 mod lock;
+#[path = "state/remote.rs"]
+mod remote;
 #[path = "state/secrets.rs"]
 mod secrets;
