@@ -66,11 +66,48 @@ struct Cloud {
     sb: Sandbox,
     port: u16,
     emulator_state: PathBuf,
+    /// `--backend` for every run (the S3 state backend), if set.
+    backend: Option<String>,
 }
+
+/// The S3 state backend's bucket and KMS alias, made by [`Cloud::start_s3`].
+const STATE_BACKEND_BUCKET: &str = "cairn-team-state";
+const STATE_BACKEND_ALIAS: &str = "alias/cairn-state";
 
 impl Cloud {
     fn start(delay_ms: u64) -> Cloud {
         Self::start_in(Sandbox::new(), delay_ms)
+    }
+
+    /// [`Cloud::start`], with the stack's state in the emulator's S3 (a
+    /// bucket and a customer KMS key made here, as a platform team would).
+    fn start_s3(delay_ms: u64) -> Cloud {
+        let mut cloud = Self::start(delay_ms);
+        runtime().block_on(async {
+            let sdk = cloud.sdk().await;
+            let s3 = aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&sdk)
+                    .force_path_style(true)
+                    .build(),
+            );
+            s3.create_bucket()
+                .bucket(STATE_BACKEND_BUCKET)
+                .send()
+                .await
+                .expect("state bucket");
+            let kms = Kms::new(&sdk);
+            let key = kms.create_key().send().await.expect("state key");
+            kms.create_alias()
+                .alias_name(STATE_BACKEND_ALIAS)
+                .target_key_id(key.key_metadata().expect("key").key_id())
+                .send()
+                .await
+                .expect("state key alias");
+        });
+        cloud.backend = Some(format!(
+            "s3://{STATE_BACKEND_BUCKET}/stacks?kms_key={STATE_BACKEND_ALIAS}"
+        ));
+        cloud
     }
 
     fn start_in(sb: Sandbox, delay_ms: u64) -> Cloud {
@@ -101,6 +138,7 @@ impl Cloud {
                         sb,
                         port,
                         emulator_state,
+                        backend: None,
                     };
                 }
                 Err(e @ cairn_emulator::EmulatorError::PortInUse { .. }) => last = Some(e),
@@ -114,27 +152,35 @@ impl Cloud {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn local_args<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    /// `ARGS --local`, plus `--backend` when the state is in S3.
+    fn local_args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
         let mut all = args.to_vec();
         all.push("--local");
+        if let Some(url) = &self.backend {
+            all.extend(["--backend", url.as_str()]);
+        }
         all
     }
 
     /// `cairn ARGS --local`.
     fn cairn(&self, args: &[&str]) -> Run {
-        self.sb.run(&Self::local_args(args))
+        self.sb.run(&self.local_args(args))
     }
 
-    /// `cairn ARGS` without `--local` (read-only commands need no emulator).
+    /// `cairn ARGS` without `--local` (read-only commands need no emulator;
+    /// state in S3 does: it is the emulator's S3).
     fn cairn_offline(&self, args: &[&str]) -> Run {
-        self.sb.run(args)
+        match self.backend {
+            Some(_) => self.cairn(args),
+            None => self.sb.run(args),
+        }
     }
 
     /// `cairn ARGS --local` that SIGKILLs itself at journal point `point`.
     fn cairn_killed_at(&self, args: &[&str], point: u32) -> Result<(), String> {
         let out = self
             .sb
-            .command(&Self::local_args(args))
+            .command(&self.local_args(args))
             .env("CAIRN_TEST_KILL_AT", point.to_string())
             .output()
             .map_err(|e| format!("running cairn: {e}"))?;
@@ -240,6 +286,12 @@ impl Census {
             .map_err(|x| e("ListAliases", &x))?;
         for a in aliases.aliases() {
             let name = a.alias_name().unwrap_or_default();
+            if name == STATE_BACKEND_ALIAS {
+                // The S3 state backend's key, made by the test, not the stack.
+                let target = a.target_key_id().unwrap_or_default();
+                c.keys.retain(|(id, _, _)| id != target);
+                continue;
+            }
             if !name.starts_with("alias/aws/") {
                 c.aliases.push((
                     name.to_string(),
@@ -589,6 +641,8 @@ type PointResult = (Option<u32>, Result<Duration, String>);
 #[derive(Clone, Copy)]
 enum Scenario {
     Up,
+    /// `up` with the stack's state in the emulator's S3.
+    UpS3,
     Destroy,
     Update,
 }
@@ -597,6 +651,7 @@ impl Scenario {
     fn name(self) -> &'static str {
         match self {
             Scenario::Up => "up",
+            Scenario::UpS3 => "up-s3",
             Scenario::Destroy => "destroy",
             Scenario::Update => "update",
         }
@@ -605,7 +660,7 @@ impl Scenario {
     /// Operations of the run under test: 8 creates + 2 imports, 8 deletes, 1 update.
     fn operations(self) -> u32 {
         match self {
-            Scenario::Up => 10,
+            Scenario::Up | Scenario::UpS3 => 10,
             Scenario::Destroy => 8,
             Scenario::Update => 1,
         }
@@ -613,7 +668,7 @@ impl Scenario {
 
     fn command(self) -> Vec<&'static str> {
         match self {
-            Scenario::Up => vec!["up", "--yes", "--stack", STACK],
+            Scenario::Up | Scenario::UpS3 => vec!["up", "--yes", "--stack", STACK],
             Scenario::Destroy => vec!["destroy", "--yes", "--stack", STACK],
             Scenario::Update => vec!["up", "--yes", "--stack", STACK, "--config", RESIZED],
         }
@@ -622,7 +677,7 @@ impl Scenario {
     /// Brings a fresh cloud to where the run under test starts.
     fn setup(self, cloud: &Cloud) -> Result<(), String> {
         match self {
-            Scenario::Up => Ok(()),
+            Scenario::Up | Scenario::UpS3 => Ok(()),
             Scenario::Destroy | Scenario::Update => {
                 expect_ok("setup up", cloud.cairn(&["up", "--yes", "--stack", STACK])).map(drop)
             }
@@ -634,7 +689,7 @@ impl Scenario {
         let command = self.command();
         expect_ok("the re-run after the crash", cloud.cairn(&command))?;
         match self {
-            Scenario::Up => {
+            Scenario::Up | Scenario::UpS3 => {
                 check_converged_up(cloud, &["--stack", STACK], "cache.r5.large")?;
                 expect_no_changes("preview", cloud.cairn(&["preview", "--stack", STACK]))
             }
@@ -656,7 +711,10 @@ impl Scenario {
     /// (the control: the run has no point beyond the last one).
     fn try_point(self, point: Option<u32>) -> Result<Duration, String> {
         let start = Instant::now();
-        let cloud = Cloud::start(200);
+        let cloud = match self {
+            Scenario::UpS3 => Cloud::start_s3(200),
+            _ => Cloud::start(200),
+        };
         self.setup(&cloud)?;
         match point {
             Some(n) => cloud.cairn_killed_at(&self.command(), n)?,
@@ -664,7 +722,7 @@ impl Scenario {
                 let beyond = self.operations() * POINTS_PER_OP + 1;
                 let out = cloud
                     .sb
-                    .command(&Cloud::local_args(&self.command()))
+                    .command(&cloud.local_args(&self.command()))
                     .env("CAIRN_TEST_KILL_AT", beyond.to_string())
                     .output()
                     .map_err(|e| e.to_string())?;
@@ -771,7 +829,7 @@ impl Scenario {
             failures.len(),
             failures.join("\n\n")
         );
-        if slow() && matches!(self, Scenario::Up) {
+        if slow() && matches!(self, Scenario::Up | Scenario::UpS3) {
             assert!(
                 tried >= 20,
                 "at least 20 distinct kill points, tried {tried}"
@@ -790,6 +848,13 @@ fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
 #[test]
 fn a_kill_at_every_journal_point_of_up_converges_with_nothing_duplicated() {
     Scenario::Up.sweep();
+}
+
+/// The same with the state in S3: the intent in flight is in the remote
+/// journal, and the re-run takes over the dead process's lock.
+#[test]
+fn a_kill_at_every_journal_point_of_up_with_state_in_s3_converges() {
+    Scenario::UpS3.sweep();
 }
 
 #[test]
@@ -819,7 +884,7 @@ struct Timed {
 fn spawn_timed(cloud: &Cloud, args: &[&str]) -> (Child, Instant) {
     let child = cloud
         .sb
-        .command(&Cloud::local_args(args))
+        .command(&cloud.local_args(args))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
