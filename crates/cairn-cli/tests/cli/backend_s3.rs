@@ -34,6 +34,11 @@ struct Cloud {
 
 impl Cloud {
     fn start() -> Cloud {
+        Self::start_with_delay(500)
+    }
+
+    /// `delay_ms`: how long the emulator keeps a replication group `creating`.
+    fn start_with_delay(delay_ms: u64) -> Cloud {
         let sb = Sandbox::new();
         let emulator_state = sb.dir.path().join("emulator");
         for _ in 0..5 {
@@ -41,7 +46,7 @@ impl Cloud {
             let cfg = EmulatorConfig {
                 port,
                 state_dir: emulator_state.clone(),
-                delay_ms: 500,
+                delay_ms,
                 twin: false,
             };
             match cairn_emulator::daemon_start(&cfg) {
@@ -53,7 +58,7 @@ impl Cloud {
                             "CAIRN_EMULATOR_STATE",
                             &emulator_state.display().to_string(),
                         )
-                        .with_env("CAIRN_EMULATOR_DELAY_MS", "500")
+                        .with_env("CAIRN_EMULATOR_DELAY_MS", &delay_ms.to_string())
                         .with_env("CAIRN_AWS_POLL_MS", "100");
                     let mut cloud = Cloud {
                         sb,
@@ -209,7 +214,10 @@ fn assert_clean_preview(cloud: &Cloud) {
 
 #[test]
 fn two_concurrent_ups_one_wins_and_the_other_gets_a_lock_error() {
-    let cloud = Cloud::start();
+    // The replication group stays `creating` for 5 s, so the first run holds
+    // the lock that long; the second starts once the lock object exists.
+    // (A truly simultaneous race is tested at the API level in cairn-backend-s3.)
+    let cloud = Cloud::start_with_delay(5000);
     let url = backend_url();
     let spawn = || {
         cloud
@@ -228,21 +236,22 @@ fn two_concurrent_ups_one_wins_and_the_other_gets_a_lock_error() {
             .spawn()
             .expect("spawn cairn")
     };
-    let (a, b) = (spawn(), spawn());
-    let (a_pid, b_pid) = (a.id(), b.id());
-    let a = Run::from(a.wait_with_output().expect("wait a"));
-    let b = Run::from(b.wait_with_output().expect("wait b"));
-    let ((winner, winner_pid), (loser, _)) = match (a.code, b.code) {
-        (Some(0), Some(1)) => ((a, a_pid), (b, b_pid)),
-        (Some(1), Some(0)) => ((b, b_pid), (a, a_pid)),
-        _ => panic!(
-            "expected one success and one lock error, got {:?} and {:?}\nA:\n{}\nB:\n{}",
-            a.code,
-            b.code,
-            a.all(),
-            b.all()
-        ),
-    };
+    let mut first = spawn();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !cloud.lock_exists() {
+        assert!(
+            first.try_wait().expect("poll first run").is_none(),
+            "the first run ended before taking the lock"
+        );
+        assert!(std::time::Instant::now() < deadline, "no lock after 120 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let second = spawn();
+    let winner_pid = first.id();
+    let loser = Run::from(second.wait_with_output().expect("wait second"));
+    let winner = Run::from(first.wait_with_output().expect("wait first"));
+    assert_eq!(winner.code, Some(0), "{}", winner.all());
+    assert_eq!(loser.code, Some(1), "{}", loser.all());
     assert!(
         loser.stderr.contains("cairn::state::locked")
             && loser.stderr.contains(&format!("pid {winner_pid}")),
