@@ -515,3 +515,48 @@ fn a_missing_kms_key_fails_before_anything_is_written() {
     );
     assert!(cloud.replication_groups().is_empty(), "nothing created");
 }
+
+#[test]
+fn a_lock_held_on_another_host_needs_force_unlock_which_warns() {
+    let cloud = Cloud::start();
+    // A CI runner died holding the dev stack's lock.
+    runtime().block_on(async {
+        let holder = serde_json::json!({
+            "host": "ci-runner-7", "pid": 4242,
+            "started_at": "2026-11-29T00:00:00Z", "command": "cairn up --stack dev",
+            "lock_id": "ci-runner-7-4242-1"
+        });
+        cloud
+            .s3()
+            .await
+            .put_object()
+            .bucket(BUCKET)
+            .key("platform/redis/redis-dev.lock")
+            .body(serde_json::to_vec(&holder).unwrap().into())
+            .send()
+            .await
+            .expect("put lock");
+    });
+    let locked = cloud.cairn_s3(&["up", "--yes", "--stack", "dev"]);
+    assert_eq!(locked.code, Some(1), "{}", locked.all());
+    assert!(
+        locked.stderr.contains("cairn::state::locked")
+            && locked.stderr.contains("pid 4242 on host ci-runner-7")
+            && locked.stderr.contains("--force-unlock"),
+        "{}",
+        locked.stderr
+    );
+    assert!(cloud.replication_groups().is_empty(), "nothing was touched");
+    let forced = cloud
+        .cairn_s3(&["up", "--yes", "--stack", "dev", "--force-unlock"])
+        .ok();
+    assert!(
+        forced
+            .stderr
+            .contains("warning: removed the lock held by pid 4242 on ci-runner-7"),
+        "{}",
+        forced.stderr
+    );
+    assert!(cloud.object("platform/redis/redis-dev.lock").is_none());
+    assert!(cloud.object(DEV_STATE_KEY).is_some());
+}
