@@ -835,6 +835,8 @@ struct Sched<'a> {
     pre_ops: HashMap<usize, u64>,
     /// Names already in `skipped`.
     skipped_set: HashSet<String>,
+    /// `Same` steps that turned into updates at apply time (see `prepare_apply`).
+    late_updates: HashSet<String>,
 }
 
 impl<'a> Sched<'a> {
@@ -982,6 +984,9 @@ impl<'a> Sched<'a> {
 
     fn prepare_apply(&mut self, step: &'a Step) -> Prepared {
         if step.action == Action::Same {
+            if let Some(prepared) = self.late_update(step) {
+                return prepared;
+            }
             return match step
                 .old
                 .as_ref()
@@ -1024,29 +1029,7 @@ impl<'a> Sched<'a> {
                     None => Prepared::Done(OpDone::nothing()),
                 }
             }
-            (Action::Update, Some(old)) => {
-                if let Some(p) = self.registry.get(&step.type_token) {
-                    let changes = diff_inputs(&old.inputs, &inputs);
-                    let mut forced: Vec<String> = changes
-                        .iter()
-                        .filter(|c| schema_forces_replace(p.schema(), &c.path))
-                        .map(|c| c.path.to_string())
-                        .collect();
-                    forced.extend(
-                        p.extra_replace_paths(&reveal_map(&old.inputs), &reveal_map(&inputs))
-                            .iter()
-                            .map(ToString::to_string),
-                    );
-                    if !forced.is_empty() {
-                        return Prepared::Done(OpDone::failed(format!(
-                            "the change to {} requires replacing `{}`, which the plan did not include; plan again",
-                            forced.join(", "),
-                            step.name
-                        )));
-                    }
-                }
-                self.launch(step, Job::Update { inputs, old })
-            }
+            (Action::Update, Some(old)) => self.launch_update(step, old, inputs),
             (Action::Replace, Some(old)) => self.launch(
                 step,
                 Job::Replace {
@@ -1057,6 +1040,58 @@ impl<'a> Sched<'a> {
             ),
             (Action::Same | Action::Delete, _) => Prepared::Done(OpDone::nothing()),
         }
+    }
+
+    /// A `Same` step whose references resolve to new values now that the
+    /// resources it reads were applied in this run (the planner assumed an
+    /// in-place update keeps outputs not named like a changed input): update
+    /// it now, so the run converges instead of the next one. Imported
+    /// resources are left to the next plan (their undeclared properties are
+    /// not managed).
+    fn late_update(&mut self, step: &'a Step) -> Option<Prepared> {
+        let old = step.old.as_ref()?;
+        if old.imported || old.type_token != step.type_token {
+            return None;
+        }
+        self.spec_res.get(step.name.as_str())?;
+        let inputs = self.desired_inputs(step).ok()?;
+        if inputs == old.inputs {
+            return None;
+        }
+        self.late_updates.insert(step.name.clone());
+        self.emit(ExecEvent::Started {
+            name: step.name.clone(),
+            action: Action::Update,
+        });
+        self.emit(ExecEvent::Progress {
+            name: step.name.clone(),
+            status: "a resource it references changed its outputs; updating".into(),
+        });
+        Some(self.launch_update(step, old.clone(), inputs))
+    }
+
+    fn launch_update(&self, step: &Step, old: ResourceState, inputs: Map) -> Prepared {
+        if let Some(p) = self.registry.get(&step.type_token) {
+            let changes = diff_inputs(&old.inputs, &inputs);
+            let mut forced: Vec<String> = changes
+                .iter()
+                .filter(|c| schema_forces_replace(p.schema(), &c.path))
+                .map(|c| c.path.to_string())
+                .collect();
+            forced.extend(
+                p.extra_replace_paths(&reveal_map(&old.inputs), &reveal_map(&inputs))
+                    .iter()
+                    .map(ToString::to_string),
+            );
+            if !forced.is_empty() {
+                return Prepared::Done(OpDone::failed(format!(
+                            "the change to {} requires replacing `{}`, which the plan did not include; plan again",
+                            forced.join(", "),
+                            step.name
+                        )));
+            }
+        }
+        self.launch(step, Job::Update { inputs, old })
     }
 
     fn complete(&mut self, op: usize, done: OpDone) {
@@ -1071,7 +1106,9 @@ impl<'a> Sched<'a> {
                 self.current.resources.remove(&step.name);
             }
         }
-        let visible = step.action != Action::Same;
+        let late = self.late_updates.contains(&step.name);
+        let visible = step.action != Action::Same || late;
+        let action = if late { Action::Update } else { step.action };
         match done.result {
             Ok(pre_op) => {
                 self.status[op] = Status::Done;
@@ -1082,7 +1119,7 @@ impl<'a> Sched<'a> {
                     OpKind::Apply | OpKind::Delete if visible => {
                         self.emit(ExecEvent::Finished {
                             name: step.name.clone(),
-                            action: step.action,
+                            action,
                             elapsed: done.elapsed,
                         });
                         if pre_op.is_none() {
@@ -1192,6 +1229,7 @@ pub async fn apply(
         skipped: Vec::new(),
         pre_ops: HashMap::new(),
         skipped_set: HashSet::new(),
+        late_updates: HashSet::new(),
     };
     let shared = Shared {
         sink,

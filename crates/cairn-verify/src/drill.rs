@@ -648,34 +648,56 @@ async fn cleanup(
         host: String::new(),
         port: 0,
     };
-    let at = w
+    let mut at = w
         .resolve(nodes, &none, slot)
         .await
         .unwrap_or_else(|| fallback.clone());
-    let mut c = match w.conn(&at).await {
-        Ok(c) => c,
-        Err(e) => return format!("; drill keys NOT removed: {e}"),
-    };
-    let mut remaining = 0i64;
-    for chunk in keys.chunks(200) {
-        let _ = redis::cmd("DEL")
-            .arg(chunk)
-            .query_async::<i64>(&mut c)
-            .await;
-        match redis::cmd("EXISTS")
-            .arg(chunk)
-            .query_async::<i64>(&mut c)
-            .await
-        {
-            Ok(n) => remaining += n,
-            Err(e) => return format!("; drill key cleanup unverified: {e}"),
+    // Right after a failover a node can still answer MOVED for the slot:
+    // follow the redirect (a few times) instead of giving up.
+    let mut last = String::new();
+    for _ in 0..4 {
+        let mut c = match w.conn(&at).await {
+            Ok(c) => c,
+            Err(e) => return format!("; drill keys NOT removed: {e}"),
+        };
+        match delete_keys(&mut c, keys).await {
+            Ok(0) => return format!("; all {} drill keys removed", keys.len()),
+            Ok(remaining) => return format!("; {remaining} drill keys still exist"),
+            Err(e) => {
+                last = e.to_string();
+                match e.redirect_node().and_then(|(node, _)| parse_addr(node)) {
+                    Some(next) => at = next,
+                    None => tokio::time::sleep(Duration::from_millis(300)).await,
+                }
+            }
         }
     }
-    if remaining == 0 {
-        format!("; all {} drill keys removed", keys.len())
-    } else {
-        format!("; {remaining} drill keys still exist")
+    format!("; drill key cleanup unverified: {last}")
+}
+
+/// DEL then EXISTS over `keys`: how many are left.
+async fn delete_keys(
+    c: &mut redis::aio::MultiplexedConnection,
+    keys: &[String],
+) -> redis::RedisResult<i64> {
+    let mut remaining = 0i64;
+    for chunk in keys.chunks(200) {
+        let _ = redis::cmd("DEL").arg(chunk).query_async::<i64>(c).await;
+        remaining += redis::cmd("EXISTS")
+            .arg(chunk)
+            .query_async::<i64>(c)
+            .await?;
     }
+    Ok(remaining)
+}
+
+/// `host:port` from a MOVED redirect.
+fn parse_addr(node: &str) -> Option<Addr> {
+    let (host, port) = node.rsplit_once(':')?;
+    Some(Addr {
+        host: host.to_string(),
+        port: port.parse().ok()?,
+    })
 }
 
 #[cfg(test)]

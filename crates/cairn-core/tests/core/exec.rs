@@ -529,3 +529,38 @@ async fn a_create_whose_answer_is_lost_stays_pending_and_the_next_run_adopts_it(
     assert_eq!(w.data.cloud().resources().len(), 1, "no duplicate");
     assert_eq!(w.data.calls(Operation::Create), 1);
 }
+
+/// The planner assumes an in-place update keeps outputs not named like a
+/// changed input; when that guess is wrong, a dependent planned `Same` is
+/// updated in the same run, so the run converges (not the next one).
+#[tokio::test]
+async fn a_dependent_planned_same_is_updated_when_its_reference_changed_at_apply() {
+    let w = World::new();
+    let v1 = stack(vec![
+        res("a", DATA_TOKEN, json!({"input": 1})),
+        res("b", DATA_TOKEN, json!({"input": "${a.output}"})),
+    ]);
+    let (_, r1, _) = w.up(&v1, &StackState::default(), 4).await;
+    assert!(r1.ok());
+    let v2 = stack(vec![
+        res("a", DATA_TOKEN, json!({"input": 2})),
+        res("b", DATA_TOKEN, json!({"input": "${a.output}"})),
+    ]);
+    let p = w.plan(&v2, &r1.state);
+    let b = p.steps.iter().find(|s| s.name == "b").unwrap();
+    assert_eq!(
+        b.action,
+        Action::Same,
+        "the planner's guess: a's output stays"
+    );
+    let (_, r2, events) = w.up(&v2, &r1.state, 4).await;
+    assert!(r2.ok(), "{r2:?}");
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, ExecEvent::Started { name, action: Action::Update } if name == "b")));
+    assert!(r2.succeeded.contains(&"b".to_string()));
+    assert!(
+        !w.plan(&v2, &r2.state).has_changes(),
+        "converged in one run"
+    );
+}
