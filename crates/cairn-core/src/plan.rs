@@ -836,6 +836,9 @@ pub fn plan(
         } else if let (Action::Update, Some(old)) = (action, old) {
             // An in-place update keeps the physical resource: its outputs stay,
             // except those named like a changed input, which take the new value.
+            // A wrong guess is caught at apply: a dependent planned `Same`
+            // whose references then resolve differently is updated in the same
+            // run (`exec`, `late_update`).
             let changed: BTreeSet<&str> = changes.iter().filter_map(|c| c.path.top()).collect();
             let outputs = old
                 .outputs
