@@ -618,10 +618,10 @@ impl RemoteStore {
 
     async fn upload(&self, force: bool) -> Result<(), BackendError> {
         let mut etag = self.state_etag.lock().await;
-        if !force && !self.dirty.swap(false, Ordering::SeqCst) {
+        let was_dirty = self.dirty.swap(false, Ordering::SeqCst);
+        if !force && !was_dirty {
             return Ok(());
         }
-        self.dirty.store(false, Ordering::SeqCst);
         let bytes = self.store.export_snapshot()?;
         match self
             .backend

@@ -23,11 +23,7 @@ async fn cloud() -> (Emulator, aws_config::SdkConfig) {
         ))
         .load()
         .await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3(&sdk);
     s3.create_bucket()
         .bucket(BUCKET)
         .send()
@@ -42,6 +38,14 @@ async fn cloud() -> (Emulator, aws_config::SdkConfig) {
         .await
         .expect("alias");
     (emulator, sdk)
+}
+
+fn s3(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
 }
 
 fn backend(sdk: &aws_config::SdkConfig) -> S3Backend {
@@ -161,52 +165,49 @@ async fn a_writer_whose_lock_was_force_removed_cannot_overwrite_newer_state() {
         state.resources["two"].outputs["token"],
         Value::Secret(Box::new(Value::from("s3cr3t-two")))
     );
-    let raw = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    )
-    .get_object()
-    .bucket(BUCKET)
-    .key("p/prod.state.json")
-    .send()
-    .await
-    .unwrap()
-    .body
-    .collect()
-    .await
-    .unwrap()
-    .into_bytes();
+    let raw = s3(&sdk)
+        .get_object()
+        .bucket(BUCKET)
+        .key("p/prod.state.json")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
     let raw = String::from_utf8_lossy(&raw);
     assert!(!raw.contains("s3cr3t"), "plaintext secret in the object");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_process_is_locked_out_until_the_first_closes() {
+async fn a_held_lock_refuses_other_writers_until_closed_and_a_foreign_one_is_never_stale() {
     let (_emulator, sdk) = cloud().await;
     let work = tempfile::tempdir().unwrap();
     let b = backend(&sdk);
     let first = b.open_writer("prod", &work.path().join("a")).await.unwrap();
-    // Another host's holder: rewrite the lock as if a CI runner held it.
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    match b.open_writer("prod", &work.path().join("b")).await {
+        Err(BackendError::State(StateError::Locked(holder))) => {
+            assert_eq!(holder.pid, std::process::id());
+            assert!(!holder.stale, "its holder is alive");
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    // A lock a CI runner left on another stack.
     let info = serde_json::json!({
         "host": "ci-runner-7", "pid": 4242, "started_at": "2026-11-29T00:00:00Z",
-        "command": "cairn up --stack prod"
+        "command": "cairn up --stack staging"
     });
-    // The first writer's lock stays; a different holder is simulated by a
-    // second stack whose lock a foreign host holds.
-    s3.put_object()
+    s3(&sdk)
+        .put_object()
         .bucket(BUCKET)
         .key("p/staging.lock")
         .body(serde_json::to_vec(&info).unwrap().into())
         .send()
         .await
         .unwrap();
-    match b.open_writer("staging", &work.path().join("b")).await {
+    match b.open_writer("staging", &work.path().join("c")).await {
         Err(BackendError::State(StateError::Locked(holder))) => {
             assert_eq!(holder.host, "ci-runner-7");
             assert_eq!(holder.pid, 4242);
@@ -215,7 +216,7 @@ async fn a_second_process_is_locked_out_until_the_first_closes() {
         other => panic!("expected Locked, got {other:?}"),
     }
     first.close().await.unwrap();
-    let again = b.open_writer("prod", &work.path().join("c")).await.unwrap();
+    let again = b.open_writer("prod", &work.path().join("d")).await.unwrap();
     again.close().await.unwrap();
 }
 
@@ -224,11 +225,7 @@ async fn a_second_process_is_locked_out_until_the_first_closes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_emulator_refuses_sse_kms_with_an_unknown_key() {
     let (_emulator, sdk) = cloud().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3(&sdk);
     let put = |key: &'static str| {
         s3.put_object()
             .bucket(BUCKET)

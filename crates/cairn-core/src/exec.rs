@@ -837,6 +837,9 @@ struct Sched<'a> {
     skipped_set: HashSet<String>,
     /// `Same` steps that turned into updates at apply time (see `prepare_apply`).
     late_updates: HashSet<String>,
+    /// Resources whose recorded state an operation of this run rewrote
+    /// (so their outputs may differ from what the plan assumed).
+    rewritten: HashSet<String>,
 }
 
 impl<'a> Sched<'a> {
@@ -1050,7 +1053,10 @@ impl<'a> Sched<'a> {
     /// not managed).
     fn late_update(&mut self, step: &'a Step) -> Option<Prepared> {
         let old = step.old.as_ref()?;
-        if old.imported || old.type_token != step.type_token {
+        if old.imported
+            || old.type_token != step.type_token
+            || !step.dependencies.iter().any(|d| self.rewritten.contains(d))
+        {
             return None;
         }
         self.spec_res.get(step.name.as_str())?;
@@ -1097,6 +1103,11 @@ impl<'a> Sched<'a> {
     fn complete(&mut self, op: usize, done: OpDone) {
         let step = self.step(op);
         let kind = self.ops[op].kind;
+        let late = self.late_updates.contains(&step.name);
+        let visible = step.action != Action::Same || late;
+        if visible && !matches!(done.change, Change::None) {
+            self.rewritten.insert(step.name.clone());
+        }
         match done.change {
             Change::None => {}
             Change::Write(rs) => {
@@ -1106,8 +1117,6 @@ impl<'a> Sched<'a> {
                 self.current.resources.remove(&step.name);
             }
         }
-        let late = self.late_updates.contains(&step.name);
-        let visible = step.action != Action::Same || late;
         let action = if late { Action::Update } else { step.action };
         match done.result {
             Ok(pre_op) => {
@@ -1230,6 +1239,7 @@ pub async fn apply(
         pre_ops: HashMap::new(),
         skipped_set: HashSet::new(),
         late_updates: HashSet::new(),
+        rewritten: HashSet::new(),
     };
     let shared = Shared {
         sink,

@@ -853,6 +853,7 @@ pub(crate) async fn dp5_policy(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tests::exp;
 
     fn bulk(s: &str) -> Value {
         Value::BulkString(s.as_bytes().to_vec())
@@ -898,26 +899,6 @@ mod tests {
                 ]),
             ]),
         ])
-    }
-
-    fn exp() -> Expectations {
-        Expectations {
-            stack: "s".into(),
-            environment: "prod".into(),
-            replication_group_id: "r".into(),
-            node_type: "cache.r5.large".into(),
-            num_node_groups: 2,
-            replicas_per_node_group: 1,
-            require_failover_multi_az: true,
-            kms_key_arn: None,
-            parameter_group_name: "pg".into(),
-            security_group_id: "sg".into(),
-            allowed_cidrs: vec![],
-            allowed_source_security_groups: vec![],
-            port: 6379,
-            secret_id: "x".into(),
-            namespacing_doc: "d".into(),
-        }
     }
 
     #[test]

@@ -358,7 +358,8 @@ mod tests {
         }
     }
 
-    fn exp() -> Expectations {
+    /// Expectations for a 2×1 prod group, shared by the unit tests.
+    pub(crate) fn exp() -> Expectations {
         Expectations {
             stack: "s".into(),
             environment: "prod".into(),

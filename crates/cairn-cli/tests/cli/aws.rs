@@ -1,7 +1,7 @@
 //! The Redis stacks end to end against the local AWS emulator (moto + real
 //! redis-server twins), checked independently through the real AWS SDK.
 
-use super::common::Sandbox;
+use super::common::{free_port, sdk_config, Sandbox};
 use aws_sdk_elasticache::Client as ElastiCache;
 use std::path::PathBuf;
 use std::process::Command;
@@ -11,13 +11,6 @@ struct Local {
     sb: Sandbox,
     port: u16,
     emulator_state: PathBuf,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 impl Local {
@@ -51,14 +44,7 @@ impl Local {
     }
 
     async fn sdk(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(self.endpoint())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_elasticache::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-            .load()
-            .await
+        sdk_config(&self.endpoint()).await
     }
 
     async fn emulator(&self) -> cairn_emulator::Emulator {

@@ -4,9 +4,10 @@
 //! the remote journal, and the object encrypted with the customer key.
 //! The cloud is checked through the AWS SDK, never through cairn.
 
-use super::common::{free_port, runtime, sdk_config, Run, Sandbox};
+use super::common::{
+    make_state_bucket_and_key, runtime, s3_client, sdk_config, start_private_emulator, Run, Sandbox,
+};
 use aws_sdk_s3::types::ServerSideEncryption;
-use cairn_emulator::EmulatorConfig;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -39,41 +40,16 @@ impl Cloud {
 
     /// `delay_ms`: how long the emulator keeps a replication group `creating`.
     fn start_with_delay(delay_ms: u64) -> Cloud {
-        let sb = Sandbox::new();
-        let emulator_state = sb.dir.path().join("emulator");
-        for _ in 0..5 {
-            let port = free_port();
-            let cfg = EmulatorConfig {
-                port,
-                state_dir: emulator_state.clone(),
-                delay_ms,
-                twin: false,
-            };
-            match cairn_emulator::daemon_start(&cfg) {
-                Ok(status) => {
-                    assert!(status.running, "emulator daemon running");
-                    let sb = sb
-                        .with_env("LOCAL_AWS_PORT", &port.to_string())
-                        .with_env(
-                            "CAIRN_EMULATOR_STATE",
-                            &emulator_state.display().to_string(),
-                        )
-                        .with_env("CAIRN_EMULATOR_DELAY_MS", &delay_ms.to_string())
-                        .with_env("CAIRN_AWS_POLL_MS", "100");
-                    let mut cloud = Cloud {
-                        sb,
-                        port,
-                        emulator_state,
-                        key_arn: String::new(),
-                    };
-                    cloud.key_arn = runtime().block_on(cloud.make_bucket_and_key());
-                    return cloud;
-                }
-                Err(cairn_emulator::EmulatorError::PortInUse { .. }) => continue,
-                Err(e) => panic!("starting the emulator: {e:?}"),
-            }
-        }
-        panic!("no free port for the emulator");
+        let (sb, port, emulator_state) = start_private_emulator(Sandbox::new(), delay_ms);
+        let mut cloud = Cloud {
+            sb,
+            port,
+            emulator_state,
+            key_arn: String::new(),
+        };
+        cloud.key_arn = runtime()
+            .block_on(async { make_state_bucket_and_key(&cloud.sdk().await, BUCKET, ALIAS).await });
+        cloud
     }
 
     async fn sdk(&self) -> aws_config::SdkConfig {
@@ -81,36 +57,7 @@ impl Cloud {
     }
 
     async fn s3(&self) -> aws_sdk_s3::Client {
-        let conf = aws_sdk_s3::config::Builder::from(&self.sdk().await)
-            .force_path_style(true)
-            .build();
-        aws_sdk_s3::Client::from_conf(conf)
-    }
-
-    /// What a platform team sets up once: the bucket and the state key.
-    async fn make_bucket_and_key(&self) -> String {
-        self.s3()
-            .await
-            .create_bucket()
-            .bucket(BUCKET)
-            .send()
-            .await
-            .expect("create bucket");
-        let kms = aws_sdk_kms::Client::new(&self.sdk().await);
-        let key = kms
-            .create_key()
-            .description("cairn state")
-            .send()
-            .await
-            .expect("create key");
-        let meta = key.key_metadata().expect("key metadata");
-        kms.create_alias()
-            .alias_name(ALIAS)
-            .target_key_id(meta.key_id())
-            .send()
-            .await
-            .expect("create alias");
-        meta.arn().expect("key arn").to_string()
+        s3_client(&self.sdk().await)
     }
 
     fn cairn(&self, args: &[&str]) -> Run {

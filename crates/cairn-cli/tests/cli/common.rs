@@ -148,3 +148,77 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .load()
         .await
 }
+
+/// A private emulator daemon (no redis twins) on a free loopback port, and
+/// the sandbox pointed at it: the CLI's `--local` finds the daemon by its
+/// state dir and reuses it (`daemon_start` is idempotent), so twins stay off.
+/// Returns the sandbox, the port and the emulator's state dir.
+pub fn start_private_emulator(sb: Sandbox, delay_ms: u64) -> (Sandbox, u16, PathBuf) {
+    let emulator_state = sb.dir.path().join("emulator");
+    let mut last = None;
+    for _ in 0..5 {
+        let port = free_port();
+        let cfg = cairn_emulator::EmulatorConfig {
+            port,
+            state_dir: emulator_state.clone(),
+            delay_ms,
+            twin: false,
+        };
+        match cairn_emulator::daemon_start(&cfg) {
+            Ok(status) => {
+                assert!(status.running, "emulator daemon running");
+                let sb = sb
+                    .with_env("LOCAL_AWS_PORT", &port.to_string())
+                    .with_env(
+                        "CAIRN_EMULATOR_STATE",
+                        &emulator_state.display().to_string(),
+                    )
+                    .with_env("CAIRN_EMULATOR_DELAY_MS", &delay_ms.to_string())
+                    .with_env("CAIRN_AWS_POLL_MS", "100");
+                return (sb, port, emulator_state);
+            }
+            Err(e @ cairn_emulator::EmulatorError::PortInUse { .. }) => last = Some(e),
+            Err(e) => panic!("starting the emulator: {e:?}"),
+        }
+    }
+    panic!("no free port for the emulator: {last:?}");
+}
+
+/// An S3 client for the emulator (path-style: no per-bucket host names).
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// What a platform team sets up once for the S3 state backend: the bucket,
+/// and a customer KMS key behind `alias`. Returns the key's ARN.
+pub async fn make_state_bucket_and_key(
+    sdk: &aws_config::SdkConfig,
+    bucket: &str,
+    alias: &str,
+) -> String {
+    s3_client(sdk)
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("create state bucket");
+    let kms = aws_sdk_kms::Client::new(sdk);
+    let key = kms
+        .create_key()
+        .description("cairn state")
+        .send()
+        .await
+        .expect("create state key");
+    let meta = key.key_metadata().expect("key metadata");
+    kms.create_alias()
+        .alias_name(alias)
+        .target_key_id(meta.key_id())
+        .send()
+        .await
+        .expect("create state key alias");
+    meta.arn().expect("key arn").to_string()
+}

@@ -10,13 +10,16 @@
 //! Each test prints its figures and writes them to
 //! `target/tmp/reliability/<test>.json`.
 
-use super::common::{files_under, free_port, runtime, sdk_config, workspace, Run, Sandbox};
+use super::common::{
+    files_under, make_state_bucket_and_key, runtime, sdk_config, start_private_emulator, workspace,
+    Run, Sandbox,
+};
 use super::fault_proxy::{FaultConfig, FaultKind, FaultProxy, Rule, Stats};
 use aws_sdk_elasticache::Client as ElastiCache;
 use aws_sdk_iam::Client as Iam;
 use aws_sdk_kms::Client as Kms;
 use aws_sdk_secretsmanager::Client as SecretsManager;
-use cairn_emulator::{EmulatorConfig, NetworkFixture};
+use cairn_emulator::NetworkFixture;
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
@@ -85,24 +88,7 @@ impl Cloud {
         let mut cloud = Self::start(delay_ms);
         runtime().block_on(async {
             let sdk = cloud.sdk().await;
-            let s3 = aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&sdk)
-                    .force_path_style(true)
-                    .build(),
-            );
-            s3.create_bucket()
-                .bucket(STATE_BACKEND_BUCKET)
-                .send()
-                .await
-                .expect("state bucket");
-            let kms = Kms::new(&sdk);
-            let key = kms.create_key().send().await.expect("state key");
-            kms.create_alias()
-                .alias_name(STATE_BACKEND_ALIAS)
-                .target_key_id(key.key_metadata().expect("key").key_id())
-                .send()
-                .await
-                .expect("state key alias");
+            make_state_bucket_and_key(&sdk, STATE_BACKEND_BUCKET, STATE_BACKEND_ALIAS).await
         });
         cloud.backend = Some(format!(
             "s3://{STATE_BACKEND_BUCKET}/stacks?kms_key={STATE_BACKEND_ALIAS}"
@@ -111,41 +97,13 @@ impl Cloud {
     }
 
     fn start_in(sb: Sandbox, delay_ms: u64) -> Cloud {
-        let emulator_state = sb.dir.path().join("emulator");
-        let mut last = None;
-        for _ in 0..5 {
-            let port = free_port();
-            let cfg = EmulatorConfig {
-                port,
-                state_dir: emulator_state.clone(),
-                delay_ms,
-                twin: false,
-            };
-            // The CLI's `--local` finds this daemon by its state dir and
-            // reuses it (daemon_start is idempotent), so twins stay off.
-            match cairn_emulator::daemon_start(&cfg) {
-                Ok(status) => {
-                    assert!(status.running, "emulator daemon running");
-                    let sb = sb
-                        .with_env("LOCAL_AWS_PORT", &port.to_string())
-                        .with_env(
-                            "CAIRN_EMULATOR_STATE",
-                            &emulator_state.display().to_string(),
-                        )
-                        .with_env("CAIRN_EMULATOR_DELAY_MS", &delay_ms.to_string())
-                        .with_env("CAIRN_AWS_POLL_MS", "100");
-                    return Cloud {
-                        sb,
-                        port,
-                        emulator_state,
-                        backend: None,
-                    };
-                }
-                Err(e @ cairn_emulator::EmulatorError::PortInUse { .. }) => last = Some(e),
-                Err(e) => panic!("starting the emulator: {e:?}"),
-            }
+        let (sb, port, emulator_state) = start_private_emulator(sb, delay_ms);
+        Cloud {
+            sb,
+            port,
+            emulator_state,
+            backend: None,
         }
-        panic!("no free port for the emulator: {last:?}");
     }
 
     fn endpoint(&self) -> String {
