@@ -37,7 +37,7 @@ pub struct LockInfo {
 impl LockInfo {
     /// This process.
     pub fn current() -> LockInfo {
-        let mut command = std::env::args().collect::<Vec<_>>().join(" ");
+        let mut command = redact_config_values(std::env::args()).join(" ");
         if command.len() > 300 {
             let mut cut = 300;
             while !command.is_char_boundary(cut) {
@@ -62,6 +62,29 @@ impl LockInfo {
     pub fn holder_gone_from_this_host(&self) -> bool {
         self.host == current_host() && !pid_alive(self.pid)
     }
+}
+
+/// The command line with every `--config KEY=VALUE` value starred out: a
+/// value given there may be a secret, and the lock record is stored.
+fn redact_config_values(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let star = |kv: &str| match kv.split_once('=') {
+        Some((k, _)) => format!("{k}=***"),
+        None => kv.to_string(),
+    };
+    let mut after_flag = false;
+    args.into_iter()
+        .map(|a| {
+            let shown = if after_flag {
+                star(&a)
+            } else if let Some(kv) = a.strip_prefix("--config=") {
+                format!("--config={}", star(kv))
+            } else {
+                a.clone()
+            };
+            after_flag = a == "--config";
+            shown
+        })
+        .collect()
 }
 
 pub(crate) fn current_host() -> String {
@@ -250,6 +273,23 @@ pub(crate) fn rfc3339(unix_secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_values_never_reach_the_lock_record() {
+        let args = [
+            "cairn",
+            "up",
+            "--config",
+            "token=hunter2",
+            "--config=pw=s3cr3t",
+            "--yes",
+        ]
+        .map(String::from);
+        assert_eq!(
+            redact_config_values(args).join(" "),
+            "cairn up --config token=*** --config=pw=*** --yes"
+        );
+    }
 
     #[test]
     fn rfc3339_known_dates() {
