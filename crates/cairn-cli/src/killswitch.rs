@@ -2,7 +2,11 @@
 //! process SIGKILLs itself at the N-th journal point of the run. Each
 //! operation has three points: after its intent is recorded (before the
 //! provider call), after the call returns (before the outcome is recorded),
-//! and after the outcome is recorded. Never set outside tests.
+//! and after the outcome is recorded.
+//!
+//! Compiled in only with the `kill-switch` feature, which only test builds
+//! enable; otherwise [`KillSwitch::from_env`] is `None` whatever the
+//! environment says.
 
 use async_trait::async_trait;
 use cairn_core::state::{Intent, Outcome, StateSink, StateSinkError};
@@ -16,6 +20,7 @@ pub struct KillSwitch<'a> {
 }
 
 impl<'a> KillSwitch<'a> {
+    #[cfg(feature = "kill-switch")]
     pub fn from_env(inner: &'a dyn StateSink) -> Option<Self> {
         let at = std::env::var("CAIRN_TEST_KILL_AT").ok()?.parse().ok()?;
         Some(KillSwitch {
@@ -23,6 +28,12 @@ impl<'a> KillSwitch<'a> {
             at,
             seen: AtomicU64::new(0),
         })
+    }
+
+    /// Without the `kill-switch` feature there is no crash injection.
+    #[cfg(not(feature = "kill-switch"))]
+    pub fn from_env(_inner: &'a dyn StateSink) -> Option<Self> {
+        None
     }
 
     fn point(&self, what: &str) {

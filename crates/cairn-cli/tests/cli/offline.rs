@@ -308,3 +308,59 @@ fn preview_text_snapshot() {
         insta::assert_snapshot!("data-chain-change", change.stdout);
     });
 }
+
+/// `CAIRN_TEST_KILL_AT` is a test-only feature: a binary built the way a
+/// release is (without the `kill-switch` feature) runs to the end. Builds
+/// that binary into its own target directory (the engine without AWS, to
+/// keep the build small).
+#[test]
+fn a_build_without_the_kill_switch_feature_ignores_the_variable() {
+    let test_bin = std::path::Path::new(env!("CARGO_BIN_EXE_cairn"));
+    let target = test_bin
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("target dir")
+        .join("no-kill-switch");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--offline",
+            "--quiet",
+            "-p",
+            "cairn-cli",
+            "--no-default-features",
+            "--bin",
+            "cairn",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .current_dir(super::common::workspace())
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .expect("run cargo build");
+    assert!(
+        built.success(),
+        "cargo build without the kill-switch feature failed"
+    );
+
+    let sb = Sandbox::new();
+    let mut cmd = std::process::Command::new(target.join("debug").join("cairn"));
+    cmd.args(["up", "--yes", "--stack-file", STACK])
+        .current_dir(super::common::workspace())
+        .stdin(std::process::Stdio::null())
+        .env_remove("CAIRN_BACKEND")
+        .env("CAIRN_TEST_KILL_AT", "1");
+    for (k, v) in &sb.env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run the release-like binary");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the variable must be ignored (None = killed by a signal)\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = sb.run(&["state", "list", "--stack-file", STACK]).ok();
+    assert_eq!(list.stdout.lines().count(), 5, "{}", list.stdout);
+}
