@@ -166,6 +166,8 @@ struct Calls {
     update: AtomicUsize,
     delete: AtomicUsize,
     recover: AtomicUsize,
+    reads_in_flight: AtomicUsize,
+    max_reads_in_flight: AtomicUsize,
 }
 
 type ReplaceRule = Box<dyn Fn(&Map, &Map) -> Vec<PropertyPath> + Send + Sync>;
@@ -276,6 +278,11 @@ impl MemoryProvider {
         self.calls.recover.load(Ordering::SeqCst)
     }
 
+    /// The most reads that were in flight at once.
+    pub fn max_reads_in_flight(&self) -> usize {
+        self.calls.max_reads_in_flight.load(Ordering::SeqCst)
+    }
+
     /// The `ctx.timeouts` the last create/update/delete of `name` got.
     pub fn timeouts_seen(&self, name: &str) -> Option<Timeouts> {
         self.timeouts
@@ -378,7 +385,12 @@ impl ResourceProvider for MemoryProvider {
         _inputs: &Map,
     ) -> Result<Option<Observed>, ProviderError> {
         self.calls.read.fetch_add(1, Ordering::SeqCst);
+        let now = self.calls.reads_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.calls
+            .max_reads_in_flight
+            .fetch_max(now, Ordering::SeqCst);
         self.pause().await;
+        self.calls.reads_in_flight.fetch_sub(1, Ordering::SeqCst);
         Ok(self.cloud.get(id).map(|r| Observed {
             id: r.id,
             inputs: r.inputs,

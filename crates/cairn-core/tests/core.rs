@@ -12,3 +12,5 @@ mod plan;
 mod props;
 #[path = "core/reconcile.rs"]
 mod reconcile;
+#[path = "core/drift.rs"]
+mod drift;
