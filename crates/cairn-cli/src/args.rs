@@ -26,7 +26,7 @@ pub enum Command {
     /// Delete the stack's resources (imported and protected ones are kept).
     Destroy(ApplyArgs),
     /// Read every resource from the cloud and report drift.
-    Refresh(RunArgs),
+    Refresh(RefreshArgs),
     /// Adopt an existing cloud resource into state and print matching YAML.
     Import(ImportArgs),
     /// Inspect recorded state.
@@ -102,6 +102,18 @@ pub struct PreviewArgs {
     /// Fold drift (changes made outside the engine) into the plan.
     #[arg(long)]
     pub refresh: bool,
+    /// How many resources `--refresh` reads at once.
+    #[arg(long, default_value_t = 10)]
+    pub parallel: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// How many resources are read at once.
+    #[arg(long, default_value_t = 10)]
+    pub parallel: usize,
 }
 
 #[derive(Args, Debug, Clone)]

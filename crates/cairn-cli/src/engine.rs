@@ -1,8 +1,8 @@
 //! Orchestration: load the stack, open state, recover, plan, confirm, apply.
 
 use crate::args::{
-    ApplyArgs, Cli, Command, EmulatorCommand, Format, ImportArgs, PreviewArgs, RunArgs,
-    StackCommand, StackSelect, StateCommand, VerifyArgs,
+    ApplyArgs, Cli, Command, EmulatorCommand, Format, ImportArgs, PreviewArgs, RefreshArgs,
+    RunArgs, StackCommand, StackSelect, StateCommand, VerifyArgs,
 };
 use crate::backend::{with_writer, Backend, Writer};
 use crate::error::CliError;
@@ -216,7 +216,13 @@ async fn preview(args: PreviewArgs) -> Result<ExitCode, CliError> {
     let loaded = load(&args.run.select).await?;
     let recorded = read_state(&loaded).await?;
     let (state, drift) = if args.refresh {
-        cairn_core::drift::refresh(&recorded, &loaded.registry, &loaded.spec.name).await?
+        cairn_core::drift::refresh_with(
+            &recorded,
+            &loaded.registry,
+            &loaded.spec.name,
+            args.parallel,
+        )
+        .await?
     } else {
         (recorded, Vec::new())
     };
@@ -351,13 +357,16 @@ async fn destroy(args: ApplyArgs) -> Result<ExitCode, CliError> {
     Ok(code)
 }
 
-async fn refresh(args: RunArgs) -> Result<ExitCode, CliError> {
+async fn refresh(args: RefreshArgs) -> Result<ExitCode, CliError> {
+    let parallel = args.parallel;
+    let args = args.run;
     let loaded = load(&args.select).await?;
     let writer = open_writer(&loaded, &args).await?;
     with_writer(writer, async |writer: &Writer| {
         let state = recover(writer, &loaded.registry, &loaded.spec.name).await?;
         let (refreshed, drift) =
-            cairn_core::drift::refresh(&state, &loaded.registry, &loaded.spec.name).await?;
+            cairn_core::drift::refresh_with(&state, &loaded.registry, &loaded.spec.name, parallel)
+                .await?;
         print!("{}", render::text::drift(&drift));
         writer.replace_all(&refreshed)?;
         writer.sync().await?;
