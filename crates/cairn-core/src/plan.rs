@@ -17,9 +17,10 @@
 //!   `replace_on_change`, when the provider's `extra_replace_paths` names a
 //!   prefix of it (asked only when no new input is unknown), or when the
 //!   type token changed.
-//! * A change of `protect`/`retainOnDelete` alone is an `Update` with no
-//!   property changes: the executor writes state without calling the
-//!   provider.
+//! * A change of `protect`/`retainOnDelete` or of the dependencies
+//!   (`dependsOn`, references) alone is an `Update` with no property
+//!   changes: the executor writes state without calling the provider, so
+//!   state keeps the graph that `destroy` orders deletions by.
 //! * Steps come in topological order (dependencies first); deletes follow,
 //!   in reverse dependency order.
 
@@ -800,6 +801,7 @@ pub fn plan(
                 } else if !changes.is_empty()
                     || old.protect != protect
                     || old.retain_on_delete != retain
+                    || !same_deps(&old.dependencies, &deps)
                 {
                     Action::Update
                 } else {

@@ -84,6 +84,16 @@ pub fn plan(plan: &Plan, colour: bool) -> String {
             }
             continue;
         }
+        if let (Action::Update, Some(old)) = (step.action, &step.old) {
+            if !same_set(&old.dependencies, &step.dependencies) {
+                let line = format!(
+                    "~ dependencies: [{}] => [{}]",
+                    old.dependencies.join(", "),
+                    step.dependencies.join(", ")
+                );
+                let _ = writeln!(out, "    {}", paint(&line, Action::Update, colour));
+            }
+        }
         for change in &step.changes {
             let line = match change.kind {
                 ChangeKind::Add => format!("+ {}: {}", change.path, shown(&change.new)),
@@ -127,6 +137,13 @@ pub fn plan(plan: &Plan, colour: bool) -> String {
         let _ = writeln!(out, "No changes.");
     }
     out
+}
+
+/// The same names, in any order.
+fn same_set(a: &[String], b: &[String]) -> bool {
+    let a: std::collections::BTreeSet<&String> = a.iter().collect();
+    let b: std::collections::BTreeSet<&String> = b.iter().collect();
+    a == b
 }
 
 fn shown(v: &Option<Value>) -> String {

@@ -364,3 +364,37 @@ fn a_build_without_the_kill_switch_feature_ignores_the_variable() {
     let list = sb.run(&["state", "list", "--stack-file", STACK]).ok();
     assert_eq!(list.stdout.lines().count(), 5, "{}", list.stdout);
 }
+
+/// A `dependsOn` change alone is an update that state records, so a later
+/// destroy orders deletions by the new graph.
+#[test]
+fn a_depends_on_change_alone_is_planned_and_recorded() {
+    let sb = Sandbox::new();
+    sb.run(&["up", "--yes", "--stack-file", STACK]).ok();
+    let source = std::fs::read_to_string(super::common::workspace().join(STACK)).expect("stack");
+    let changed = source.replace(
+        "    type: random:Password\n",
+        "    type: random:Password\n    options:\n      dependsOn: [first]\n",
+    );
+    assert_ne!(changed, source, "the fixture has a random:Password");
+    let file = sb.dir.path().join("data-chain.yaml");
+    std::fs::write(&file, changed).expect("write stack");
+    let file = file.display().to_string();
+
+    let preview = sb.run(&["preview", "--stack-file", &file]).ok();
+    assert!(
+        preview.stdout.contains("~ token (random:Password) update")
+            && preview.stdout.contains("~ dependencies: [] => [first]")
+            && preview.stdout.contains("Resources: +0 ~1 -0 ±0"),
+        "{}",
+        preview.stdout
+    );
+    sb.run(&["up", "--yes", "--stack-file", &file]).ok();
+    let shown = sb
+        .run(&["state", "show", "token", "--stack-file", &file])
+        .ok();
+    let doc: serde_json::Value = serde_json::from_str(&shown.stdout).expect("json");
+    assert_eq!(doc["dependencies"], serde_json::json!(["first"]), "{doc}");
+    let again = sb.run(&["preview", "--stack-file", &file]).ok();
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+}

@@ -285,6 +285,38 @@ async fn protect_toggle_updates_state_without_provider_calls() {
 }
 
 #[tokio::test]
+async fn a_depends_on_change_alone_is_recorded_and_orders_the_destroy() {
+    // v1: `a` and `b` are independent. v2 adds `b.dependsOn: [a]` and
+    // nothing else: the plan must say so, state must record it without a
+    // provider call, and destroy must then delete `b` before `a`.
+    let w = World::new();
+    let v1 = stack(vec![
+        res("a", DATA_TOKEN, json!({"input": 1})),
+        res("b", DATA_TOKEN, json!({"input": 2})),
+    ]);
+    let (_, r1, _) = w.up(&v1, &StackState::default(), 10).await;
+    let mut v2 = v1.clone();
+    v2.resources[1].options.depends_on = vec!["a".into()];
+    let (p, r2, _) = w.up(&v2, &r1.state, 10).await;
+    let step = p.step("b").unwrap();
+    assert_eq!(step.action, Action::Update, "{p:?}");
+    assert!(step.changes.is_empty(), "no property changed: {p:?}");
+    assert_eq!(p.step("a").unwrap().action, Action::Same);
+    assert!(r2.ok(), "{r2:?}");
+    assert_eq!(r2.state.resources["b"].dependencies, vec!["a".to_string()]);
+    assert_eq!(w.data.calls(Operation::Update), 0, "the engine's own write");
+    assert!(!w.plan(&v2, &r2.state).has_changes(), "converged");
+
+    let d = plan_destroy(&r2.state, &PlanOptions::default());
+    let (r3, events) = w.apply(&d, None, &r2.state, 10).await;
+    assert!(r3.ok(), "{r3:?}");
+    assert!(
+        finished(&events, "b").unwrap() < started(&events, "a").unwrap(),
+        "b depends on a, so b is deleted first: {events:?}"
+    );
+}
+
+#[tokio::test]
 async fn update_that_resolves_to_no_change_is_skipped() {
     // b references a's `output`; a's in-place update keeps outputs not named
     // like a changed input, so b is planned unchanged and never called.

@@ -249,12 +249,16 @@ fn unknowns_propagate_from_replaced_and_updated_resources() {
             json!({"name": "c-a-1", "size": 1}),
             json!({"id": "c-1"}),
         ),
-        recorded(
-            "d",
-            THING,
-            json!({"name": "d", "size": 1, "input": "b-1"}),
-            json!({"id": "d-1"}),
-        ),
+        ResourceState {
+            // As the last apply recorded it: d read b.
+            dependencies: vec!["b".into()],
+            ..recorded(
+                "d",
+                THING,
+                json!({"name": "d", "size": 1, "input": "b-1"}),
+                json!({"id": "d-1"}),
+            )
+        },
         recorded(
             "e",
             THING,
@@ -670,14 +674,10 @@ fn ten_thousand_resources_plan_quickly() {
         state.resources.insert(r.name.clone(), r);
     }
     let spec = stack(resources);
-    let start = std::time::Instant::now();
+    // Speed is a benchmark target (`cargo xtask bench`: the no-op preview).
     let p = w.plan(&spec, &state);
-    let elapsed = start.elapsed();
     assert_eq!(p.steps.len(), n);
     assert!(!p.has_changes(), "{:?}", p.summary());
-    // Debug builds are ~10x slower than release; release is well under 1 s.
-    eprintln!("10k plan: {elapsed:?}");
-    assert!(elapsed.as_secs_f64() < 5.0, "plan took {elapsed:?}");
 }
 
 #[test]
