@@ -39,6 +39,13 @@ pub enum Command {
     #[command(subcommand)]
     Emulator(EmulatorCommand),
     /// Prove the acceptance criteria on the live deployment, with evidence.
+    ///
+    /// Exit codes: 0 every required row passed; 1 a row failed; 2 invalid
+    /// input; 3 inconclusive: nothing failed, but a required row could not
+    /// be checked (e.g. the endpoint is not reachable from here, so the data
+    /// plane rows are SKIP). `--control-plane-only` makes the data plane not
+    /// required, and the summary says only the control plane was verified.
+    #[command(verbatim_doc_comment)]
     Verify(VerifyArgs),
     /// Print the JSON Schema for stack files (for yaml-language-server).
     Schema,
@@ -143,6 +150,11 @@ pub struct VerifyArgs {
     /// stops a primary on the local twin).
     #[arg(long)]
     pub failover_drill: bool,
+    /// Verify the control plane only (AC1-AC10): the data plane (DP1-DP5)
+    /// is not contacted nor required, and the summary says so. For a
+    /// machine that cannot reach the cache (outside its VPC).
+    #[arg(long, conflicts_with = "failover_drill")]
+    pub control_plane_only: bool,
     /// CA bundle to trust for the Redis endpoint's TLS certificate.
     #[arg(long)]
     pub ca_file: Option<PathBuf>,

@@ -588,6 +588,7 @@ async fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
     let options = cairn_verify::VerifyOptions {
         failover_drill: args.failover_drill,
         ca_file: args.ca_file.clone(),
+        control_plane_only: args.control_plane_only,
         ..Default::default()
     };
     let report = cairn_verify::verify(&sdk, &expectations, &options).await;
@@ -599,11 +600,8 @@ async fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
     } else {
         print!("{}", report.to_table());
     }
-    Ok(if report.ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    // 0 ok, 1 failed, 3 inconclusive (a required row could not be checked).
+    Ok(ExitCode::from(report.verdict().exit_code()))
 }
 
 #[cfg(not(feature = "aws"))]

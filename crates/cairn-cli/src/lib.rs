@@ -16,7 +16,8 @@ pub use error::CliError;
 use clap::Parser;
 use std::process::ExitCode;
 
-/// Exit codes: 0 success, 1 an operation failed, 2 invalid input.
+/// Exit codes: 0 success, 1 an operation failed, 2 invalid input,
+/// 3 `verify` inconclusive (a required row could not be checked).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);

@@ -304,7 +304,8 @@ pub(crate) async fn run(input: DrillInput<'_>) -> (Row, Option<DrillResult>) {
                 row(
                     Status::Skip,
                     "the stack has no replicas: there is nothing to fail over to",
-                ),
+                )
+                .not_required(),
                 None,
             )
         } else {

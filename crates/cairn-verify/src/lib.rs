@@ -8,7 +8,10 @@
 //!   the connection secret: TLS and AUTH enforced on every node, the four
 //!   tenant scopes usable with their TTLs, the cluster's shape, and the
 //!   effective eviction policy. An endpoint that cannot be reached from here
-//!   (real AWS from outside the VPC) makes these rows SKIP, never FAIL.
+//!   (real AWS from outside the VPC) makes these rows SKIP, never FAIL, and
+//!   the report [`Verdict::Inconclusive`] (exit code 3), never ok.
+//!   [`VerifyOptions::control_plane_only`] claims less: the data plane is
+//!   not contacted, its rows are not required, and the summary says so.
 //! * **Failover drill** (DR1, opt-in): see [`VerifyOptions::failover_drill`].
 //!
 //! Verification never returns an error: every problem is a failing or
@@ -27,7 +30,7 @@ mod report;
 pub use doc::{scope_ttl, KEY_FORMAT, SCOPES};
 pub use error::VerifyError;
 pub use expect::{story_sizing, Expectations, NAMESPACING_DOC};
-pub use report::{DrillResult, Report, Row, Status};
+pub use report::{DrillResult, Report, Row, Scope, Status, Verdict, EXIT_INCONCLUSIVE};
 
 /// The test tenant under which DP3 and the drill write their keys.
 pub use data::TEST_TENANT;
@@ -53,6 +56,10 @@ pub struct VerifyOptions {
     /// Deadline of each data-plane connection and command; also how long an
     /// endpoint gets to accept a TCP connection before it counts as unreachable.
     pub data_plane_timeout: Duration,
+    /// Verify the control plane only: the data plane is not contacted, its
+    /// rows are SKIP and not required, and the report's scope says so.
+    /// A drill asked for as well is a required SKIP (inconclusive).
+    pub control_plane_only: bool,
 }
 
 impl Default for VerifyOptions {
@@ -61,6 +68,7 @@ impl Default for VerifyOptions {
             failover_drill: false,
             ca_file: None,
             data_plane_timeout: Duration::from_secs(5),
+            control_plane_only: false,
         }
     }
 }
@@ -132,7 +140,11 @@ pub async fn verify(sdk: &SdkConfig, exp: &Expectations, opts: &VerifyOptions) -
         local,
         emulator: cairn_aws::inspect::endpoint_override(sdk),
     };
-    let (dp_rows, drill_row, drill) = data_plane(&inspector, exp, opts, &facts, token, at).await;
+    let (dp_rows, drill_row, drill) = if opts.control_plane_only {
+        control_plane_only(opts)
+    } else {
+        data_plane(&inspector, exp, opts, &facts, token, at).await
+    };
     rows.extend(dp_rows);
     rows.extend(drill_row);
 
@@ -143,10 +155,34 @@ pub async fn verify(sdk: &SdkConfig, exp: &Expectations, opts: &VerifyOptions) -
         d.method = masker.mask(&d.method);
         d
     });
-    Report { rows, drill }
+    let scope = if opts.control_plane_only {
+        Scope::ControlPlaneOnly
+    } else {
+        Scope::Full
+    };
+    Report { rows, drill, scope }
 }
 
 type DataPlaneOut = (Vec<Row>, Option<Row>, Option<DrillResult>);
+
+/// The data-plane rows when only the control plane is claimed: SKIP, not
+/// required. A drill asked for anyway stays required, so it is inconclusive.
+fn control_plane_only(opts: &VerifyOptions) -> DataPlaneOut {
+    let why = "not checked: only the control plane is verified (control-plane-only)";
+    let rows = data::CRIT
+        .iter()
+        .map(|(id, _)| data::row(id, Status::Skip, why).not_required())
+        .collect();
+    let drill = opts.failover_drill.then(|| {
+        Row::new(
+            drill::ID,
+            drill::CRIT,
+            Status::Skip,
+            "not run: the failover drill needs the data plane (control-plane-only)",
+        )
+    });
+    (rows, drill, None)
+}
 
 /// Where the data plane is.
 struct Live {
@@ -387,6 +423,7 @@ mod tests {
             failover_drill: true,
             ca_file: None,
             data_plane_timeout: Duration::from_millis(300),
+            control_plane_only: false,
         };
         let at = Live {
             endpoint: Some(("127.0.0.1".into(), 1)),
@@ -408,8 +445,21 @@ mod tests {
                 r.evidence
             );
         }
-        assert_eq!(drill_row.unwrap().id, "DR1");
+        assert_eq!(drill_row.as_ref().unwrap().id, "DR1");
         assert!(drill.is_none());
+        // Not checked is not proven: the whole report is inconclusive.
+        let mut all = vec![Row::new("AC1", "c", Status::Pass, "e")];
+        all.extend(rows.iter().cloned().chain(drill_row));
+        let report = Report {
+            rows: all,
+            drill: None,
+            scope: Scope::Full,
+        };
+        assert_eq!(report.verdict(), Verdict::Inconclusive);
+        assert_eq!(
+            report.unchecked_ids(),
+            vec!["DP1", "DP2", "DP3", "DP4", "DP5", "DR1"]
+        );
 
         let (rows, _, _) = unreachable(true).await;
         for r in &rows {
@@ -423,8 +473,37 @@ mod tests {
     }
 
     #[test]
+    fn control_plane_only_rows_are_not_required_but_a_drill_is() {
+        let opts = VerifyOptions {
+            control_plane_only: true,
+            ..VerifyOptions::default()
+        };
+        let (rows, drill_row, drill) = control_plane_only(&opts);
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, vec!["DP1", "DP2", "DP3", "DP4", "DP5"]);
+        for r in &rows {
+            assert_eq!(r.status, Status::Skip);
+            assert!(!r.required, "{}", r.id);
+            assert!(
+                r.evidence.contains("only the control plane"),
+                "{}",
+                r.evidence
+            );
+        }
+        assert!(drill_row.is_none() && drill.is_none());
+
+        let (_, drill_row, _) = control_plane_only(&VerifyOptions {
+            failover_drill: true,
+            ..opts
+        });
+        let dr1 = drill_row.expect("the drill asked for gets a row");
+        assert_eq!((dr1.status, dr1.required), (Status::Skip, true));
+    }
+
+    #[test]
     fn default_options() {
         let o = VerifyOptions::default();
+        assert!(!o.control_plane_only);
         assert!(!o.failover_drill && o.ca_file.is_none());
         assert_eq!(o.data_plane_timeout, Duration::from_secs(5));
     }

@@ -39,15 +39,73 @@ pub struct Row {
     pub criterion: String,
     pub status: Status,
     pub evidence: String,
+    /// The verdict needs this row: a required row that was skipped makes
+    /// the report inconclusive. Not required: a row outside the claimed
+    /// scope (`--control-plane-only`) or one that does not apply here.
+    pub required: bool,
 }
 
 impl Row {
+    /// A required row.
     pub fn new(id: &str, criterion: &str, status: Status, evidence: impl Into<String>) -> Row {
         Row {
             id: id.to_string(),
             criterion: criterion.to_string(),
             status,
             evidence: evidence.into(),
+            required: true,
+        }
+    }
+
+    /// The same row, not needed for the verdict.
+    pub fn not_required(mut self) -> Row {
+        self.required = false;
+        self
+    }
+}
+
+/// What a report claims to have verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// Control plane and data plane (and the drill when asked).
+    Full,
+    /// Only the control plane: the data plane was not contacted.
+    ControlPlaneOnly,
+}
+
+/// The report's overall result, and `cairn verify`'s exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every required row passed. Exit code 0.
+    Ok,
+    /// At least one row failed. Exit code 1.
+    Failed,
+    /// Nothing failed, but a required row could not be checked (or the
+    /// report has no rows). Exit code [`EXIT_INCONCLUSIVE`].
+    Inconclusive,
+}
+
+/// `cairn verify`'s exit code when a required row could not be checked
+/// (0 is ok, 1 a row failed, 2 invalid input).
+pub const EXIT_INCONCLUSIVE: u8 = 3;
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Failed => "NOT OK",
+            Verdict::Inconclusive => "INCONCLUSIVE",
+        }
+    }
+
+    /// The process exit code: 0 ok, 1 failed, 3 inconclusive.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Ok => 0,
+            Verdict::Failed => 1,
+            Verdict::Inconclusive => EXIT_INCONCLUSIVE,
         }
     }
 }
@@ -80,12 +138,34 @@ pub struct DrillResult {
 pub struct Report {
     pub rows: Vec<Row>,
     pub drill: Option<DrillResult>,
+    pub scope: Scope,
 }
 
 impl Report {
-    /// True when no row failed (skips are not failures).
+    /// Failed when a row failed; inconclusive when a required row was
+    /// skipped or there are no rows; otherwise ok.
+    pub fn verdict(&self) -> Verdict {
+        if self.rows.iter().any(|r| r.status == Status::Fail) {
+            Verdict::Failed
+        } else if self.rows.is_empty() || !self.unchecked_ids().is_empty() {
+            Verdict::Inconclusive
+        } else {
+            Verdict::Ok
+        }
+    }
+
+    /// True when the verdict is ok: nothing failed and every required row passed.
     pub fn ok(&self) -> bool {
-        self.rows.iter().all(|r| r.status != Status::Fail)
+        self.verdict() == Verdict::Ok
+    }
+
+    /// Ids of the required rows that were skipped, in report order.
+    pub fn unchecked_ids(&self) -> Vec<&str> {
+        self.rows
+            .iter()
+            .filter(|r| r.required && r.status == Status::Skip)
+            .map(|r| r.id.as_str())
+            .collect()
     }
 
     /// The row with this id.
@@ -161,21 +241,42 @@ impl Report {
             );
         }
 
-        let _ = writeln!(
-            out,
-            "verify: {} PASS, {} FAIL, {} SKIP: {}",
-            self.count(Status::Pass),
-            self.count(Status::Fail),
-            self.count(Status::Skip),
-            if self.ok() { "ok" } else { "NOT OK" }
-        );
+        let _ = writeln!(out, "{}", self.summary());
         out
     }
 
-    /// `{"ok", "summary": {"pass","fail","skip"}, "rows": [...], "drill": {...}|null}`.
+    /// `verify[ (scope)]: P PASS, F FAIL, S SKIP: VERDICT[ (why)]`.
+    pub fn summary(&self) -> String {
+        let scope = match self.scope {
+            Scope::Full => "",
+            Scope::ControlPlaneOnly => " (control plane only: the data plane was not verified)",
+        };
+        let verdict = self.verdict();
+        let why = match verdict {
+            Verdict::Inconclusive if self.rows.is_empty() => " (nothing was checked)".to_string(),
+            Verdict::Inconclusive => format!(
+                " (required rows not checked: {})",
+                self.unchecked_ids().join(", ")
+            ),
+            _ => String::new(),
+        };
+        format!(
+            "verify{scope}: {} PASS, {} FAIL, {} SKIP: {}{why}",
+            self.count(Status::Pass),
+            self.count(Status::Fail),
+            self.count(Status::Skip),
+            verdict.as_str(),
+        )
+    }
+
+    /// `{"ok", "verdict", "scope", "summary": {"pass","fail","skip"},
+    /// "unchecked": [...], "rows": [...], "drill": {...}|null}`.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "ok": self.ok(),
+            "verdict": self.verdict(),
+            "scope": self.scope,
+            "unchecked": self.unchecked_ids(),
             "summary": {
                 "pass": self.count(Status::Pass),
                 "fail": self.count(Status::Fail),
@@ -193,6 +294,7 @@ mod tests {
 
     fn report() -> Report {
         Report {
+            scope: Scope::Full,
             rows: vec![
                 Row::new("AC1", "Redis 7+", Status::Pass, "redis 7.1"),
                 Row::new(
@@ -213,17 +315,70 @@ mod tests {
     }
 
     #[test]
-    fn ok_means_no_fail_and_skips_do_not_count() {
+    fn a_failure_wins_over_a_skip() {
         let mut r = report();
+        assert_eq!(r.verdict(), Verdict::Failed);
+        assert_eq!(r.verdict().exit_code(), 1);
         assert!(!r.ok());
         assert_eq!(r.failed_ids(), vec!["AC8"]);
         r.rows[1].status = Status::Pass;
+        r.rows[2].status = Status::Pass;
+        assert_eq!(r.verdict(), Verdict::Ok);
+        assert_eq!(r.verdict().exit_code(), 0);
         assert!(r.ok());
-        assert!(Report {
+    }
+
+    #[test]
+    fn an_empty_report_proves_nothing() {
+        let r = Report {
             rows: vec![],
-            drill: None
-        }
-        .ok());
+            drill: None,
+            scope: Scope::Full,
+        };
+        assert!(!r.ok(), "an empty report must not be ok");
+        assert_eq!(r.verdict(), Verdict::Inconclusive);
+        assert_eq!(
+            r.summary(),
+            "verify: 0 PASS, 0 FAIL, 0 SKIP: INCONCLUSIVE (nothing was checked)"
+        );
+    }
+
+    #[test]
+    fn skipped_data_plane_rows_are_not_ok() {
+        let mut r = report();
+        r.rows[1].status = Status::Pass;
+        assert!(!r.ok(), "DP1 was not checked, yet the report is ok");
+        assert_eq!(r.verdict(), Verdict::Inconclusive);
+        assert_eq!(r.verdict().exit_code(), EXIT_INCONCLUSIVE);
+        assert_eq!(EXIT_INCONCLUSIVE, 3);
+        assert_eq!(r.unchecked_ids(), vec!["DP1"]);
+        assert_eq!(
+            r.summary(),
+            "verify: 2 PASS, 0 FAIL, 1 SKIP: INCONCLUSIVE (required rows not checked: DP1)"
+        );
+        let j = r.to_json();
+        assert_eq!(j["ok"], false);
+        assert_eq!(j["verdict"], "inconclusive");
+        assert_eq!(j["unchecked"], serde_json::json!(["DP1"]));
+        assert_eq!(j["rows"][2]["required"], true);
+    }
+
+    #[test]
+    fn a_skip_outside_the_claimed_scope_is_ok_and_the_summary_says_so() {
+        let mut r = report();
+        r.rows[1].status = Status::Pass;
+        r.rows[2] = r.rows[2].clone().not_required();
+        r.scope = Scope::ControlPlaneOnly;
+        assert_eq!(r.verdict(), Verdict::Ok);
+        assert_eq!(
+            r.summary(),
+            "verify (control plane only: the data plane was not verified): 2 PASS, 0 FAIL, 1 SKIP: ok"
+        );
+        assert!(r.to_table().ends_with(&format!("{}\n", r.summary())));
+        let j = r.to_json();
+        assert_eq!(j["scope"], "control-plane-only");
+        assert_eq!(j["verdict"], "ok");
+        assert_eq!(j["rows"][2]["required"], false);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use cairn_core::provider::{CallContext, Registry};
 use cairn_core::value::{Map, Value};
 use cairn_core::{ResourceSpec, ResourceState, StackSpec, StackState};
 use cairn_emulator::{seed_network_fixture, Emulator, TwinInfo};
-use cairn_verify::{verify, Expectations, Report, Status, VerifyOptions};
+use cairn_verify::{verify, Expectations, Report, Scope, Status, Verdict, VerifyOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -281,6 +281,7 @@ fn opts(d: &Deployment, drill: bool) -> VerifyOptions {
         failover_drill: drill,
         ca_file: d.twin.ca_path.clone(),
         data_plane_timeout: Duration::from_secs(5),
+        control_plane_only: false,
     }
 }
 
@@ -607,5 +608,46 @@ async fn the_dev_sizing_passes_and_its_drill_skips() {
     assert!(dr1.evidence.contains("no replicas"));
     assert!(r.drill.is_none());
     assert!(r.ok());
+    d.emu.stop().await.expect("stop the emulator");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_plane_only_leaves_the_data_plane_alone_and_says_so() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let d = deploy(&DEV).await;
+    // A CA file that does not exist fails every data-plane row of a full run.
+    let bad_ca = VerifyOptions {
+        ca_file: Some(PathBuf::from("/nonexistent/cairn-ca.crt")),
+        ..opts(&d, false)
+    };
+    let full = verify(&d.sdk, &d.exp, &bad_ca).await;
+    assert_eq!(full.verdict(), Verdict::Failed, "{}", full.to_table());
+    assert_eq!(full.row("DP1").unwrap().status, Status::Fail);
+
+    let narrow = verify(
+        &d.sdk,
+        &d.exp,
+        &VerifyOptions {
+            control_plane_only: true,
+            ..bad_ca
+        },
+    )
+    .await;
+    assert_eq!(failing(&narrow, &d.token), Vec::<String>::new());
+    assert_eq!(narrow.scope, Scope::ControlPlaneOnly);
+    assert_eq!(narrow.verdict(), Verdict::Ok);
+    for id in ["DP1", "DP2", "DP3", "DP4", "DP5"] {
+        let r = narrow.row(id).unwrap();
+        assert_eq!((r.status, r.required), (Status::Skip, false), "{id}");
+    }
+    for id in ["AC1", "AC2", "AC8", "AC10"] {
+        assert_eq!(narrow.row(id).unwrap().status, Status::Pass, "{id}");
+    }
+    let summary = narrow.to_table().lines().last().unwrap().to_string();
+    assert!(
+        summary.starts_with("verify (control plane only: the data plane was not verified): ")
+            && summary.ends_with(" 5 SKIP: ok"),
+        "{summary}"
+    );
     d.emu.stop().await.expect("stop the emulator");
 }
