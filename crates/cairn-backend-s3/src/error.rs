@@ -44,6 +44,15 @@ pub enum BackendError {
     )]
     Conflict { url: String, detail: String },
 
+    #[error(
+        "the lock {url} changed since it was shown: another process took it; it was not removed"
+    )]
+    #[diagnostic(
+        code(cairn::backend::lock_changed),
+        help("look at the new holder (`cairn preview` names it when it fails to lock); force-unlock again only if that holder is gone")
+    )]
+    LockChanged { url: String },
+
     #[error("{url} is damaged: {detail}")]
     #[diagnostic(
         code(cairn::backend::corrupt),

@@ -13,7 +13,8 @@
 //! atomic: of two concurrent writers exactly one gets `200`, the other `412`
 //! and a [`StateError::Locked`] naming the holder. The lock is removed with
 //! `If-Match: <its ETag>`, so a writer never deletes a lock taken over by
-//! someone else. Every state write carries `If-Match: <ETag we last saw>`
+//! someone else; `--force-unlock` likewise deletes only the lock it read
+//! (its ETag), never one taken a moment later. Every state write carries `If-Match: <ETag we last saw>`
 //! (or `If-None-Match: *` for a new stack), so even a writer whose lock was
 //! force-removed cannot overwrite a newer state: it gets
 //! [`BackendError::Conflict`].
@@ -170,20 +171,53 @@ impl S3Backend {
         Ok(self.get_lock(stack).await?.map(|(info, _)| info))
     }
 
-    /// Removes the stack's lock whoever holds it; returns what it said.
+    /// Who holds the stack's lock, and the lock object's ETag (what
+    /// [`S3Backend::force_unlock_if`] needs to remove exactly that lock).
+    pub async fn lock_with_etag(
+        &self,
+        stack: &str,
+    ) -> Result<Option<(LockInfo, String)>, BackendError> {
+        self.get_lock(stack).await
+    }
+
+    /// Removes the lock it finds, whoever holds it, if it is still that
+    /// lock when the delete arrives; returns what it said.
     pub async fn force_unlock(&self, stack: &str) -> Result<Option<LockInfo>, BackendError> {
+        let Some((_, etag)) = self.get_lock(stack).await? else {
+            return Ok(None);
+        };
+        self.force_unlock_if(stack, &etag).await
+    }
+
+    /// Removes the stack's lock only if it is still the one with `etag`
+    /// (`DeleteObject` with `If-Match`): a lock taken after it was shown is
+    /// left alone ([`BackendError::LockChanged`]). Returns what it said.
+    pub async fn force_unlock_if(
+        &self,
+        stack: &str,
+        etag: &str,
+    ) -> Result<Option<LockInfo>, BackendError> {
         let Some((info, _)) = self.get_lock(stack).await? else {
             return Ok(None);
         };
         let key = self.location.lock_key(stack);
-        self.s3
+        match self
+            .s3
             .delete_object()
             .bucket(&self.location.bucket)
             .key(&key)
+            .if_match(etag)
             .send()
             .await
-            .map_err(|e| self.s3_error("DeleteObject", &key, e))?;
-        Ok(Some(info))
+        {
+            Ok(_) => Ok(Some(info)),
+            // Released meanwhile: nothing left to remove.
+            Err(e) if status_of(&e) == Some(404) => Ok(None),
+            Err(e) if is_precondition_failure(&e) => Err(BackendError::LockChanged {
+                url: self.location.object_url(&key),
+            }),
+            Err(e) => Err(self.s3_error("DeleteObject", &key, e)),
+        }
     }
 
     async fn acquire_lock(&self, stack: &str) -> Result<String, BackendError> {

@@ -240,3 +240,62 @@ async fn the_emulator_refuses_sse_kms_with_an_unknown_key() {
     assert!(err.contains("KMS.NotFoundException"), "{err}");
     put("alias/state").await.expect("a real key is accepted");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_unlock_removes_only_the_lock_it_showed() {
+    let (_emulator, sdk) = cloud().await;
+    let work = tempfile::tempdir().unwrap();
+    let b = backend(&sdk);
+    let holder_a = b.open_writer("prod", work.path()).await.unwrap();
+    let (shown, etag_a) = b.lock_with_etag("prod").await.unwrap().expect("lock A");
+    assert_eq!(shown.pid, std::process::id());
+
+    // Lock A goes away and lock B is taken before the force-unlock runs.
+    let key = "p/prod.lock";
+    let client = s3(&sdk);
+    let body_a = client
+        .get_object()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let body_b = String::from_utf8(body_a.to_vec()).unwrap().replacen(
+        "\"lock_id\"",
+        "\"lock_id\":\"lock-b\",\"was\"",
+        1,
+    );
+    let put = client
+        .put_object()
+        .bucket(BUCKET)
+        .key(key)
+        .body(body_b.clone().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let etag_b = put.e_tag().unwrap().to_string();
+    assert_ne!(etag_a, etag_b);
+
+    let err = b.force_unlock_if("prod", &etag_a).await.unwrap_err();
+    assert!(
+        matches!(err, BackendError::LockChanged { .. }),
+        "the lock changed since it was shown: {err:?}"
+    );
+    let (_, still) = b
+        .lock_with_etag("prod")
+        .await
+        .unwrap()
+        .expect("lock B stays");
+    assert_eq!(still, etag_b, "lock B was left in place");
+
+    // With the ETag of the lock it shows now, it goes.
+    let removed = b.force_unlock_if("prod", &etag_b).await.unwrap();
+    assert!(removed.is_some());
+    assert!(b.lock_with_etag("prod").await.unwrap().is_none());
+    drop(holder_a);
+}
