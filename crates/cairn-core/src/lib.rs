@@ -5,6 +5,9 @@
 //! providers and state stores plug in through the traits in [`provider`]
 //! and [`state`].
 
+// The derives in cairn-macros name `::cairn_core`, also inside this crate.
+extern crate self as cairn_core;
+
 pub mod diag;
 pub mod drift;
 pub mod dsl;

@@ -14,3 +14,5 @@ mod props;
 mod reconcile;
 #[path = "core/drift.rs"]
 mod drift;
+#[path = "core/declare.rs"]
+mod declare;

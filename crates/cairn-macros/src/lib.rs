@@ -1,0 +1,302 @@
+//! One declaration per resource type.
+//!
+//! `#[derive(Resource)]` on a type's argument struct generates its
+//! [`ResourceSchema`](../cairn_core/schema/struct.ResourceSchema.html) and
+//! its `ResourceType` implementation; `#[derive(Outputs)]` on its outputs
+//! struct generates the typed output references and the output schema;
+//! `#[derive(PropObject)]` makes a nested argument struct an object
+//! property. Property names are the fields' camelCase names, docs are the
+//! fields' `///` comments, and property types follow the Rust types
+//! (`cairn_core::dsl::PropTyped`), so the schema, the DSL and the docs
+//! cannot disagree. See `cairn_core::dsl` for an example.
+
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as Tokens;
+use quote::quote;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{parse_macro_input, Attribute, Data, DeriveInput, Expr, Fields, Ident, LitStr, Token};
+
+/// `#[resource(token = "aws:x:Y", kind = Y, outputs = YOutputs, fixed_name)]` on
+/// the arguments struct; field options `#[prop(...)]`.
+#[proc_macro_derive(Resource, attributes(resource, prop))]
+pub fn derive_resource(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand_resource(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// On the outputs struct: fields `Output<T>`, `#[output(secret)]`, `#[output(name = "..")]`.
+#[proc_macro_derive(Outputs, attributes(output))]
+pub fn derive_outputs(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand_outputs(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// A nested object property: the struct's fields are its properties.
+#[proc_macro_derive(PropObject, attributes(prop))]
+pub fn derive_prop_object(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand_prop_object(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// One `key`, `key = expr` item of an attribute list.
+struct Item {
+    key: Ident,
+    value: Option<Expr>,
+}
+
+impl Parse for Item {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let key: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+        let value = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            Some(input.parse()?)
+        } else {
+            None
+        };
+        Ok(Item { key, value })
+    }
+}
+
+fn items(attrs: &[Attribute], name: &str) -> syn::Result<Vec<Item>> {
+    let mut out = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident(name)) {
+        let list = attr.parse_args_with(Punctuated::<Item, Token![,]>::parse_terminated)?;
+        out.extend(list);
+    }
+    Ok(out)
+}
+
+fn doc(attrs: &[Attribute]) -> String {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => Some(s.value().trim().to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    lines.join(" ").trim().to_string()
+}
+
+fn camel_case(ident: &Ident) -> String {
+    let raw = ident.to_string();
+    let raw = raw.strip_prefix("r#").unwrap_or(&raw);
+    let mut out = String::new();
+    let mut upper = false;
+    for c in raw.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn lit_str(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => Some(s.value()),
+        _ => None,
+    }
+}
+
+/// The serde `rename_all = "camelCase"` the DSL relies on.
+fn require_camel_case_serde(input: &DeriveInput) -> syn::Result<()> {
+    let mut found = false;
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename_all") {
+                let v: LitStr = meta.value()?.parse()?;
+                found |= v.value() == "camelCase";
+            } else if meta.input.peek(Token![=]) {
+                let _: Expr = meta.value()?.parse()?;
+            }
+            Ok(())
+        })?;
+    }
+    if found {
+        Ok(())
+    } else {
+        Err(syn::Error::new_spanned(
+            &input.ident,
+            "add #[serde(rename_all = \"camelCase\")]: property names are the fields' camelCase names",
+        ))
+    }
+}
+
+fn named_fields(input: &DeriveInput) -> syn::Result<&Punctuated<syn::Field, Token![,]>> {
+    match &input.data {
+        Data::Struct(s) => match &s.fields {
+            Fields::Named(f) => Ok(&f.named),
+            _ => Err(syn::Error::new_spanned(input, "expected named fields")),
+        },
+        _ => Err(syn::Error::new_spanned(input, "expected a struct")),
+    }
+}
+
+/// `PropertySchema` expressions for each field.
+fn property_schemas(input: &DeriveInput) -> syn::Result<Vec<Tokens>> {
+    require_camel_case_serde(input)?;
+    let mut out = Vec::new();
+    for field in named_fields(input)? {
+        let ident = field.ident.as_ref().expect("named");
+        let ty = &field.ty;
+        let mut name = camel_case(ident);
+        let mut prop_type = quote!(<#ty as ::cairn_core::dsl::PropTyped>::prop_type());
+        let mut modifiers = Vec::new();
+        let mut required = quote!(!<#ty as ::cairn_core::dsl::PropTyped>::OPTIONAL);
+        for item in items(&field.attrs, "prop")? {
+            let key = item.key.to_string();
+            match (key.as_str(), &item.value) {
+                ("replaces", None) => modifiers.push(quote!(.replaces())),
+                ("secret", None) => modifiers.push(quote!(.secret())),
+                ("optional", None) => required = quote!(false),
+                ("ty", Some(e)) => prop_type = quote!(#e),
+                ("default", Some(e)) => {
+                    modifiers.push(quote!(.default_value(::cairn_core::dsl::__private::serde_json::json!(#e))));
+                    required = quote!(false);
+                }
+                ("name", Some(e)) => {
+                    name = lit_str(e)
+                        .ok_or_else(|| syn::Error::new_spanned(e, "expected a string"))?;
+                }
+                _ => {
+                    return Err(syn::Error::new_spanned(
+                        &item.key,
+                        "unknown #[prop] option (replaces, secret, optional, ty = .., default = .., name = \"..\")",
+                    ))
+                }
+            }
+        }
+        let doc = doc(&field.attrs);
+        out.push(quote! {{
+            let mut p = ::cairn_core::schema::PropertySchema::new(#name, #prop_type)
+                #(#modifiers)*
+                .doc(#doc);
+            p.required = #required;
+            p
+        }});
+    }
+    Ok(out)
+}
+
+fn expand_resource(input: &DeriveInput) -> syn::Result<Tokens> {
+    let args = &input.ident;
+    let (mut token, mut kind, mut outputs, mut fixed) = (None, None, None, false);
+    for item in items(&input.attrs, "resource")? {
+        match (item.key.to_string().as_str(), item.value) {
+            ("token", Some(e)) => token = Some(e),
+            ("kind", Some(e)) => kind = Some(e),
+            ("outputs", Some(e)) => outputs = Some(e),
+            ("fixed_name", None) => fixed = true,
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    &item.key,
+                    "unknown #[resource] option (token = \"..\", kind = Type, outputs = Type, fixed_name)",
+                ))
+            }
+        }
+    }
+    let missing = |what: &str| {
+        syn::Error::new_spanned(
+            args,
+            format!("#[resource(...)] needs `{what}`: #[resource(token = \"aws:svc:Type\", kind = Type, outputs = TypeOutputs)]"),
+        )
+    };
+    let token = token.ok_or_else(|| missing("token"))?;
+    let kind = kind.ok_or_else(|| missing("kind"))?;
+    let outputs = outputs.ok_or_else(|| missing("outputs"))?;
+    let doc = doc(&input.attrs);
+    let props = property_schemas(input)?;
+    let fixed = fixed.then(|| quote!(.fixed_name()));
+    Ok(quote! {
+        impl ::cairn_core::dsl::ResourceType for #kind {
+            const TOKEN: &'static str = #token;
+            type Args = #args;
+            type Outputs = #outputs;
+            fn outputs(name: &str) -> #outputs {
+                <#outputs as ::cairn_core::dsl::DeclaredOutputs>::of(name)
+            }
+        }
+        impl ::cairn_core::dsl::DeclaredType for #kind {
+            fn schema() -> ::cairn_core::schema::ResourceSchema {
+                let mut s = ::cairn_core::schema::ResourceSchema::new(#token, #doc) #fixed;
+                #( s = s.property(#props); )*
+                for o in <#outputs as ::cairn_core::dsl::DeclaredOutputs>::schemas() {
+                    s = s.output(o);
+                }
+                s
+            }
+        }
+    })
+}
+
+fn expand_prop_object(input: &DeriveInput) -> syn::Result<Tokens> {
+    let ident = &input.ident;
+    let props = property_schemas(input)?;
+    Ok(quote! {
+        impl ::cairn_core::dsl::PropTyped for #ident {
+            fn prop_type() -> ::cairn_core::schema::PropType {
+                ::cairn_core::schema::PropType::object(vec![#(#props),*])
+            }
+        }
+    })
+}
+
+fn expand_outputs(input: &DeriveInput) -> syn::Result<Tokens> {
+    let ident = &input.ident;
+    let mut inits = Vec::new();
+    let mut schemas = Vec::new();
+    for field in named_fields(input)? {
+        let f = field.ident.as_ref().expect("named");
+        let mut name = camel_case(f);
+        let mut secret = None;
+        for item in items(&field.attrs, "output")? {
+            match (item.key.to_string().as_str(), &item.value) {
+                ("secret", None) => secret = Some(quote!(.secret())),
+                ("name", Some(e)) => {
+                    name = lit_str(e)
+                        .ok_or_else(|| syn::Error::new_spanned(e, "expected a string"))?;
+                }
+                _ => {
+                    return Err(syn::Error::new_spanned(
+                        &item.key,
+                        "unknown #[output] option (secret, name = \"..\")",
+                    ))
+                }
+            }
+        }
+        let doc = doc(&field.attrs);
+        inits.push(quote!(#f: ::cairn_core::dsl::Output::of(resource, #name)));
+        schemas.push(quote!(::cairn_core::schema::OutputSchema::new(#name, #doc) #secret));
+    }
+    Ok(quote! {
+        impl ::cairn_core::dsl::DeclaredOutputs for #ident {
+            fn of(resource: &str) -> Self {
+                #ident { #(#inits),* }
+            }
+            fn schemas() -> ::std::vec::Vec<::cairn_core::schema::OutputSchema> {
+                vec![#(#schemas),*]
+            }
+        }
+    })
+}
