@@ -1,42 +1,80 @@
-//! `cargo xtask bench`: runs the release `cairn` binary on generated stacks of
-//! `core:Data` resources (10% of them in dependency chains) and reports the
-//! wall time and peak RSS of `up`, a no-op `preview`, and `destroy`.
-//! Writes the table to stdout; `--write` also updates docs/benchmarks.md.
+//! `cargo xtask bench`: the project's speed and memory targets, measured on
+//! release builds and checked. Prints every figure `docs/benchmarks.md`
+//! quotes and exits 1 when a target is missed or a run fails.
+//!
+//! - default: generated `core:Data` stacks through the release `cairn`
+//!   binary (built without the AWS provider), the state store's journal and
+//!   lock in process, and `preview` on every hostile corpus file.
+//! - `--aws`: `up --stack prod --local` against the emulator with 100 ms
+//!   added to every API call (needs the emulator's virtualenv).
+//! - `--write`: also replace the figures in `docs/benchmarks.md`.
+
+mod aws;
+mod corpus;
+mod engine;
+mod state;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// A stack of `n` resources; every tenth resource starts or continues a chain.
-fn generate(n: usize) -> String {
-    let mut y = String::with_capacity(n * 80);
-    let _ = writeln!(y, "name: bench-{n}\nresources:");
-    for i in 0..n {
-        if i % 10 == 0 && i >= 10 {
-            let _ = writeln!(y, "  r{i}:\n    type: core:Data\n    properties:\n      input: \"${{r{}.output}}-{i}\"", i - 10);
-        } else {
-            let _ = writeln!(
-                y,
-                "  r{i}:\n    type: core:Data\n    properties:\n      input: value-{i}"
-            );
+/// A documented target and what this run measured.
+pub struct Target {
+    pub what: String,
+    pub limit: f64,
+    pub unit: &'static str,
+    pub measured: f64,
+}
+
+impl Target {
+    pub fn new(what: &str, limit: f64, unit: &'static str, measured: f64) -> Target {
+        Target {
+            what: what.to_string(),
+            limit,
+            unit,
+            measured,
         }
     }
-    y
+
+    pub fn met(&self) -> bool {
+        self.measured < self.limit
+    }
 }
 
-struct Measured {
-    wall_s: f64,
-    max_rss_mb: f64,
-    ok: bool,
+/// A section of the report: a markdown table, its name in the doc, and the
+/// targets it checks.
+pub struct Section {
+    pub name: &'static str,
+    pub table: String,
+    pub targets: Vec<Target>,
+    /// A run inside the section failed (a command exited wrongly).
+    pub failed: bool,
 }
 
+pub struct Measured {
+    pub wall_s: f64,
+    pub max_rss_mb: f64,
+    pub code: Option<i32>,
+}
+
+impl Measured {
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// Runs `cairn` with output discarded; wall time and peak RSS from `wait4`.
 // The child is reaped by `wait4` (which also reports its peak RSS).
 #[allow(clippy::zombie_processes)]
-fn run(cairn: &Path, args: &[&str], env: &[(&str, &str)]) -> Measured {
+pub fn run(cairn: &Path, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Measured {
     let start = Instant::now();
     let mut cmd = Command::new(cairn);
-    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+    cmd.args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -44,7 +82,7 @@ fn run(cairn: &Path, args: &[&str], env: &[(&str, &str)]) -> Measured {
         return Measured {
             wall_s: 0.0,
             max_rss_mb: 0.0,
-            ok: false,
+            code: None,
         };
     };
     let mut status = 0;
@@ -54,159 +92,51 @@ fn run(cairn: &Path, args: &[&str], env: &[(&str, &str)]) -> Measured {
     // SAFETY: pid is our child; status and usage are valid pointers.
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall_s = start.elapsed().as_secs_f64();
+    let code = (rc == pid && libc::WIFEXITED(status)).then(|| libc::WEXITSTATUS(status));
     Measured {
         wall_s,
         max_rss_mb: usage.ru_maxrss as f64 / 1024.0,
-        ok: rc == pid && status == 0,
+        code,
     }
 }
 
-/// `--aws`: `up --stack prod --local` with 100 ms added to every API call.
-/// Compares the wall time with the critical path (the longest dependency
-/// chain, weighted by each resource's own measured duration) and counts the
-/// waiters' Describe calls.
-fn aws_bench(root: &Path, write: bool) {
-    let built = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "cairn-cli",
-            "--bin",
-            "cairn",
-        ])
-        .current_dir(root)
-        .status();
-    if !built.is_ok_and(|s| s.success()) {
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Builds the release `cairn` binary (cargo's progress shows) and returns it.
+pub fn build_cairn(with_aws: bool) -> PathBuf {
+    eprintln!(
+        "bench: building the release cairn binary ({}; the first build takes several minutes)…",
+        if with_aws {
+            "with the AWS provider"
+        } else {
+            "without the AWS provider"
+        }
+    );
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(["build", "--release", "-p", "cairn-cli", "--bin", "cairn"]);
+    if !with_aws {
+        cmd.arg("--no-default-features");
+    }
+    if !cmd.current_dir(root()).status().is_ok_and(|s| s.success()) {
         eprintln!("bench: could not build the release cairn binary");
         std::process::exit(1);
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let cairn = target.join("release/cairn");
-    let Ok(dir) = tempfile::tempdir() else {
+        .unwrap_or_else(|| root().join("target"))
+        .join("release/cairn")
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| {
+        eprintln!("bench: no temporary directory: {e}");
         std::process::exit(1)
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(4599);
-    let port_text = port.to_string();
-    let state = dir.path().join("state").display().to_string();
-    let emulator = dir.path().join("emulator").display().to_string();
-    let env = [
-        ("STACK_PASSPHRASE", "bench-passphrase"),
-        ("NO_COLOR", "1"),
-        ("LOCAL_AWS_PORT", port_text.as_str()),
-        ("CAIRN_EMULATOR_STATE", emulator.as_str()),
-        ("CAIRN_EMULATOR_DELAY_MS", "2000"),
-        ("CAIRN_EMULATOR_LATENCY_MS", "100"),
-        ("CAIRN_AWS_POLL_MS", "1000"),
-        ("CAIRN_STATE_DIR", state.as_str()),
-    ];
-    let cmd = |args: &[&str]| {
-        let mut c = Command::new(&cairn);
-        c.args(args).current_dir(root);
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        c
-    };
-    // Start and seed the emulator first, so the timed run is the engine's.
-    let plan = cmd(&["preview", "--json", "--stack", "prod", "--local"]).output();
-    let Ok(plan) = plan else {
-        std::process::exit(1)
-    };
-    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap_or_default();
-    let _ = reqwest_less_post(port, "/_cairn/calls/reset");
-    let start = Instant::now();
-    let up = cmd(&["up", "--yes", "--stack", "prod", "--local"]).output();
-    let wall = start.elapsed().as_secs_f64();
-    let calls = calls_json(port);
-    let _ = cmd(&["emulator", "stop"]).output();
-    let Ok(up) = up else { std::process::exit(1) };
-    let log = String::from_utf8_lossy(&up.stderr).into_owned();
-    // "name: created (2.3s)" lines give each resource's own duration.
-    let mut took = std::collections::HashMap::new();
-    for line in log.lines() {
-        if let Some((name, rest)) = line.split_once(": ") {
-            if let Some(secs) = rest
-                .rsplit_once('(')
-                .and_then(|(_, t)| t.strip_suffix("s)"))
-                .and_then(|t| t.parse::<f64>().ok())
-            {
-                took.insert(name.to_string(), secs);
-            }
-        }
-    }
-    let mut finish: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
-    for change in plan["resource_changes"].as_array().into_iter().flatten() {
-        let name = change["name"].as_str().unwrap_or_default().to_string();
-        let deps = change["dependencies"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let ready = deps
-            .iter()
-            .filter_map(|d| d.as_str())
-            .filter_map(|d| finish.get(d))
-            .fold(0.0f64, |a, b| a.max(*b));
-        finish.insert(
-            name.clone(),
-            ready + took.get(&name).copied().unwrap_or(0.0),
-        );
-    }
-    let critical = finish.values().fold(0.0f64, |a, b| a.max(*b));
-    let describes: u64 = calls
-        .iter()
-        .filter(|(k, _)| k.contains(":Describe"))
-        .map(|(_, v)| *v)
-        .sum();
-    let waiter_describes = calls
-        .get("elasticache:DescribeReplicationGroups")
-        .copied()
-        .unwrap_or(0);
-    let table = format!(
-        "| run | wall time (s) | critical path (s) | overhead (s) | Describe calls (waiter: DescribeReplicationGroups) |\n|---|---:|---:|---:|---:|\n| `up --stack prod --local`, 100 ms per API call{} | {wall:.2} | {critical:.2} | {:.2} | {describes} ({waiter_describes}) |\n",
-        if up.status.success() { "" } else { " (FAILED)" },
-        wall - critical
-    );
-    print!("{table}");
-    if write {
-        replace_section(&root.join("docs/benchmarks.md"), "aws-bench", &table);
-    }
+    })
 }
 
-/// POST with no body to the emulator's control API (loopback only).
-fn reqwest_less_post(port: u16, path: &str) -> std::io::Result<()> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut sink = Vec::new();
-    s.read_to_end(&mut sink)?;
-    Ok(())
-}
-
-fn calls_json(port: u16) -> std::collections::BTreeMap<String, u64> {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return Default::default();
-    };
-    let _ = write!(
-        s,
-        "GET /_cairn/calls HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    );
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    serde_json::from_str(body).unwrap_or_default()
-}
-
+/// Replaces the text between `<!-- name:begin -->` and `<!-- name:end -->`.
 fn replace_section(doc: &Path, name: &str, table: &str) {
     let old = std::fs::read_to_string(doc).unwrap_or_default();
     let (begin, end) = (
@@ -217,88 +147,80 @@ fn replace_section(doc: &Path, name: &str, table: &str) {
         (Some(b), Some(e)) if b < e => format!("{}{begin}\n{table}{}", &old[..b], &old[e..]),
         _ => format!("{old}\n{begin}\n{table}{end}\n"),
     };
-    let _ = std::fs::write(doc, fresh);
+    if let Err(e) = std::fs::write(doc, fresh) {
+        eprintln!("bench: cannot write {}: {e}", doc.display());
+    }
+}
+
+fn targets_table(sections: &[Section]) -> String {
+    let mut t = String::from("| target | limit | measured | |\n|---|---:|---:|---|\n");
+    for target in sections.iter().flat_map(|s| &s.targets) {
+        let _ = writeln!(
+            t,
+            "| {} | {} {unit} | {:.2} {unit} | {} |",
+            target.what,
+            target.limit,
+            target.measured,
+            if target.met() { "met" } else { "**MISSED**" },
+            unit = target.unit
+        );
+    }
+    t
 }
 
 fn main() {
-    let write = std::env::args().any(|a| a == "--write");
-    if std::env::args().any(|a| a == "--aws") {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-        aws_bench(&root, write);
-        return;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(unknown) = args
+        .iter()
+        .find(|a| !["--write", "--aws"].contains(&a.as_str()))
+    {
+        eprintln!("bench: unknown argument {unknown}; use --aws and/or --write");
+        std::process::exit(2);
     }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let cairn = target.join("release/cairn");
-    let built = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "cairn-cli",
-            "--bin",
-            "cairn",
-        ])
-        .current_dir(&root)
-        .status();
-    if !built.is_ok_and(|s| s.success()) {
-        eprintln!("bench: could not build the release cairn binary");
-        std::process::exit(1);
+    let write = args.iter().any(|a| a == "--write");
+    let sections = if args.iter().any(|a| a == "--aws") {
+        vec![aws::bench(&build_cairn(true))]
+    } else {
+        let cairn = build_cairn(false);
+        // The in-process state bench last: a child's peak RSS counts this
+        // process's size when it spawns.
+        vec![engine::bench(&cairn), corpus::bench(&cairn), state::bench()]
+    };
+    for s in &sections {
+        println!("{}:\n\n{}", s.name, s.table);
     }
-    let mut table = String::from(
-        "| resources | command | wall time (s) | peak RSS (MB) |\n|---:|---|---:|---:|\n",
-    );
-    let mut failed = false;
-    for n in [1_000usize, 10_000] {
-        let Ok(dir) = tempfile::tempdir() else {
-            std::process::exit(1)
-        };
-        let file = dir.path().join("stack.yaml");
-        if std::fs::write(&file, generate(n)).is_err() {
-            std::process::exit(1);
-        }
-        let file = file.display().to_string();
-        let state = dir.path().join("state").display().to_string();
-        let env = [("STACK_PASSPHRASE", "bench-passphrase"), ("NO_COLOR", "1")];
-        for (label, args) in [
-            (
-                "up",
-                vec!["up", "--yes", "--stack-file", &file, "--state-dir", &state],
-            ),
-            (
-                "preview (no-op)",
-                vec!["preview", "--stack-file", &file, "--state-dir", &state],
-            ),
-            (
-                "destroy",
-                vec![
-                    "destroy",
-                    "--yes",
-                    "--stack-file",
-                    &file,
-                    "--state-dir",
-                    &state,
-                ],
-            ),
-        ] {
-            let m = run(&cairn, &args, &env);
-            failed |= !m.ok;
-            let note = if m.ok { "" } else { " (FAILED)" };
-            let _ = writeln!(
-                table,
-                "| {n} | `{label}`{note} | {:.2} | {:.0} |",
-                m.wall_s, m.max_rss_mb
-            );
-        }
+    let all: Vec<&Target> = sections.iter().flat_map(|s| &s.targets).collect();
+    if !all.is_empty() {
+        println!("targets:\n\n{}", targets_table(&sections));
     }
-    print!("{table}");
     if write {
-        replace_section(&root.join("docs/benchmarks.md"), "engine-bench", &table);
+        let doc = root().join("docs/benchmarks.md");
+        for s in &sections {
+            replace_section(&doc, s.name, &s.table);
+        }
+        if !all.is_empty() {
+            replace_section(&doc, "bench-targets", &targets_table(&sections));
+        }
     }
-    if failed {
+    let missed: Vec<&&Target> = all.iter().filter(|t| !t.met()).collect();
+    let failed: Vec<&str> = sections
+        .iter()
+        .filter(|s| s.failed)
+        .map(|s| s.name)
+        .collect();
+    for t in &missed {
+        eprintln!(
+            "bench: target missed: {}: {:.2} {unit}, limit {} {unit}",
+            t.what,
+            t.measured,
+            t.limit,
+            unit = t.unit
+        );
+    }
+    for name in &failed {
+        eprintln!("bench: a run failed in {name} (marked FAILED above)");
+    }
+    if !missed.is_empty() || !failed.is_empty() {
         std::process::exit(1);
     }
 }
