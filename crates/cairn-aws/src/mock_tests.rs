@@ -148,8 +148,10 @@ async fn throttled_describe_is_retried_then_succeeds() {
         .output(|| described("available"))
         .repeatedly()
         .build();
+    let tags = mock!(aws_sdk_elasticache::Client::list_tags_for_resource)
+        .then_output(|| ec_urn_tags("test/redis"));
     let c = clients(Rules {
-        ec: &[&describe],
+        ec: &[&describe, &tags],
         ..Default::default()
     });
     let p = replication_group::ReplicationGroupProvider::new(c.clone());
@@ -190,8 +192,10 @@ async fn waiter_polls_until_available_and_counts_describes() {
         .output(|| described("available"))
         .repeatedly()
         .build();
+    let tags = mock!(aws_sdk_elasticache::Client::list_tags_for_resource)
+        .then_output(|| ec_urn_tags("test/redis"));
     let c = clients(Rules {
-        ec: &[&describe],
+        ec: &[&describe, &tags],
         ..Default::default()
     });
     let p = replication_group::ReplicationGroupProvider::new(c.clone());
@@ -210,8 +214,10 @@ async fn waiter_polls_until_available_and_counts_describes() {
 async fn waiter_times_out_with_last_status() {
     let describe = mock!(aws_sdk_elasticache::Client::describe_replication_groups)
         .then_output(|| described("modifying"));
+    let tags = mock!(aws_sdk_elasticache::Client::list_tags_for_resource)
+        .then_output(|| ec_urn_tags("test/redis"));
     let c = clients(Rules {
-        ec: &[&describe],
+        ec: &[&describe, &tags],
         ..Default::default()
     });
     let p = replication_group::ReplicationGroupProvider::new(c);
@@ -690,10 +696,30 @@ async fn kms_alias_that_exists_for_another_key_is_a_clear_error() {
     );
 }
 
+/// ElastiCache tags holding `cairn:urn=urn`; none when `urn` is empty.
+fn ec_urn_tags(
+    urn: &str,
+) -> aws_sdk_elasticache::operation::list_tags_for_resource::ListTagsForResourceOutput {
+    let out =
+        aws_sdk_elasticache::operation::list_tags_for_resource::ListTagsForResourceOutput::builder(
+        );
+    if urn.is_empty() {
+        return out.build();
+    }
+    out.tag_list(
+        aws_sdk_elasticache::types::Tag::builder()
+            .key(crate::URN_TAG)
+            .value(urn)
+            .build(),
+    )
+    .build()
+}
+
+/// A parameter group that already exists, tagged `cairn:urn=urn` (untagged
+/// when `urn` is empty).
 fn parameter_group_rules(urn: &'static str) -> Vec<Rule> {
     use aws_sdk_elasticache::operation::{
         describe_cache_parameter_groups::DescribeCacheParameterGroupsOutput,
-        list_tags_for_resource::ListTagsForResourceOutput,
         modify_cache_parameter_group::ModifyCacheParameterGroupOutput,
     };
     let arn = "arn:aws:elasticache:us-east-1:123456789012:parametergroup:qualisys-redis7";
@@ -721,16 +747,7 @@ fn parameter_group_rules(urn: &'static str) -> Vec<Rule> {
     );
     let tags = mock!(aws_sdk_elasticache::Client::list_tags_for_resource)
         .match_requests(move |r| r.resource_name() == Some(arn))
-        .then_output(move || {
-            ListTagsForResourceOutput::builder()
-                .tag_list(
-                    aws_sdk_elasticache::types::Tag::builder()
-                        .key(crate::URN_TAG)
-                        .value(urn)
-                        .build(),
-                )
-                .build()
-        });
+        .then_output(move || ec_urn_tags(urn));
     let modify = mock!(aws_sdk_elasticache::Client::modify_cache_parameter_group)
         .match_requests(|r| r.parameter_name_values().len() == 2)
         .then_output(|| ModifyCacheParameterGroupOutput::builder().build());
@@ -818,7 +835,7 @@ fn iam_policy_rules(urn: &'static str, live_doc: &'static str) -> Vec<Rule> {
             .arn(arn)
             .path("/")
             .default_version_id("v1");
-        if tags {
+        if tags && !urn.is_empty() {
             p = p.tags(
                 aws_sdk_iam::types::Tag::builder()
                     .key(crate::URN_TAG)
@@ -918,12 +935,12 @@ fn secret_rules(urn: &'static str) -> Vec<Rule> {
         DescribeSecretOutput::builder()
             .arn("arn:aws:secretsmanager:us-east-1:123456789012:secret:qualisys/redis/connection-AbCdEf")
             .name("qualisys/redis/connection")
-            .tags(
-                aws_sdk_secretsmanager::types::Tag::builder()
+            .set_tags((!urn.is_empty()).then(|| {
+                vec![aws_sdk_secretsmanager::types::Tag::builder()
                     .key(crate::URN_TAG)
                     .value(urn)
-                    .build(),
-            )
+                    .build()]
+            }))
             .build()
     });
     vec![create, describe]
@@ -970,10 +987,7 @@ async fn secret_that_exists_and_is_not_ours_is_a_clear_error() {
 }
 
 fn subnet_group_rules(urn: &'static str) -> Vec<Rule> {
-    use aws_sdk_elasticache::operation::{
-        describe_cache_subnet_groups::DescribeCacheSubnetGroupsOutput,
-        list_tags_for_resource::ListTagsForResourceOutput,
-    };
+    use aws_sdk_elasticache::operation::describe_cache_subnet_groups::DescribeCacheSubnetGroupsOutput;
     let create =
         mock!(aws_sdk_elasticache::Client::create_cache_subnet_group).then_http_response(|| {
             query_error(
@@ -995,16 +1009,8 @@ fn subnet_group_rules(urn: &'static str) -> Vec<Rule> {
                 )
                 .build()
         });
-    let tags = mock!(aws_sdk_elasticache::Client::list_tags_for_resource).then_output(move || {
-        ListTagsForResourceOutput::builder()
-            .tag_list(
-                aws_sdk_elasticache::types::Tag::builder()
-                    .key(crate::URN_TAG)
-                    .value(urn)
-                    .build(),
-            )
-            .build()
-    });
+    let tags = mock!(aws_sdk_elasticache::Client::list_tags_for_resource)
+        .then_output(move || ec_urn_tags(urn));
     vec![create, describe, tags]
 }
 
@@ -1056,12 +1062,12 @@ fn security_group_rules(urn: &'static str) -> Vec<Rule> {
                     .group_name("redis")
                     .vpc_id("vpc-1")
                     .description("Managed by cairn")
-                    .tags(
-                        aws_sdk_ec2::types::Tag::builder()
+                    .set_tags((!urn.is_empty()).then(|| {
+                        vec![aws_sdk_ec2::types::Tag::builder()
                             .key(crate::URN_TAG)
                             .value(urn)
-                            .build(),
-                    )
+                            .build()]
+                    }))
                     .build(),
             )
             .build()
@@ -1097,4 +1103,266 @@ async fn security_group_that_exists_is_adopted_if_ours_else_a_clear_error() {
         err.to_string().contains("sg-1") && err.to_string().contains("not made by this resource"),
         "{err}"
     );
+}
+
+// ------------------------------------------------ recovery adopts only ours
+
+/// The id and what it carries, from a recover's `NotOwned` refusal.
+fn refused(e: &ProviderError) -> (&str, &str) {
+    match e {
+        ProviderError::NotOwned { id, found, .. } => (id.as_str(), found.as_str()),
+        other => panic!("expected NotOwned, got {other:?}"),
+    }
+}
+
+/// A replication group `redis-test` tagged `cairn:urn=urn` (untagged when empty).
+fn replication_group_rules(urn: &'static str) -> Vec<Rule> {
+    let describe = mock!(aws_sdk_elasticache::Client::describe_replication_groups)
+        .then_output(|| described("available"));
+    let tags = mock!(aws_sdk_elasticache::Client::list_tags_for_resource)
+        .then_output(move || ec_urn_tags(urn));
+    vec![describe, tags]
+}
+
+/// `recover` of every name-addressed type, each finding a same-named object
+/// tagged `cairn:urn=urn` (untagged when `urn` is empty): (type, result).
+async fn recover_each_type(
+    urn: &'static str,
+) -> Vec<(
+    &'static str,
+    Result<Option<cairn_core::provider::Created>, ProviderError>,
+)> {
+    let mut out = Vec::new();
+    let ctx = |name: &str| CallContext::new("test", name);
+
+    let rules = parameter_group_rules(urn);
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = parameter_group::ParameterGroupProvider::new(clients(Rules {
+        ec: &refs,
+        ..Default::default()
+    }));
+    let r = p.recover(&ctx("params"), &parameter_group_inputs()).await;
+    out.push(("parameter group", r));
+
+    let rules = subnet_group_rules(urn);
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = subnet_group::SubnetGroupProvider::new(clients(Rules {
+        ec: &refs,
+        ..Default::default()
+    }));
+    let inputs = map(serde_json::json!({"name": "redis-subnets", "subnetIds": ["subnet-1"]}));
+    out.push(("subnet group", p.recover(&ctx("subnets"), &inputs).await));
+
+    let rules = security_group_rules(urn);
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = security_group::SecurityGroupProvider::new(clients(Rules {
+        ec2: &refs,
+        ..Default::default()
+    }));
+    let inputs = map(serde_json::json!({"name": "redis", "vpcId": "vpc-1"}));
+    out.push(("security group", p.recover(&ctx("sg"), &inputs).await));
+
+    let rules = secret_rules(urn);
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = secret::SecretProvider::new(clients(Rules {
+        sm: &refs,
+        ..Default::default()
+    }));
+    let inputs = map(serde_json::json!({"name": "qualisys/redis/connection"}));
+    out.push(("secret", p.recover(&ctx("secret"), &inputs).await));
+
+    let rules = iam_policy_rules(urn, POLICY_DOC);
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = iam_policy::PolicyProvider::new(clients(Rules {
+        iam: &refs,
+        ..Default::default()
+    }));
+    let inputs = map(serde_json::json!({"name": "redis-read", "path": "/", "policy": POLICY_DOC}));
+    out.push(("iam policy", p.recover(&ctx("policy"), &inputs).await));
+
+    let rules = replication_group_rules(urn);
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = replication_group::ReplicationGroupProvider::new(clients(Rules {
+        ec: &refs,
+        ..Default::default()
+    }));
+    let inputs = map(serde_json::json!({"replicationGroupId": "redis-test"}));
+    out.push(("replication group", p.recover(&ctx("redis"), &inputs).await));
+    out
+}
+
+#[tokio::test]
+async fn recover_refuses_a_same_named_object_tagged_for_another_resource() {
+    for (what, r) in recover_each_type("other-stack/thing").await {
+        let err = r.expect_err(what);
+        let (_, found) = refused(&err);
+        assert_eq!(found, "the tag cairn:urn=other-stack/thing", "{what}");
+        let shown = err.to_string();
+        assert!(
+            shown.contains("not made by this resource") && shown.contains("other-stack/thing"),
+            "{what}: {shown}"
+        );
+        let code = miette::Diagnostic::code(&err).map(|c| c.to_string());
+        assert_eq!(
+            code.as_deref(),
+            Some("cairn::provider::not_owned"),
+            "{what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn recover_refuses_a_same_named_object_without_a_urn_tag() {
+    for (what, r) in recover_each_type("").await {
+        let err = r.expect_err(what);
+        let (_, found) = refused(&err);
+        assert_eq!(found, "no cairn:urn tag", "{what}");
+    }
+}
+
+#[tokio::test]
+async fn recover_adopts_a_same_named_object_tagged_for_this_resource() {
+    // Each type's URN in `recover_each_type` is `test/<name>`; give them all
+    // one shared URN by checking the types one at a time.
+    for (urn, want) in [
+        ("test/params", "parameter group"),
+        ("test/subnets", "subnet group"),
+        ("test/redis", "replication group"),
+        ("test/policy", "iam policy"),
+    ] {
+        let results = recover_each_type(urn).await;
+        let (_, r) = results.into_iter().find(|(w, _)| *w == want).unwrap();
+        assert!(r.expect(want).is_some(), "{want} adopted");
+    }
+}
+
+#[tokio::test]
+async fn kms_alias_recover_refuses_an_alias_pointing_at_another_key() {
+    let rules = alias_rules("someone-elses-key");
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = kms_alias::AliasProvider::new(clients(Rules {
+        kms: &refs,
+        ..Default::default()
+    }));
+    let ctx = CallContext::new("test", "alias");
+    let inputs = map(serde_json::json!({"name": "alias/cache", "targetKeyId": "key-1"}));
+    let err = p.recover(&ctx, &inputs).await.unwrap_err();
+    let (id, found) = refused(&err);
+    assert_eq!(id, "alias/cache");
+    assert!(found.contains("someone-elses-key"), "{found}");
+    // Pointing at our key, it is adopted.
+    let rules = alias_rules("key-1");
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = kms_alias::AliasProvider::new(clients(Rules {
+        kms: &refs,
+        ..Default::default()
+    }));
+    let found = p.recover(&ctx, &inputs).await.unwrap();
+    assert_eq!(found.unwrap().id, "alias/cache");
+}
+
+/// KMS mocks listing `keys` as (id, cairn:urn, cairn:create-token, state).
+fn kms_keys(
+    keys: &'static [(&'static str, &'static str, &'static str, &'static str)],
+) -> Vec<Rule> {
+    use aws_sdk_kms::operation::{
+        describe_key::DescribeKeyOutput, list_keys::ListKeysOutput,
+        list_resource_tags::ListResourceTagsOutput,
+    };
+    use aws_sdk_kms::types::KeyState;
+    let find = move |id: Option<&str>| keys.iter().find(|k| Some(k.0) == id).copied();
+    let list = mock!(aws_sdk_kms::Client::list_keys).then_output(move || {
+        let mut out = ListKeysOutput::builder();
+        for k in keys {
+            out = out.keys(
+                aws_sdk_kms::types::KeyListEntry::builder()
+                    .key_id(k.0)
+                    .build(),
+            );
+        }
+        out.build()
+    });
+    let tags = mock!(aws_sdk_kms::Client::list_resource_tags).then_compute_output(move |r| {
+        let (_, urn, token, _) = find(r.key_id()).expect("a listed key");
+        ListResourceTagsOutput::builder()
+            .tags(kms_tag(crate::URN_TAG, urn))
+            .tags(kms_tag(crate::util::CREATE_TOKEN_TAG, token))
+            .build()
+    });
+    let describe = mock!(aws_sdk_kms::Client::describe_key).then_compute_output(move |r| {
+        let (id, _, _, state) = find(r.key_id()).expect("a listed key");
+        let mut meta = kms_key_meta(id);
+        meta.key_state = Some(KeyState::from(state));
+        DescribeKeyOutput::builder().key_metadata(meta).build()
+    });
+    vec![list, tags, describe]
+}
+
+fn key_provider(rules: &[Rule]) -> kms_key::KeyProvider {
+    let refs: Vec<&Rule> = rules.iter().collect();
+    kms_key::KeyProvider::new(clients(Rules {
+        kms: &refs,
+        ..Default::default()
+    }))
+}
+
+fn ctx_with_token(name: &str, token: Option<&str>) -> CallContext {
+    let mut ctx = CallContext::new("test", name);
+    ctx.create_token = token.map(str::to_string);
+    ctx
+}
+
+#[tokio::test]
+async fn kms_key_recover_adopts_the_key_this_intent_created_among_several_tagged() {
+    // An older key of the same resource (kept from an earlier replace) is listed first.
+    static KEYS: &[(&str, &str, &str, &str)] = &[
+        ("old-key", "test/key", "token-old", "Enabled"),
+        ("new-key", "test/key", "token-new", "Enabled"),
+        ("foreign-key", "other/key", "token-new", "Enabled"),
+    ];
+    let p = key_provider(&kms_keys(KEYS));
+    let inputs = map(serde_json::json!({"description": "k"}));
+    let found = p
+        .recover(&ctx_with_token("key", Some("token-new")), &inputs)
+        .await
+        .unwrap();
+    assert_eq!(found.expect("adopted").id, "new-key");
+    // An intent whose create made nothing adopts nothing.
+    let found = p
+        .recover(&ctx_with_token("key", Some("token-lost")), &inputs)
+        .await
+        .unwrap();
+    assert_eq!(found, None);
+    // Without a token there is no telling which: a clear error, not the first one.
+    let err = p
+        .recover(&ctx_with_token("key", None), &inputs)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("old-key") && err.to_string().contains("new-key"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn kms_key_recover_never_adopts_a_key_pending_deletion() {
+    // This intent's key was made and then scheduled for deletion; an older
+    // live key of the same resource is not what this intent made either.
+    static KEYS: &[(&str, &str, &str, &str)] = &[
+        ("doomed-key", "test/key", "token-1", "PendingDeletion"),
+        ("older-key", "test/key", "token-0", "Enabled"),
+    ];
+    let p = key_provider(&kms_keys(KEYS));
+    let inputs = map(serde_json::json!({"description": "k"}));
+    let found = p
+        .recover(&ctx_with_token("key", Some("token-1")), &inputs)
+        .await
+        .unwrap();
+    assert_eq!(found, None);
+    // Without a token, the only live candidate; never the doomed one.
+    let found = p
+        .recover(&ctx_with_token("key", None), &inputs)
+        .await
+        .unwrap();
+    assert_eq!(found.expect("the live key").id, "older-key");
 }

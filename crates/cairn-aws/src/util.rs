@@ -38,6 +38,49 @@ pub(crate) fn create_token(urn: &str) -> String {
     ])
 }
 
+/// What `tags` say about an object's owner, for [`ProviderError::NotOwned`].
+pub(crate) fn owner_of(tags: &BTreeMap<String, String>) -> String {
+    match tags.get(URN_TAG) {
+        Some(urn) => format!("the tag {URN_TAG}={urn}"),
+        None => format!("no {URN_TAG} tag"),
+    }
+}
+
+/// Recovery's ownership check: `Ok` when the object `id` carries this
+/// resource's `cairn:urn` tag, else [`ProviderError::NotOwned`] naming what
+/// it carries. `tags` is `None` when they could not be read.
+pub(crate) fn ensure_ours(
+    ctx: &CallContext,
+    resource: &str,
+    id: &str,
+    tags: Option<&BTreeMap<String, String>>,
+) -> Result<(), ProviderError> {
+    match tags {
+        Some(t) if t.get(URN_TAG) == Some(&ctx.urn) => Ok(()),
+        _ => Err(not_owned(
+            ctx,
+            resource,
+            id,
+            tags.map(owner_of)
+                .unwrap_or_else(|| "tags that could not be read".to_string()),
+        )),
+    }
+}
+
+pub(crate) fn not_owned(
+    ctx: &CallContext,
+    resource: &str,
+    id: &str,
+    found: String,
+) -> ProviderError {
+    ProviderError::NotOwned {
+        resource: resource.to_string(),
+        id: id.to_string(),
+        urn: ctx.urn.clone(),
+        found,
+    }
+}
+
 // ---------------------------------------------------------------- inputs
 
 pub(crate) fn get_str<'a>(m: &'a Map, k: &str) -> Option<&'a str> {

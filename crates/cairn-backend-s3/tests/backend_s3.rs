@@ -63,6 +63,7 @@ fn intent(op_id: u64, name: &str) -> Intent {
         inputs: Default::default(),
         dependencies: Vec::new(),
         external: true,
+        create_token: None,
     }
 }
 

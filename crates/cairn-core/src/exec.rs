@@ -408,6 +408,21 @@ impl Shared<'_> {
         dependencies: &[String],
         external: bool,
     ) -> Result<u64, String> {
+        self.begin_intent(l, operation, id, inputs, dependencies, external, None)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn begin_intent(
+        &self,
+        l: &Launch,
+        operation: Operation,
+        id: Option<&str>,
+        inputs: &Map,
+        dependencies: &[String],
+        external: bool,
+        create_token: Option<String>,
+    ) -> Result<u64, String> {
         let op_id = self.next_op.fetch_add(1, Ordering::Relaxed);
         let intent = Intent {
             op_id,
@@ -418,6 +433,7 @@ impl Shared<'_> {
             inputs: inputs.clone(),
             dependencies: dependencies.to_vec(),
             external,
+            create_token,
         };
         self.sink
             .begin(&intent)
@@ -588,17 +604,21 @@ async fn create(
     p: &dyn ResourceProvider,
     inputs: &Map,
 ) -> Result<ResourceState, String> {
+    let token = crate::state::new_create_token();
     let op = sh
-        .begin(
+        .begin_intent(
             l,
             Operation::Create,
             None,
             inputs,
             &l.meta.dependencies,
             p.has_external_effects(),
+            Some(token.clone()),
         )
         .await?;
-    match p.create(&l.ctx, &reveal_map(inputs)).await {
+    let mut ctx = l.ctx.clone();
+    ctx.create_token = Some(token);
+    match p.create(&ctx, &reveal_map(inputs)).await {
         Ok(created) => {
             let rs = recorded(l, p.schema(), created.id, inputs.clone(), &created.outputs);
             sh.finish(op, &l.name, &Outcome::Written(rs.clone()))

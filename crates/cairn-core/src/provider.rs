@@ -59,6 +59,10 @@ pub struct CallContext {
     pub urn: String,
     pub timeouts: Timeouts,
     pub progress: ProgressFn,
+    /// For a create (and its recovery): the token recorded in the journal
+    /// intent, so a provider can tell what this very intent made from other
+    /// objects carrying the same URN.
+    pub create_token: Option<String>,
 }
 
 impl CallContext {
@@ -69,6 +73,7 @@ impl CallContext {
             urn: format!("{stack}/{name}"),
             timeouts: Timeouts::default(),
             progress: Arc::new(|_| {}),
+            create_token: None,
         }
     }
     pub fn report(&self, status: &str) {
@@ -139,6 +144,21 @@ pub enum ProviderError {
     #[error("{resource}: {message}")]
     #[diagnostic(code(cairn::provider::invalid))]
     Invalid { resource: String, message: String },
+    /// Recovery found an object with this resource's physical name (or URN)
+    /// that this resource did not make; it is never adopted.
+    #[error("{resource}: `{id}` exists but was not made by this resource: it carries {found}, not the tag cairn:urn={urn}")]
+    #[diagnostic(
+        code(cairn::provider::not_owned),
+        help("another stack or a person made it, and cairn neither adopts nor deletes it: give this resource another name, or delete or import that object deliberately")
+    )]
+    NotOwned {
+        resource: String,
+        id: String,
+        /// This resource's URN.
+        urn: String,
+        /// What the object carries instead, e.g. "the tag cairn:urn=other/x" or "no cairn:urn tag".
+        found: String,
+    },
     #[error("no provider for type `{0}`")]
     #[diagnostic(code(cairn::provider::unknown_type))]
     UnknownType(String),
@@ -220,6 +240,10 @@ pub trait ResourceProvider: Send + Sync {
 
     /// Finds what an interrupted create left behind (by name or by the
     /// `ctx.urn` tag), so a re-run adopts it instead of creating a duplicate.
+    /// Only an object carrying this resource's `cairn:urn` tag is adopted
+    /// (among several, the one made with `ctx.create_token`), never one
+    /// pending deletion; a same-named object that is not ours is
+    /// [`ProviderError::NotOwned`].
     async fn recover(
         &self,
         _ctx: &CallContext,

@@ -1,12 +1,15 @@
 //! Recovery after a crash: settle the intents a previous run began but
 //! never finished, by asking the cloud what actually happened.
 //!
-//! * Pending create: `provider.recover` (by name or `urn` tag). A resource
+//! * Pending create: `provider.recover` (by name or `urn` tag, with the
+//!   intent's create token). A resource
 //!   found is recorded (`Outcome::Written`) so the next plan sees it and
 //!   does not create a duplicate; otherwise the intent is closed as
 //!   `Failed("not started")`. A recovered id equal to the one already
 //!   recorded for the name (the old copy of an interrupted
-//!   create-before-destroy replace) does not count as found.
+//!   create-before-destroy replace) does not count as found. A same-named
+//!   object that is not ours (`ProviderError::NotOwned`) closes the intent
+//!   as failed and stops reconciliation with that error.
 //! * Pending update: `provider.read`. When the cloud's inputs match the
 //!   intent's (every intended input equals the observed one) the intended
 //!   inputs are recorded with the observed outputs; otherwise the observed
@@ -90,7 +93,8 @@ pub async fn reconcile(
         let provider = registry
             .get(&intent.type_token)
             .ok_or_else(|| ProviderError::UnknownType(intent.type_token.clone()))?;
-        let ctx = CallContext::new(stack, name);
+        let mut ctx = CallContext::new(stack, name);
+        ctx.create_token = intent.create_token.clone();
         let recorded = current.resources.get(name).cloned();
         let finish = |outcome: Outcome| async move {
             sink.finish(intent.op_id, name, &outcome)
@@ -99,10 +103,16 @@ pub async fn reconcile(
         };
         match intent.operation {
             Operation::Create => {
-                let found = provider
-                    .recover(&ctx, &reveal_map(&intent.inputs))
-                    .await?
-                    .filter(|c| recorded.as_ref().is_none_or(|r| r.id != c.id));
+                let found = match provider.recover(&ctx, &reveal_map(&intent.inputs)).await {
+                    // Not ours, so our create did not make it: the intent is
+                    // closed and the run stops with the refusal.
+                    Err(e @ ProviderError::NotOwned { .. }) => {
+                        finish(Outcome::Failed(e.to_string())).await?;
+                        return Err(e);
+                    }
+                    r => r?,
+                }
+                .filter(|c| recorded.as_ref().is_none_or(|r| r.id != c.id));
                 match found {
                     Some(created) => {
                         let schema = provider.schema();

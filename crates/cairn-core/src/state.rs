@@ -47,6 +47,30 @@ pub struct Intent {
     /// Whether the call touches anything outside the engine; if so the
     /// intent must be durable before the call proceeds.
     pub external: bool,
+    /// A create's unique token, passed to the provider for the call and for
+    /// recovery, so recovery adopts what this intent made and nothing older.
+    pub create_token: Option<String>,
+}
+
+/// A fresh token for a create intent (128 bits, hex): unique per call, from
+/// std's randomly seeded hasher, the time and a counter. Not a secret.
+pub fn new_create_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    let half = || {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(nanos);
+        h.write_u64(seq);
+        h.write_u32(std::process::id());
+        h.finish()
+    };
+    format!("{:016x}{:016x}", half(), half())
 }
 
 /// What an operation ended with.

@@ -105,6 +105,9 @@ pub struct JournalRecordV1 {
     #[serde(default)]
     pub dependencies: Vec<String>,
     pub external: bool,
+    /// A create's token (absent in records written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_token: Option<String>,
 }
 
 /// The stack outputs (tree `meta`, key `outputs`).
@@ -308,6 +311,7 @@ impl JournalRecordV1 {
             inputs: encode_map(&i.inputs, s, &resource_scope(&i.resource))?,
             dependencies: i.dependencies.clone(),
             external: i.external,
+            create_token: i.create_token.clone(),
         })
     }
 
@@ -324,6 +328,7 @@ impl JournalRecordV1 {
             inputs,
             dependencies: self.dependencies,
             external: self.external,
+            create_token: self.create_token,
         })
     }
 }

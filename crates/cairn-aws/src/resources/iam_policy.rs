@@ -6,8 +6,8 @@
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, api_failure, concrete_str, error_code, get_str, get_tags, is_not_found, missing,
-    percent_decode, resource_label, same_json, tag_diff, tags_value, URN_TAG,
+    api_error, api_failure, concrete_str, ensure_ours, error_code, get_str, get_tags, is_not_found,
+    missing, percent_decode, resource_label, same_json, tag_diff, tags_value, URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_iam::types::{Policy as PolicyModel, PolicyScopeType, PolicyVersion, Tag};
@@ -531,16 +531,26 @@ impl ResourceProvider for PolicyProvider {
             return Ok(None);
         };
         let path = get_str(inputs, "path").unwrap_or("/");
-        Ok(self
-            .find_by_name(&resource, name, path)
-            .await?
-            .and_then(|p| {
-                let arn = p.arn()?.to_string();
-                Some(Created {
-                    id: arn,
-                    outputs: outputs(&p),
-                })
-            }))
+        let Some(listed) = self.find_by_name(&resource, name, path).await? else {
+            return Ok(None);
+        };
+        let Some(arn) = listed.arn().map(str::to_string) else {
+            return Ok(None);
+        };
+        // ListPolicies does not return tags; GetPolicy does.
+        let Some(p) = self.get(&resource, &arn).await? else {
+            return Ok(None);
+        };
+        let tags: BTreeMap<String, String> = p
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        ensure_ours(ctx, &resource, &arn, Some(&tags))?;
+        Ok(Some(Created {
+            id: arn,
+            outputs: outputs(&p),
+        }))
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, api_failure, concrete_str, error_code, get_str, is_not_found, missing,
+    api_error, api_failure, concrete_str, error_code, get_str, is_not_found, missing, not_owned,
     resource_label,
 };
 use async_trait::async_trait;
@@ -292,7 +292,23 @@ impl ResourceProvider for AliasProvider {
         let Some(name) = get_str(inputs, "name") else {
             return Ok(None);
         };
-        Ok(self.find(&resource, name).await?.map(|a| Created {
+        let Some(a) = self.find(&resource, name).await? else {
+            return Ok(None);
+        };
+        // An alias carries no tags: it is ours only if it points at our key.
+        let target = get_str(inputs, "targetKeyId").unwrap_or_default();
+        if !self.points_at(&resource, &a, target).await? {
+            return Err(not_owned(
+                ctx,
+                &resource,
+                name,
+                format!(
+                    "no tag (aliases have none) and points at key {}, not at {target}",
+                    a.target_key_id().unwrap_or("<none>")
+                ),
+            ));
+        }
+        Ok(Some(Created {
             id: name.to_string(),
             outputs: outputs(&a),
         }))

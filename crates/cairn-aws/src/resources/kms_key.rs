@@ -1,6 +1,8 @@
 //! `aws:kms:Key`: a symmetric customer managed key. CreateKey has no
-//! idempotency token, so keys are tagged `cairn:urn` and `recover()` finds
-//! an interrupted create's key by that tag. CreateKey is sent with the SDK's
+//! idempotency token, so keys are tagged `cairn:urn` and
+//! `cairn:create-token` (the journal intent's token), and `recover()` finds
+//! an interrupted create's key by both: never an older key with the same URN,
+//! never one pending deletion. CreateKey is sent with the SDK's
 //! retries off: after a failure that may have taken effect (a lost answer),
 //! the create looks for the key that very call made (tagged with its own
 //! `cairn:create-token`) and adopts it before it tries again.
@@ -205,14 +207,16 @@ impl KeyProvider {
         Ok(out)
     }
 
-    /// The first live key whose tag `key` has `value`.
+    /// Every live key (not pending deletion) whose tag `key` has `value`,
+    /// with its tags.
     async fn find_tagged(
         &self,
         resource: &str,
         key: &str,
         value: &str,
-    ) -> Result<Option<KeyMetadata>, ProviderError> {
+    ) -> Result<Vec<(KeyMetadata, BTreeMap<String, String>)>, ProviderError> {
         let sdk = self.clients.get().await?;
+        let mut found = Vec::new();
         let mut marker: Option<String> = None;
         loop {
             let page = sdk
@@ -239,7 +243,7 @@ impl KeyProvider {
                 }
                 if let Some(meta) = self.describe(resource, key_id).await? {
                     if !gone(&meta) {
-                        return Ok(Some(meta));
+                        found.push((meta, tags));
                     }
                 }
             }
@@ -247,7 +251,7 @@ impl KeyProvider {
                 Some(m) if page.truncated() && Some(m) != marker.as_deref() => {
                     marker = Some(m.to_string())
                 }
-                _ => return Ok(None),
+                _ => return Ok(found),
             }
         }
     }
@@ -323,7 +327,10 @@ impl ResourceProvider for KeyProvider {
         let sdk = self.clients.get().await?;
         let mut tags = get_tags(inputs, "tags");
         tags.insert(URN_TAG.to_string(), ctx.urn.clone());
-        let token = create_token(&ctx.urn);
+        let token = ctx
+            .create_token
+            .clone()
+            .unwrap_or_else(|| create_token(&ctx.urn));
         tags.insert(CREATE_TOKEN_TAG.to_string(), token.clone());
         let tags = kms_tags(&tags);
         let description = get_str(inputs, "description").map(str::to_string);
@@ -349,7 +356,12 @@ impl ResourceProvider for KeyProvider {
                     .ok_or_else(|| missing(resource, "kms:CreateKey", "key metadata"))
             }
         };
-        let find = || self.find_tagged(&resource, CREATE_TOKEN_TAG, &token);
+        let find = || async {
+            let found = self
+                .find_tagged(&resource, CREATE_TOKEN_TAG, &token)
+                .await?;
+            Ok(found.into_iter().map(|(meta, _)| meta).next())
+        };
         let meta = create_or_find(ctx, self.clients.backoff(), attempt, find).await?;
         let meta = &meta;
         if get_bool(inputs, "enableKeyRotation") == Some(true) {
@@ -522,7 +534,29 @@ impl ResourceProvider for KeyProvider {
         inputs: &Map,
     ) -> Result<Option<Created>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let Some(meta) = self.find_tagged(&resource, URN_TAG, &ctx.urn).await? else {
+        let mut keys = self.find_tagged(&resource, URN_TAG, &ctx.urn).await?;
+        let meta = match &ctx.create_token {
+            // The key this intent's create made, not an older one with our URN.
+            Some(token) => keys
+                .into_iter()
+                .find(|(_, tags)| tags.get(CREATE_TOKEN_TAG) == Some(token)),
+            None if keys.len() > 1 => {
+                let ids: Vec<&str> = keys.iter().map(|(m, _)| m.key_id()).collect();
+                return Err(ProviderError::invalid(
+                    &resource,
+                    format!(
+                        "{} live keys carry the tag {URN_TAG}={} ({}) and the interrupted create \
+                         recorded no token to tell which one it made: schedule the deletion of \
+                         the extra keys, then run again",
+                        ids.len(),
+                        ctx.urn,
+                        ids.join(", ")
+                    ),
+                ));
+            }
+            None => keys.pop(),
+        };
+        let Some((meta, _)) = meta else {
             return Ok(None);
         };
         ctx.report("adopting a key from an interrupted create");

@@ -6,8 +6,8 @@
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, api_failure, error_code, get_str, get_tags, is_not_found, resource_label, tag_diff,
-    tags_value, URN_TAG,
+    api_error, api_failure, ensure_ours, error_code, get_str, get_tags, is_not_found,
+    resource_label, tag_diff, tags_value, URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_elasticache::types::{CacheParameterGroup, ParameterNameValue, Tag};
@@ -696,6 +696,11 @@ impl ResourceProvider for ParameterGroupProvider {
         let Some(g) = self.describe(&resource, name).await? else {
             return Ok(None);
         };
+        let tags = match g.arn() {
+            Some(arn) => Some(self.tags_of(&resource, arn).await?),
+            None => None,
+        };
+        ensure_ours(ctx, &resource, name, tags.as_ref())?;
         // The create may have stopped before all parameters were set.
         let params = params_of(inputs);
         if !params.is_empty() {

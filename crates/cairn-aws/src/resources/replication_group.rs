@@ -4,9 +4,9 @@
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, error_code, get_bool, get_i32, get_i64, get_str, get_str_list, get_string, get_tags,
-    is_not_found, is_unresolved, order_like, resource_label, str_list_value, tag_diff, tags_value,
-    URN_TAG,
+    api_error, ensure_ours, error_code, get_bool, get_i32, get_i64, get_str, get_str_list,
+    get_string, get_tags, is_not_found, is_unresolved, order_like, resource_label, str_list_value,
+    tag_diff, tags_value, URN_TAG,
 };
 use crate::wait::{wait_until, Probe, WaitSpec};
 use async_trait::async_trait;
@@ -664,9 +664,25 @@ impl ReplicationGroupProvider {
         port: i64,
         deadline: Duration,
     ) -> Result<Option<Created>, ProviderError> {
-        let Some(rg) = self.describe(resource, id).await? else {
-            return Ok(None);
-        };
+        match self.describe(resource, id).await? {
+            Some(rg) => {
+                self.adopt_described(ctx, resource, &rg, id, port, deadline)
+                    .await
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// [`Self::adopt_existing`] for a group already described as `rg`.
+    async fn adopt_described(
+        &self,
+        ctx: &CallContext,
+        resource: &str,
+        rg: &RgModel,
+        id: &str,
+        port: i64,
+        deadline: Duration,
+    ) -> Result<Option<Created>, ProviderError> {
         if rg.status() == Some("deleting") {
             self.wait_gone(ctx, resource, id, deadline).await?;
             return Ok(None);
@@ -1318,9 +1334,17 @@ impl ResourceProvider for ReplicationGroupProvider {
         let Some(id) = get_str(inputs, "replicationGroupId") else {
             return Ok(None);
         };
+        let Some(rg) = self.describe(&resource, id).await? else {
+            return Ok(None);
+        };
+        let tags = match rg.arn() {
+            Some(arn) => Some(self.tags_of(&resource, arn).await?),
+            None => None,
+        };
+        ensure_ours(ctx, &resource, id, tags.as_ref())?;
         let port = get_i64(inputs, "port").unwrap_or(6379);
         let deadline = ctx.deadline(Operation::Create, CREATE_TIMEOUT);
-        self.adopt_existing(ctx, &resource, id, port, deadline)
+        self.adopt_described(ctx, &resource, &rg, id, port, deadline)
             .await
     }
 }

@@ -4,8 +4,8 @@
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, api_failure, error_code, get_i64, get_str, get_tags, is_not_found, missing,
-    resource_label, tag_diff, tags_value, URN_TAG,
+    api_error, api_failure, ensure_ours, error_code, get_i64, get_str, get_tags, is_not_found,
+    missing, resource_label, tag_diff, tags_value, URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
@@ -444,11 +444,16 @@ impl ResourceProvider for SecretProvider {
         let Some(d) = self.describe(&resource, name).await? else {
             return Ok(None);
         };
+        let tags: BTreeMap<String, String> = d
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect();
+        ensure_ours(ctx, &resource, name, Some(&tags))?;
+        // Still scheduled for deletion: the create did not restore it (the
+        // next create will); never adopted as it is.
         if d.deleted_date().is_some() {
-            return self
-                .restore_and_adopt(ctx, &resource, inputs, name)
-                .await
-                .map(Some);
+            return Ok(None);
         }
         let Some(arn) = d.arn() else { return Ok(None) };
         self.adopt(ctx, &resource, inputs, arn).await?;

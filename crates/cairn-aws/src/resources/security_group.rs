@@ -6,8 +6,8 @@
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, api_failure, error_code, get_str, get_tags, is_not_found, missing, resource_label,
-    tag_diff, tags_value, URN_TAG,
+    api_error, api_failure, ensure_ours, error_code, get_str, get_tags, is_not_found, missing,
+    resource_label, tag_diff, tags_value, URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
@@ -759,6 +759,12 @@ impl ResourceProvider for SecurityGroupProvider {
         let Some(id) = sg.group_id() else {
             return Ok(None);
         };
+        let tags: BTreeMap<String, String> = sg
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect();
+        ensure_ours(ctx, &resource, id, Some(&tags))?;
         // Finish what the interrupted create may not have done.
         let sg = self.sync_all(&resource, id, inputs).await?;
         Ok(Some(Created {

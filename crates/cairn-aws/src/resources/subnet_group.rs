@@ -5,8 +5,8 @@
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, api_failure, error_code, get_str, get_str_list, get_tags, is_not_found, order_like,
-    resource_label, str_list_value, tags_value, URN_TAG,
+    api_error, api_failure, ensure_ours, error_code, get_str, get_str_list, get_tags, is_not_found,
+    order_like, resource_label, str_list_value, tags_value, URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_elasticache::types::{CacheSubnetGroup, Tag};
@@ -394,7 +394,18 @@ impl ResourceProvider for SubnetGroupProvider {
         let Some(name) = get_str(inputs, "name") else {
             return Ok(None);
         };
-        Ok(self.describe(&resource, name).await?.map(|g| Created {
+        let Some(g) = self.describe(&resource, name).await? else {
+            return Ok(None);
+        };
+        let tags = match g.arn() {
+            Some(arn) => {
+                let sdk = self.clients.get().await?;
+                Some(crate::util::elasticache_tags(&sdk.ec, &resource, arn).await?)
+            }
+            None => None,
+        };
+        ensure_ours(ctx, &resource, name, tags.as_ref())?;
+        Ok(Some(Created {
             id: name.to_string(),
             outputs: outputs_of(&g, name),
         }))

@@ -2,11 +2,12 @@ use crate::common::*;
 use cairn_core::exec::{apply, ExecOptions};
 use cairn_core::mem::DATA_TOKEN;
 use cairn_core::plan::Action;
-use cairn_core::provider::{CallContext, Operation, ResourceProvider};
+use cairn_core::provider::{CallContext, Operation, ProviderError, ResourceProvider};
 use cairn_core::reconcile::reconcile;
 use cairn_core::state::{Intent, MemorySink, StackState, StateSink};
 use cairn_core::value::Map;
 use serde_json::json;
+use std::sync::Arc;
 
 fn intent(
     op_id: u64,
@@ -25,6 +26,7 @@ fn intent(
         inputs,
         dependencies: vec![],
         external: true,
+        create_token: None,
     }
 }
 
@@ -275,4 +277,141 @@ async fn executor_journal_shape_for_create_before_destroy() {
     assert!(report.ok());
     assert!(sink.pending().await.is_empty());
     assert_eq!(sink.snapshot().await.resources["a"].id, "a-2");
+}
+
+/// A type whose create loses its answer and whose recover finds a same-named
+/// object tagged for another stack; it records the create token of each call.
+struct Foreign {
+    schema: cairn_core::schema::ResourceSchema,
+    seen: std::sync::Mutex<Vec<(&'static str, Option<String>)>>,
+}
+
+#[async_trait::async_trait]
+impl ResourceProvider for Foreign {
+    fn schema(&self) -> &cairn_core::schema::ResourceSchema {
+        &self.schema
+    }
+    async fn create(
+        &self,
+        ctx: &CallContext,
+        _inputs: &Map,
+    ) -> Result<cairn_core::provider::Created, ProviderError> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(("create", ctx.create_token.clone()));
+        Err(ProviderError::Api {
+            resource: ctx.name.clone(),
+            api: "test:Create".into(),
+            code: "HTTP503".into(),
+            message: "the answer was lost".into(),
+            retryable: true,
+        })
+    }
+    async fn read(
+        &self,
+        _ctx: &CallContext,
+        _id: &str,
+        _inputs: &Map,
+    ) -> Result<Option<cairn_core::provider::Observed>, ProviderError> {
+        Ok(None)
+    }
+    async fn update(
+        &self,
+        ctx: &CallContext,
+        _id: &str,
+        _old: &Map,
+        _new: &Map,
+        _outputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        Err(ProviderError::invalid(&ctx.name, "not expected"))
+    }
+    async fn delete(
+        &self,
+        ctx: &CallContext,
+        _id: &str,
+        _inputs: &Map,
+        _outputs: &Map,
+    ) -> Result<(), ProviderError> {
+        Err(ProviderError::invalid(&ctx.name, "not expected"))
+    }
+    async fn recover(
+        &self,
+        ctx: &CallContext,
+        _inputs: &Map,
+    ) -> Result<Option<cairn_core::provider::Created>, ProviderError> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(("recover", ctx.create_token.clone()));
+        Err(ProviderError::NotOwned {
+            resource: ctx.name.clone(),
+            id: "a-physical".into(),
+            urn: ctx.urn.clone(),
+            found: "the tag cairn:urn=other/a".into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn create_token_reaches_create_and_recover_and_a_foreign_object_is_refused() {
+    let provider = Arc::new(Foreign {
+        schema: cairn_core::schema::ResourceSchema::new("test:Foreign", "a test type")
+            .output(cairn_core::schema::OutputSchema::new("id", "id")),
+        seen: Default::default(),
+    });
+    let mut registry = cairn_core::Registry::new();
+    registry.register(provider.clone());
+    let spec = stack(vec![res("a", "test:Foreign", json!({}))]);
+    let state = StackState::default();
+    let p = cairn_core::plan::plan(
+        &spec,
+        &state,
+        &registry,
+        &cairn_core::plan::PlanOptions::default(),
+    )
+    .unwrap();
+    let sink = MemorySink::new(state.clone());
+    let report = apply(
+        &p,
+        Some(&spec),
+        &state,
+        &registry,
+        &sink,
+        &ExecOptions::new("test"),
+    )
+    .await;
+    assert!(!report.ok());
+    // The lost create's intent stays pending, with the token create was given.
+    let pending = sink.pending().await;
+    assert_eq!(pending.len(), 1);
+    let token = pending[0].create_token.clone().expect("a create token");
+    assert_eq!(token.len(), 32);
+    assert_eq!(
+        provider.seen.lock().unwrap().clone(),
+        vec![("create", Some(token.clone()))]
+    );
+    // Another intent gets another token.
+    assert_ne!(
+        Some(token.clone()),
+        Some(cairn_core::state::new_create_token())
+    );
+
+    // Recovery passes the intent's token and refuses what is not ours: the
+    // intent is closed (our create did not make it) and the run stops.
+    let err = reconcile(&pending, &state, &registry, &sink, "test")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProviderError::NotOwned { .. }), "{err:?}");
+    assert_eq!(
+        miette::Diagnostic::code(&err).map(|c| c.to_string()),
+        Some("cairn::provider::not_owned".to_string())
+    );
+    assert!(err.to_string().contains("cairn:urn=other/a"), "{err}");
+    assert_eq!(
+        provider.seen.lock().unwrap().last().cloned(),
+        Some(("recover", Some(token)))
+    );
+    assert!(sink.pending().await.is_empty());
+    assert!(sink.snapshot().await.resources.is_empty());
 }

@@ -99,6 +99,7 @@ pub fn intent(op_id: u64, resource: &str, external: bool) -> Intent {
         ]),
         dependencies: vec!["vpc".into()],
         external,
+        create_token: Some(format!("token-{op_id}")),
     }
 }
 

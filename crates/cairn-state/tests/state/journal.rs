@@ -198,6 +198,7 @@ fn data_intent(op_id: u64, name: &str) -> Intent {
         inputs,
         dependencies: vec![],
         external: false,
+        create_token: None,
     }
 }
 
