@@ -6,7 +6,7 @@ use cairn_core::state::{Intent, Outcome, StateSink};
 use cairn_core::value::{Map, Value};
 use cairn_state::StateStore;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn pending_intents_survive_a_close_without_finish() {
@@ -211,7 +211,6 @@ fn ten_thousand_data_resources_without_per_op_fsync() {
         .map(|op| data_intent(op, &format!("data-{op}")))
         .collect();
     let before = store.fsync_count();
-    let started = Instant::now();
     rt.block_on(async {
         for i in &intents {
             store.begin(i).await.unwrap();
@@ -235,17 +234,9 @@ fn ten_thousand_data_resources_without_per_op_fsync() {
     });
     let in_run = store.fsync_count() - before;
     store.flush().unwrap();
-    let elapsed = started.elapsed();
-    eprintln!("10,000 core:Data begin+finish+flush: {elapsed:?}");
+    // Speed is a benchmark target (`cargo xtask bench`); this checks the fsyncs.
     assert_eq!(in_run, 0, "non-external operations must not fsync");
     assert_eq!(store.fsync_count() - before, 1);
-    // Release builds must stay well under a second; debug builds get slack.
-    let budget = if cfg!(debug_assertions) {
-        Duration::from_secs(30)
-    } else {
-        Duration::from_millis(800)
-    };
-    assert!(elapsed < budget, "{elapsed:?} over {budget:?}");
     drop(store);
     let store = StateStore::open_read_only(dir.path(), STACK, key_file(dir.path())).unwrap();
     let state = store.load().unwrap();
