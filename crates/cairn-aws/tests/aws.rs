@@ -90,7 +90,8 @@ fn s<'a>(m: &'a Map, k: &str) -> &'a str {
 async fn kms_key_lifecycle_and_recover() {
     let env = setup().await;
     let p = env.p("aws:kms:Key");
-    let ctx = env.ctx("cache-key");
+    let mut ctx = env.ctx("cache-key");
+    ctx.create_token = Some("intent-1".into());
     let inputs = map(serde_json::json!({
         "description": "redis at rest",
         "enableKeyRotation": true,
@@ -115,13 +116,33 @@ async fn kms_key_lifecycle_and_recover() {
         "cairn:urn is hidden"
     );
 
-    // An interrupted create is found again by its URN tag...
+    // An interrupted create is found again by its URN tag and token...
     let found = p
         .recover(&ctx, &inputs)
         .await
         .unwrap()
         .expect("recovered by tag");
     assert_eq!(found.id, created.id);
+    // ... a second key of the same resource (another intent) is told apart...
+    let mut ctx2 = ctx.clone();
+    ctx2.create_token = Some("intent-2".into());
+    let second = p.create(&ctx2, &inputs).await.expect("create second key");
+    assert_ne!(second.id, created.id);
+    assert_eq!(
+        p.recover(&ctx2, &inputs).await.unwrap().unwrap().id,
+        second.id
+    );
+    assert_eq!(
+        p.recover(&ctx, &inputs).await.unwrap().unwrap().id,
+        created.id
+    );
+    p.delete(&ctx2, &second.id, &inputs, &second.outputs)
+        .await
+        .expect("schedule deletion of the second key");
+    assert!(
+        p.recover(&ctx2, &inputs).await.unwrap().is_none(),
+        "a key pending deletion is never adopted"
+    );
     // ... but not by another resource.
     assert!(p
         .recover(&env.ctx("other-key"), &inputs)
@@ -501,6 +522,21 @@ async fn subnet_group_lifecycle() {
     );
     assert_eq!(s(&seen.inputs, "description"), "private");
     assert_eq!(p.recover(&ctx, &inputs).await.unwrap().unwrap().id, name);
+    // Another resource's recovery refuses it, naming the tag it carries.
+    let err = p
+        .recover(&env.ctx("other-subnets"), &inputs)
+        .await
+        .unwrap_err();
+    match &err {
+        ProviderError::NotOwned { id, found, .. } => {
+            assert_eq!(id, &name);
+            assert_eq!(
+                found,
+                &format!("the tag cairn:urn=it-{}/redis-subnets", env.tag)
+            );
+        }
+        other => panic!("expected NotOwned, got {other:?}"),
+    }
     let new =
         map(serde_json::json!({"name": name, "description": "private", "subnetIds": [subnets[0]]}));
     p.update(&ctx, &name, &inputs, &new, &created.outputs)
