@@ -26,6 +26,10 @@ pub struct DaemonStatus {
     pub state_dir: PathBuf,
     /// The log file.
     pub log_path: PathBuf,
+    /// A pid file named this live process, which is not the emulator: the
+    /// file was removed and the process left alone.
+    #[serde(default)]
+    pub stale_pid: Option<u32>,
 }
 
 fn pid_file(state_dir: &Path) -> PathBuf {
@@ -57,24 +61,42 @@ fn status(state_dir: &Path, running: bool, pid: Option<u32>, port: Option<u16>) 
         },
         state_dir: state_dir.to_path_buf(),
         log_path: process::log_path(state_dir),
+        stale_pid: None,
+    }
+}
+
+/// The pid in the pid file when it is a live emulator for this state dir
+/// (`Ok`); a live process that is not the emulator (`Err(pid)`); or `Ok(None)`.
+fn our_pid(state_dir: &Path, port: Option<u16>) -> Result<Option<u32>, u32> {
+    match read_num::<u32>(&pid_file(state_dir)) {
+        Some(pid) if process::pid_alive(pid) => match port {
+            Some(port) if process::is_emulator(pid, port, state_dir) => Ok(Some(pid)),
+            _ => Err(pid),
+        },
+        _ => Ok(None),
     }
 }
 
 /// Report whether the daemon for `state_dir` runs; stale pid/port files are removed.
+/// A pid file naming a live process that is not the emulator is stale too.
 pub fn daemon_status(state_dir: &Path) -> Result<DaemonStatus, EmulatorError> {
-    let pid: Option<u32> = read_num(&pid_file(state_dir));
     let port: Option<u16> = read_num(&port_file(state_dir));
-    match (pid, port) {
-        (Some(pid), Some(port)) if process::pid_alive(pid) && health(port) == Some(pid) => {
-            Ok(status(state_dir, true, Some(pid), Some(port)))
+    match our_pid(state_dir, port) {
+        Ok(Some(pid)) if port.is_some_and(|p| health(p) == Some(pid)) => {
+            Ok(status(state_dir, true, Some(pid), port))
         }
-        (Some(pid), _) if process::pid_alive(pid) => {
-            // alive but not (yet) healthy: report it as not running but keep the files
-            Ok(status(state_dir, false, Some(pid), port))
-        }
-        _ => {
+        // alive but not (yet) healthy: report it as not running but keep the files
+        Ok(Some(pid)) => Ok(status(state_dir, false, Some(pid), port)),
+        Ok(None) => {
             remove_files(state_dir);
             Ok(status(state_dir, false, None, None))
+        }
+        Err(stale) => {
+            remove_files(state_dir);
+            Ok(DaemonStatus {
+                stale_pid: Some(stale),
+                ..status(state_dir, false, None, None)
+            })
         }
     }
 }
@@ -138,21 +160,26 @@ pub fn daemon_start(cfg: &EmulatorConfig) -> Result<DaemonStatus, EmulatorError>
 
 /// Stop the daemon for `state_dir` (and its twins) and remove its pid/port files.
 /// Returns `running: false` with the pid/port that were stopped (`None` if nothing ran).
+/// Only a process identified as this state dir's emulator is signalled; a pid
+/// file naming any other live process is removed and reported as `stale_pid`.
 pub fn daemon_stop(state_dir: &Path) -> Result<DaemonStatus, EmulatorError> {
-    let pid: Option<u32> = read_num(&pid_file(state_dir));
     let port: Option<u16> = read_num(&port_file(state_dir));
-    let stopped = match pid {
-        Some(pid) if process::pid_alive(pid) => {
+    let (stopped, stale) = match our_pid(state_dir, port) {
+        Ok(Some(pid)) => {
             process::terminate_pid_group(pid, Duration::from_secs(10));
             if process::pid_alive(pid) {
                 return Err(EmulatorError::Daemon {
                     message: format!("process {pid} did not exit"),
                 });
             }
-            Some(pid)
+            (Some(pid), None)
         }
-        _ => None,
+        Ok(None) => (None, None),
+        Err(stale) => (None, Some(stale)),
     };
     remove_files(state_dir);
-    Ok(status(state_dir, false, stopped, stopped.and(port)))
+    Ok(DaemonStatus {
+        stale_pid: stale,
+        ..status(state_dir, false, stopped, stopped.and(port))
+    })
 }

@@ -20,13 +20,36 @@ pub enum EmulatorError {
     #[error("could not prepare the emulator virtualenv at {venv}: {message}")]
     #[diagnostic(
         code(cairn::emulator::venv),
-        help("the venv is cached under $CAIRN_EMULATOR_HOME (default <workspace>/target/cairn-emulator); delete it to force a clean reinstall, and check that PyPI is reachable")
+        help("the venv is cached under $CAIRN_EMULATOR_HOME (default $XDG_CACHE_HOME/cairn/emulator or ~/.cache/cairn/emulator); delete it to force a clean reinstall, and check that PyPI is reachable")
     )]
     Venv {
         /// Virtualenv directory.
         venv: PathBuf,
         /// Failure details (includes pip output when available).
         message: String,
+    },
+
+    /// Neither `$CAIRN_EMULATOR_HOME`, `$XDG_CACHE_HOME` nor `$HOME` is set.
+    #[error(
+        "the emulator has no home: none of $CAIRN_EMULATOR_HOME, $XDG_CACHE_HOME, $HOME is set"
+    )]
+    #[diagnostic(
+        code(cairn::emulator::home_unset),
+        help("set $CAIRN_EMULATOR_HOME to a directory only you can write (it holds the emulator's Python code)")
+    )]
+    HomeUnset,
+
+    /// The emulator's home could hold code planted by someone else.
+    #[error("refusing the emulator home {home}: {problem}")]
+    #[diagnostic(
+        code(cairn::emulator::home_unsafe),
+        help("its venv and Python package run as your code: use a directory you own that others cannot write (`chmod 700`), or point $CAIRN_EMULATOR_HOME elsewhere")
+    )]
+    HomeUnsafe {
+        /// The directory.
+        home: PathBuf,
+        /// What is wrong with it.
+        problem: String,
     },
 
     /// Twin mode was requested but `redis-server` is not installed.

@@ -1,8 +1,9 @@
 //! Local AWS emulator for tests and `cairn up --local`.
 //!
 //! * A pinned **moto 5.2.5** server (`moto[server]`) in a cached virtualenv that this
-//!   crate creates itself ([`ensure_venv`]; `$CAIRN_EMULATOR_HOME`, default
-//!   `<workspace>/target/cairn-emulator/venv`).
+//!   crate creates itself ([`ensure_venv`]) under the emulator home: `$CAIRN_EMULATOR_HOME`,
+//!   default `$XDG_CACHE_HOME/cairn/emulator` or `~/.cache/cairn/emulator`, created
+//!   mode 0700; a home another user owns or may write is refused ([`emulator_home`]).
 //! * The embedded Python package `cairn_moto` (see `python/cairn_moto/`) which extends
 //!   moto's ElastiCache with cache parameter groups, realistic replication-group
 //!   lifecycle (`creating`/`modifying`/`deleting` with a configurable delay), shard and
@@ -89,7 +90,8 @@ impl Default for EmulatorConfig {
         );
         EmulatorConfig {
             port,
-            state_dir: emulator_home().join("state"),
+            // Checked when the emulator starts (ensure_venv).
+            state_dir: venv::home_path().unwrap_or_default().join("state"),
             delay_ms,
             twin,
         }

@@ -14,6 +14,20 @@ pub(crate) fn log_path(state_dir: &Path) -> PathBuf {
     state_dir.join("emulator.log")
 }
 
+/// The only variables the emulator inherits from the caller (plus the ones
+/// `spawn_server` sets). `CAIRN_REDIS_SERVER` locates the twins' binary.
+const INHERITED: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "CAIRN_REDIS_SERVER",
+    "CAIRN_EMULATOR_LATENCY_MS",
+];
+
 /// Start `python -m cairn_moto` in its own process group (pgid == pid), output appended
 /// to `<state_dir>/emulator.log`. `detached` (daemon mode) puts it in a new session;
 /// otherwise it exits by itself when this process dies.
@@ -50,6 +64,14 @@ pub(crate) fn spawn_server(
     if cfg.twin {
         cmd.arg("--twin");
     }
+    // A clean environment: no stack passphrase, no real AWS credentials,
+    // nothing else from the caller's shell beyond the allow-list.
+    cmd.env_clear();
+    for (k, v) in std::env::vars_os() {
+        if k.to_str().is_some_and(|k| INHERITED.contains(&k)) {
+            cmd.env(k, v);
+        }
+    }
     cmd.env("PYTHONPATH", pythonpath)
         .env("PYTHONUNBUFFERED", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1")
@@ -58,8 +80,7 @@ pub(crate) fn spawn_server(
         // moto must never reach real AWS or pick up real credentials.
         .env("AWS_ACCESS_KEY_ID", "cairnlocal")
         .env("AWS_SECRET_ACCESS_KEY", "cairnlocal")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
+        .env("AWS_DEFAULT_REGION", crate::REGION)
         .current_dir(&cfg.state_dir)
         .stdin(Stdio::null())
         .stdout(out)
@@ -150,6 +171,32 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
         }
         Err(_) => true,
     }
+}
+
+/// Whether `pid` is the emulator serving `state_dir` on `port`: its command
+/// line runs `-m cairn_moto --port <port>`, its working directory is
+/// `state_dir` (set at spawn), and it leads its own process group. A pid
+/// file can outlive its process and the pid be reused; only a process that
+/// passes this check may be signalled.
+pub(crate) fn is_emulator(pid: u32, port: u16, state_dir: &Path) -> bool {
+    let Ok(raw) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let args: Vec<&[u8]> = raw.split(|b| *b == 0).collect();
+    let has_pair =
+        |flag: &[u8], value: &[u8]| args.windows(2).any(|w| w[0] == flag && w[1] == value);
+    if !has_pair(b"-m", b"cairn_moto") || !has_pair(b"--port", port.to_string().as_bytes()) {
+        return false;
+    }
+    let same_dir = match (
+        fs::read_link(format!("/proc/{pid}/cwd")),
+        state_dir.canonicalize(),
+    ) {
+        (Ok(cwd), Ok(dir)) => cwd == dir,
+        _ => false,
+    };
+    // SAFETY: getpgid only reads the process table.
+    same_dir && unsafe { libc::getpgid(pid as i32) } == pid as i32
 }
 
 /// SIGTERM a detached emulator's process group, wait up to `grace`, then SIGKILL it.

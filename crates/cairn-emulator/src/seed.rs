@@ -105,9 +105,7 @@ impl SeedLock {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect();
-        let dir = venv::emulator_home();
-        std::fs::create_dir_all(&dir)
-            .map_err(EmulatorError::io(format!("creating {}", dir.display())))?;
+        let dir = venv::emulator_home()?;
         let path = dir.join(format!("seed-{name}.lock"));
         let file = std::fs::OpenOptions::new()
             .create(true)

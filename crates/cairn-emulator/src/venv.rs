@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -70,21 +71,75 @@ pub fn workspace_root() -> Option<PathBuf> {
     }
 }
 
-/// Emulator home: `$CAIRN_EMULATOR_HOME`, else `<workspace>/target/cairn-emulator`
-/// (else `<tmp>/cairn-emulator`). Holds `venv/`, `python/` and the default `state/`.
-pub fn emulator_home() -> PathBuf {
-    if let Some(h) = std::env::var_os("CAIRN_EMULATOR_HOME").filter(|h| !h.is_empty()) {
-        return PathBuf::from(h);
+/// Where the emulator's home is, without touching it: `$CAIRN_EMULATOR_HOME`,
+/// else `$XDG_CACHE_HOME/cairn/emulator`, else `$HOME/.cache/cairn/emulator`.
+/// Never a shared folder such as `/tmp`.
+pub(crate) fn home_path() -> Result<PathBuf, EmulatorError> {
+    let var = |n: &str| std::env::var_os(n).filter(|v| !v.is_empty());
+    if let Some(h) = var("CAIRN_EMULATOR_HOME") {
+        return Ok(PathBuf::from(h));
     }
-    match workspace_root() {
-        Some(ws) => ws.join("target").join("cairn-emulator"),
-        None => std::env::temp_dir().join("cairn-emulator"),
+    let cache = var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .ok_or(EmulatorError::HomeUnset)?;
+    Ok(cache.join("cairn").join("emulator"))
+}
+
+/// Emulator home (see [`home_path`]), created mode 0700 when missing. Holds
+/// `venv/`, `python/` (both run as code) and the default `state/`, so a home
+/// that another user owns or may write is refused.
+pub fn emulator_home() -> Result<PathBuf, EmulatorError> {
+    let home = home_path()?;
+    if !home.exists() {
+        if let Some(parent) = home.parent() {
+            fs::create_dir_all(parent)
+                .map_err(EmulatorError::io(format!("creating {}", parent.display())))?;
+        }
+        let made = fs::DirBuilder::new().mode(0o700).create(&home);
+        if let Err(e) = made {
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                return Err(EmulatorError::io(format!("creating {}", home.display()))(e));
+            }
+        }
+    }
+    check_private(&home)?;
+    Ok(home)
+}
+
+/// Refuses a directory that is not ours or that others may write.
+fn check_private(dir: &Path) -> Result<(), EmulatorError> {
+    let meta =
+        fs::metadata(dir).map_err(EmulatorError::io(format!("reading {}", dir.display())))?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let problem = unsafe_dir_problem(meta.is_dir(), meta.uid(), meta.mode(), me);
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(EmulatorError::HomeUnsafe {
+            home: dir.to_path_buf(),
+            problem,
+        }),
+    }
+}
+
+/// Why a directory with this owner and mode is not private to `me`.
+fn unsafe_dir_problem(is_dir: bool, uid: u32, mode: u32, me: u32) -> Option<String> {
+    if !is_dir {
+        Some("it is not a directory".into())
+    } else if uid != me {
+        Some(format!("it is owned by uid {uid}, not by you (uid {me})"))
+    } else if mode & 0o022 != 0 {
+        Some(format!("others may write it (mode {:o})", mode & 0o777))
+    } else {
+        None
     }
 }
 
 /// Path of the cached virtualenv (it may not exist yet).
-pub fn venv_dir() -> PathBuf {
-    emulator_home().join("venv")
+pub fn venv_dir() -> Result<PathBuf, EmulatorError> {
+    Ok(emulator_home()?.join("venv"))
 }
 
 /// Interpreter inside a venv.
@@ -196,13 +251,13 @@ fn host_python() -> Result<String, EmulatorError> {
 /// (in-process mutex + `flock` on `<home>/venv.lock`). A venv is reused only if
 /// its marker file lists exactly [`REQUIREMENTS`].
 pub fn ensure_venv() -> Result<PathBuf, EmulatorError> {
-    let home = emulator_home();
+    let home = emulator_home()?;
     let venv = home.join("venv");
     let _guard = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
     if venv_is_ready(&venv) {
+        check_private(&venv)?;
         return Ok(venv);
     }
-    fs::create_dir_all(&home).map_err(EmulatorError::io(format!("creating {}", home.display())))?;
     let _lock = FileLock::acquire(&home.join("venv.lock"))?;
     if venv_is_ready(&venv) {
         return Ok(venv);
@@ -249,7 +304,7 @@ pub fn ensure_venv() -> Result<PathBuf, EmulatorError> {
 /// Write the embedded `cairn_moto` package under `<home>/python` (only files whose
 /// contents changed, atomically) and return the directory to put on `PYTHONPATH`.
 pub fn ensure_python_package() -> Result<PathBuf, EmulatorError> {
-    let root = emulator_home().join("python");
+    let root = emulator_home()?.join("python");
     let pkg = root.join("cairn_moto");
     fs::create_dir_all(&pkg).map_err(EmulatorError::io(format!("creating {}", pkg.display())))?;
     for (name, contents) in PY_FILES {
@@ -293,4 +348,21 @@ pub fn find_redis_server() -> Result<PathBuf, EmulatorError> {
     Err(EmulatorError::RedisMissing {
         detail: "redis-server is not on PATH".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_private_directory_is_ours_and_not_writable_by_others() {
+        assert_eq!(unsafe_dir_problem(true, 1000, 0o40700, 1000), None);
+        assert_eq!(unsafe_dir_problem(true, 1000, 0o40755, 1000), None);
+        let foreign = unsafe_dir_problem(true, 0, 0o40700, 1000).unwrap();
+        assert!(foreign.contains("owned by uid 0"), "{foreign}");
+        let shared = unsafe_dir_problem(true, 1000, 0o41777, 1000).unwrap();
+        assert!(shared.contains("mode 777"), "{shared}");
+        assert!(unsafe_dir_problem(true, 1000, 0o40770, 1000).is_some());
+        assert!(unsafe_dir_problem(false, 1000, 0o100600, 1000).is_some());
+    }
 }

@@ -73,6 +73,15 @@ def log(msg: str) -> None:
     print(f"[cairn-twin] {msg}", file=sys.stderr, flush=True)
 
 
+# The only variables a redis-server twin inherits: nothing of the emulator's
+# (fake) AWS credentials, Python settings or anything else.
+_REDIS_ENV = ("PATH", "HOME", "LANG", "LC_ALL")
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: os.environ[k] for k in _REDIS_ENV if k in os.environ}
+
+
 def redis_server_bin() -> str:
     return os.environ.get("CAIRN_REDIS_SERVER") or shutil.which("redis-server") or ""
 
@@ -320,6 +329,7 @@ class Twin:
         node.proc = subprocess.Popen(
             [redis_server_bin(), str(conf)],
             cwd=str(node.dir),
+            env=_clean_env(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
