@@ -566,7 +566,10 @@ async fn emulator(cmd: EmulatorCommand) -> Result<ExitCode, CliError> {
             println!("{}", local::describe(&status));
         }
         EmulatorCommand::Stop => {
-            cairn_emulator::daemon_stop(&cfg.state_dir)?;
+            let stopped = cairn_emulator::daemon_stop(&cfg.state_dir)?;
+            if let Some(pid) = stopped.stale_pid {
+                println!("removed a stale pid file: process {pid} is not the emulator and was not signalled");
+            }
             println!("emulator stopped");
         }
         EmulatorCommand::Status => {
