@@ -2,6 +2,7 @@
 //! redis-server twins), checked independently through the real AWS SDK.
 
 use super::common::{free_port, sdk_config, Sandbox};
+use aws_sdk_elasticache::error::DisplayErrorContext;
 use aws_sdk_elasticache::Client as ElastiCache;
 use std::path::PathBuf;
 use std::process::Command;
@@ -60,18 +61,75 @@ impl Drop for Local {
     }
 }
 
+/// The group, or `None` only when ElastiCache says it does not exist; any
+/// other error fails the test (a denied or broken call is not "deleted").
 async fn replication_group(
     ec: &ElastiCache,
     id: &str,
 ) -> Option<aws_sdk_elasticache::types::ReplicationGroup> {
-    ec.describe_replication_groups()
+    match ec
+        .describe_replication_groups()
         .replication_group_id(id)
         .send()
         .await
-        .ok()?
-        .replication_groups?
-        .into_iter()
-        .next()
+    {
+        Ok(out) => Some(
+            out.replication_groups
+                .and_then(|g| g.into_iter().next())
+                .unwrap_or_else(|| {
+                    panic!("DescribeReplicationGroups {id}: answer without the group")
+                }),
+        ),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_replication_group_not_found_fault()) =>
+        {
+            None
+        }
+        Err(e) => panic!(
+            "DescribeReplicationGroups {id}: {}",
+            DisplayErrorContext(&e)
+        ),
+    }
+}
+
+/// An endpoint on 127.0.0.1 that answers every request with a query-protocol
+/// `AccessDenied` error (HTTP 403). Returns its URL.
+fn access_denied_endpoint() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut length = 0usize;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let xml = "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>\
+                       <Message>not authorized</Message></Error><RequestId>r</RequestId></ErrorResponse>";
+            let _ = write!(
+                reader.get_mut(),
+                "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+                xml.len()
+            );
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[should_panic(expected = "AccessDenied")]
+async fn a_describe_error_other_than_not_found_is_not_taken_for_deleted() {
+    let sdk = sdk_config(&access_denied_endpoint()).await;
+    let gone = replication_group(&ElastiCache::new(&sdk), "qualisys-redis-prod").await;
+    eprintln!("returned {gone:?} instead of failing");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -325,17 +383,24 @@ async fn prod_from_empty_meets_every_criterion_then_updates_replaces_and_destroy
             .is_none(),
         "replication group deleted"
     );
-    let groups = ec
+    match ec
         .describe_cache_parameter_groups()
         .cache_parameter_group_name("qualisys-redis7-prod")
         .send()
-        .await;
-    assert!(groups.is_err(), "parameter group deleted");
-    let gone = sm.describe_secret().secret_id(&secret_arn).send().await;
-    assert!(
-        gone.map(|s| s.deleted_date().is_some()).unwrap_or(true),
-        "secret scheduled for deletion"
-    );
+        .await
+    {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_cache_parameter_group_not_found_fault()) => {}
+        other => panic!("parameter group not deleted: {other:?}"),
+    }
+    match sm.describe_secret().secret_id(&secret_arn).send().await {
+        Ok(s) => assert!(s.deleted_date().is_some(), "secret scheduled for deletion"),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+        Err(e) => panic!("DescribeSecret: {}", DisplayErrorContext(&e)),
+    }
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let sgs = ec2
         .describe_security_groups()

@@ -1,11 +1,14 @@
-//! Every hostile input ends quickly with exit 2 and a diagnostic that names
-//! the file, line and column; each diagnostic is snapshot-tested.
+//! Every hostile input ends with exit 2 and a diagnostic that names the file,
+//! line and column; each diagnostic is snapshot-tested. The 2 s per file
+//! target is checked by `cargo xtask bench` on a release build; here a
+//! generous bound only catches a hang.
 
 use super::common::{workspace, Sandbox};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-const TIME_LIMIT: Duration = Duration::from_secs(2);
+/// Ends rather than hangs (debug build, shared machine).
+const HANG_LIMIT: Duration = Duration::from_secs(30);
 const RSS_LIMIT_KB: i64 = 200 * 1024;
 
 struct Measured {
@@ -50,7 +53,7 @@ fn assert_rejected(name: &str, m: &Measured, file_shown: &str) {
         "{name}: panic\n{}",
         m.stderr
     );
-    assert!(m.elapsed < TIME_LIMIT, "{name}: took {:?}", m.elapsed);
+    assert!(m.elapsed < HANG_LIMIT, "{name}: took {:?}", m.elapsed);
     assert!(
         m.max_rss_kb < RSS_LIMIT_KB,
         "{name}: peak RSS {} KB",
@@ -106,6 +109,12 @@ fn generated_giants_are_rejected_fast() {
     std::fs::write(&big, &text).expect("write");
     let m = preview(&sb, &big);
     assert_rejected("50 MB", &m, &big.display().to_string());
+    assert_eq!(
+        codes(&m.stderr),
+        ["cairn::stack::invalid", "cairn::config::file-too-large"],
+        "{}",
+        m.stderr
+    );
 
     let deep = sb.dir.path().join("deep.yaml");
     let nested = format!(
@@ -116,4 +125,18 @@ fn generated_giants_are_rejected_fast() {
     std::fs::write(&deep, nested).expect("write");
     let m = preview(&sb, &deep);
     assert_rejected("10,000-deep maps", &m, &deep.display().to_string());
+    assert_eq!(
+        codes(&m.stderr),
+        ["cairn::stack::invalid", "cairn::config::too-deep"],
+        "{}",
+        m.stderr
+    );
+}
+
+/// The diagnostic codes (`cairn::…`) a rendered report names, in order.
+fn codes(stderr: &str) -> Vec<&str> {
+    stderr
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == '[' || c == ']')
+        .filter(|w| w.starts_with("cairn::"))
+        .collect()
 }
