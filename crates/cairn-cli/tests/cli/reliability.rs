@@ -1496,3 +1496,111 @@ fn a_lost_response_to_any_mutating_call_converges_without_duplicates() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+// ------------------------------------------------------------ ownership
+
+/// A lost create whose name another stack then takes: the next run's
+/// recovery finds a same-named parameter group tagged for another stack and
+/// refuses it with a clear error naming that tag, and a later `destroy`
+/// leaves it in place (checked through the SDK).
+#[test]
+fn a_lost_create_never_adopts_a_same_named_object_of_another_stack() {
+    const FOREIGN_URN: &str = "redis-other/redisParameters";
+    let cloud = Cloud::start(0);
+    // Journal point 1: the parameter group's create intent, before the call.
+    cloud
+        .cairn_killed_at(
+            &[
+                "up",
+                "--yes",
+                "--stack",
+                STACK,
+                "--target",
+                "redisParameters",
+            ],
+            1,
+        )
+        .unwrap();
+    let ec = runtime().block_on(async { ElastiCache::new(&cloud.sdk().await) });
+    let tags_of = |arn: &str| {
+        runtime().block_on(async {
+            ec.list_tags_for_resource()
+                .resource_name(arn)
+                .send()
+                .await
+                .expect("ListTagsForResource")
+                .tag_list()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect::<BTreeMap<_, _>>()
+        })
+    };
+    let describe = || {
+        runtime().block_on(async {
+            ec.describe_cache_parameter_groups()
+                .cache_parameter_group_name(PARAMETER_GROUP)
+                .send()
+                .await
+                .map(|o| o.cache_parameter_groups().first().cloned())
+        })
+    };
+    assert!(
+        describe().map_or(true, |g| g.is_none()),
+        "the killed run made no parameter group"
+    );
+    // Another stack takes the name.
+    let made = runtime().block_on(async {
+        ec.create_cache_parameter_group()
+            .cache_parameter_group_name(PARAMETER_GROUP)
+            .cache_parameter_group_family("redis7")
+            .description("another stack's parameters")
+            .tags(
+                aws_sdk_elasticache::types::Tag::builder()
+                    .key("cairn:urn")
+                    .value(FOREIGN_URN)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("CreateCacheParameterGroup")
+    });
+    let arn = made
+        .cache_parameter_group()
+        .and_then(|g| g.arn())
+        .expect("the group's ARN")
+        .to_string();
+
+    let refused = cloud.cairn(&["up", "--yes", "--stack", STACK]);
+    let shown = refused.all();
+    assert_eq!(refused.code, Some(1), "{shown}");
+    assert!(
+        shown.contains("cairn::provider::not_owned")
+            && shown.contains(PARAMETER_GROUP)
+            && shown.contains(&format!("cairn:urn={FOREIGN_URN}")),
+        "the refusal names the object and the tag it carries:\n{shown}"
+    );
+    let recorded = state_list(&cloud, &["--stack", STACK]).unwrap();
+    assert!(
+        !recorded.contains_key("redisParameters"),
+        "not recorded as ours: {recorded:?}"
+    );
+
+    expect_ok(
+        "destroy",
+        cloud.cairn(&["destroy", "--yes", "--stack", STACK]),
+    )
+    .unwrap();
+    let group = describe()
+        .expect("DescribeCacheParameterGroups")
+        .expect("the other stack's group is still there");
+    assert_eq!(group.description(), Some("another stack's parameters"));
+    assert_eq!(
+        tags_of(&arn).get("cairn:urn").map(String::as_str),
+        Some(FOREIGN_URN)
+    );
+}
