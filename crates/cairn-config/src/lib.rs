@@ -43,7 +43,7 @@
 //!   substituted at load time; a string that is exactly one reference takes
 //!   the value's type, otherwise the value is spliced into the text (lists
 //!   and maps cannot be). `${resource.output}` stays in the string for the
-//!   planner. `$${` writes a literal `${`. Config values may not hold
+//!   planner. `$$` writes a literal `$` (so `$${` a literal `${`), as in Pulumi YAML. Config values may not hold
 //!   references; `--config` values are data (a `${` in them is literal).
 //! * A config entry is a declaration when it is a map with `type` or
 //!   `default` and only the keys `type`, `default`, `secret`, `description`;

@@ -185,9 +185,9 @@ pub(crate) fn list(candidates: &[&str]) -> String {
         .join(", ")
 }
 
-/// Escapes literal text for a template string (`${` becomes `$${`).
+/// Escapes literal text for a template string (`$` becomes `$$`).
 fn escape(s: &str) -> String {
-    s.replace("${", "$${")
+    s.replace('$', "$$")
 }
 
 /// Turns raw data (a `--config` value) into template form, so that a
@@ -871,7 +871,7 @@ impl<'a> Loader<'a> {
             }
             "import" => match value {
                 Value::String(s) if !s.trim().is_empty() && !has_reference(&s) => {
-                    options.import = Some(s.replace("$${", "${"))
+                    options.import = Some(s.replace("$$", "$"))
                 }
                 _ => self.invalid_option(
                     name,
@@ -1187,8 +1187,22 @@ impl<'a> Loader<'a> {
                 if inner.contains_unknown() {
                     return Value::Unknown;
                 }
-                let text = inner.to_plain_json().to_string();
-                // Strings inside are templates already; the JSON text is one too.
+                // Go's `json.Marshal`, as Pulumi YAML writes it. Strings inside
+                // are templates already; the JSON text is one too.
+                let text = match cairn_core::gojson::to_go_json(&inner) {
+                    Ok(text) => text,
+                    Err(_) => {
+                        self.push(
+                            Problem::error(
+                                codes::UNSUPPORTED_FUNCTION,
+                                "`fn::toJSON` cannot encode NaN or infinity",
+                            )
+                            .at(Some(f.value.span), "not a finite number")
+                            .help("JSON has no NaN or infinity; write a finite number or a string"),
+                        );
+                        return Value::Unknown;
+                    }
+                };
                 if inner.contains_secret() {
                     Value::secret(Value::String(text))
                 } else {

@@ -22,16 +22,17 @@ pub struct InterpError {
     pub message: String,
 }
 
-/// Splits a string into literal text and references. `$${` escapes a literal `${`.
+/// Splits a string into literal text and references. As in Pulumi YAML, `$$`
+/// is a literal `$` anywhere (so `$${` writes a literal `${`).
 pub fn parse(s: &str) -> Result<Vec<Part>, InterpError> {
     let mut parts = Vec::new();
     let mut literal = String::new();
     let bytes = s.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        if s[i..].starts_with("$${") {
-            literal.push_str("${");
-            i += 3;
+        if s[i..].starts_with("$$") {
+            literal.push('$');
+            i += 2;
         } else if s[i..].starts_with("${") {
             let start = i;
             let Some(close) = s[i + 2..].find('}') else {
@@ -144,5 +145,19 @@ mod tests {
         );
         assert!(parse("${unclosed").is_err());
         assert_eq!(parse("$${x}").unwrap(), vec![Part::Literal("${x}".into())]);
+    }
+
+    #[test]
+    fn a_double_dollar_is_one_dollar_anywhere_as_in_pulumi_yaml() {
+        assert_eq!(parse("a$$b").unwrap(), vec![Part::Literal("a$b".into())]);
+        assert_eq!(
+            parse("$$$${x}").unwrap(),
+            vec![Part::Literal("$${x}".into())]
+        );
+        assert_eq!(
+            parse("cost $5").unwrap(),
+            vec![Part::Literal("cost $5".into())]
+        );
+        assert_eq!(parse("$$$").unwrap(), vec![Part::Literal("$$".into())]);
     }
 }

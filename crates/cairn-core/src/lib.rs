@@ -12,6 +12,7 @@ pub mod diag;
 pub mod drift;
 pub mod dsl;
 pub mod exec;
+pub mod gojson;
 pub mod graph;
 pub mod interp;
 pub mod mem;

@@ -399,7 +399,7 @@ pub(crate) fn resolve_value<'a>(v: &Value, lookup: &dyn Fn(&str) -> RefTarget<'a
 }
 
 fn resolve_str<'a>(s: &str, lookup: &dyn Fn(&str) -> RefTarget<'a>) -> Value {
-    if !s.contains("${") {
+    if !s.contains('$') {
         return Value::String(s.to_string());
     }
     let Ok(parts) = interp::parse(s) else {

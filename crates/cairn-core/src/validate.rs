@@ -246,7 +246,7 @@ impl Place<'_> {
 
 /// A string that holds `${...}` references, or the literal text it stands for.
 enum Template {
-    /// No references: the literal text (with `$${` unescaped).
+    /// No references: the literal text (with `$$` unescaped).
     Literal(String),
     /// At least one reference: the value is known only at apply.
     WholeRef,
@@ -256,7 +256,7 @@ enum Template {
 }
 
 fn template(s: &str) -> Template {
-    if !s.contains("${") {
+    if !s.contains('$') {
         return Template::Literal(s.to_string());
     }
     match interp::parse(s) {

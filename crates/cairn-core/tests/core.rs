@@ -16,3 +16,5 @@ mod reconcile;
 mod drift;
 #[path = "core/declare.rs"]
 mod declare;
+#[path = "core/interp.rs"]
+mod interp;

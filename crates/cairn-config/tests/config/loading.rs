@@ -293,6 +293,42 @@ resources:
 }
 
 #[test]
+fn to_json_writes_what_go_json_marshal_writes_as_pulumi_does() {
+    let text = r#"name: s
+resources:
+  a:
+    type: core:Data
+    properties:
+      input:
+        fn::toJSON:
+          whole: 2.0
+          half: 0.5
+          big: 1.0e21
+          tiny: 1.5e-7
+          count: 3
+          html: "<b> & </b>"
+          ctl: "tab\there\u0001"
+"#;
+    let spec = load(text).unwrap();
+    assert_eq!(
+        spec.resources[0].properties["input"],
+        Value::from(
+            r#"{"big":1e+21,"count":3,"ctl":"tab\there\u0001","half":0.5,"html":"\u003cb\u003e \u0026 \u003c/b\u003e","tiny":1.5e-7,"whole":2}"#
+        )
+    );
+}
+
+#[test]
+fn to_json_of_nan_is_a_diagnostic_at_the_value() {
+    let text = "name: s\nresources:\n  a:\n    type: core:Data\n    properties:\n      input: { fn::toJSON: [.nan] }\n";
+    let err = load(text).unwrap_err();
+    assert_eq!(
+        super::common::codes(&err),
+        ["cairn::config::unsupported-function"]
+    );
+}
+
+#[test]
 fn yaml_core_schema_values() {
     let text = r#"name: s
 resources:
@@ -390,6 +426,14 @@ fn escaped_dollar_brace_is_kept_escaped() {
         spec.resources[0].properties["input"],
         Value::from("cost: $${price} and ${b.output}")
     );
+}
+
+#[test]
+fn a_double_dollar_outside_dollar_brace_is_one_dollar_as_in_pulumi_yaml() {
+    let text =
+        "name: s\nresources:\n  a:\n    type: core:Data\n    options: { import: \"id-$$x\" }\n";
+    let spec = load(text).unwrap();
+    assert_eq!(spec.resources[0].options.import.as_deref(), Some("id-$x"));
 }
 
 #[test]
