@@ -65,7 +65,13 @@ pub const IAM_NO_WILDCARD: Rule = Rule {
     id: "CAIRN-POL-008",
     mandatory: true,
     checkov: Some("CKV_AWS_355, CKV_AWS_63"),
-    title: "the IAM policy has no `*` actions or resources",
+    title: "the IAM policy allows no wildcard actions or resources, and no NotAction/NotResource",
+};
+pub const IAM_READABLE: Rule = Rule {
+    id: "CAIRN-POL-010",
+    mandatory: true,
+    checkov: None,
+    title: "the IAM policy document can be checked",
 };
 pub const CLUSTER_PARAMETERS: Rule = Rule {
     id: "CAIRN-POL-009",
@@ -102,6 +108,7 @@ pub const RULES: &[Rule] = &[
     SECRET_CMK,
     IAM_NO_WILDCARD,
     CLUSTER_PARAMETERS,
+    IAM_READABLE,
     KEY_ROTATION,
     SNAPSHOTS,
     SECRET_ROTATION,
@@ -446,38 +453,128 @@ fn check_security_group(c: &mut Checker, sg: &ResourceSpec) {
 }
 
 fn check_iam_policy(c: &mut Checker, policy: &ResourceSpec) {
-    let Some(text) = policy.properties.get("policy").and_then(Value::as_str) else {
+    let Some(value) = policy.properties.get("policy") else {
         return;
     };
-    let Ok(doc) = serde_json::from_str::<serde_json::Value>(text) else {
-        return;
-    };
-    let statements = match &doc["Statement"] {
-        serde_json::Value::Array(a) => a.clone(),
-        serde_json::Value::Null => Vec::new(),
-        other => vec![other.clone()],
-    };
-    let wild = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s == "*" || s.ends_with(":*"),
-        serde_json::Value::Array(a) => a
-            .iter()
-            .any(|s| s.as_str().is_some_and(|s| s == "*" || s.ends_with(":*"))),
-        _ => false,
+    let statements = match iam_statements(value) {
+        Ok(st) => st,
+        Err(why) => {
+            c.violation(
+                IAM_READABLE,
+                policy,
+                PropertyPath::key("policy"),
+                format!(
+                    "the policy document of `{}` cannot be checked: {why}",
+                    policy.name
+                ),
+                "write the policy as a JSON document with a Statement list whose entries have Effect, Action (or NotAction) and Resource (or NotResource) strings",
+            );
+            return;
+        }
     };
     for (i, st) in statements.iter().enumerate() {
-        for field in ["Action", "Resource"] {
-            if wild(&st[field]) {
-                c.violation(
-                    IAM_NO_WILDCARD,
-                    policy,
-                    PropertyPath::key("policy"),
-                    format!(
-                        "IAM policy `{}` statement {i} has a wildcard {field}",
-                        policy.name
-                    ),
-                    "name the exact actions and the secret's and key's ARNs",
-                );
+        // A wildcard in a Deny statement only takes permissions away.
+        if st.deny {
+            continue;
+        }
+        let mut found = Vec::new();
+        for (field, values) in &st.fields {
+            match *field {
+                "NotAction" | "NotResource" => {
+                    found.push(format!("{field} (allows everything not listed)"))
+                }
+                "Action" => found.extend(
+                    values
+                        .iter()
+                        .filter(|a| a.contains(['*', '?']))
+                        .map(|a| format!("wildcard Action `{a}`")),
+                ),
+                _ => found.extend(
+                    values
+                        .iter()
+                        .filter(|r| r.contains('*'))
+                        .map(|r| format!("wildcard Resource `{r}`")),
+                ),
             }
         }
+        for what in found {
+            c.violation(
+                IAM_NO_WILDCARD,
+                policy,
+                PropertyPath::key("policy"),
+                format!("IAM policy `{}` statement {i} has a {what}", policy.name),
+                "name the exact actions and the secret's and key's ARNs",
+            );
+        }
     }
+}
+
+/// One statement of an IAM policy: Deny or Allow, and the strings of its
+/// Action, NotAction, Resource and NotResource fields.
+struct Statement {
+    deny: bool,
+    fields: Vec<(&'static str, Vec<String>)>,
+}
+
+/// Reads a policy document (JSON text, or a map written in YAML) into its
+/// statements; `Err` says what the pack cannot read.
+fn iam_statements(value: &Value) -> Result<Vec<Statement>, String> {
+    let doc = match value {
+        Value::String(text) => serde_json::from_str::<serde_json::Value>(text)
+            .map_err(|e| format!("it is not JSON ({e})"))?,
+        Value::Map(_) => value.to_masked_json(),
+        _ => return Err("it is neither JSON text nor a map".into()),
+    };
+    let Some(obj) = doc.as_object() else {
+        return Err("it is not a JSON object".into());
+    };
+    let statements = match obj.get("Statement") {
+        Some(serde_json::Value::Array(a)) => a.iter().collect::<Vec<_>>(),
+        Some(st @ serde_json::Value::Object(_)) => vec![st],
+        Some(_) => return Err("Statement is neither a list nor an object".into()),
+        None => return Err("it has no Statement".into()),
+    };
+    statements
+        .into_iter()
+        .enumerate()
+        .map(|(i, st)| {
+            let Some(st) = st.as_object() else {
+                return Err(format!("statement {i} is not an object"));
+            };
+            let deny = match st.get("Effect").map(|e| e.as_str()) {
+                Some(Some("Deny")) => true,
+                Some(Some("Allow")) | None => false,
+                Some(_) => {
+                    return Err(format!(
+                        "statement {i} has an Effect other than Allow or Deny"
+                    ))
+                }
+            };
+            let mut fields = Vec::new();
+            for field in ["Action", "NotAction", "Resource", "NotResource"] {
+                let Some(v) = st.get(field) else { continue };
+                let strings = match v {
+                    serde_json::Value::String(s) => vec![s.clone()],
+                    serde_json::Value::Array(a) => a
+                        .iter()
+                        .map(|s| s.as_str().map(str::to_string))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or(format!(
+                            "statement {i}: {field} holds something other than strings"
+                        ))?,
+                    _ => {
+                        return Err(format!(
+                            "statement {i}: {field} is neither a string nor a list"
+                        ))
+                    }
+                };
+                fields.push((field, strings));
+            }
+            let has = |f: &str| fields.iter().any(|(n, _)| *n == f);
+            if !has("Action") && !has("NotAction") {
+                return Err(format!("statement {i} has neither Action nor NotAction"));
+            }
+            Ok(Statement { deny, fields })
+        })
+        .collect()
 }

@@ -210,3 +210,106 @@ fn advisory_rules_warn() {
         ]
     );
 }
+
+/// The compliant stack with this IAM policy document.
+fn with_policy(doc: &str) -> StackSpec {
+    let mut s = compliant();
+    set(&mut s, "policy", "policy", doc.into());
+    s
+}
+
+fn messages(s: &StackSpec) -> Vec<String> {
+    evaluate(s)
+        .problems
+        .iter()
+        .map(|p| p.message.clone())
+        .collect()
+}
+
+const POL_008: &str = "cairn::policy::CAIRN-POL-008";
+const POL_010: &str = "cairn::policy::CAIRN-POL-010";
+
+#[test]
+fn an_action_wildcard_after_a_prefix_is_refused() {
+    for action in [
+        r#""secretsmanager:Get*""#,
+        r#"["secretsmanager:DescribeSecret","secretsmanager:Get*"]"#,
+        r#""secretsmanager:GetSecret?alue""#,
+        r#""*""#,
+        r#""kms:*""#,
+    ] {
+        let s = with_policy(&format!(
+            r#"{{"Statement":[{{"Effect":"Allow","Action":{action},"Resource":"${{secret.arn}}"}}]}}"#
+        ));
+        assert_eq!(codes(&s), vec![POL_008], "Action {action}");
+        assert!(
+            messages(&s)[0].contains("wildcard Action"),
+            "{:?}",
+            messages(&s)
+        );
+    }
+}
+
+#[test]
+fn a_resource_wildcard_after_a_prefix_is_refused() {
+    for resource in [
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:qualisys/*",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:*",
+        "arn:aws:kms:*:123456789012:key/abc",
+        "*",
+    ] {
+        let s = with_policy(&format!(
+            r#"{{"Statement":[{{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":["${{secret.arn}}","{resource}"]}}]}}"#
+        ));
+        assert_eq!(codes(&s), vec![POL_008], "Resource {resource}");
+        assert!(
+            messages(&s)[0].contains(resource),
+            "the message names {resource}: {:?}",
+            messages(&s)
+        );
+    }
+}
+
+#[test]
+fn not_action_and_not_resource_are_refused() {
+    let not_action = with_policy(
+        r#"{"Statement":[{"Effect":"Allow","NotAction":"iam:*","Resource":"${secret.arn}"}]}"#,
+    );
+    assert_eq!(codes(&not_action), vec![POL_008]);
+    assert!(messages(&not_action)[0].contains("NotAction"));
+    let not_resource = with_policy(
+        r#"{"Statement":{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","NotResource":"${secret.arn}"}}"#,
+    );
+    assert_eq!(codes(&not_resource), vec![POL_008]);
+    assert!(messages(&not_resource)[0].contains("NotResource"));
+}
+
+#[test]
+fn a_policy_document_that_cannot_be_read_is_an_error_not_a_pass() {
+    for doc in [
+        "{not json",
+        r#"["Statement"]"#,
+        r#"{"Version":"2012-10-17"}"#,
+        r#"{"Statement":"Allow everything"}"#,
+        r#"{"Statement":[{"Effect":"Allow","Action":{"Get":"*"},"Resource":"x"}]}"#,
+        r#"{"Statement":[{"Effect":"Allow","Resource":"x"}]}"#,
+    ] {
+        let s = with_policy(doc);
+        assert_eq!(codes(&s), vec![POL_010], "{doc}");
+        assert!(evaluate(&s).has_errors(), "{doc}");
+    }
+    let mut s = compliant();
+    set(&mut s, "policy", "policy", 42.into());
+    assert_eq!(codes(&s), vec![POL_010]);
+}
+
+#[test]
+fn exact_grants_and_wildcard_denies_pass() {
+    let s = with_policy(
+        r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":["secretsmanager:GetSecretValue","secretsmanager:DescribeSecret"],
+         "Resource":["${secret.arn}","arn:aws:secretsmanager:us-east-1:123456789012:secret:qualisys/prod/redis/connection-??????"]},
+        {"Effect":"Deny","Action":"*","NotResource":"${secret.arn}"}]}"#,
+    );
+    assert_eq!(codes(&s), Vec::<String>::new());
+}
