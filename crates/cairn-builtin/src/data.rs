@@ -1,35 +1,30 @@
 //! `core:Data`: holds any value and echoes it as `output`, like Terraform's `terraform_data`.
 
 use async_trait::async_trait;
-use cairn_core::dsl::{Input, Output, ResourceType};
+use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
 use cairn_core::provider::{CallContext, Created, Observed, ProviderError, ResourceProvider};
-use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
+use cairn_core::schema::ResourceSchema;
 use cairn_core::value::{Map, Value};
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct Data;
 
-#[derive(Serialize, Clone, Debug, Default)]
+/// Holds any value and exposes it as `output`; a change replaces it, like terraform_data.
+#[derive(Serialize, Clone, Debug, Default, Resource)]
 #[serde(rename_all = "camelCase")]
+#[resource(token = "core:Data", kind = Data, outputs = DataOutputs)]
 pub struct DataArgs {
+    /// Any value.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[prop(replaces)]
     pub input: Option<Input<serde_json::Value>>,
 }
 
+#[derive(Outputs)]
 pub struct DataOutputs {
+    /// The input, unchanged.
     pub output: Output<serde_json::Value>,
-}
-
-impl ResourceType for Data {
-    const TOKEN: &'static str = "core:Data";
-    type Args = DataArgs;
-    type Outputs = DataOutputs;
-    fn outputs(name: &str) -> DataOutputs {
-        DataOutputs {
-            output: Output::of(name, "output"),
-        }
-    }
 }
 
 pub struct DataProvider {
@@ -39,12 +34,7 @@ pub struct DataProvider {
 
 impl DataProvider {
     pub fn new() -> Self {
-        let schema = ResourceSchema::new(
-            "core:Data",
-            "Holds any value and exposes it as `output`; a change replaces it, like terraform_data.",
-        )
-        .property(PropertySchema::new("input", PropType::Any).replaces().doc("Any value."))
-        .output(OutputSchema::new("output", "The input, unchanged."));
+        let schema = Data::schema();
         DataProvider {
             schema,
             next_id: AtomicU64::new(0),

@@ -1,39 +1,39 @@
 //! `random:Password`: a secret drawn from the operating system's secure random source.
 
 use async_trait::async_trait;
-use cairn_core::dsl::{Input, Output, ResourceType};
+use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
 use cairn_core::provider::{
     CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
 };
-use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
+use cairn_core::schema::{PropType, ResourceSchema};
 use cairn_core::value::{Map, PropertyPath, Value};
 use serde::Serialize;
 
 pub struct Password;
 
-#[derive(Serialize, Clone, Debug)]
+/// A random password from the OS's secure random source.
+#[derive(Serialize, Clone, Debug, Resource)]
 #[serde(rename_all = "camelCase")]
+#[resource(token = "random:Password", kind = Password, outputs = PasswordOutputs)]
 pub struct PasswordArgs {
+    /// Number of characters.
+    #[prop(replaces, ty = PropType::int_range(1, 1024))]
     pub length: Input<i64>,
+    /// Include special characters (default false: alphanumeric only, safe inside URIs).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[prop(replaces, default = false)]
     pub special: Option<Input<bool>>,
+    /// The special characters allowed when `special` is true.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[prop(replaces, ty = PropType::String { min_len: Some(1), max_len: Some(64) })]
     pub override_special: Option<Input<String>>,
 }
 
+#[derive(Outputs)]
 pub struct PasswordOutputs {
+    /// The generated password.
+    #[output(secret)]
     pub result: Output<String>,
-}
-
-impl ResourceType for Password {
-    const TOKEN: &'static str = "random:Password";
-    type Args = PasswordArgs;
-    type Outputs = PasswordOutputs;
-    fn outputs(name: &str) -> PasswordOutputs {
-        PasswordOutputs {
-            result: Output::of(name, "result"),
-        }
-    }
 }
 
 const ALPHANUMERIC: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -45,25 +45,7 @@ pub struct PasswordProvider {
 
 impl PasswordProvider {
     pub fn new() -> Self {
-        let schema = ResourceSchema::new("random:Password", "A random password from the OS's secure random source.")
-            .property(
-                PropertySchema::new("length", PropType::int_range(1, 1024))
-                    .required()
-                    .replaces()
-                    .doc("Number of characters."),
-            )
-            .property(
-                PropertySchema::new("special", PropType::Bool)
-                    .replaces()
-                    .default_value(serde_json::Value::Bool(false))
-                    .doc("Include special characters (default false: alphanumeric only, safe inside URIs)."),
-            )
-            .property(
-                PropertySchema::new("overrideSpecial", PropType::String { min_len: Some(1), max_len: Some(64) })
-                    .replaces()
-                    .doc("The special characters allowed when `special` is true."),
-            )
-            .output(OutputSchema::new("result", "The generated password.").secret());
+        let schema = Password::schema();
         PasswordProvider { schema }
     }
 }
