@@ -31,21 +31,53 @@ async fn password_is_secret_alphanumeric_and_of_the_asked_length() {
     );
 }
 
-#[tokio::test]
-async fn special_characters_come_from_override() {
-    let p = PasswordProvider::new();
-    let mut inputs = Map::new();
-    inputs.insert("length".into(), Value::Int(200));
-    inputs.insert("special".into(), Value::Bool(true));
-    inputs.insert("overrideSpecial".into(), Value::from("!&"));
-    let created = p
+async fn password(inputs: serde_json::Value) -> String {
+    let inputs = match Value::from_json(&inputs) {
+        Value::Map(m) => m,
+        _ => unreachable!(),
+    };
+    let created = PasswordProvider::new()
         .create(&CallContext::new("s", "t"), &inputs)
         .await
         .unwrap();
-    let text = created.outputs["result"].as_str().unwrap().to_string();
+    created.outputs["result"].as_str().unwrap().to_string()
+}
+
+// 1024 characters (the maximum) make a draw without a special character
+// vanishingly unlikely: (62/64)^1024 < 1e-14 for two specials.
+#[tokio::test]
+async fn special_characters_come_from_override() {
+    let text =
+        password(serde_json::json!({"length": 1024, "special": true, "overrideSpecial": "!&"}))
+            .await;
+    assert_eq!(text.chars().count(), 1024);
     assert!(text
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '!' || c == '&'));
+    assert!(
+        text.contains('!') || text.contains('&'),
+        "special: true drew no special character"
+    );
+}
+
+#[tokio::test]
+async fn special_uses_the_default_set_and_false_means_none() {
+    let text = password(serde_json::json!({"length": 1024, "special": true})).await;
+    assert!(
+        text.chars().any(|c| !c.is_ascii_alphanumeric()),
+        "special: true drew no special character"
+    );
+    assert!(text.chars().all(|c| c.is_ascii_graphic()));
+    for inputs in [
+        serde_json::json!({"length": 1024, "special": false, "overrideSpecial": "!&"}),
+        serde_json::json!({"length": 1024}),
+    ] {
+        let text = password(inputs.clone()).await;
+        assert!(
+            text.chars().all(|c| c.is_ascii_alphanumeric()),
+            "{inputs}: a special character while special is off"
+        );
+    }
 }
 
 #[tokio::test]
