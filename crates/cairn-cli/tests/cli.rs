@@ -7,6 +7,7 @@ mod cli {
     mod corpus;
     mod fault_proxy;
     mod offline;
+    mod plan_json;
     mod reliability;
     mod schema;
 }
