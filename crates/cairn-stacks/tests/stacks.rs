@@ -1,6 +1,8 @@
 //! The Rust-DSL stack and the YAML stack files produce the same graph.
 
+use cairn_core::diag::Problems;
 use cairn_core::spec::StackSpec;
+use cairn_core::value::Value;
 use cairn_core::Registry;
 use cairn_stacks::{redis_cache, Environment};
 use std::path::PathBuf;
@@ -60,6 +62,17 @@ fn rust_dsl_and_yaml_build_the_same_graph_in_every_environment() {
     }
 }
 
+/// Validation (schemas, provider checks), then the policy pack, as preview runs them.
+fn check(spec: &StackSpec) -> Problems {
+    let mut problems = cairn_core::validate::validate(spec, &registry());
+    problems.extend(cairn_policy::evaluate(spec).problems);
+    problems
+}
+
+fn error_codes(p: &Problems) -> Vec<String> {
+    p.errors().map(|e| e.code.clone()).collect()
+}
+
 #[test]
 fn the_rust_stack_validates_and_passes_policy() {
     for env in [
@@ -68,7 +81,43 @@ fn the_rust_stack_validates_and_passes_policy() {
         Environment::prod(),
     ] {
         let spec = redis_cache(&env);
-        let problems = cairn_core::validate::validate(&spec, &registry());
-        assert!(!problems.has_errors(), "{}: {:?}", env.name, problems);
+        let problems = check(&spec);
+        assert_eq!(
+            error_codes(&problems),
+            Vec::<String>::new(),
+            "{}: {problems:?}",
+            env.name
+        );
+    }
+}
+
+#[test]
+fn the_policy_check_catches_the_rust_stack_with_tls_off() {
+    for env in [
+        Environment::dev(),
+        Environment::staging(),
+        Environment::prod(),
+    ] {
+        let mut spec = redis_cache(&env);
+        let rg = spec
+            .resources
+            .iter_mut()
+            .find(|r| r.type_token == "aws:elasticache:ReplicationGroup")
+            .expect("the stack has a replication group");
+        rg.properties
+            .insert("transitEncryptionEnabled".into(), Value::Bool(false));
+        let codes = error_codes(&check(&spec));
+        assert!(
+            codes.contains(&"cairn::policy::CAIRN-POL-001".to_string()),
+            "{}: TLS off must fail CAIRN-POL-001, got {codes:?}",
+            env.name
+        );
+        // The policy pack alone names exactly that rule.
+        assert_eq!(
+            error_codes(&cairn_policy::evaluate(&spec)),
+            vec!["cairn::policy::CAIRN-POL-001"],
+            "{}",
+            env.name
+        );
     }
 }
