@@ -256,7 +256,7 @@ pub fn redis_cache(env: &Environment) -> StackSpec {
         format!("\"port\":{port},"),
         format!("\"auth_token\":\"{token_ref}\","),
         "\"ssl_enabled\":true,".to_string(),
-        format!("\"connection_uri\":\"rediss://:{token_ref}@{endpoint}:{port}\"}}"),
+        format!("\"connection_uri\":\"rediss://default:{token_ref}@{endpoint}:{port}\"}}"),
     ]
     .join(" ");
     b.resource::<SecretVersion>(

@@ -280,9 +280,10 @@ pub fn parameter_group_enables_cluster(params: &Value) -> bool {
 }
 
 /// The JSON stored in the connection secret. `ssl_enabled` is always true;
-/// the token is percent-encoded inside `connection_uri`.
+/// the token is percent-encoded inside `connection_uri`, as the `default`
+/// user's password (redis-cli 7.0 sends `AUTH "" token` for `:token@`).
 pub fn connection_secret_json(primary: &str, reader: &str, port: i64, auth_token: &str) -> String {
-    let uri = format!("rediss://:{}@{primary}:{port}", uri_encode(auth_token));
+    let uri = format!("rediss://default:{}@{primary}:{port}", uri_encode(auth_token));
     let q = |s: &str| serde_json::Value::String(s.to_string()).to_string();
     format!(
         "{{\"primary_endpoint\":{},\"reader_endpoint\":{},\"port\":{port},\"auth_token\":{},\"ssl_enabled\":true,\"connection_uri\":{}}}",
@@ -1615,7 +1616,7 @@ mod tests {
         assert_eq!(j["ssl_enabled"], true);
         assert_eq!(
             j["connection_uri"],
-            "rediss://:Tok3n@clustercfg.x.cache.amazonaws.com:6379"
+            "rediss://default:Tok3n@clustercfg.x.cache.amazonaws.com:6379"
         );
         assert_eq!(j.as_object().unwrap().len(), 6);
         // Keys in the story's order.
@@ -1623,7 +1624,7 @@ mod tests {
         // Tokens with URI-special characters are escaped in the URI only.
         let s = connection_secret_json("h", "r", 6380, "a#b$c");
         let j: serde_json::Value = serde_json::from_str(&s).unwrap();
-        assert_eq!(j["connection_uri"], "rediss://:a%23b%24c@h:6380");
+        assert_eq!(j["connection_uri"], "rediss://default:a%23b%24c@h:6380");
         assert_eq!(j["auth_token"], "a#b$c");
     }
 

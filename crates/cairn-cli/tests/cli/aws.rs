@@ -231,7 +231,7 @@ async fn prod_from_empty_meets_every_criterion_then_updates_replaces_and_destroy
     assert_eq!(
         uri,
         format!(
-            "rediss://:{token}@{}:{}",
+            "rediss://default:{token}@{}:{}",
             json["primary_endpoint"].as_str().unwrap_or(""),
             json["port"]
         )
@@ -244,26 +244,11 @@ async fn prod_from_empty_meets_every_criterion_then_updates_replaces_and_destroy
         .expect("twin")
         .expect("a twin runs");
     let ca = twin.ca_path.expect("twin CA");
-    // redis-cli 7.0 sends `AUTH "" token` for a `:token@` URI, so connect
-    // with the URI's parts (clients such as redis-py read the URI as is).
-    let rest = uri
-        .strip_prefix("rediss://:")
-        .expect("rediss URI with a password");
-    let (password, host_port) = rest.split_once('@').expect("user info");
-    let (host, port) = host_port.rsplit_once(':').expect("host:port");
+    // An operator logs in with the secret's own URI: redis-cli 7.0 sends
+    // `AUTH "" token` for `rediss://:token@`, so the URI names the `default` user.
     let pong = Command::new("redis-cli")
-        .args([
-            "--tls",
-            "--cacert",
-            &ca.display().to_string(),
-            "-h",
-            host,
-            "-p",
-            port,
-            "-c",
-            "--no-auth-warning",
-        ])
-        .args(["--pass", password, "PING"])
+        .args(["-u", uri, "--tls", "--cacert", &ca.display().to_string()])
+        .args(["-c", "--no-auth-warning", "PING"])
         .output()
         .expect("redis-cli");
     assert_eq!(
