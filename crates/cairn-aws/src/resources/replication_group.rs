@@ -283,7 +283,10 @@ pub fn parameter_group_enables_cluster(params: &Value) -> bool {
 /// the token is percent-encoded inside `connection_uri`, as the `default`
 /// user's password (redis-cli 7.0 sends `AUTH "" token` for `:token@`).
 pub fn connection_secret_json(primary: &str, reader: &str, port: i64, auth_token: &str) -> String {
-    let uri = format!("rediss://default:{}@{primary}:{port}", uri_encode(auth_token));
+    let uri = format!(
+        "rediss://default:{}@{primary}:{port}",
+        uri_encode(auth_token)
+    );
     let q = |s: &str| serde_json::Value::String(s.to_string()).to_string();
     format!(
         "{{\"primary_endpoint\":{},\"reader_endpoint\":{},\"port\":{port},\"auth_token\":{},\"ssl_enabled\":true,\"connection_uri\":{}}}",
