@@ -634,6 +634,21 @@ impl RemoteStore {
         Ok(())
     }
 
+    /// [`StateStore::bind`], with a new or completed binding uploaded at once.
+    pub async fn bind(
+        &self,
+        current: &cairn_state::Binding,
+        force: bool,
+    ) -> Result<Option<cairn_state::Binding>, BackendError> {
+        let before = self.store.binding()?;
+        let moved = self.store.bind(current, force)?;
+        if self.store.binding()? != before {
+            self.dirty.store(true, Ordering::SeqCst);
+            self.upload(false).await?;
+        }
+        Ok(moved)
+    }
+
     /// Makes everything recorded so far durable locally and in S3.
     pub async fn sync(&self) -> Result<(), BackendError> {
         self.store.flush()?;

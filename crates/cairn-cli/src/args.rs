@@ -69,6 +69,11 @@ pub struct StackSelect {
     /// Run against the local AWS emulator, starting and seeding it if needed.
     #[arg(long)]
     pub local: bool,
+    /// Open a state that belongs to another endpoint, account or region
+    /// (each state records its own) and, for commands that write, rebind
+    /// it to this run's: a deliberate move.
+    #[arg(long)]
+    pub force: bool,
     /// Override a config value: `--config key=value` (value parsed as YAML scalar).
     #[arg(long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,

@@ -3,7 +3,7 @@
 
 use crate::error::CliError;
 use cairn_core::state::{StackState, StateSink};
-use cairn_state::{SecretKeys, StateStore};
+use cairn_state::{Binding, SecretKeys, StateStore};
 use std::path::{Path, PathBuf};
 
 /// A state backend, chosen with `--backend` / `$CAIRN_BACKEND`.
@@ -91,21 +91,33 @@ impl Backend {
     }
 
     /// Recorded state for read-only commands; a stack never applied has none.
-    pub async fn read(&self, stack: &str) -> Result<StackState, CliError> {
-        match self {
+    /// With `check`, a state bound elsewhere is refused unless `force`.
+    pub async fn read(
+        &self,
+        stack: &str,
+        check: Option<&Binding>,
+        force: bool,
+    ) -> Result<StackState, CliError> {
+        let store = match self {
             Backend::Local { root } => {
                 match StateStore::open_read_only(root, stack, local_keys(root, stack)?) {
-                    Ok(store) => Ok(store.load()?),
-                    Err(cairn_state::StateError::NoSuchStack { .. }) => Ok(StackState::default()),
-                    Err(e) => Err(e.into()),
+                    Ok(store) => store,
+                    Err(cairn_state::StateError::NoSuchStack { .. }) => {
+                        return Ok(StackState::default())
+                    }
+                    Err(e) => return Err(e.into()),
                 }
             }
             #[cfg(feature = "aws")]
             Backend::S3 { backend, work_root } => match backend.read(stack, work_root).await? {
-                Some(store) => Ok(store.load()?),
-                None => Ok(StackState::default()),
+                Some(store) => store,
+                None => return Ok(StackState::default()),
             },
+        };
+        if let Some(current) = check {
+            store.check_binding(current, force)?;
         }
+        Ok(store.load()?)
     }
 }
 
@@ -172,6 +184,17 @@ impl Writer {
             Writer::Local(s) => s.as_ref(),
             #[cfg(feature = "aws")]
             Writer::Remote(r) => r.as_ref(),
+        }
+    }
+
+    /// Checks that the state belongs to `current` (adopting it when the
+    /// state has no binding yet); `force` rebinds a state bound elsewhere
+    /// and returns the binding it replaced.
+    pub async fn bind(&self, current: &Binding, force: bool) -> Result<Option<Binding>, CliError> {
+        match self {
+            Writer::Local(s) => Ok(s.bind(current, force)?),
+            #[cfg(feature = "aws")]
+            Writer::Remote(r) => Ok(r.bind(current, force).await?),
         }
     }
 

@@ -13,6 +13,7 @@ use cairn_core::plan::{self, Plan, PlanOptions};
 use cairn_core::provider::CallContext;
 use cairn_core::state::{ResourceState, StackState, StateSink};
 use cairn_core::{Registry, StackSpec, Value};
+use cairn_state::Binding;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -57,6 +58,8 @@ pub struct Loaded {
     pub backend: Backend,
     /// The emulator's endpoint with `--local`.
     pub endpoint: Option<String>,
+    /// `--force`: open a state bound to another endpoint/account/region.
+    pub force: bool,
 }
 
 fn stack_path(select: &StackSelect) -> Result<PathBuf, CliError> {
@@ -157,19 +160,97 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
         state_root,
         backend,
         endpoint,
+        force: select.force,
     })
 }
 
+/// Takes the stack's writer lock and checks that its state belongs to this
+/// run's endpoint, account and region (a state without a binding adopts it).
 async fn open_writer(loaded: &Loaded, run: &RunArgs) -> Result<Writer, CliError> {
-    loaded
+    let writer = loaded
         .backend
         .open_writer(&loaded.spec.name, run.force_unlock)
-        .await
+        .await?;
+    let current = binding(loaded, true).await;
+    match writer.bind(&current, loaded.force).await {
+        Ok(None) => Ok(writer),
+        Ok(Some(old)) => {
+            eprintln!(
+                "warning: --force: the state of `{}` belonged to {old}; it now belongs to {current}",
+                loaded.spec.name
+            );
+            Ok(writer)
+        }
+        Err(e) => {
+            if let Err(close) = writer.close().await {
+                eprintln!("warning: after the error below, closing the state also failed: {close}");
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Recorded state for read-only commands; a stack never applied has none.
+/// A `--local` reader refuses a state bound elsewhere (unless `--force`).
 async fn read_state(loaded: &Loaded) -> Result<StackState, CliError> {
-    loaded.backend.read(&loaded.spec.name).await
+    let check = match loaded.endpoint {
+        Some(_) => Some(binding(loaded, false).await),
+        None => None,
+    };
+    loaded
+        .backend
+        .read(&loaded.spec.name, check.as_ref(), loaded.force)
+        .await
+}
+
+/// Where this run acts: the emulator's endpoint with `--local`, else
+/// `$AWS_ENDPOINT_URL` or real AWS. The account and region come from STS
+/// with `--local`, and for `identity` (writers) of a stack with AWS
+/// resources; a run of built-in types only leaves them unknown.
+async fn binding(loaded: &Loaded, identity: bool) -> Binding {
+    let endpoint = match &loaded.endpoint {
+        Some(e) => e.clone(),
+        None => std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| cairn_state::binding::AWS_ENDPOINT.to_string()),
+    };
+    let uses_aws = loaded
+        .spec
+        .resources
+        .iter()
+        .any(|r| r.type_token.starts_with("aws:"));
+    let (account, region) = if loaded.endpoint.is_some() || (identity && uses_aws) {
+        identify(loaded.endpoint.as_deref()).await
+    } else {
+        (None, None)
+    };
+    Binding {
+        endpoint,
+        account,
+        region,
+    }
+}
+
+/// The caller's account (STS) and the configured region.
+#[cfg(feature = "aws")]
+async fn identify(endpoint: Option<&str>) -> (Option<String>, Option<String>) {
+    let sdk = cairn_aws::load_sdk_config(endpoint).await;
+    let region = sdk.region().map(|r| r.to_string());
+    let account = match cairn_aws::verify_credentials(&sdk).await {
+        Ok(account) if !account.is_empty() => Some(account),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!("the state records no account: {e}");
+            None
+        }
+    };
+    (account, region)
+}
+
+#[cfg(not(feature = "aws"))]
+async fn identify(_endpoint: Option<&str>) -> (Option<String>, Option<String>) {
+    (None, None)
 }
 
 /// Settles what a crashed run left in the journal before planning.
@@ -504,7 +585,7 @@ async fn state_migrate(run: RunArgs, to: &str) -> Result<ExitCode, CliError> {
     })
     .await?;
     // Read the copy back through the destination, as the next run will.
-    let copied = dest.read(&stack).await?;
+    let copied = dest.read(&stack, None, false).await?;
     if copied != state {
         return Err(CliError::Failed(format!(
             "the copy in {} does not read back equal to the source; the source in {} is unchanged",

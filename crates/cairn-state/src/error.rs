@@ -17,6 +17,17 @@ pub enum StateError {
     )]
     Locked(LockInfo),
 
+    #[error("the state of stack `{stack}` belongs to {recorded}, but this run targets {current}")]
+    #[diagnostic(
+        code(cairn::state::wrong_target),
+        help("use the state directory or backend of this target (`--local` runs keep their own state); to move the state on purpose, re-run with --force")
+    )]
+    WrongTarget {
+        stack: String,
+        recorded: String,
+        current: String,
+    },
+
     #[error("the state database at {path} is in use by another process")]
     #[diagnostic(
         code(cairn::state::busy),

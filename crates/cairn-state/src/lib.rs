@@ -25,7 +25,9 @@
 //!   operation whose outcome is not yet recorded
 //! * `m/format` → `{"format":1}`, `m/keys` → [`keys::KeysMetaV1`] (key
 //!   scheme, its params such as the argon2 salt, and a key check),
-//!   `m/outputs` → [`dto::OutputsV1`], `m/next_op_id` → u64
+//!   `m/outputs` → [`dto::OutputsV1`], `m/next_op_id` → u64,
+//!   `m/binding` → where the state belongs ([`binding`]: endpoint, account,
+//!   region; a state without one adopts the first writer's)
 //!
 //! Secrets are stored only as ChaCha20-Poly1305 ciphertext with a fresh
 //! random nonce; the associated data binds each one to the stack and the
@@ -91,6 +93,7 @@
 //! key file, or any [`keys::KeyProvider`] (the extension point for a KMS data
 //! key; see [`keys`]).
 
+pub mod binding;
 mod commit;
 pub mod dto;
 mod error;
@@ -100,6 +103,7 @@ mod lock;
 mod snapshot;
 mod store;
 
+pub use binding::Binding;
 pub use error::StateError;
 pub use keys::{DataKey, KeyProvider, SecretKeys};
 pub use lock::LockInfo;

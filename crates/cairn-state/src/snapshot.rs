@@ -3,7 +3,7 @@
 //!
 //! ```json
 //! {"format":1,"stack":"prod","written_at":"2025-01-01T00:00:00Z","next_op_id":42,
-//!  "keys":{...KeysMetaV1},"outputs":{...OutputsV1}|null,
+//!  "keys":{...KeysMetaV1},"outputs":{...OutputsV1}|null,"binding":{...BindingV1} (optional),
 //!  "resources":{"<name>":{...ResourceStateV1},...},
 //!  "journal":[{...JournalRecordV1},...]}
 //! ```
@@ -16,7 +16,8 @@ use crate::error::StateError;
 use crate::fsutil;
 use crate::store::{
     check_format_marker, check_no_legacy_trees, journal_key, meta_key, resource_name,
-    stored_next_op, ReadSource, StackPaths, META_KEYS, META_OUTPUTS, P_JOURNAL, P_RESOURCE, TREE,
+    stored_next_op, ReadSource, StackPaths, META_BINDING, META_KEYS, META_OUTPUTS, P_JOURNAL,
+    P_RESOURCE, TREE,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -30,6 +31,8 @@ pub(crate) type RawRecord = (Vec<u8>, Vec<u8>);
 pub(crate) struct RawState {
     pub keys: Option<Vec<u8>>,
     pub outputs: Option<Vec<u8>>,
+    /// The binding record (`None` in states older than bindings).
+    pub binding: Option<Vec<u8>>,
     pub resources: Vec<RawRecord>,
     pub journal: Vec<RawRecord>,
     pub next_op_id: u64,
@@ -52,6 +55,7 @@ pub(crate) fn copy_out(db: &sled::Db, stack: &str) -> Result<RawState, StateErro
     Ok(RawState {
         keys: tree.get(meta_key(META_KEYS))?.map(|b| b.to_vec()),
         outputs: tree.get(meta_key(META_OUTPUTS))?.map(|b| b.to_vec()),
+        binding: tree.get(meta_key(META_BINDING))?.map(|b| b.to_vec()),
         resources: collect(P_RESOURCE)?,
         journal: collect(P_JOURNAL)?,
         next_op_id: stored_next_op(&tree)?,
@@ -95,6 +99,10 @@ pub(crate) fn render(
         Some(o) => out.extend_from_slice(&o),
         None => out.extend_from_slice(b"null"),
     }
+    if let Some(b) = tree.get(meta_key(META_BINDING))? {
+        out.extend_from_slice(b",\"binding\":");
+        out.extend_from_slice(&b);
+    }
     out.extend_from_slice(b",\"resources\":{");
     for (i, kv) in tree.scan_prefix(P_RESOURCE).enumerate() {
         let (k, v) = kv?;
@@ -124,6 +132,8 @@ struct SnapshotV1 {
     next_op_id: u64,
     keys: Option<Box<RawValue>>,
     outputs: Option<Box<RawValue>>,
+    #[serde(default)]
+    binding: Option<Box<RawValue>>,
     resources: BTreeMap<String, Box<RawValue>>,
     journal: Vec<Box<RawValue>>,
 }
@@ -182,6 +192,7 @@ pub(crate) fn parse(bytes: &[u8], stack: &str, label: &str) -> Result<RawState, 
     Ok(RawState {
         keys: snap.keys.map(raw),
         outputs: snap.outputs.map(raw),
+        binding: snap.binding.map(raw),
         resources: snap
             .resources
             .into_iter()

@@ -1,6 +1,7 @@
 //! [`StateStore`]: one stack's state in sled, with its writer lock, journal,
 //! group commit and read-only snapshot.
 
+use crate::binding::{self, Binding};
 use crate::commit::GroupCommit;
 use crate::dto::{
     self, parse_versioned, Header, JournalRecordV1, OutputsV1, ResourceStateV1, FORMAT_VERSION,
@@ -30,6 +31,7 @@ pub(crate) const META_FORMAT: &str = "format";
 pub(crate) const META_KEYS: &str = "keys";
 pub(crate) const META_OUTPUTS: &str = "outputs";
 pub(crate) const META_NEXT_OP: &str = "next_op_id";
+pub(crate) const META_BINDING: &str = "binding";
 
 /// Finishes buffered before they are applied as one atomic sled batch.
 /// sled pays ~0.1 ms per atomic batch (it seals and syncs a log buffer for
@@ -256,6 +258,9 @@ fn fill(tree: &sled::Tree, raw: RawState) -> Result<(), StateError> {
     }
     if let Some(o) = raw.outputs {
         batch.insert(meta_key(META_OUTPUTS), o);
+    }
+    if let Some(b) = raw.binding {
+        batch.insert(meta_key(META_BINDING), b);
     }
     batch.insert(meta_key(META_NEXT_OP), dto::to_json(&raw.next_op_id)?);
     for (k, v) in raw.resources.into_iter().chain(raw.journal) {
@@ -486,6 +491,57 @@ impl StateStore {
         let w = self.writer()?;
         w.apply_finishes()?;
         snapshot::render(&self.stack, &w.tree, w.next_op_id.load(Ordering::SeqCst))
+    }
+
+    /// Where this state belongs; `None` for a state recorded before
+    /// bindings existed (or never opened by a writer).
+    pub fn binding(&self) -> Result<Option<Binding>, StateError> {
+        let bytes = match &self.inner {
+            Inner::Writer(w) => w.tree.get(meta_key(META_BINDING))?.map(|b| b.to_vec()),
+            Inner::ReadOnly(raw) => raw.binding.clone(),
+        };
+        bytes.as_deref().map(binding::decode).transpose()
+    }
+
+    /// A writer's check that this state belongs to `current`: a state
+    /// without a binding adopts it; one bound elsewhere is refused with
+    /// [`StateError::WrongTarget`] unless `force`, which rebinds it.
+    /// Returns the binding it replaced when `force` moved it.
+    pub fn bind(&self, current: &Binding, force: bool) -> Result<Option<Binding>, StateError> {
+        let w = self.writer()?;
+        let recorded = self.binding()?;
+        let (write, moved) = match &recorded {
+            None => (current.clone(), None),
+            Some(r) if r.conflicts_with(current) => {
+                if !force {
+                    return Err(self.wrong_target(r, current));
+                }
+                (current.clone(), Some(r.clone()))
+            }
+            Some(r) => (r.completed_by(current), None),
+        };
+        if recorded.as_ref() != Some(&write) {
+            w.tree
+                .insert(meta_key(META_BINDING), binding::encode(&write)?)?;
+            self.flush()?;
+        }
+        Ok(moved)
+    }
+
+    /// A reader's check: refuses a state bound elsewhere unless `force`.
+    pub fn check_binding(&self, current: &Binding, force: bool) -> Result<(), StateError> {
+        match self.binding()? {
+            Some(r) if r.conflicts_with(current) && !force => Err(self.wrong_target(&r, current)),
+            _ => Ok(()),
+        }
+    }
+
+    fn wrong_target(&self, recorded: &Binding, current: &Binding) -> StateError {
+        StateError::WrongTarget {
+            stack: self.stack.clone(),
+            recorded: recorded.to_string(),
+            current: current.to_string(),
+        }
     }
 
     /// Whether a stack has state under `root`.

@@ -398,3 +398,103 @@ fn a_depends_on_change_alone_is_planned_and_recorded() {
     let again = sb.run(&["preview", "--stack-file", &file]).ok();
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
 }
+
+/// A stack of built-in types that `--local` can run too (it declares the
+/// `network` config the emulator's fixture fills in).
+const BOUND_STACK: &str = "name: bound\nconfig:\n  network:\n    type: object\n    default: {}\nresources:\n  a:\n    type: core:Data\n    properties:\n      input: kept\n  b:\n    type: core:Data\n    properties:\n      input: ${a.output}\n";
+
+fn bound_stack(sb: &Sandbox) -> String {
+    let file = sb.dir.path().join("bound.yaml");
+    std::fs::write(&file, BOUND_STACK).expect("write stack");
+    file.display().to_string()
+}
+
+fn recorded_binding(sb: &Sandbox, stack: &str) -> Option<cairn_state::Binding> {
+    let keys = cairn_state::SecretKeys::Passphrase("test-passphrase-not-secret".into());
+    cairn_state::StateStore::open_read_only(&sb.state_dir(), stack, keys)
+        .expect("open state")
+        .binding()
+        .expect("read binding")
+}
+
+/// Stops a private emulator when the test ends, passed or not.
+struct StopEmulator(std::path::PathBuf);
+
+impl Drop for StopEmulator {
+    fn drop(&mut self) {
+        let _ = cairn_emulator::daemon_stop(&self.0);
+    }
+}
+
+/// A real stack's state directory exported while running `--local`: the
+/// run is refused naming both targets, and the state is untouched.
+#[test]
+fn a_local_run_on_a_real_stacks_state_is_refused_naming_both() {
+    let sb = Sandbox::new();
+    let file = bound_stack(&sb);
+    sb.run(&["up", "--yes", "--stack-file", &file]).ok();
+
+    let (sb, port, emulator) = super::common::start_private_emulator(sb, 0);
+    let _stop = StopEmulator(emulator);
+    let endpoint = format!("http://127.0.0.1:{port}");
+    for args in [
+        vec!["refresh", "--local", "--stack-file", &file],
+        vec!["up", "--yes", "--local", "--stack-file", &file],
+        vec!["destroy", "--yes", "--local", "--stack-file", &file],
+        vec!["preview", "--local", "--stack-file", &file],
+    ] {
+        let run = sb.run(&args);
+        assert_ne!(run.code, Some(0), "{args:?} must be refused: {}", run.all());
+        assert!(
+            run.stderr.contains("cairn::state::wrong_target")
+                && run.stderr.contains("aws (real AWS)")
+                && run.stderr.contains(&endpoint)
+                && run.stderr.contains("--force"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    let list = sb.run(&["state", "list", "--stack-file", &file]).ok();
+    assert_eq!(list.stdout.lines().count(), 2, "untouched: {}", list.stdout);
+    let bound = recorded_binding(&sb, "bound").expect("the first writer binds the state");
+    assert_eq!(bound.endpoint, "aws", "{bound:?}");
+    assert_eq!(recorded_binding(&sb, "bound"), Some(bound.clone()));
+
+    // A deliberate move says so and rebinds the state.
+    let moved = sb
+        .run(&["up", "--yes", "--local", "--force", "--stack-file", &file])
+        .ok();
+    assert!(
+        moved.stderr.contains("warning: --force"),
+        "{}",
+        moved.stderr
+    );
+    let now = recorded_binding(&sb, "bound").expect("binding");
+    assert_eq!(now.endpoint, endpoint);
+    assert_eq!(now.region.as_deref(), Some("us-east-1"));
+    assert!(now.account.is_some(), "{now:?}");
+    // And now the real-AWS run is the one refused.
+    let back = sb.run(&["up", "--yes", "--stack-file", &file]);
+    assert_ne!(back.code, Some(0), "{}", back.all());
+    assert!(
+        back.stderr.contains("cairn::state::wrong_target"),
+        "{}",
+        back.stderr
+    );
+}
+
+/// A state written before bindings existed adopts the first writer's.
+#[test]
+fn a_state_without_a_binding_adopts_it_on_first_open() {
+    let sb = Sandbox::new();
+    let file = bound_stack(&sb);
+    {
+        let keys = cairn_state::SecretKeys::Passphrase("test-passphrase-not-secret".into());
+        let old = cairn_state::StateStore::open(&sb.state_dir(), "bound", keys).expect("open");
+        assert_eq!(old.binding().expect("binding"), None);
+    }
+    assert_eq!(recorded_binding(&sb, "bound"), None);
+    sb.run(&["up", "--yes", "--stack-file", &file]).ok();
+    let b = recorded_binding(&sb, "bound").expect("adopted");
+    assert_eq!(b.endpoint, "aws");
+}
