@@ -65,7 +65,7 @@ pub const IAM_NO_WILDCARD: Rule = Rule {
     id: "CAIRN-POL-008",
     mandatory: true,
     checkov: Some("CKV_AWS_355, CKV_AWS_63"),
-    title: "the IAM policy allows no wildcard actions or resources, and no NotAction/NotResource",
+    title: "the IAM policy grants no wildcard, NotAction or NotResource",
 };
 pub const IAM_READABLE: Rule = Rule {
     id: "CAIRN-POL-010",
