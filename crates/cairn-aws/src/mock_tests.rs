@@ -880,11 +880,8 @@ fn iam_policy_rules(urn: &'static str, live_doc: &'static str) -> Vec<Rule> {
 async fn iam_policy_that_exists_and_is_ours_is_adopted() {
     let p_inputs =
         map(serde_json::json!({"name": "redis-read", "path": "/", "policy": POLICY_DOC}));
-    // Ours by the URN tag, and (separately) by an equal document without our tag.
-    for (urn, doc) in [
-        ("test/policy", POLICY_DOC),
-        ("other-stack/policy", POLICY_DOC),
-    ] {
+    // Ours by the URN tag.
+    for (urn, doc) in [("test/policy", POLICY_DOC)] {
         let rules = iam_policy_rules(urn, doc);
         let refs: Vec<&Rule> = rules.iter().collect();
         let p = iam_policy::PolicyProvider::new(clients(Rules {
@@ -902,24 +899,32 @@ async fn iam_policy_that_exists_and_is_ours_is_adopted() {
 
 #[tokio::test]
 async fn iam_policy_that_exists_and_is_not_ours_is_a_clear_error() {
-    let rules = iam_policy_rules("other-stack/policy", r#"{"Statement":[]}"#);
-    let refs: Vec<&Rule> = rules.iter().collect();
-    let p = iam_policy::PolicyProvider::new(clients(Rules {
-        iam: &refs,
-        ..Default::default()
-    }));
-    let (ctx, _) = ctx_with_log("policy");
-    let inputs = map(serde_json::json!({"name": "redis-read", "policy": POLICY_DOC}));
-    let err = p.create(&ctx, &inputs).await.unwrap_err();
-    let (_, api, code, retryable) = api_parts(&err);
-    assert_eq!(api, "iam:CreatePolicy");
-    assert_eq!(code, "EntityAlreadyExists");
-    assert!(!retryable);
-    let shown = err.to_string();
-    assert!(
-        shown.contains("policy/redis-read") && shown.contains("not made by this resource"),
-        "{shown}"
-    );
+    // Another stack's tag, or none: refused even when the document is ours
+    // (adopting it would let a later destroy delete another stack's policy).
+    for (urn, doc) in [
+        ("other-stack/policy", r#"{"Statement":[]}"#),
+        ("other-stack/policy", POLICY_DOC),
+        ("", POLICY_DOC),
+    ] {
+        let rules = iam_policy_rules(urn, doc);
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let p = iam_policy::PolicyProvider::new(clients(Rules {
+            iam: &refs,
+            ..Default::default()
+        }));
+        let (ctx, _) = ctx_with_log("policy");
+        let inputs = map(serde_json::json!({"name": "redis-read", "policy": POLICY_DOC}));
+        let err = p.create(&ctx, &inputs).await.expect_err(urn);
+        let (_, api, code, retryable) = api_parts(&err);
+        assert_eq!(api, "iam:CreatePolicy");
+        assert_eq!(code, "EntityAlreadyExists");
+        assert!(!retryable);
+        let shown = err.to_string();
+        assert!(
+            shown.contains("policy/redis-read") && shown.contains("not made by this resource"),
+            "{shown}"
+        );
+    }
 }
 
 fn secret_rules(urn: &'static str) -> Vec<Rule> {
@@ -1365,4 +1370,39 @@ async fn kms_key_recover_never_adopts_a_key_pending_deletion() {
         .await
         .unwrap();
     assert_eq!(found.expect("the live key").id, "older-key");
+}
+
+/// `rules` with ListTagsForResource answering AccessDenied instead.
+fn tags_denied(mut rules: Vec<Rule>, tags_at: usize) -> Vec<Rule> {
+    rules[tags_at] = mock!(aws_sdk_elasticache::Client::list_tags_for_resource)
+        .then_http_response(|| query_error(400, "AccessDenied", "not authorized to list tags"));
+    rules
+}
+
+#[tokio::test]
+async fn a_group_whose_tags_cannot_be_read_is_never_adopted_by_a_create() {
+    // Same family and the default description, but no proof it is ours.
+    let rules = tags_denied(parameter_group_rules("test/params"), 2);
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = parameter_group::ParameterGroupProvider::new(clients(Rules {
+        ec: &refs,
+        ..Default::default()
+    }));
+    let (ctx, _) = ctx_with_log("params");
+    let inputs = map(serde_json::json!({"name": "qualisys-redis7", "family": "redis7"}));
+    let err = p.create(&ctx, &inputs).await.expect_err("not adopted");
+    assert!(err.to_string().contains("qualisys-redis7"), "{err}");
+    assert_eq!(rules[3].num_calls(), 0, "nothing is changed");
+
+    let rules = tags_denied(subnet_group_rules("test/subnets"), 2);
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let p = subnet_group::SubnetGroupProvider::new(clients(Rules {
+        ec: &refs,
+        ..Default::default()
+    }));
+    let (ctx, _) = ctx_with_log("subnets");
+    // Our description and the group's (empty) subnet list.
+    let inputs = map(serde_json::json!({"name": "redis-subnets", "subnetIds": []}));
+    let err = p.create(&ctx, &inputs).await.expect_err("not adopted");
+    assert!(err.to_string().contains("redis-subnets"), "{err}");
 }

@@ -1,8 +1,7 @@
 //! `aws:iam:Policy`: a customer managed policy. Updates add a new default
 //! version (pruning the oldest non-default one when IAM's limit of 5 is reached).
 //! A create that finds the policy already there (its own lost attempt,
-//! retried) adopts it when it carries this resource's `cairn:urn` tag or its
-//! default version is our document.
+//! retried) adopts it only when it carries this resource's `cairn:urn` tag.
 
 use crate::clients::Shared;
 use crate::util::{
@@ -220,7 +219,7 @@ impl PolicyProvider {
     }
 
     /// The policy named like ours, when it is ours: it carries our
-    /// `cairn:urn` tag, or its default version is our document.
+    /// `cairn:urn` tag (`same_doc`: its default version is our document).
     async fn existing_if_ours(
         &self,
         ctx: &CallContext,
@@ -248,7 +247,9 @@ impl PolicyProvider {
             (Some(want), Some(live)) => same_json(&live, want),
             _ => false,
         };
-        Ok(if tagged || same_doc {
+        // Only our tag makes it ours: a policy with our document but another
+        // stack's tag (or none) is not ours to adopt or, later, delete.
+        Ok(if tagged {
             Existing::Ours(p, same_doc)
         } else {
             Existing::NotOurs(p)
@@ -361,7 +362,7 @@ impl ResourceProvider for PolicyProvider {
                         "EntityAlreadyExists",
                         format!(
                             "the policy {} already exists and was not made by this resource \
-                             (no tag {URN_TAG}={}, and a different document): choose another name, \
+                             (no tag {URN_TAG}={}): choose another name, \
                              delete that policy, or import it",
                             p.arn().unwrap_or(name),
                             ctx.urn

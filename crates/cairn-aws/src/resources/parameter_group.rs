@@ -404,33 +404,21 @@ impl ParameterGroupProvider {
     }
 
     /// Whether an existing group is this resource's: it carries our
-    /// `cairn:urn` tag; when its tags cannot be read, it has our family and
-    /// our description.
+    /// `cairn:urn` tag. Tags that cannot be read prove nothing: not ours.
     async fn is_ours(
         &self,
         ctx: &CallContext,
         resource: &str,
         g: &CacheParameterGroup,
-        inputs: &Map,
     ) -> Result<bool, ProviderError> {
-        let tags = match g.arn() {
-            Some(arn) => match self.tags_of(resource, arn).await {
-                Ok(t) => Some(t),
-                Err(ProviderError::Api {
-                    retryable: false, ..
-                }) => None,
-                Err(e) => return Err(e),
-            },
-            None => None,
-        };
-        Ok(match tags {
-            Some(t) => t.get(URN_TAG) == Some(&ctx.urn),
-            None => {
-                g.cache_parameter_group_family() == get_str(inputs, "family")
-                    && g.description()
-                        == Some(get_str(inputs, "description").unwrap_or(DEFAULT_DESCRIPTION))
-            }
-        })
+        let Some(arn) = g.arn() else { return Ok(false) };
+        match self.tags_of(resource, arn).await {
+            Ok(t) => Ok(t.get(URN_TAG) == Some(&ctx.urn)),
+            Err(ProviderError::Api {
+                retryable: false, ..
+            }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     fn outputs(name: &str, arn: Option<&str>) -> Map {
@@ -483,7 +471,7 @@ impl ResourceProvider for ParameterGroupProvider {
                         &[],
                     ));
                 };
-                if !self.is_ours(ctx, &resource, &g, inputs).await? {
+                if !self.is_ours(ctx, &resource, &g).await? {
                     return Err(api_failure(
                         &resource,
                         "elasticache:CreateCacheParameterGroup",

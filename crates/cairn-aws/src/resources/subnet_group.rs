@@ -1,7 +1,7 @@
 //! `aws:elasticache:SubnetGroup`: a cache subnet group (usually imported
 //! from the network stack). A create that finds the group already there (its
 //! own lost attempt, retried) adopts it when it carries this resource's
-//! `cairn:urn` tag (or, when tags cannot be read, has our description and subnets).
+//! `cairn:urn` tag, and only then.
 
 use crate::clients::Shared;
 use crate::util::{
@@ -141,34 +141,18 @@ impl SubnetGroupProvider {
         Ok(crate::util::elasticache_tags(&sdk.ec, "", arn).await.ok())
     }
 
-    /// Whether an existing group is this resource's: our `cairn:urn` tag, or,
-    /// when its tags cannot be read, our description and the same subnets.
+    /// Whether an existing group is this resource's: it carries our
+    /// `cairn:urn` tag. Tags that cannot be read prove nothing: not ours.
     async fn is_ours(
         &self,
         ctx: &CallContext,
         g: &CacheSubnetGroup,
-        inputs: &Map,
     ) -> Result<bool, ProviderError> {
         let tags = match g.arn() {
             Some(arn) => self.tags_of(arn).await?,
             None => None,
         };
-        Ok(match tags {
-            Some(t) => t.get(URN_TAG) == Some(&ctx.urn),
-            None => {
-                let mut live: Vec<String> = g
-                    .subnets()
-                    .iter()
-                    .filter_map(|s| s.subnet_identifier().map(str::to_string))
-                    .collect();
-                let mut want = get_str_list(inputs, "subnetIds");
-                live.sort();
-                want.sort();
-                g.cache_subnet_group_description()
-                    == Some(get_str(inputs, "description").unwrap_or(DEFAULT_DESCRIPTION))
-                    && live == want
-            }
-        })
+        Ok(tags.is_some_and(|t| t.get(URN_TAG) == Some(&ctx.urn)))
     }
 }
 
@@ -213,7 +197,7 @@ impl ResourceProvider for SubnetGroupProvider {
                         &[],
                     ));
                 };
-                if !self.is_ours(ctx, &g, inputs).await? {
+                if !self.is_ours(ctx, &g).await? {
                     return Err(api_failure(
                         &resource,
                         "elasticache:CreateCacheSubnetGroup",
