@@ -363,6 +363,56 @@ async fn parameter_updates_go_in_batches_of_twenty() {
     assert_eq!(reset.num_calls(), 1);
 }
 
+/// DescribeSecret of `qualisys/redis/connection`, scheduled for deletion and
+/// tagged `cairn:urn=urn`.
+fn scheduled_secret(urn: &'static str) -> Rule {
+    use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
+    mock!(aws_sdk_secretsmanager::Client::describe_secret).then_output(move || {
+        DescribeSecretOutput::builder()
+            .arn("arn:aws:secretsmanager:us-east-1:123456789012:secret:qualisys/redis/connection-AbCdEf")
+            .name("qualisys/redis/connection")
+            .deleted_date(aws_smithy_types::DateTime::from_secs(1_700_000_000))
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key(crate::URN_TAG)
+                    .value(urn)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+#[tokio::test]
+async fn a_secret_of_another_stack_scheduled_for_deletion_is_not_restored() {
+    let create = mock!(aws_sdk_secretsmanager::Client::create_secret).then_http_response(|| {
+        json_error(
+            400,
+            "InvalidRequestException",
+            "You can't create this secret because a secret with this name is already scheduled for deletion.",
+        )
+    });
+    let describe = scheduled_secret("other-stack/secret");
+    let restore = mock!(aws_sdk_secretsmanager::Client::restore_secret)
+        .then_output(|| RestoreSecretOutput::builder().build());
+    let p = secret::SecretProvider::new(clients(Rules {
+        sm: &[&create, &describe, &restore],
+        ..Default::default()
+    }));
+    let (ctx, _) = ctx_with_log("secret");
+    let inputs = map(serde_json::json!({"name": "qualisys/redis/connection"}));
+    let err = p.create(&ctx, &inputs).await.expect_err("refused");
+    assert_eq!(
+        restore.num_calls(),
+        0,
+        "another stack's secret is not restored"
+    );
+    let shown = err.to_string();
+    assert!(
+        shown.contains("qualisys/redis/connection") && shown.contains("not made by this resource"),
+        "{shown}"
+    );
+}
+
 #[tokio::test]
 async fn secret_scheduled_for_deletion_is_restored_and_adopted() {
     let arn =
@@ -392,8 +442,9 @@ async fn secret_scheduled_for_deletion_is_restored_and_adopted() {
                 .any(|t| t.key() == Some(crate::URN_TAG) && t.value() == Some("test/secret"))
         })
         .then_output(|| TagResourceOutput::builder().build());
+    let describe = scheduled_secret("test/secret");
     let c = clients(Rules {
-        sm: &[&create, &restore, &update, &tag],
+        sm: &[&create, &describe, &restore, &update, &tag],
         ..Default::default()
     });
     let p = secret::SecretProvider::new(c);

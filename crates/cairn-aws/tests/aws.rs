@@ -323,9 +323,15 @@ async fn secret_and_version_lifecycle_with_restore() {
         .await
         .expect("second delete is fine");
 
-    // Creating the same name again restores the scheduled secret.
+    // Another resource of that name does not get it...
+    let err = sp.create(&env.ctx("conn2"), &new).await.unwrap_err();
+    assert!(
+        err.to_string().contains("not made by this resource"),
+        "{err}"
+    );
+    // ... but this resource, created again, restores its scheduled secret.
     let restored = sp
-        .create(&env.ctx("conn2"), &new)
+        .create(&ctx, &new)
         .await
         .expect("create over a scheduled deletion");
     assert_eq!(restored.id, secret.id);

@@ -1,6 +1,7 @@
 //! `aws:secretsmanager:Secret`: the secret's metadata (its value is a
 //! `SecretVersion`). A name still scheduled for deletion is restored and
-//! adopted instead of failing the create.
+//! adopted instead of failing the create, if it carries this resource's
+//! `cairn:urn` tag.
 
 use crate::clients::Shared;
 use crate::util::{
@@ -159,7 +160,8 @@ impl SecretProvider {
         }
     }
 
-    /// Restores a secret scheduled for deletion and brings its metadata in line.
+    /// Restores a secret scheduled for deletion, if it carries this
+    /// resource's `cairn:urn` tag, and brings its metadata in line.
     async fn restore_and_adopt(
         &self,
         ctx: &CallContext,
@@ -167,6 +169,24 @@ impl SecretProvider {
         inputs: &Map,
         name: &str,
     ) -> Result<Created, ProviderError> {
+        let ours = self.describe(resource, name).await?.is_some_and(|d| {
+            d.tags()
+                .iter()
+                .any(|t| t.key() == Some(URN_TAG) && t.value() == Some(ctx.urn.as_str()))
+        });
+        if !ours {
+            return Err(api_failure(
+                resource,
+                "secretsmanager:CreateSecret",
+                "ResourceExistsException",
+                format!(
+                    "the secret {name} is scheduled for deletion and was not made by this \
+                     resource (it lacks the tag {URN_TAG}={}): choose another name, or restore \
+                     and import it",
+                    ctx.urn
+                ),
+            ));
+        }
         let sdk = self.clients.get().await?;
         ctx.report("restoring a secret scheduled for deletion");
         let restored = sdk
