@@ -15,7 +15,6 @@ use cairn_core::state::{ResourceState, StackState, StateSink};
 use cairn_core::{Registry, StackSpec, Value};
 use cairn_state::Binding;
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -330,20 +329,16 @@ async fn preview(args: PreviewArgs) -> Result<ExitCode, CliError> {
 }
 
 fn confirm(yes: bool, question: &str) -> Result<bool, CliError> {
-    if yes {
-        return Ok(true);
+    crate::prompt::confirm(yes, question)
+}
+
+/// y/N, or the stack's name typed for a production stack's destroy or
+/// stateful replacement.
+fn confirm_plan(yes: bool, plan: &Plan, destroy: bool, question: &str) -> Result<bool, CliError> {
+    match crate::prompt::typed_name_reason(plan, destroy) {
+        Some(reason) => crate::prompt::confirm_name(yes, &reason, &plan.stack),
+        None => confirm(yes, question),
     }
-    if !std::io::stdin().is_terminal() {
-        return Err(CliError::Usage(
-            "not on a terminal: pass --yes to proceed without confirmation".into(),
-        ));
-    }
-    eprint!("{question} [y/N] ");
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::Failed(e.to_string()))?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 async fn execute(
@@ -404,7 +399,8 @@ async fn up(args: ApplyArgs) -> Result<ExitCode, CliError> {
             }
             return Ok(ExitCode::SUCCESS);
         }
-        if !confirm(args.yes, "Apply these changes?")? {
+        let question = format!("Apply these changes ({})?", plan.summary().line());
+        if !confirm_plan(args.yes, &plan, false, &question)? {
             eprintln!("cancelled");
             return Ok(ExitCode::from(1));
         }
@@ -425,7 +421,8 @@ async fn destroy(args: ApplyArgs) -> Result<ExitCode, CliError> {
         if !plan.has_changes() {
             return Ok(ExitCode::SUCCESS);
         }
-        if !confirm(args.yes, "Destroy these resources?")? {
+        let question = format!("Destroy these resources ({})?", plan.summary().line());
+        if !confirm_plan(args.yes, &plan, true, &question)? {
             eprintln!("cancelled");
             return Ok(ExitCode::from(1));
         }

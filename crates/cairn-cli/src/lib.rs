@@ -8,6 +8,7 @@ mod error;
 mod killswitch;
 mod local;
 mod progress;
+mod prompt;
 mod render;
 
 pub use args::Cli;
@@ -53,15 +54,20 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // Reports, logs and progress go to stderr: coloured only when it is a
+    // terminal (or CLICOLOR_FORCE), never with NO_COLOR.
+    let colour = render::colour_stderr();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .try_init();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let _ = miette::set_hook(Box::new(move |_| {
         Box::new(
             miette::MietteHandlerOpts::new()
-                .color(!no_color)
+                .color(colour)
+                .terminal_links(colour)
                 .unicode(!no_color)
                 .build(),
         )

@@ -8,6 +8,8 @@ mod cli {
     mod fault_proxy;
     mod offline;
     mod plan_json;
+    mod pty;
     mod reliability;
     mod schema;
+    mod terminal;
 }
