@@ -118,7 +118,8 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
     let endpoint = if select.local {
         let env = local::Local::prepare(&path).await?;
         for (k, v) in env.config_overrides() {
-            eprintln!(
+            // Shown with -v: the ids the emulator's network fixture substitutes.
+            tracing::info!(
                 "local: config {k} = {} (from the emulator's network fixture)",
                 v.to_masked_json()
             );

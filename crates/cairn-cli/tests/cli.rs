@@ -1,11 +1,13 @@
 //! End-to-end tests of the `cairn` binary.
 
 mod cli {
+    mod architecture;
     mod aws;
     mod backend_s3;
     pub mod common;
     mod corpus;
     mod fault_proxy;
+    mod local_output;
     mod offline;
     mod plan_json;
     mod pty;
