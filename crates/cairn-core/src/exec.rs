@@ -514,27 +514,10 @@ async fn run_job(sh: &Shared<'_>, l: &Launch) -> JobResult {
                 Err(e) => (Change::None, Err(e)),
             }
         }
-        (Job::Forget { old }, _) => {
-            let op = match sh
-                .begin(
-                    l,
-                    Operation::Delete,
-                    Some(&old.id),
-                    &old.inputs,
-                    &old.dependencies,
-                    false,
-                )
-                .await
-            {
-                Ok(op) => op,
-                Err(e) => return (Change::None, Err(e)),
-            };
-            (l.ctx.progress)("retained in the cloud; removed from state");
-            match sh.finish(op, &l.name, &Outcome::Removed).await {
-                Ok(()) => (Change::Remove, Ok(None)),
-                Err(e) => (Change::None, Err(e)),
-            }
-        }
+        (Job::Forget { old }, _) => match forget(sh, l, old).await {
+            Ok(()) => (Change::Remove, Ok(None)),
+            Err(e) => (Change::None, Err(e)),
+        },
         (_, None) => (
             Change::None,
             Err(format!("no provider for type `{}`", l.type_token)),
@@ -565,14 +548,21 @@ async fn run_job(sh: &Shared<'_>, l: &Launch) -> JobResult {
             },
             Some(p),
         ) => {
-            let res = p
-                .delete(
+            let res = if retains(l, old) {
+                (l.ctx.progress)(&format!(
+                    "retained the replaced copy `{}` in the cloud (retainOnDelete)",
+                    old.id
+                ));
+                Ok(())
+            } else {
+                p.delete(
                     &l.ctx,
                     &old.id,
                     &reveal_map(&old.inputs),
                     &reveal_map(&old.outputs),
                 )
-                .await;
+                .await
+            };
             match res {
                 Ok(()) => {
                     let outcome = match current {
@@ -722,6 +712,28 @@ async fn delete(
     }
 }
 
+/// `retainOnDelete` (recorded or declared) keeps a replaced copy in the
+/// cloud, as Pulumi does: it leaves state without a provider delete.
+fn retains(l: &Launch, old: &ResourceState) -> bool {
+    old.retain_on_delete || l.meta.retain_on_delete
+}
+
+/// Removes `old` from state, leaving it in the cloud (journalled).
+async fn forget(sh: &Shared<'_>, l: &Launch, old: &ResourceState) -> Result<(), String> {
+    let op = sh
+        .begin(
+            l,
+            Operation::Delete,
+            Some(&old.id),
+            &old.inputs,
+            &old.dependencies,
+            false,
+        )
+        .await?;
+    (l.ctx.progress)("retained in the cloud; removed from state");
+    sh.finish(op, &l.name, &Outcome::Removed).await
+}
+
 async fn replace(
     sh: &Shared<'_>,
     l: &Launch,
@@ -731,7 +743,12 @@ async fn replace(
     delete_first: bool,
 ) -> JobResult {
     if delete_first {
-        if let Err(e) = delete(sh, l, p, old).await {
+        let removed = if retains(l, old) {
+            forget(sh, l, old).await
+        } else {
+            delete(sh, l, p, old).await
+        };
+        if let Err(e) = removed {
             return (Change::None, Err(e));
         }
         return match create(sh, l, p, inputs).await {

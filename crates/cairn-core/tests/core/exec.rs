@@ -235,6 +235,35 @@ async fn retain_on_delete_forgets_without_deleting() {
 }
 
 #[tokio::test]
+async fn retain_on_delete_keeps_the_old_copy_when_replacing_as_pulumi_does() {
+    for token in [THING, FIXED] {
+        let w = World::new();
+        let mut a = res("a", token, json!({"name": "one"}));
+        a.options.retain_on_delete = true;
+        let (_, r1, _) = w
+            .up(&stack(vec![a.clone()]), &StackState::default(), 10)
+            .await;
+        let old_id = r1.state.resources["a"].id.clone();
+        a.properties = map(json!({"name": "two"}));
+        let (p, r2, _) = w.up(&stack(vec![a]), &r1.state, 10).await;
+        assert_eq!(p.step("a").unwrap().action, Action::Replace, "{token}");
+        assert!(r2.ok(), "{token}");
+        let provider = if token == THING { &w.thing } else { &w.fixed };
+        assert_eq!(
+            provider.calls(Operation::Delete),
+            0,
+            "{token}: the old copy was deleted"
+        );
+        assert!(
+            w.cloud.get(&old_id).is_some(),
+            "{token}: the old copy is gone"
+        );
+        assert_ne!(r2.state.resources["a"].id, old_id, "{token}");
+        assert_eq!(w.cloud.len(), 2, "{token}");
+    }
+}
+
+#[tokio::test]
 async fn import_reads_and_protects() {
     let w = World::new();
     let id = w.cloud.insert(
