@@ -26,6 +26,8 @@ pub const UNSUPPORTED_TAG: &str = "cairn::config::unsupported-tag";
 pub const INVALID_NUMBER: &str = "cairn::config::invalid-number";
 /// A mapping key that is a list or a map.
 pub const COMPLEX_KEY: &str = "cairn::config::complex-key";
+/// A mapping key that names a resource output (known only at apply).
+pub const UNSUPPORTED_KEY_REFERENCE: &str = "cairn::config::unsupported-key-reference";
 /// The same key twice in one mapping.
 pub const DUPLICATE_KEY: &str = "cairn::config::duplicate-key";
 /// The document is not a mapping.

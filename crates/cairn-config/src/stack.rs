@@ -1156,14 +1156,74 @@ impl<'a> Loader<'a> {
                 }
                 let mut m = Map::new();
                 for e in list {
-                    let child = path.child(e.key.clone());
+                    // As in Pulumi YAML, a key is an interpolated string too.
+                    let key = if refs && e.key.contains('$') {
+                        match self.map_key(e) {
+                            Some(key) => key,
+                            None => continue,
+                        }
+                    } else {
+                        e.key.clone()
+                    };
+                    if m.contains_key(&key) {
+                        self.push(
+                            Problem::error(
+                                codes::DUPLICATE_KEY,
+                                format!("the key `{key}` appears twice in this map"),
+                            )
+                            .at(Some(e.key_span), "evaluates to a key already present")
+                            .help("each key of a map must be unique after interpolation"),
+                        );
+                        continue;
+                    }
+                    let child = path.child(key.clone());
                     spans.insert(key_path(&child), e.key_span);
                     let v = self.eval_with(&e.value, &child, spans, refs);
-                    m.insert(e.key.clone(), v);
+                    m.insert(key, v);
                 }
                 Value::Map(m)
             }
         }
+    }
+
+    /// The literal text of an interpolated map key; `None` after a diagnostic.
+    fn map_key(&mut self, e: &Entry) -> Option<String> {
+        let text = match self.interpolate(&e.key, e.key_span, None) {
+            Value::String(text) => text,
+            Value::Unknown => return None,
+            other => {
+                self.push(
+                    Problem::error(
+                        codes::WRONG_SHAPE,
+                        format!("a map key must be a string, not {}", other.type_name()),
+                    )
+                    .at(Some(e.key_span), "not a string")
+                    .help("interpolate the value into text, e.g. `key-${name}`"),
+                );
+                return None;
+            }
+        };
+        let parts = interp::parse(&text).ok()?;
+        if parts.iter().any(|p| matches!(p, Part::Ref { .. })) {
+            self.push(
+                Problem::error(
+                    codes::UNSUPPORTED_KEY_REFERENCE,
+                    "a map key cannot name a resource output",
+                )
+                .at(Some(e.key_span), "known only at apply")
+                .help("keys may use config and variables (known when the stack loads); put resource outputs in values"),
+            );
+            return None;
+        }
+        Some(
+            parts
+                .into_iter()
+                .map(|p| match p {
+                    Part::Literal(l) => l,
+                    Part::Ref { .. } => String::new(),
+                })
+                .collect(),
+        )
     }
 
     fn function(

@@ -329,6 +329,38 @@ fn to_json_of_nan_is_a_diagnostic_at_the_value() {
 }
 
 #[test]
+fn map_keys_are_interpolated_as_in_pulumi_yaml() {
+    let text = r#"name: s
+variables:
+  k: env
+resources:
+  a:
+    type: core:Data
+    properties:
+      input:
+        ${k}: prod
+        "$${lit}": x
+        "cost$$": y
+        plain: z
+"#;
+    let spec = load(text).unwrap();
+    let input = spec.resources[0].properties["input"].as_map().unwrap();
+    let keys: Vec<&str> = input.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["${lit}", "cost$", "env", "plain"]);
+    assert_eq!(input["env"], Value::from("prod"));
+}
+
+#[test]
+fn a_map_key_naming_a_resource_output_is_a_diagnostic() {
+    let text = "name: s\nresources:\n  a:\n    type: core:Data\n    properties:\n      input:\n        ${b.output}: 1\n  b:\n    type: core:Data\n";
+    let err = load(text).unwrap_err();
+    assert_eq!(
+        super::common::codes(&err),
+        ["cairn::config::unsupported-key-reference"]
+    );
+}
+
+#[test]
 fn yaml_core_schema_values() {
     let text = r#"name: s
 resources:
