@@ -779,3 +779,101 @@ async fn errors_name_the_resource_and_call() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+/// Waits until the group is `available` again after an out-of-band change.
+async fn wait_rg_available(ec: &aws_sdk_elasticache::Client, id: &str) {
+    for _ in 0..200 {
+        let out = ec
+            .describe_replication_groups()
+            .replication_group_id(id)
+            .send()
+            .await
+            .unwrap();
+        if out.replication_groups()[0].status() == Some("available") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{id} did not become available");
+}
+
+#[tokio::test]
+async fn elasticache_minor_upgrade_by_aws_is_drift_not_a_replace() {
+    let env = setup().await;
+    let p = env.p("aws:elasticache:ReplicationGroup");
+    let ctx = env.ctx("redis");
+    let id = format!("redis-{}", env.tag);
+    let inputs = map(serde_json::json!({
+        "replicationGroupId": id,
+        "description": "minor upgrade",
+        "engineVersion": "7.0",
+        "nodeType": "cache.t3.micro",
+        "numCacheClusters": 1,
+        "port": 6379
+    }));
+    let created = p.create(&ctx, &inputs).await.expect("create");
+    // AWS reports `7.0.0`; the stack's `7.0` is the same version.
+    let seen = p.read(&ctx, &id, &inputs).await.unwrap().unwrap();
+    assert_eq!(s(&seen.inputs, "engineVersion"), "7.0");
+
+    // AWS upgrades the minor version by itself (out of band).
+    let ec = aws_sdk_elasticache::Client::new(&env.sdk_config().await);
+    ec.modify_replication_group()
+        .replication_group_id(&id)
+        .engine_version("7.1")
+        .apply_immediately(true)
+        .send()
+        .await
+        .expect("out-of-band minor upgrade");
+    wait_rg_available(&ec, &id).await;
+
+    // Refresh: drift on engineVersion, and no replace.
+    let seen = p.read(&ctx, &id, &inputs).await.unwrap().unwrap();
+    assert_eq!(s(&seen.inputs, "engineVersion"), "7.1.0", "drift is shown");
+    let paths = p.extra_replace_paths(&seen.inputs, &inputs);
+    assert!(paths.is_empty(), "replace planned on {paths:?}");
+    // Accepting the drift sends no downgrade (the emulator refuses one, as AWS does).
+    p.update(&ctx, &id, &seen.inputs, &inputs, &created.outputs)
+        .await
+        .expect("accepting the drift is not a downgrade");
+    let mut dctx = ctx.clone();
+    dctx.timeouts.delete = Some(30);
+    p.delete(&dctx, &id, &inputs, &created.outputs)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn elasticache_group_names_are_stored_lower_case() {
+    let env = setup().await;
+    let p = env.p("aws:elasticache:ParameterGroup");
+    let ctx = env.ctx("params");
+    let name = format!("Qualisys-Redis7-{}", env.tag);
+    let inputs =
+        map(serde_json::json!({"name": name, "family": "redis7", "description": "mixed case"}));
+    let warned = p.check(&inputs);
+    assert!(
+        warned.len() == 1 && warned[0].warning && warned[0].message.contains(&name.to_lowercase()),
+        "preview says the name is stored lower case: {warned:?}"
+    );
+    let created = p.create(&ctx, &inputs).await.expect("create");
+    assert_eq!(created.id, name.to_lowercase());
+    assert_eq!(s(&created.outputs, "name"), name.to_lowercase());
+    // AWS lists it lower case; a refresh shows no drift on the replace-forcing name.
+    let ec = aws_sdk_elasticache::Client::new(&env.sdk_config().await);
+    let listed = ec
+        .describe_cache_parameter_groups()
+        .cache_parameter_group_name(&name)
+        .send()
+        .await
+        .expect("AWS finds it in any case");
+    assert_eq!(
+        listed.cache_parameter_groups()[0].cache_parameter_group_name(),
+        Some(name.to_lowercase().as_str())
+    );
+    let seen = p.read(&ctx, &created.id, &inputs).await.unwrap().unwrap();
+    assert_eq!(s(&seen.inputs, "name"), name);
+    p.delete(&ctx, &created.id, &inputs, &created.outputs)
+        .await
+        .unwrap();
+}

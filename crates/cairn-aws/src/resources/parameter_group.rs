@@ -436,13 +436,19 @@ impl ResourceProvider for ParameterGroupProvider {
     }
 
     fn check(&self, inputs: &Map) -> Vec<CheckFailure> {
-        check_inputs(inputs)
+        let mut out = check_inputs(inputs);
+        out.extend(super::replication_group::lower_case_name_warning(
+            inputs, "name",
+        ));
+        out
     }
 
     async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let name = get_str(inputs, "name")
-            .ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
+        // ElastiCache stores the name lower case; so does cairn.
+        let name = &get_str(inputs, "name")
+            .ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?
+            .to_lowercase();
         let sdk = self.clients.get().await?;
         let mut tags = get_tags(inputs, "tags");
         tags.insert(URN_TAG.to_string(), ctx.urn.clone());
@@ -520,7 +526,10 @@ impl ResourceProvider for ParameterGroupProvider {
         let desired = params_of(inputs);
         let params = observed_params(&desired, &self.all_params(&resource, id).await?);
         let mut obs = Map::new();
-        obs.insert("name".into(), id.into());
+        obs.insert(
+            "name".into(),
+            super::replication_group::stack_spelling(id, get_str(inputs, "name")).into(),
+        );
         if let Some(f) = g.cache_parameter_group_family() {
             obs.insert("family".into(), f.into());
         }

@@ -40,6 +40,8 @@ pub mod rules {
     pub const MULTI_AZ_REPLICA: &str = "aws::elasticache::multi-az-needs-replica";
     pub const FAILOVER_REPLICA: &str = "aws::elasticache::failover-needs-replica";
     pub const KMS_AT_REST: &str = "aws::elasticache::kms-requires-at-rest";
+    pub const ENGINE_VERSION_FORMAT: &str = "aws::elasticache::engine-version-format";
+    pub const LOWER_CASE_NAME: &str = "aws::elasticache::name-stored-lower-case";
 }
 
 pub fn schema() -> ResourceSchema {
@@ -324,12 +326,55 @@ fn valid_auth_token(t: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "!&#$^<>-".contains(c))
 }
 
-/// `7.1` → (7, 1); `7` → (7, 0); `6.x` → (6, 0).
+/// `7.1` → (7, 1); `7.1.0` → (7, 1); `7` → (7, 0); `6.x` → (6, 0).
 fn parse_version(v: &str) -> Option<(u32, u32)> {
     let mut it = v.trim().split('.');
     let major = it.next()?.parse().ok()?;
     let minor = it.next().and_then(|m| m.parse().ok()).unwrap_or(0);
     Some((major, minor))
+}
+
+/// A version in the form ElastiCache takes for Redis/Valkey 7+: `major.minor`.
+fn is_major_minor(v: &str) -> bool {
+    let mut it = v.split('.');
+    let num =
+        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    num(it.next()) && num(it.next()) && it.next().is_none()
+}
+
+/// `old` is the full `x.y.z` version ElastiCache reported (recorded by a
+/// refresh), and `new` asks for an earlier minor of the same major: AWS
+/// upgraded the group by itself. That is drift to accept, not a downgrade.
+fn aws_minor_upgrade(old: &str, new: &str) -> bool {
+    let (Some(o), Some(n)) = (parse_version(old), parse_version(new)) else {
+        return false;
+    };
+    old.split('.').count() == 3 && o.0 == n.0 && n <= o
+}
+
+/// The cloud's spelling of a name ElastiCache stores lower case, given back in
+/// the stack's spelling when they are the same name.
+pub(crate) fn stack_spelling(cloud: &str, stack: Option<&str>) -> String {
+    match stack {
+        Some(s) if s.eq_ignore_ascii_case(cloud) => s.to_string(),
+        _ => cloud.to_string(),
+    }
+}
+
+/// A warning for a literal name with upper-case letters: ElastiCache stores it lower case.
+pub(crate) fn lower_case_name_warning(inputs: &Map, key: &str) -> Option<CheckFailure> {
+    let name = crate::util::concrete_str(inputs, key)?;
+    (name != name.to_lowercase()).then(|| {
+        CheckFailure::warning(
+            rules::LOWER_CASE_NAME,
+            PropertyPath::key(key),
+            format!(
+                "ElastiCache stores {key} `{name}` as `{}`; cairn sends and compares it in lower case",
+                name.to_lowercase()
+            ),
+        )
+        .with_help(format!("write it as `{}` to match what AWS reports", name.to_lowercase()))
+    })
 }
 
 fn valid_group_id(id: &str) -> Result<(), &'static str> {
@@ -382,6 +427,14 @@ fn check_inputs(inputs: &Map) -> Vec<CheckFailure> {
     }
     if let Some(v) = crate::util::concrete_str(inputs, "engineVersion") {
         match parse_version(v) {
+            Some((major, _)) if major >= 7 && !is_major_minor(v) => out.push(
+                CheckFailure::error(
+                    rules::ENGINE_VERSION_FORMAT,
+                    key("engineVersion"),
+                    format!("engineVersion `{v}` is not a version ElastiCache takes: for Redis/Valkey 7 and newer give major.minor"),
+                )
+                .with_help(format!("write e.g. engineVersion: \"{major}.{}\"; AWS applies patch versions itself", if major == 7 { 1 } else { 0 })),
+            ),
             Some((major, _)) if major >= 7 => {}
             _ => out.push(
                 CheckFailure::error(
@@ -470,6 +523,9 @@ fn check_inputs(inputs: &Map) -> Vec<CheckFailure> {
             )
             .with_help("add a replica, or enable cluster mode"),
         );
+    }
+    for k in ["parameterGroupName", "subnetGroupName"] {
+        out.extend(lower_case_name_warning(inputs, k));
     }
     if inputs.contains_key("kmsKeyId") && false_or_missing(inputs, "atRestEncryptionEnabled") {
         out.push(
@@ -720,7 +776,11 @@ impl ResourceProvider for ReplicationGroupProvider {
             get_str(old, "engineVersion").and_then(parse_version),
             get_str(new, "engineVersion").and_then(parse_version),
         ) {
-            if n < o {
+            let (ov, nv) = (
+                get_str(old, "engineVersion").unwrap_or_default(),
+                get_str(new, "engineVersion").unwrap_or_default(),
+            );
+            if n < o && !aws_minor_upgrade(ov, nv) {
                 out.push(PropertyPath::key("engineVersion"));
             }
         }
@@ -968,11 +1028,13 @@ impl ResourceProvider for ReplicationGroupProvider {
                             .and_then(|p| p.cache_parameter_group_name())
                         {
                             if wanted("parameterGroupName") || !pg.starts_with("default.") {
+                                let pg = stack_spelling(pg, get_str(inputs, "parameterGroupName"));
                                 obs.insert("parameterGroupName".into(), pg.into());
                             }
                         }
                         if let Some(sn) = c.cache_subnet_group_name() {
                             if wanted("subnetGroupName") || sn != "default" {
+                                let sn = stack_spelling(sn, get_str(inputs, "subnetGroupName"));
                                 obs.insert("subnetGroupName".into(), sn.into());
                             }
                         }
@@ -1200,8 +1262,18 @@ impl ResourceProvider for ReplicationGroupProvider {
         }
         if changed("engineVersion") {
             if let Some(v) = get_str(new, "engineVersion") {
-                req = req.engine_version(v);
-                any = true;
+                // Not when AWS already runs this or a later minor (drift accepted).
+                let behind = match (
+                    get_str(old, "engineVersion").and_then(parse_version),
+                    parse_version(v),
+                ) {
+                    (Some(o), Some(n)) => n <= o,
+                    _ => false,
+                };
+                if !behind {
+                    req = req.engine_version(v);
+                    any = true;
+                }
             }
         }
         if changed("parameterGroupName") {
@@ -1549,13 +1621,60 @@ mod tests {
                 "{bad}"
             );
         }
-        for good in ["7", "7.0", "7.1", "8.0"] {
+        for good in ["7.0", "7.1", "8.0"] {
             assert_eq!(
                 fails(with(serde_json::json!({"engineVersion": good}))),
                 vec![],
                 "{good}"
             );
         }
+    }
+
+    #[test]
+    fn engine_version_must_be_major_minor_for_seven_and_newer() {
+        for bad in ["7", "7.x", "7.1.2", "8.0.1", "7.", "7.1a"] {
+            assert_eq!(
+                fails(with(serde_json::json!({"engineVersion": bad}))),
+                one(rules::ENGINE_VERSION_FORMAT, "engineVersion"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_aws_minor_upgrade_is_not_a_downgrade() {
+        let provider =
+            ReplicationGroupProvider::new(std::sync::Arc::new(crate::AwsClients::lazy(None)));
+        let paths = |o: &str, n: &str| {
+            provider
+                .extra_replace_paths(
+                    &map(serde_json::json!({"engineVersion": o})),
+                    &map(serde_json::json!({"engineVersion": n})),
+                )
+                .len()
+        };
+        // Refreshed from AWS after it upgraded by itself: drift, no replace.
+        assert_eq!(paths("7.1.0", "7.0"), 0);
+        assert_eq!(paths("7.1.0", "7.1"), 0);
+        // A downgrade the stack asks for, or across majors, still replaces.
+        assert_eq!(paths("7.1", "7.0"), 1);
+        assert_eq!(paths("8.0.1", "7.1"), 1);
+    }
+
+    #[test]
+    fn mixed_case_group_names_warn() {
+        let f = check_inputs(&map(with(
+            serde_json::json!({"subnetGroupName": "Cache-Subnets"}),
+        )));
+        assert_eq!(f.len(), 1);
+        assert!(f[0].warning);
+        assert_eq!(f[0].rule, rules::LOWER_CASE_NAME);
+        assert!(f[0].message.contains("`cache-subnets`"), "{}", f[0].message);
+        assert_eq!(
+            stack_spelling("cache-subnets", Some("Cache-Subnets")),
+            "Cache-Subnets"
+        );
+        assert_eq!(stack_spelling("other", Some("Cache-Subnets")), "other");
     }
 
     #[test]

@@ -11,7 +11,9 @@ use crate::util::{
 use async_trait::async_trait;
 use aws_sdk_elasticache::types::{CacheSubnetGroup, Tag};
 use cairn_core::dsl::{Input, Output, ResourceType};
-use cairn_core::provider::{CallContext, Created, Observed, ProviderError, ResourceProvider};
+use cairn_core::provider::{
+    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
+};
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::value::Map;
 use serde::Serialize;
@@ -162,10 +164,18 @@ impl ResourceProvider for SubnetGroupProvider {
         &self.schema
     }
 
+    fn check(&self, inputs: &Map) -> Vec<CheckFailure> {
+        super::replication_group::lower_case_name_warning(inputs, "name")
+            .into_iter()
+            .collect()
+    }
+
     async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let name = get_str(inputs, "name")
-            .ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
+        // ElastiCache stores the name lower case; so does cairn.
+        let name = &get_str(inputs, "name")
+            .ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?
+            .to_lowercase();
         let sdk = self.clients.get().await?;
         let mut tags = get_tags(inputs, "tags");
         tags.insert(URN_TAG.to_string(), ctx.urn.clone());
@@ -252,9 +262,10 @@ impl ResourceProvider for SubnetGroupProvider {
             .collect();
         let subnets = order_like(&live, &get_str_list(inputs, "subnetIds"));
         let mut obs = Map::new();
+        let name = g.cache_subnet_group_name().unwrap_or(id);
         obs.insert(
             "name".into(),
-            g.cache_subnet_group_name().unwrap_or(id).into(),
+            super::replication_group::stack_spelling(name, get_str(inputs, "name")).into(),
         );
         obs.insert(
             "description".into(),

@@ -133,6 +133,18 @@ def engine_family(engine: str, version: str) -> str | None:
     return None
 
 
+def full_version(version: str) -> str:
+    """The version as ElastiCache reports it: Redis/Valkey 7+ `7.1` is stored as `7.1.0`."""
+    parts = version.split(".")
+    if parts[0].isdigit() and int(parts[0]) >= 7 and len(parts) == 2 and parts[1].isdigit():
+        return f"{version}.0"
+    return version
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else 0 for p in version.split("."))
+
+
 def check_auth_token(token: str) -> None:
     if not 16 <= len(token) <= 128:
         raise _ipv("The AuthToken must be between 16 and 128 characters long.")
@@ -1015,7 +1027,7 @@ def create_replication_group(self: ElastiCacheResponse) -> ActionResult:
             replication_group_id=rg_id,
             description=description,
             engine=engine,
-            engine_version=engine_version,
+            engine_version=full_version(engine_version),
             cache_node_type=node_type,
             cluster_mode=cluster_mode,
             shards=shards,
@@ -1127,6 +1139,11 @@ def modify_replication_group(self: ElastiCacheResponse) -> ActionResult:
             fam = engine_family(rg.engine, engine_version)
             if fam is None:
                 raise _ipv(f"Cannot find version {engine_version} for {rg.engine}")
+            if _version_key(full_version(engine_version)) < _version_key(rg.engine_version):
+                raise _ipc(
+                    f"Cannot downgrade from {rg.engine_version} to {engine_version}: "
+                    "ElastiCache does not support engine downgrades."
+                )
             if fam != engine_family(rg.engine, rg.engine_version) and pg is None:
                 raise _ipc(
                     "Upgrading to a new major engine version requires a CacheParameterGroupName of the new family."
@@ -1181,7 +1198,7 @@ def modify_replication_group(self: ElastiCacheResponse) -> ActionResult:
             rg.cache_parameter_group_name = pg.name
             changed_params = True
         if engine_version is not None:
-            rg.engine_version = engine_version
+            rg.engine_version = full_version(engine_version)
         engine = _p(self, "Engine")
         if engine:
             rg.engine = engine.lower()
@@ -1438,10 +1455,27 @@ def _patch_subnet_group_azs() -> None:
         CacheSubnetGroup._cairn_patched = True  # type: ignore[attr-defined]
 
 
+# Names ElastiCache stores in lower case, whatever case the caller sent.
+LOWER_CASE_PARAMS = ("CacheSubnetGroupName", "CacheParameterGroupName")
+
+
+def _patch_lower_case_names() -> None:
+    original = ElastiCacheResponse._get_param
+
+    def get_param(self: Any, name: str, if_none: Any = None) -> Any:
+        v = original(self, name, if_none)
+        return v.lower() if name in LOWER_CASE_PARAMS and isinstance(v, str) else v
+
+    if not getattr(ElastiCacheResponse, "_cairn_lower_patched", False):
+        ElastiCacheResponse._get_param = get_param  # type: ignore[method-assign]
+        ElastiCacheResponse._cairn_lower_patched = True  # type: ignore[attr-defined]
+
+
 def install() -> None:
     for name, fn in HANDLERS.items():
         setattr(ElastiCacheResponse, name, fn)
     _patch_subnet_group_azs()
+    _patch_lower_case_names()
 
 
 def twin_info(rg_id: str) -> dict[str, Any] | None:
