@@ -151,8 +151,8 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
             PathBuf::from("state")
         }
     });
-    let backend =
-        Backend::parse(select.backend.as_deref(), &state_root, endpoint.as_deref()).await?;
+    let chosen = backend_choice(&path, &bytes, select.backend.as_deref())?;
+    let backend = Backend::parse(chosen.as_deref(), &state_root, endpoint.as_deref()).await?;
     Ok(Loaded {
         spec,
         warnings,
@@ -162,6 +162,44 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
         endpoint,
         force: select.force,
     })
+}
+
+/// The code of a `--backend`/`$CAIRN_BACKEND` that disagrees with the
+/// environment file's `backend:`.
+pub const BACKEND_MISMATCH_CODE: &str = "cairn::backend::mismatch";
+
+/// The backend of this run: the environment file's `backend:` when it names
+/// one (a `--backend`/`$CAIRN_BACKEND` naming another is an error pointing
+/// at that line), else the flag or variable.
+fn backend_choice(
+    path: &Path,
+    bytes: &[u8],
+    given: Option<&str>,
+) -> Result<Option<String>, CliError> {
+    let given = given.map(str::trim).filter(|g| !g.is_empty());
+    let Some(declared) = cairn_config::declared_backend(&path.display().to_string(), bytes) else {
+        return Ok(given.map(str::to_string));
+    };
+    match given {
+        Some(g) if g != declared.url => {
+            let problem = cairn_core::diag::Problem::error(
+                BACKEND_MISMATCH_CODE,
+                format!(
+                    "--backend (or $CAIRN_BACKEND) is `{g}`, but {} keeps this stack's state in `{}`",
+                    path.display(),
+                    declared.url
+                ),
+            )
+            .at(Some(declared.span), "this stack's state lives here")
+            .help("drop --backend and unset CAIRN_BACKEND for this stack, or change the file's `backend:` (moving state is `cairn state migrate`)")
+            .in_source(Some(&declared.source));
+            Err(CliError::Invalid(Problems {
+                file: Some(path.display().to_string()),
+                problems: vec![problem],
+            }))
+        }
+        _ => Ok(Some(declared.url)),
+    }
 }
 
 /// Takes the stack's writer lock and checks that its state belongs to this

@@ -161,7 +161,12 @@ fn environment_schema() -> Json {
                 "description": "Values for the template's config keys (typed YAML, checked against the template's declarations); `--config key=value` overrides them.",
                 "propertyNames": { "pattern": "^[A-Za-z0-9_-]+$" }
             },
-            "policy": { "$ref": "#/$defs/policy" }
+            "policy": { "$ref": "#/$defs/policy" },
+            "backend": {
+                "type": "string",
+                "pattern": "^(local|s3://.+)$",
+                "description": "Where this stack's state lives, like Pulumi's `backend.url`: `local` or `s3://BUCKET/PREFIX?kms_key=KEY`. Every run of this stack uses it; a `--backend` or `$CAIRN_BACKEND` that names another is an error."
+            }
         }
     })
 }

@@ -213,6 +213,16 @@ pub fn load_stack_layered(
             _ => env.wrong_shape("`config`", "a map", &c.value),
         }
     }
+    if let Some(b) = stack::find(&root, "backend") {
+        match b.value.as_str() {
+            Some(url) if !url.trim().is_empty() => {}
+            _ => env.wrong_shape(
+                "`backend`",
+                "a state backend URL (`local` or `s3://BUCKET/PREFIX?kms_key=KEY`)",
+                &b.value,
+            ),
+        }
+    }
     let waivers = match stack::find(&root, "policy") {
         Some(p) => env.load_policy(&p.value),
         None => Vec::new(),
@@ -317,7 +327,68 @@ pub fn load_stack_layered(
 }
 
 /// Top-level keys of an environment file.
-const ENV_KEYS: &[&str] = &["name", "description", "template", "config", "policy"];
+const ENV_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "template",
+    "config",
+    "policy",
+    "backend",
+];
+
+/// The state backend an environment file names (`backend: s3://…`, like
+/// Pulumi's `backend.url`).
+#[derive(Clone, Debug)]
+pub struct DeclaredBackend {
+    /// The value, trimmed.
+    pub url: String,
+    /// Where the value is, for diagnostics.
+    pub span: Span,
+    /// The file with only the `backend:` line kept (every other character
+    /// blanked, offsets unchanged), so a diagnostic never shows a config
+    /// value.
+    pub source: SourceFile,
+}
+
+/// The `backend:` of an environment file (one with `template:`). `None`
+/// when there is none, or the file is not an environment file or cannot be
+/// parsed (loading it reports why).
+pub fn declared_backend(file_name: &str, bytes: &[u8]) -> Option<DeclaredBackend> {
+    let parsed = read_source(file_name, bytes);
+    let root = parsed.root?;
+    stack::find(&root, "template")?;
+    let entry = stack::find(&root, "backend")?;
+    let url = entry.value.as_str()?.trim().to_string();
+    if url.is_empty() {
+        return None;
+    }
+    let span = entry.value.span;
+    let text = &parsed.source.text;
+    let line_start = text[..span.offset.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let line_end = text[span.offset.min(text.len())..]
+        .find('\n')
+        .map_or(text.len(), |i| span.offset + i);
+    let kept: String = text
+        .char_indices()
+        .map(|(i, c)| {
+            if c == '\n' || (line_start..line_end).contains(&i) {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    Some(DeclaredBackend {
+        url,
+        span,
+        source: SourceFile {
+            name: parsed.source.name.clone(),
+            text: Arc::from(kept),
+        },
+    })
+}
 
 /// Problems that point into one source file.
 struct Group {

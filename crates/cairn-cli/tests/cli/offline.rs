@@ -498,3 +498,71 @@ fn a_state_without_a_binding_adopts_it_on_first_open() {
     let b = recorded_binding(&sb, "bound").expect("adopted");
     assert_eq!(b.endpoint, "aws");
 }
+
+/// An environment file for [`BOUND_STACK`] that names its backend.
+fn env_with_backend(sb: &Sandbox, backend: &str) -> String {
+    bound_stack(sb);
+    let file = sb.dir.path().join("team.yaml");
+    std::fs::write(
+        &file,
+        format!("name: team\ntemplate: bound.yaml\nbackend: {backend}\nconfig:\n  network: {{}}\n"),
+    )
+    .expect("write env file");
+    file.display().to_string()
+}
+
+/// A `--backend` or `$CAIRN_BACKEND` naming another backend than the
+/// environment file's `backend:` is invalid input pointing at that line.
+#[test]
+fn a_backend_flag_that_disagrees_with_the_environment_file_is_an_error() {
+    let sb = Sandbox::new();
+    let declared = "s3://team/p?kms_key=k";
+    let file = env_with_backend(&sb, declared);
+    let other = "s3://other/p?kms_key=k";
+    let by_flag = sb.run(&["preview", "--stack-file", &file, "--backend", other]);
+    let by_env = sb
+        .command(&["preview", "--stack-file", &file])
+        .env("CAIRN_BACKEND", other)
+        .output()
+        .expect("run");
+    let by_env = super::common::Run::from(by_env);
+    for run in [by_flag, by_env] {
+        assert_eq!(run.code, Some(2), "{}", run.all());
+        for needle in [
+            "cairn::backend::mismatch",
+            other,
+            declared,
+            "team.yaml:3:",
+            "this stack's state lives here",
+            "help:",
+        ] {
+            assert!(
+                run.stderr.contains(needle),
+                "missing `{needle}`: {}",
+                run.stderr
+            );
+        }
+    }
+}
+
+/// Runs of a stack whose environment file says `backend: local` use the
+/// local store even when `$CAIRN_BACKEND` is unset, and the same URL given
+/// again is no conflict.
+#[test]
+fn the_environment_files_backend_is_used() {
+    let sb = Sandbox::new();
+    let file = env_with_backend(&sb, "local");
+    sb.run(&["up", "--yes", "--stack-file", &file, "--backend", "local"])
+        .ok();
+    let list = sb.run(&["state", "list", "--stack-file", &file]).ok();
+    assert_eq!(list.stdout.lines().count(), 2, "{}", list.stdout);
+    let s3 = sb.run(&[
+        "state",
+        "list",
+        "--stack-file",
+        &file,
+        "--backend",
+        "s3://x/y?kms_key=k",
+    ]);
+    assert_eq!(s3.code, Some(2), "{}", s3.all());
+}

@@ -150,3 +150,35 @@ fn unreadable_template_and_files_without_template() {
     assert_eq!(spec.name, "solo");
     assert_eq!(spec.source.unwrap().name, "dev.yaml");
 }
+
+#[test]
+fn an_environment_file_may_name_its_backend_and_only_as_a_url() {
+    let env = DEV.replace(
+        "template: thing.template.yaml\n",
+        "template: thing.template.yaml\nbackend: \" s3://team/redis?kms_key=alias/state \"\n",
+    );
+    layered(&env, &[]).unwrap();
+    let declared = cairn_config::declared_backend("dev.yaml", env.as_bytes()).expect("declared");
+    assert_eq!(declared.url, "s3://team/redis?kms_key=alias/state");
+    assert_eq!(
+        &env[declared.span.offset..declared.span.offset + declared.span.len],
+        "\" s3://team/redis?kms_key=alias/state \""
+    );
+    // The diagnostic source keeps only the `backend:` line: no config value
+    // (here the token) can show up in a report about it.
+    assert!(declared.source.text.contains("backend:"));
+    assert!(!declared.source.text.contains("fedcba9876543210-dev"));
+    assert_eq!(declared.source.text.len(), env.len(), "offsets unchanged");
+
+    assert!(cairn_config::declared_backend("dev.yaml", DEV.as_bytes()).is_none());
+    let bad = DEV.replace(
+        "template: thing.template.yaml\n",
+        "template: thing.template.yaml\nbackend: [s3://x]\n",
+    );
+    let err = layered(&bad, &[]).unwrap_err();
+    assert!(
+        codes(&err).contains(&cairn_config::codes::WRONG_SHAPE),
+        "{}",
+        render(&err)
+    );
+}
