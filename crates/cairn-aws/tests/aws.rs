@@ -780,6 +780,102 @@ async fn errors_name_the_resource_and_call() {
     }
 }
 
+/// A put with the engine's token per intent: A → B → A ends with A current
+/// (a token derived from the value would repeat A's, which AWS ignores).
+#[tokio::test]
+async fn secret_value_rolled_back_to_an_earlier_value_is_current() {
+    let env = setup().await;
+    let sp = env.p("aws:secretsmanager:Secret");
+    let vp = env.p("aws:secretsmanager:SecretVersion");
+    let name = format!("rollback-{}", env.tag);
+    let secret = sp
+        .create(&env.ctx("s"), &map(serde_json::json!({"name": name})))
+        .await
+        .expect("create secret");
+    let vin = |v: &str| map(serde_json::json!({"secretId": secret.id, "secretString": v}));
+    let with_token = |t: &str| {
+        let mut c = env.ctx("s-value");
+        c.create_token = Some(t.to_string());
+        c
+    };
+    let (a, b) = (vin("value-A"), vin("value-B"));
+    let v1 = vp.create(&with_token("intent-1"), &a).await.expect("put A");
+    let o2 = vp
+        .update(&with_token("intent-2"), &v1.id, &a, &b, &v1.outputs)
+        .await
+        .expect("put B");
+    // The retry of a put whose answer was lost reuses its token: no new version.
+    let again = vp
+        .update(&with_token("intent-2"), &v1.id, &a, &b, &v1.outputs)
+        .await
+        .expect("retried put B");
+    assert_eq!(s(&again, "versionId"), s(&o2, "versionId"));
+    let o3 = vp
+        .update(&with_token("intent-3"), &v1.id, &b, &a, &o2)
+        .await
+        .expect("put A again");
+    let sm = aws_sdk_secretsmanager::Client::new(&env.sdk_config().await);
+    let got = sm
+        .get_secret_value()
+        .secret_id(&secret.id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.secret_string(),
+        Some("value-A"),
+        "A → B → A ends with A"
+    );
+    assert_eq!(got.version_id(), Some(s(&o3, "versionId")));
+    // Refresh reads A as current: no drift.
+    let seen = vp
+        .read(&env.ctx("s-value"), &v1.id, &a)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        seen.inputs["secretString"].reveal().as_str(),
+        Some("value-A"),
+        "no drift after the rollback"
+    );
+}
+
+/// The emulator keeps AWS's PutSecretValue token rule: the same token with
+/// another value is ResourceExistsException, with the same value a no-op
+/// that leaves AWSCURRENT where it is.
+#[tokio::test]
+async fn emulator_put_secret_value_token_rule() {
+    let env = setup().await;
+    let sm = aws_sdk_secretsmanager::Client::new(&env.sdk_config().await);
+    let name = format!("tokens-{}", env.tag);
+    sm.create_secret().name(&name).send().await.unwrap();
+    let put = |v: &'static str, t: &'static str| {
+        sm.put_secret_value()
+            .secret_id(&name)
+            .secret_string(v)
+            .client_request_token(t)
+            .send()
+    };
+    let ta = "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa";
+    let tb = "bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb";
+    put("A", ta).await.unwrap();
+    put("B", tb).await.unwrap();
+    put("A", ta).await.expect("same token, same value: ignored");
+    let cur = sm.get_secret_value().secret_id(&name).send().await.unwrap();
+    assert_eq!(
+        cur.secret_string(),
+        Some("B"),
+        "the ignored put moved nothing"
+    );
+    let err = put("C", ta).await.unwrap_err();
+    assert_eq!(
+        err.as_service_error()
+            .and_then(|e| aws_sdk_secretsmanager::error::ProvideErrorMetadata::code(e)),
+        Some("ResourceExistsException"),
+        "{err:?}"
+    );
+}
+
 /// Waits until the group is `available` again after an out-of-band change.
 async fn wait_rg_available(ec: &aws_sdk_elasticache::Client, id: &str) {
     for _ in 0..200 {

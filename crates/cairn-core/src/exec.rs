@@ -638,23 +638,29 @@ async fn update(
     inputs: &Map,
     old: &ResourceState,
 ) -> JobResult {
+    // A fresh token per update too (e.g. Secrets Manager's request token):
+    // a retry reuses it, a later update of the same value does not.
+    let token = crate::state::new_create_token();
     let op = match sh
-        .begin(
+        .begin_intent(
             l,
             Operation::Update,
             Some(&old.id),
             inputs,
             &l.meta.dependencies,
             p.has_external_effects(),
+            Some(token.clone()),
         )
         .await
     {
         Ok(op) => op,
         Err(e) => return (Change::None, Err(e)),
     };
+    let mut ctx = l.ctx.clone();
+    ctx.create_token = Some(token);
     let res = p
         .update(
-            &l.ctx,
+            &ctx,
             &old.id,
             &reveal_map(&old.inputs),
             &reveal_map(inputs),

@@ -59,9 +59,9 @@ pub struct CallContext {
     pub urn: String,
     pub timeouts: Timeouts,
     pub progress: ProgressFn,
-    /// For a create (and its recovery): the token recorded in the journal
-    /// intent, so a provider can tell what this very intent made from other
-    /// objects carrying the same URN.
+    /// For a create or update (and its recovery): the token recorded in the
+    /// journal intent, so a provider can tell what this very intent made from
+    /// other objects carrying the same URN, and reuse a request token.
     pub create_token: Option<String>,
 }
 

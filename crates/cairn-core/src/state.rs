@@ -47,8 +47,9 @@ pub struct Intent {
     /// Whether the call touches anything outside the engine; if so the
     /// intent must be durable before the call proceeds.
     pub external: bool,
-    /// A create's unique token, passed to the provider for the call and for
-    /// recovery, so recovery adopts what this intent made and nothing older.
+    /// A create's (or update's) unique token, passed to the provider for the
+    /// call and for recovery, so recovery adopts what this intent made and
+    /// nothing older, and a retried put reuses its request token.
     pub create_token: Option<String>,
 }
 

@@ -1,7 +1,9 @@
 //! `aws:secretsmanager:SecretVersion`: a secret's value. Every put uses a
-//! ClientRequestToken derived from the resource URN and a SHA-256 of the
-//! value, so a retried or recovered put is idempotent (Secrets Manager uses
-//! the token as the version id).
+//! ClientRequestToken derived from the token the engine records in the
+//! journal intent before the call, so a retried or recovered put is
+//! idempotent (Secrets Manager uses the token as the version id) while each
+//! new put, even of an earlier value (A → B → A), is a new version. AWS
+//! ignores a put whose token names an existing version with the same value.
 
 use crate::clients::Shared;
 use crate::util::{api_error, get_str, is_not_found, missing, resource_label, stable_token};
@@ -62,9 +64,13 @@ impl ResourceType for SecretVersion {
     }
 }
 
-/// The idempotency token (and so the version id) of a value.
-pub(crate) fn request_token(urn: &str, value: &str) -> String {
-    stable_token(&[urn, value])
+/// The idempotency token (and so the version id) of a put: from the intent's
+/// token when the engine gave one, else (direct calls) from the value.
+pub(crate) fn request_token(ctx: &CallContext, value: &str) -> String {
+    match &ctx.create_token {
+        Some(t) => stable_token(&[&ctx.urn, "put", t]),
+        None => stable_token(&[&ctx.urn, value]),
+    }
 }
 
 fn outputs(arn: &str, version: &str) -> Map {
@@ -103,7 +109,7 @@ impl SecretVersionProvider {
             .put_secret_value()
             .secret_id(secret_id)
             .secret_string(value)
-            .client_request_token(request_token(&ctx.urn, value))
+            .client_request_token(request_token(ctx, value))
             .send()
             .await
             .map_err(|e| api_error(&resource, "secretsmanager:PutSecretValue", e, &[value]))?;
@@ -138,12 +144,8 @@ impl ResourceProvider for SecretVersionProvider {
         inputs: &Map,
     ) -> Result<Option<Observed>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let (id_arn, id_version) = id.split_once('|').unwrap_or((id, ""));
+        let id_arn = id.split_once('|').map_or(id, |(arn, _)| arn);
         let secret_id = get_str(inputs, "secretId").unwrap_or(id_arn);
-        // The latest applied value's version: the token of the inputs' value.
-        let version = get_str(inputs, "secretString")
-            .map(|v| request_token(&ctx.urn, v))
-            .unwrap_or_else(|| id_version.to_string());
         let sdk = self.clients.get().await?;
         let d = match sdk.sm.describe_secret().secret_id(secret_id).send().await {
             Ok(d) => d,
@@ -161,29 +163,39 @@ impl ResourceProvider for SecretVersionProvider {
             return Ok(None);
         }
         let arn = d.arn().unwrap_or(id_arn).to_string();
-        let stages = d.version_ids_to_stages().and_then(|m| m.get(&version));
-        let Some(stages) = stages else {
-            return Ok(None);
+        // Ours is current when AWSCURRENT holds the value the inputs ask
+        // for, whichever version put it there.
+        let cur = match sdk
+            .sm
+            .get_secret_value()
+            .secret_id(secret_id)
+            .version_stage(CURRENT)
+            .send()
+            .await
+        {
+            Ok(c) => c,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => {
+                return Err(api_error(
+                    &resource,
+                    "secretsmanager:GetSecretValue",
+                    e,
+                    &[],
+                ))
+            }
         };
+        let version = cur.version_id().unwrap_or_default().to_string();
         let mut obs = Map::new();
         obs.insert("secretId".into(), secret_id.into());
-        if stages.iter().any(|s| s == CURRENT) {
-            if let Some(v) = inputs.get("secretString") {
+        match (inputs.get("secretString"), cur.secret_string()) {
+            (Some(v), Some(c)) if v.reveal().as_str() == Some(c) => {
                 obs.insert("secretString".into(), v.clone());
             }
-        } else {
-            // Someone put a newer value: report it (as a secret) as drift.
-            let cur = sdk
-                .sm
-                .get_secret_value()
-                .secret_id(secret_id)
-                .version_stage(CURRENT)
-                .send()
-                .await
-                .map_err(|e| api_error(&resource, "secretsmanager:GetSecretValue", e, &[]))?;
-            if let Some(s) = cur.secret_string() {
-                obs.insert("secretString".into(), Value::secret(s));
+            // Someone put another value: report it (as a secret) as drift.
+            (_, Some(c)) => {
+                obs.insert("secretString".into(), Value::secret(c));
             }
+            _ => {}
         }
         Ok(Some(Observed {
             id: format!("{arn}|{version}"),
@@ -227,7 +239,7 @@ impl ResourceProvider for SecretVersionProvider {
         else {
             return Ok(None);
         };
-        let version = request_token(&ctx.urn, value);
+        let version = request_token(ctx, value);
         let sdk = self.clients.get().await?;
         let d = match sdk.sm.describe_secret().secret_id(secret_id).send().await {
             Ok(d) => d,
