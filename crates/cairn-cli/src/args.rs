@@ -105,11 +105,13 @@ pub struct PreviewArgs {
     /// Shorthand for `--format json`.
     #[arg(long)]
     pub json: bool,
-    /// Only these resources (and what they need).
-    #[arg(long)]
+    /// Plan only this resource (a logical name from the stack; repeatable)
+    /// and what it depends on; the plan is marked partial. An unknown name is an error.
+    #[arg(long, value_name = "NAME")]
     pub target: Vec<String>,
-    /// Skip these resources and their dependents.
-    #[arg(long)]
+    /// Leave this resource (a logical name; repeatable) and everything that
+    /// depends on it out of the plan. An unknown name is an error.
+    #[arg(long, value_name = "NAME")]
     pub exclude: Vec<String>,
     /// Fold drift (changes made outside the engine) into the plan.
     #[arg(long)]
@@ -138,9 +140,15 @@ pub struct ApplyArgs {
     /// How many resource operations may run at once.
     #[arg(long, default_value_t = 10)]
     pub parallel: usize,
-    #[arg(long)]
+    /// Act only on this resource (a logical name from the stack; repeatable):
+    /// `up` applies it and what it depends on, `destroy` deletes it and what
+    /// depends on it. An unknown name is an error.
+    #[arg(long, value_name = "NAME")]
     pub target: Vec<String>,
-    #[arg(long)]
+    /// Leave this resource (a logical name; repeatable) alone: `up` skips it
+    /// and its dependents, `destroy` keeps it and what it depends on. An
+    /// unknown name is an error.
+    #[arg(long, value_name = "NAME")]
     pub exclude: Vec<String>,
 }
 
@@ -185,6 +193,7 @@ pub enum StateCommand {
     Show {
         #[command(flatten)]
         run: RunArgs,
+        /// The resource's logical name (`cairn state list` lists them).
         name: String,
     },
     /// Copy a stack's state to another backend (from `--backend`, default
@@ -207,6 +216,7 @@ pub enum StackCommand {
         /// Print secret outputs in plaintext.
         #[arg(long)]
         show_secrets: bool,
+        /// Print the outputs as one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -222,4 +232,50 @@ pub enum EmulatorCommand {
     Stop,
     /// Say whether it runs, and where.
     Status,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every flag and argument of every verb says what it is for.
+    #[test]
+    fn every_argument_has_help() {
+        let mut missing = Vec::new();
+        let mut todo = vec![(String::from("cairn"), Cli::command())];
+        while let Some((path, cmd)) = todo.pop() {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                if help.trim().is_empty() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                todo.push((format!("{path} {}", sub.get_name()), sub.clone()));
+            }
+        }
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
+    }
+
+    #[test]
+    fn target_help_says_what_it_does() {
+        let cmd = Cli::command();
+        for verb in ["preview", "up", "destroy"] {
+            let sub = cmd.find_subcommand(verb).expect(verb);
+            let target = sub
+                .get_arguments()
+                .find(|a| a.get_id() == "target")
+                .expect("--target");
+            let help = target.get_help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(
+                help.contains("logical") && help.contains("unknown name is an error"),
+                "{verb} --target: {help:?}"
+            );
+        }
+    }
 }

@@ -64,7 +64,13 @@ pub struct Loaded {
 fn stack_path(select: &StackSelect) -> Result<PathBuf, CliError> {
     match (&select.stack, &select.stack_file) {
         (_, Some(path)) => Ok(path.clone()),
-        (Some(name), None) => Ok(PathBuf::from("stacks").join(format!("{name}.yaml"))),
+        (Some(name), None) => {
+            let path = PathBuf::from("stacks").join(format!("{name}.yaml"));
+            if !path.exists() {
+                return Err(crate::names::unknown_stack(name, Path::new("stacks")));
+            }
+            Ok(path)
+        }
         (None, None) => Err(CliError::Usage(
             "say which stack: `--stack NAME` or `--stack-file PATH`".into(),
         )),
@@ -455,6 +461,7 @@ async fn destroy(args: ApplyArgs) -> Result<ExitCode, CliError> {
         let state = recover(writer, &loaded.registry, &loaded.spec.name).await?;
         let mut plan = plan::plan_destroy(&state, &plan_options(&args.target, &args.exclude));
         plan.stack = loaded.spec.name.clone();
+        crate::names::refuse_unknown_targets(&plan)?;
         emit_warnings(&loaded.warnings, Some(&plan));
         print!("{}", render::text::plan(&plan, render::colour_stdout()));
         if !plan.has_changes() {
@@ -558,10 +565,12 @@ async fn state_show(args: RunArgs, name: &str) -> Result<ExitCode, CliError> {
     let loaded = load(&args.select).await?;
     let state = read_state(&loaded).await?;
     let Some(rs) = state.resources.get(name) else {
-        return Err(CliError::Usage(format!(
-            "`{name}` is not in the state of {}",
-            loaded.spec.name
-        )));
+        let known = state.resources.keys().map(String::as_str);
+        return Err(crate::names::unknown_resource(
+            name,
+            &loaded.spec.name,
+            known,
+        ));
     };
     let masked = |m: &cairn_core::Map| {
         serde_json::Value::Object(

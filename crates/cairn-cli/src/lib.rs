@@ -7,6 +7,7 @@ mod engine;
 mod error;
 mod killswitch;
 mod local;
+mod names;
 mod progress;
 mod prompt;
 mod render;

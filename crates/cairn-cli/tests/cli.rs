@@ -8,6 +8,7 @@ mod cli {
     mod corpus;
     mod fault_proxy;
     mod local_output;
+    mod names;
     mod offline;
     mod plan_json;
     mod pty;

@@ -106,7 +106,7 @@ fn a_terminal_gets_colour_unless_no_color() {
     )
     .finish(WAIT);
     assert!(
-        plain.screen.contains("cannot read stack file"),
+        plain.screen.contains("there is no stack `no-such-stack`"),
         "{}",
         plain.screen
     );
