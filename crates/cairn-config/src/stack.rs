@@ -49,7 +49,7 @@ const PULUMI_ONLY_OPTIONS: &[&str] = &[
     "hideDiffs",
 ];
 const TIMEOUT_KEYS: &[&str] = &["create", "update", "delete"];
-const CONFIG_DECL_KEYS: &[&str] = &["type", "default", "secret", "description"];
+const CONFIG_DECL_KEYS: &[&str] = &["type", "default", "value", "secret", "description", "items"];
 const CONFIG_TYPES: &[&str] = &["string", "integer", "boolean", "number", "list", "map"];
 const FUNCTIONS: &[&str] = &["fn::secret", "fn::toJSON", "fn::join"];
 
@@ -510,11 +510,31 @@ impl<'a> Loader<'a> {
             return;
         }
         let decl = entries(&c.value);
+        // As in Pulumi, a map with any declaration key is a declaration; a
+        // map with none is the value itself (a cairn extension Pulumi rejects).
         let is_decl = matches!(c.value.kind, Kind::Map(_))
-            && decl.iter().any(|e| e.key == "type" || e.key == "default")
             && decl
                 .iter()
-                .all(|e| CONFIG_DECL_KEYS.contains(&e.key.as_str()));
+                .any(|e| CONFIG_DECL_KEYS.contains(&e.key.as_str()));
+        if is_decl {
+            for e in decl
+                .iter()
+                .filter(|e| !CONFIG_DECL_KEYS.contains(&e.key.as_str()))
+            {
+                self.broken.insert(c.key.clone());
+                self.push(
+                    Problem::error(
+                        codes::UNKNOWN_KEY,
+                        format!("`{}` is not part of a config declaration", e.key),
+                    )
+                    .at(Some(e.key_span), "unknown declaration key")
+                    .help(format!(
+                        "a declaration takes {}; to give a map as the value, put it under `value:`",
+                        list(CONFIG_DECL_KEYS)
+                    )),
+                );
+            }
+        }
         if !is_decl {
             let v = self.config_value(&c.value);
             declared.insert(c.key.clone(), (ConfigType::of(&v), false, c.key_span));
@@ -554,12 +574,31 @@ impl<'a> Loader<'a> {
                 self.wrong_shape("`description`", "a string", &d.value);
             }
         }
-        if let Some(d) = find(&c.value, "default") {
+        let items = find(&c.value, "items").and_then(|i| self.config_items(&c.key, ty, i));
+        if let Some(d) = find(&c.value, "value").or_else(|| find(&c.value, "default")) {
             if secret {
                 self.secret_spans.push(d.value.span);
             }
             let v = self.config_value(&d.value);
+            let bad_item = match (&items, &v) {
+                (Some(item), Value::List(values)) => values.iter().any(|x| !item.accepts(x)),
+                _ => false,
+            };
             match ty {
+                Some(ConfigType::List) if bad_item => {
+                    self.broken.insert(c.key.clone());
+                    let item = items.map_or("", ConfigType::name);
+                    self.push(
+                        Problem::error(
+                            codes::INVALID_CONFIG,
+                            format!("every item of config `{}` must be {item}", c.key),
+                        )
+                        .at(
+                            Some(d.value.span),
+                            format!("expected a list of {item} values"),
+                        ),
+                    );
+                }
                 Some(t) if !t.accepts(&v) => {
                     self.broken.insert(c.key.clone());
                     self.push(
@@ -579,6 +618,37 @@ impl<'a> Loader<'a> {
             }
         }
         declared.insert(c.key.clone(), (ty, secret, c.key_span));
+    }
+
+    /// The item type of a list declaration's `items: { type: ... }`.
+    fn config_items(
+        &mut self,
+        key: &str,
+        ty: Option<ConfigType>,
+        items: &Entry,
+    ) -> Option<ConfigType> {
+        if ty != Some(ConfigType::List) {
+            self.push(
+                Problem::error(
+                    codes::INVALID_CONFIG,
+                    format!("config `{key}` has `items` but is not a list"),
+                )
+                .at(Some(items.key_span), "`items` without `type: array`")
+                .help("`items` describes the elements of `type: array` (or `list`)"),
+            );
+            return None;
+        }
+        let parsed = find(&items.value, "type")
+            .and_then(|t| t.value.as_str())
+            .and_then(ConfigType::parse);
+        if parsed.is_none() {
+            self.wrong_shape(
+                "`items`",
+                "`{ type: string | integer | boolean | number | list | map }`",
+                &items.value,
+            );
+        }
+        parsed
     }
 
     /// A config value: no references (config is the stack's input).

@@ -361,6 +361,50 @@ fn a_map_key_naming_a_resource_output_is_a_diagnostic() {
 }
 
 #[test]
+fn an_array_config_declaration_with_items_is_a_declaration() {
+    let text = r#"name: s
+config:
+  zones: { type: array, items: { type: string }, default: [a, b] }
+resources:
+  r:
+    type: core:Data
+    properties: { input: "${zones[1]}" }
+"#;
+    let spec = load(text).unwrap();
+    assert_eq!(spec.resources[0].properties["input"], Value::from("b"));
+}
+
+#[test]
+fn a_declaration_without_type_is_a_declaration() {
+    let text = "name: s\nconfig:\n  token: { secret: true, description: the token }\nresources:\n  r:\n    type: core:Data\n    properties: { input: \"${token}\" }\n";
+    let spec = load_with(text, &[("token", Value::from("t0ps3cret-t0ps3cret"))]).unwrap();
+    assert!(spec.resources[0].properties["input"].is_secret());
+    let missing = load(text).unwrap_err();
+    assert_eq!(
+        super::common::codes(&missing),
+        ["cairn::config::missing-config"]
+    );
+}
+
+#[test]
+fn config_items_and_unknown_declaration_keys_are_checked() {
+    let bad_item =
+        "name: s\nconfig:\n  ports: { type: array, items: { type: integer }, default: [1, x] }\nresources:\n  r:\n    type: core:Data\n";
+    assert_eq!(
+        super::common::codes(&load(bad_item).unwrap_err()),
+        ["cairn::config::invalid-config"]
+    );
+    let unknown = "name: s\nconfig:\n  tags: { description: d, owner: me }\nresources:\n  r:\n    type: core:Data\n";
+    assert_eq!(
+        super::common::codes(&load(unknown).unwrap_err()),
+        ["cairn::config::unknown-key"]
+    );
+    let value =
+        "name: s\nconfig:\n  tags: { value: { owner: me } }\nresources:\n  r:\n    type: core:Data\noutputs:\n  o: ${tags.owner}\n";
+    assert!(load(value).is_ok());
+}
+
+#[test]
 fn yaml_core_schema_values() {
     let text = r#"name: s
 resources:
