@@ -973,3 +973,134 @@ async fn elasticache_group_names_are_stored_lower_case() {
         .await
         .unwrap();
 }
+
+/// A small cluster-mode-disabled group for the ElastiCache fidelity tests.
+fn small_rg(id: &str) -> Map {
+    map(serde_json::json!({
+        "replicationGroupId": id,
+        "description": "fidelity",
+        "engineVersion": "7.1",
+        "nodeType": "cache.t3.micro",
+        "numCacheClusters": 1,
+        "transitEncryptionEnabled": false,
+        "port": 6379
+    }))
+}
+
+#[tokio::test]
+async fn elasticache_update_steps_each_get_their_own_deadline_and_no_op_is_success() {
+    let env = setup().await;
+    let p = env.p("aws:elasticache:ReplicationGroup");
+    let ctx = env.ctx("redis");
+    let id = format!("redis-{}", env.tag);
+    let inputs = small_rg(&id);
+    let created = p.create(&ctx, &inputs).await.expect("create");
+    // Two sequential steps (node type, then description) of ~0.7 s each
+    // under a 1 s update deadline: each step has its own.
+    env._emulator.set_delay_ms(700).await.unwrap();
+    let mut new = inputs.clone();
+    new.insert("nodeType".into(), "cache.t3.small".into());
+    new.insert("description".into(), "fidelity 2".into());
+    let mut uctx = ctx.clone();
+    uctx.timeouts.update = Some(1);
+    p.update(&uctx, &id, &inputs, &new, &created.outputs)
+        .await
+        .expect("each step within its own deadline");
+    env._emulator.set_delay_ms(0).await.unwrap();
+    // Somebody already made the change: "No modifications were requested" is success.
+    let ec = aws_sdk_elasticache::Client::new(&env.sdk_config().await);
+    ec.modify_replication_group()
+        .replication_group_id(&id)
+        .replication_group_description("fidelity 3")
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    wait_rg_available(&ec, &id).await;
+    let mut third = new.clone();
+    third.insert("description".into(), "fidelity 3".into());
+    p.update(&ctx, &id, &new, &third, &created.outputs)
+        .await
+        .expect("a modify that changes nothing is success");
+}
+
+#[tokio::test]
+async fn elasticache_tls_goes_on_in_place_and_auth_off_is_seen() {
+    let env = setup().await;
+    let p = env.p("aws:elasticache:ReplicationGroup");
+    let ctx = env.ctx("redis");
+    let id = format!("redis-{}", env.tag);
+    let inputs = small_rg(&id);
+    let created = p.create(&ctx, &inputs).await.expect("create");
+    let mut tls = inputs.clone();
+    tls.insert("transitEncryptionEnabled".into(), Value::Bool(true));
+    assert!(p.extra_replace_paths(&inputs, &tls).is_empty());
+    let (lctx, log) = logged(&ctx);
+    p.update(&lctx, &id, &inputs, &tls, &created.outputs)
+        .await
+        .expect("TLS on in place");
+    let steps = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.starts_with("modifying: "))
+        .count();
+    assert_eq!(steps, 2, "preferred, then required");
+    let ec = aws_sdk_elasticache::Client::new(&env.sdk_config().await);
+    let rg = ec
+        .describe_replication_groups()
+        .replication_group_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .replication_groups()[0]
+        .clone();
+    assert_eq!(rg.transit_encryption_enabled(), Some(true));
+    assert_eq!(
+        rg.transit_encryption_mode().map(|m| m.as_str()),
+        Some("required")
+    );
+    // Off again is a replace (with the property named).
+    assert_eq!(p.extra_replace_paths(&tls, &inputs).len(), 1);
+
+    // An AUTH token, then AUTH switched off out of band: a refresh sees it.
+    let mut auth = tls.clone();
+    auth.insert(
+        "authToken".into(),
+        "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6".into(),
+    );
+    p.update(&ctx, &id, &tls, &auth, &created.outputs)
+        .await
+        .expect("set a token");
+    assert_eq!(
+        p.read(&ctx, &id, &auth).await.unwrap().unwrap().inputs["authToken"],
+        auth["authToken"]
+    );
+    ec.modify_replication_group()
+        .replication_group_id(&id)
+        .auth_token_update_strategy(aws_sdk_elasticache::types::AuthTokenUpdateStrategyType::Delete)
+        .user_group_ids_to_add("open-default")
+        .apply_immediately(true)
+        .send()
+        .await
+        .expect("out-of-band move to RBAC");
+    wait_rg_available(&ec, &id).await;
+    let seen = p.read(&ctx, &id, &auth).await.unwrap().unwrap();
+    assert_ne!(
+        seen.inputs["authToken"].reveal(),
+        auth["authToken"],
+        "AUTH off is drift"
+    );
+    assert!(seen.inputs["authToken"].is_secret(), "and stays masked");
+    // TLS relaxed to preferred out of band is seen too.
+    ec.modify_replication_group()
+        .replication_group_id(&id)
+        .transit_encryption_mode(aws_sdk_elasticache::types::TransitEncryptionMode::Preferred)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    wait_rg_available(&ec, &id).await;
+    let seen = p.read(&ctx, &id, &auth).await.unwrap().unwrap();
+    assert_eq!(s(&seen.inputs, "transitEncryptionMode"), "preferred");
+}

@@ -10,8 +10,10 @@ use crate::util::{
 };
 use crate::wait::{wait_until, Probe, WaitSpec};
 use async_trait::async_trait;
+use aws_sdk_elasticache::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_elasticache::types::{
     AuthTokenUpdateStrategyType, ClusterMode, ReplicationGroup as RgModel, Tag,
+    TransitEncryptionMode,
 };
 use cairn_core::dsl::{Input, Output, ResourceType};
 use cairn_core::provider::{
@@ -81,7 +83,11 @@ pub fn schema() -> ResourceSchema {
     .property(PropertySchema::new("numCacheClusters", PropType::int_range(1, 6)).doc("Cluster mode disabled: primary plus replicas."))
     .property(PropertySchema::new("automaticFailoverEnabled", PropType::Bool).default_value(serde_json::json!(false)).doc("Automatic failover; required with cluster mode."))
     .property(PropertySchema::new("multiAzEnabled", PropType::Bool).default_value(serde_json::json!(false)).doc("Multi-AZ; requires automatic failover."))
-    .property(PropertySchema::new("transitEncryptionEnabled", PropType::Bool).replaces().doc("TLS in transit."))
+    .property(PropertySchema::new("transitEncryptionEnabled", PropType::Bool).doc("TLS in transit; turned on in place (mode `preferred`, then `required`), turning it off replaces the group."))
+    .property(
+        PropertySchema::new("transitEncryptionMode", PropType::one_of(&["preferred", "required"]))
+            .doc("With TLS on: `required` (the default: TLS only) or `preferred` (plaintext still accepted, while clients migrate)."),
+    )
     .property(PropertySchema::new("atRestEncryptionEnabled", PropType::Bool).replaces().doc("Encryption at rest."))
     .property(PropertySchema::new("kmsKeyId", s()).replaces().doc("KMS key (id or ARN) for encryption at rest."))
     .property(
@@ -755,6 +761,21 @@ impl ReplicationGroupProvider {
     }
 }
 
+/// ElastiCache's answer to a modify that changes nothing: the group is
+/// already as asked, which is success.
+fn no_modifications<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.code() == Some("InvalidParameterCombination")
+        && e.message()
+            .is_some_and(|m| m.contains("No modifications were requested"))
+}
+
+/// The TLS mode the inputs ask for: none when TLS is off, else the declared
+/// mode, `required` by default.
+fn tls_mode(inputs: &Map) -> Option<&str> {
+    (get_bool(inputs, "transitEncryptionEnabled") == Some(true))
+        .then(|| get_str(inputs, "transitEncryptionMode").unwrap_or("required"))
+}
+
 /// What remains of `deadline` since `start`.
 fn remaining(start: Instant, deadline: Duration) -> Duration {
     deadline.saturating_sub(start.elapsed())
@@ -783,6 +804,12 @@ impl ResourceProvider for ReplicationGroupProvider {
             if n < o && !aws_minor_upgrade(ov, nv) {
                 out.push(PropertyPath::key("engineVersion"));
             }
+        }
+        // TLS goes on in place (preferred, then required); off replaces.
+        if get_bool(old, "transitEncryptionEnabled") == Some(true)
+            && get_bool(new, "transitEncryptionEnabled") != Some(true)
+        {
+            out.push(PropertyPath::key("transitEncryptionEnabled"));
         }
         if cluster_mode_on(old) != cluster_mode_on(new) {
             let path = if old.contains_key("clusterMode") || new.contains_key("clusterMode") {
@@ -821,6 +848,9 @@ impl ResourceProvider for ReplicationGroupProvider {
             .set_automatic_failover_enabled(get_bool(inputs, "automaticFailoverEnabled"))
             .set_multi_az_enabled(get_bool(inputs, "multiAzEnabled"))
             .set_transit_encryption_enabled(get_bool(inputs, "transitEncryptionEnabled"))
+            .set_transit_encryption_mode(
+                get_str(inputs, "transitEncryptionMode").map(TransitEncryptionMode::from),
+            )
             .set_at_rest_encryption_enabled(get_bool(inputs, "atRestEncryptionEnabled"))
             .set_kms_key_id(get_string(inputs, "kmsKeyId"))
             .set_auth_token(get_string(inputs, "authToken"))
@@ -952,6 +982,11 @@ impl ResourceProvider for ReplicationGroupProvider {
                 obs.insert("transitEncryptionEnabled".into(), t.into());
             }
         }
+        if let Some(m) = rg.transit_encryption_mode() {
+            if wanted("transitEncryptionMode") || m.as_str() != "required" {
+                obs.insert("transitEncryptionMode".into(), m.as_str().into());
+            }
+        }
         if let Some(t) = rg.at_rest_encryption_enabled() {
             if t || wanted("atRestEncryptionEnabled") {
                 obs.insert("atRestEncryptionEnabled".into(), t.into());
@@ -965,9 +1000,14 @@ impl ResourceProvider for ReplicationGroupProvider {
             };
             obs.insert("kmsKeyId".into(), v.into());
         }
-        // The token cannot be read back: carry what we applied.
+        // The token cannot be read back: carry what we applied, unless AWS
+        // says AUTH is off (drift that opens the cache; shown masked).
+        if rg.auth_token_enabled() == Some(false) && inputs.contains_key("authToken") {
+            obs.insert("authToken".into(), Value::secret(Value::from("")));
+        } else if let Some(v) = inputs.get("authToken") {
+            obs.insert("authToken".into(), v.clone());
+        }
         for k in [
-            "authToken",
             "authTokenUpdateStrategy",
             "applyImmediately",
             "finalSnapshotIdentifier",
@@ -1089,7 +1129,7 @@ impl ResourceProvider for ReplicationGroupProvider {
         _old_outputs: &Map,
     ) -> Result<Map, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let start = Instant::now();
+
         let deadline = ctx.deadline(Operation::Update, UPDATE_TIMEOUT);
         let sdk = self.clients.get().await?;
         let secrets = secrets_of(&[old, new]);
@@ -1098,19 +1138,27 @@ impl ResourceProvider for ReplicationGroupProvider {
         let port = get_i64(new, "port").unwrap_or(6379);
 
         // Start from a settled group so the first modify is not refused.
-        let mut rg = self
-            .wait_available(ctx, &resource, id, remaining(start, deadline))
-            .await?;
+        let mut rg = self.wait_available(ctx, &resource, id, deadline).await?;
 
+        // Each step gets the whole update deadline for its own wait.
         macro_rules! send_and_wait {
             ($api:literal, $req:expr) => {{
                 ctx.report(concat!("modifying: ", $api));
-                $req.send().await.map_err(|e| {
-                    api_error(&resource, concat!("elasticache:", $api), e, &secrets)
-                })?;
-                rg = self
-                    .wait_available(ctx, &resource, id, remaining(start, deadline))
-                    .await?;
+                match $req.send().await {
+                    Ok(_) => {}
+                    Err(e) if no_modifications(&e) => {
+                        ctx.report("already as asked (no modifications were requested)");
+                    }
+                    Err(e) => {
+                        return Err(api_error(
+                            &resource,
+                            concat!("elasticache:", $api),
+                            e,
+                            &secrets,
+                        ))
+                    }
+                }
+                rg = self.wait_available(ctx, &resource, id, deadline).await?;
             }};
         }
 
@@ -1195,7 +1243,36 @@ impl ResourceProvider for ReplicationGroupProvider {
             }
         }
 
-        // 5. Auth token rotation.
+        // 5. TLS in place: on with mode preferred, then required (two calls,
+        // as AWS requires); a mode change alone is one call.
+        let (mode_old, mode_new) = (tls_mode(old), tls_mode(new));
+        if mode_new.is_some() && mode_old != mode_new {
+            if mode_old.is_none() {
+                send_and_wait!(
+                    "ModifyReplicationGroup",
+                    sdk.ec
+                        .modify_replication_group()
+                        .replication_group_id(id)
+                        .transit_encryption_enabled(true)
+                        .transit_encryption_mode(TransitEncryptionMode::Preferred)
+                        .apply_immediately(true)
+                );
+            }
+            if mode_new == Some("required") || mode_old.is_some() {
+                send_and_wait!(
+                    "ModifyReplicationGroup",
+                    sdk.ec
+                        .modify_replication_group()
+                        .replication_group_id(id)
+                        .transit_encryption_mode(TransitEncryptionMode::from(
+                            mode_new.unwrap_or("required")
+                        ))
+                        .apply_immediately(true)
+                );
+            }
+        }
+
+        // 6. Auth token rotation.
         if changed("authToken") {
             let strategy = get_str(new, "authTokenUpdateStrategy");
             match (get_str(old, "authToken"), get_str(new, "authToken")) {
@@ -1240,7 +1317,7 @@ impl ResourceProvider for ReplicationGroupProvider {
             }
         }
 
-        // 6. Everything else ModifyReplicationGroup takes, in one call.
+        // 7. Everything else ModifyReplicationGroup takes, in one call.
         let mut req = sdk
             .ec
             .modify_replication_group()
@@ -1312,7 +1389,7 @@ impl ResourceProvider for ReplicationGroupProvider {
             send_and_wait!("ModifyReplicationGroup", req);
         }
 
-        // 7. Tags.
+        // 8. Tags.
         if changed("tags") {
             if let Some(arn) = rg.arn() {
                 let (set, removed) = tag_diff(&get_tags(old, "tags"), &get_tags(new, "tags"));

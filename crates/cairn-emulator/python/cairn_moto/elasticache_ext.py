@@ -265,6 +265,9 @@ class ReplicationGroup:
         self.at_rest_encryption_enabled: bool = kw["at_rest_encryption_enabled"]
         self.kms_key_id: str | None = kw["kms_key_id"]
         self.auth_tokens: list[str] = kw["auth_tokens"]
+        # "required" or "preferred" while TLS is on; None when off.
+        self.transit_encryption_mode: str | None = kw.get("transit_encryption_mode")
+        self.user_group_ids: list[str] = []
         self.auth_token_last_modified = _now() if self.auth_tokens else None
         self.cache_parameter_group_name: str = kw["cache_parameter_group_name"]
         self.cache_subnet_group_name: str | None = kw["cache_subnet_group_name"]
@@ -383,7 +386,7 @@ class ReplicationGroup:
             "TransitEncryptionEnabled": self.transit_encryption_enabled,
             "AtRestEncryptionEnabled": self.at_rest_encryption_enabled,
             "ARN": self.arn,
-            "UserGroupIds": [],
+            "UserGroupIds": list(self.user_group_ids),
             "LogDeliveryConfigurations": [],
             "ReplicationGroupCreateTime": self.created,
             "DataTiering": "disabled",
@@ -394,7 +397,7 @@ class ReplicationGroup:
             "Engine": self.engine,
         }
         if self.transit_encryption_enabled:
-            d["TransitEncryptionMode"] = "required"
+            d["TransitEncryptionMode"] = self.transit_encryption_mode or "required"
         if self.auth_token_last_modified is not None:
             d["AuthTokenLastModifiedDate"] = self.auth_token_last_modified
         if self.kms_key_id:
@@ -991,6 +994,12 @@ def create_replication_group(self: ElastiCacheResponse) -> ActionResult:
             raise _ipc("MultiAZEnabled=true requires at least one replica in every node group.")
 
         tee = bool(_bool(self, "TransitEncryptionEnabled"))
+        tem = _p(self, "TransitEncryptionMode")
+        if tem is not None:
+            if tem not in ("preferred", "required"):
+                raise _ipv(f"Invalid TransitEncryptionMode: {tem}. Valid values: preferred, required.")
+            if not tee:
+                raise _ipc("TransitEncryptionMode can only be set when TransitEncryptionEnabled is true.")
         at_rest = bool(_bool(self, "AtRestEncryptionEnabled"))
         auth_token = _p(self, "AuthToken")
         if auth_token is not None:
@@ -1034,6 +1043,7 @@ def create_replication_group(self: ElastiCacheResponse) -> ActionResult:
             automatic_failover=automatic_failover,
             multi_az=multi_az,
             transit_encryption_enabled=tee,
+            transit_encryption_mode=(tem or "required") if tee else None,
             at_rest_encryption_enabled=at_rest,
             kms_key_id=kms_key_id,
             auth_tokens=[auth_token] if auth_token else [],
@@ -1164,8 +1174,36 @@ def modify_replication_group(self: ElastiCacheResponse) -> ActionResult:
             if not MAINT_WINDOW_RE.match(maint):
                 raise _ipv(f"Invalid PreferredMaintenanceWindow format: {maint}.")
 
+        # In-transit encryption on an existing group: enable with mode
+        # preferred, then required in a later call; off only from preferred.
+        tee = _bool(self, "TransitEncryptionEnabled")
+        tem = _p(self, "TransitEncryptionMode")
+        if tem is not None and tem not in ("preferred", "required"):
+            raise _ipv(f"Invalid TransitEncryptionMode: {tem}. Valid values: preferred, required.")
+        new_tee = rg.transit_encryption_enabled if tee is None else tee
+        new_tem = rg.transit_encryption_mode
+        if tee is True and not rg.transit_encryption_enabled:
+            if tem != "preferred":
+                raise _ipc(
+                    "To enable in-transit encryption on an existing replication group, "
+                    "set TransitEncryptionMode to preferred in the same request."
+                )
+            new_tem = "preferred"
+        elif tee is False and rg.transit_encryption_enabled:
+            if rg.transit_encryption_mode != "preferred" and tem != "preferred":
+                raise _ipc("To disable in-transit encryption, first set TransitEncryptionMode to preferred.")
+            if rg.auth_tokens:
+                raise _ipc("In-transit encryption cannot be disabled while AUTH is enabled.")
+            new_tem = None
+        elif tem is not None:
+            if not new_tee:
+                raise _ipc("TransitEncryptionMode can only be set when TransitEncryptionEnabled is true.")
+            new_tem = tem
+        tls_changed = new_tee != rg.transit_encryption_enabled or new_tem != rg.transit_encryption_mode
+
         token = _p(self, "AuthToken")
         strategy = _p(self, "AuthTokenUpdateStrategy")
+        user_groups_to_add = _str_list(_p(self, "UserGroupIdsToAdd"))
         new_tokens: list[str] | None = None
         if token is not None or strategy is not None:
             strategy = (strategy or "ROTATE").upper()
@@ -1178,6 +1216,11 @@ def modify_replication_group(self: ElastiCacheResponse) -> ActionResult:
                     raise _ipc("AuthToken must not be specified with AuthTokenUpdateStrategy DELETE.")
                 if not rg.auth_tokens:
                     raise _ipc("AuthTokenUpdateStrategy DELETE requires AUTH to be enabled.")
+                if not user_groups_to_add:
+                    raise _ipc(
+                        "AuthTokenUpdateStrategy DELETE is only allowed when moving to role-based access "
+                        "control: specify UserGroupIdsToAdd."
+                    )
                 new_tokens = []
             else:
                 if token is None:
@@ -1188,8 +1231,34 @@ def modify_replication_group(self: ElastiCacheResponse) -> ActionResult:
                 else:
                     new_tokens = [token]
 
+        def differs(given: Any, current: Any) -> bool:
+            return given is not None and given != current
+
+        if not (
+            differs(node_type, rg.cache_node_type)
+            or new_af != rg.automatic_failover
+            or new_maz != rg.multi_az
+            or (pg is not None and pg.name != rg.cache_parameter_group_name)
+            or (engine_version is not None and full_version(engine_version) != rg.engine_version)
+            or differs((_p(self, "Engine") or "").lower() or None, rg.engine)
+            or differs(sg_ids, rg.security_group_ids)
+            or differs(retention, rg.snapshot_retention_limit)
+            or differs(snapshot_window, rg.snapshot_window)
+            or differs(maint, rg.preferred_maintenance_window)
+            or differs(_p(self, "ReplicationGroupDescription"), rg.description)
+            or differs(_bool(self, "AutoMinorVersionUpgrade"), rg.auto_minor_version_upgrade)
+            or new_tokens is not None
+            or tls_changed
+            or user_groups_to_add
+        ):
+            raise _ipc("No modifications were requested.")
+
         # --- all validated: apply
         changed_params = False
+        rg.transit_encryption_enabled = new_tee
+        rg.transit_encryption_mode = new_tem
+        if user_groups_to_add:
+            rg.user_group_ids = sorted(set(rg.user_group_ids) | set(user_groups_to_add))
         if node_type is not None:
             rg.cache_node_type = node_type
         rg.automatic_failover = new_af
@@ -1226,7 +1295,7 @@ def modify_replication_group(self: ElastiCacheResponse) -> ActionResult:
             rg.pending["AutomaticFailoverStatus"] = "enabled" if new_af else "disabled"
         result = rg.to_dict()
 
-    _schedule_modify(rg, rebuild=False, params=changed_params, tokens=new_tokens)
+    _schedule_modify(rg, rebuild=tls_changed, params=changed_params, tokens=new_tokens)
     return ActionResult({"ReplicationGroup": result})
 
 
