@@ -688,3 +688,48 @@ async fn verify_is_all_pass_on_prod_and_the_drill_reports_recovery() {
         .collect();
     assert_eq!(failed, vec!["AC8"], "{}", broken.stdout);
 }
+
+/// The highest verbosity leaks nothing: `up`, `refresh` and `verify` with
+/// `-vvv` and `CAIRN_LOG=trace` (the SDK's request and response logs, the
+/// data-plane checks that log in with the token) never print the auth token
+/// or the connection URI. Guards the SDK's own redaction across upgrades and
+/// every new log line.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_auth_token_is_in_no_output_at_trace_verbosity() {
+    let mut local = Local::new();
+    local.sb.env.push(("CAIRN_LOG".into(), "trace".into()));
+    let mut printed = String::new();
+    for args in [
+        &["up", "--yes", "-vvv", "--stack", "prod"][..],
+        &["refresh", "-vvv", "--stack", "prod"],
+        &["verify", "-vvv", "--stack", "prod"],
+    ] {
+        let run = local.cairn(args);
+        assert_eq!(run.code, Some(0), "{args:?}:\n{}", run.stderr);
+        printed.push_str(&run.all());
+    }
+    assert!(
+        printed.contains("TRACE") && printed.len() > 100_000,
+        "trace logs were printed ({} bytes)",
+        printed.len()
+    );
+    let sdk = local.sdk().await;
+    let secret = aws_sdk_secretsmanager::Client::new(&sdk)
+        .get_secret_value()
+        .secret_id("qualisys/prod/redis/connection")
+        .send()
+        .await
+        .expect("GetSecretValue");
+    let json: serde_json::Value =
+        serde_json::from_str(secret.secret_string().expect("string")).expect("secret json");
+    let token = json["auth_token"].as_str().expect("auth_token").to_string();
+    let uri = json["connection_uri"].as_str().expect("uri").to_string();
+    assert!(token.len() >= 16, "a real token");
+    let needles = [("auth token", token), ("connection URI", uri)];
+    // verify read the secret and printed its URI masked.
+    assert!(printed.contains("rediss://:[secret]@"), "AC7's masked URI");
+    for (what, needle) in &needles {
+        let n = printed.matches(needle.as_str()).count();
+        assert_eq!(n, 0, "the {what} appears {n} times in -vvv/trace output");
+    }
+}
