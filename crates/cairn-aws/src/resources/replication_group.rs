@@ -44,6 +44,69 @@ pub mod rules {
     pub const KMS_AT_REST: &str = "aws::elasticache::kms-requires-at-rest";
     pub const ENGINE_VERSION_FORMAT: &str = "aws::elasticache::engine-version-format";
     pub const LOWER_CASE_NAME: &str = "aws::elasticache::name-stored-lower-case";
+    pub const MAINTENANCE_WINDOW: &str = "aws::elasticache::maintenance-window";
+    pub const SNAPSHOT_WINDOW: &str = "aws::elasticache::snapshot-window";
+    pub const NODE_COUNT_INPUTS: &str = "aws::elasticache::node-count-inputs";
+    pub const NODE_LIMIT: &str = "aws::elasticache::node-limit";
+}
+
+/// Nodes per cluster-mode-enabled group: AWS's default quota, and the most
+/// a quota increase allows.
+pub const DEFAULT_NODE_QUOTA: i64 = 90;
+pub const MAX_NODES: i64 = 500;
+
+const MINUTES_PER_DAY: u32 = 24 * 60;
+const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
+/// `hh24:mi` → minutes after midnight.
+fn parse_hhmm(t: &str) -> Option<u32> {
+    let (h, m) = t.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
+/// `ddd:hh24:mi-ddd:hh24:mi` → (start, end) in minutes of the week, end
+/// after start (wrapping past Saturday).
+fn parse_maintenance_window(w: &str) -> Option<(u32, u32)> {
+    let point = |p: &str| -> Option<u32> {
+        let (d, t) = p.split_once(':')?;
+        let day = DAYS.iter().position(|x| x.eq_ignore_ascii_case(d))? as u32;
+        Some(day * MINUTES_PER_DAY + parse_hhmm(t)?)
+    };
+    let (a, b) = w.split_once('-')?;
+    let (a, mut b) = (point(a)?, point(b)?);
+    if b <= a {
+        b += 7 * MINUTES_PER_DAY;
+    }
+    Some((a, b))
+}
+
+/// `hh24:mi-hh24:mi` → (start, end) in minutes of the day, end after start.
+fn parse_snapshot_window(w: &str) -> Option<(u32, u32)> {
+    let (a, b) = w.split_once('-')?;
+    let (a, mut b) = (parse_hhmm(a)?, parse_hhmm(b)?);
+    if b <= a {
+        b += MINUTES_PER_DAY;
+    }
+    Some((a, b))
+}
+
+/// Whether the daily snapshot window meets the weekly maintenance window.
+fn windows_overlap(snapshot: (u32, u32), maintenance: (u32, u32)) -> bool {
+    let week = 7 * MINUTES_PER_DAY;
+    // Every daily occurrence, including one shifted past the week's end.
+    (0..8).any(|day| {
+        let (s, e) = (
+            snapshot.0 + day * MINUTES_PER_DAY,
+            snapshot.1 + day * MINUTES_PER_DAY,
+        );
+        [0, week]
+            .iter()
+            .any(|shift| s < maintenance.1 + shift && maintenance.0 + shift < e)
+    })
 }
 
 pub fn schema() -> ResourceSchema {
@@ -533,6 +596,8 @@ fn check_inputs(inputs: &Map) -> Vec<CheckFailure> {
     for k in ["parameterGroupName", "subnetGroupName"] {
         out.extend(lower_case_name_warning(inputs, k));
     }
+    check_windows(inputs, &mut out);
+    check_node_counts(inputs, &mut out);
     if inputs.contains_key("kmsKeyId") && false_or_missing(inputs, "atRestEncryptionEnabled") {
         out.push(
             CheckFailure::error(
@@ -544,6 +609,103 @@ fn check_inputs(inputs: &Map) -> Vec<CheckFailure> {
         );
     }
     out
+}
+
+fn check_windows(inputs: &Map, out: &mut Vec<CheckFailure>) {
+    let key = PropertyPath::key;
+    let maint = crate::util::concrete_str(inputs, "maintenanceWindow");
+    let maint_range = maint.and_then(parse_maintenance_window);
+    if let Some(w) = maint {
+        match maint_range {
+            None => out.push(
+                CheckFailure::error(
+                    rules::MAINTENANCE_WINDOW,
+                    key("maintenanceWindow"),
+                    format!("maintenanceWindow `{w}` is not ddd:hh24:mi-ddd:hh24:mi"),
+                )
+                .with_help("write e.g. sun:05:00-sun:06:00 (UTC; days sun..sat)"),
+            ),
+            Some((a, b)) if b - a < 60 => out.push(
+                CheckFailure::error(
+                    rules::MAINTENANCE_WINDOW,
+                    key("maintenanceWindow"),
+                    format!(
+                        "maintenanceWindow `{w}` is {} minutes; ElastiCache needs at least 60",
+                        b - a
+                    ),
+                )
+                .with_help("widen the window to an hour or more, e.g. sun:05:00-sun:06:00"),
+            ),
+            _ => {}
+        }
+    }
+    if let Some(w) = crate::util::concrete_str(inputs, "snapshotWindow") {
+        match parse_snapshot_window(w) {
+            None => out.push(
+                CheckFailure::error(
+                    rules::SNAPSHOT_WINDOW,
+                    key("snapshotWindow"),
+                    format!("snapshotWindow `{w}` is not hh24:mi-hh24:mi"),
+                )
+                .with_help("write e.g. 03:00-04:00 (UTC)"),
+            ),
+            Some((a, b)) if b - a < 60 => out.push(
+                CheckFailure::error(
+                    rules::SNAPSHOT_WINDOW,
+                    key("snapshotWindow"),
+                    format!(
+                        "snapshotWindow `{w}` is {} minutes; ElastiCache needs at least 60",
+                        b - a
+                    ),
+                )
+                .with_help("widen the window to an hour or more"),
+            ),
+            Some(snap) => {
+                if let (Some(m), Some(mw)) = (maint_range, maint) {
+                    if windows_overlap(snap, m) {
+                        out.push(
+                            CheckFailure::error(
+                                rules::SNAPSHOT_WINDOW,
+                                key("snapshotWindow"),
+                                format!("snapshotWindow `{w}` overlaps maintenanceWindow `{mw}`"),
+                            )
+                            .with_help("move one of them; ElastiCache refuses overlapping windows"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn check_node_counts(inputs: &Map, out: &mut Vec<CheckFailure>) {
+    let key = PropertyPath::key;
+    if inputs.contains_key("numCacheClusters") {
+        for other in ["numNodeGroups", "replicasPerNodeGroup"] {
+            if inputs.contains_key(other) {
+                out.push(
+                    CheckFailure::error(rules::NODE_COUNT_INPUTS, key("numCacheClusters"), format!("numCacheClusters and {other} both size the group"))
+                        .with_help("use numCacheClusters (cluster mode disabled) or numNodeGroups with replicasPerNodeGroup, not both"),
+                );
+            }
+        }
+    }
+    let shards = get_i64(inputs, "numNodeGroups");
+    let replicas = get_i64(inputs, "replicasPerNodeGroup");
+    if let (Some(g), Some(r)) = (shards, replicas) {
+        let nodes = g * (r + 1);
+        if nodes > MAX_NODES {
+            out.push(
+                CheckFailure::error(rules::NODE_LIMIT, key("numNodeGroups"), format!("{g} shards of {} nodes are {nodes} nodes; a replication group holds at most {MAX_NODES}", r + 1))
+                    .with_help("use fewer shards or replicas"),
+            );
+        } else if nodes > DEFAULT_NODE_QUOTA {
+            out.push(
+                CheckFailure::warning(rules::NODE_LIMIT, key("numNodeGroups"), format!("{nodes} nodes exceed the default quota of {DEFAULT_NODE_QUOTA} nodes per replication group"))
+                    .with_help("request a quota increase (Service Quotas, ElastiCache) before applying, or use fewer nodes"),
+            );
+        }
+    }
 }
 
 fn ec_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -1752,6 +1914,82 @@ mod tests {
             "Cache-Subnets"
         );
         assert_eq!(stack_spelling("other", Some("Cache-Subnets")), "other");
+    }
+
+    #[test]
+    fn maintenance_and_snapshot_windows() {
+        let ok = with(
+            serde_json::json!({"maintenanceWindow": "sun:05:00-sun:06:00", "snapshotWindow": "03:00-04:00"}),
+        );
+        assert_eq!(fails(ok), vec![]);
+        // Wrapping past Saturday midnight is fine.
+        let wrap = with(serde_json::json!({"maintenanceWindow": "sat:23:30-sun:00:30"}));
+        assert_eq!(fails(wrap), vec![]);
+        for bad in [
+            "sun:05:00-sun:05:30",
+            "sun:5:00-sun:06:00",
+            "funday:05:00-sun:06:00",
+            "sun:05:00",
+        ] {
+            assert_eq!(
+                fails(with(serde_json::json!({"maintenanceWindow": bad}))),
+                one(rules::MAINTENANCE_WINDOW, "maintenanceWindow"),
+                "{bad}"
+            );
+        }
+        for bad in ["03:00-03:30", "3:00-04:00", "25:00-26:00"] {
+            assert_eq!(
+                fails(with(serde_json::json!({"snapshotWindow": bad}))),
+                one(rules::SNAPSHOT_WINDOW, "snapshotWindow"),
+                "{bad}"
+            );
+        }
+        for overlapping in ["05:30-06:30", "04:30-05:30", "23:00-06:00"] {
+            assert_eq!(
+                fails(with(
+                    serde_json::json!({"maintenanceWindow": "sun:05:00-sun:06:00", "snapshotWindow": overlapping})
+                )),
+                one(rules::SNAPSHOT_WINDOW, "snapshotWindow"),
+                "{overlapping}"
+            );
+        }
+        // Across the week's end: Saturday 23:30 to Sunday 00:30 meets 00:00-01:00.
+        assert_eq!(
+            fails(with(
+                serde_json::json!({"maintenanceWindow": "sat:23:30-sun:00:30", "snapshotWindow": "00:00-01:00"})
+            )),
+            one(rules::SNAPSHOT_WINDOW, "snapshotWindow")
+        );
+    }
+
+    #[test]
+    fn node_count_inputs_and_limits() {
+        assert_eq!(
+            fails(with(serde_json::json!({"numCacheClusters": 2}))),
+            vec![
+                (
+                    rules::NODE_COUNT_INPUTS.to_string(),
+                    "numCacheClusters".to_string()
+                ),
+                (
+                    rules::NODE_COUNT_INPUTS.to_string(),
+                    "numCacheClusters".to_string()
+                )
+            ]
+        );
+        assert_eq!(
+            fails(with(
+                serde_json::json!({"numNodeGroups": 300, "replicasPerNodeGroup": 1})
+            )),
+            one(rules::NODE_LIMIT, "numNodeGroups")
+        );
+        let f = check_inputs(&map(with(
+            serde_json::json!({"numNodeGroups": 50, "replicasPerNodeGroup": 1}),
+        )));
+        assert!(
+            f.len() == 1 && f[0].warning && f[0].rule == rules::NODE_LIMIT,
+            "{f:?}"
+        );
     }
 
     #[test]
