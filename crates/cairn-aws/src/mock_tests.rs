@@ -1457,3 +1457,98 @@ async fn a_group_whose_tags_cannot_be_read_is_never_adopted_by_a_create() {
     let err = p.create(&ctx, &inputs).await.expect_err("not adopted");
     assert!(err.to_string().contains("redis-subnets"), "{err}");
 }
+
+/// The rules the checks report for `inputs` (empty: accepted).
+fn check_rules(p: &dyn ResourceProvider, inputs: serde_json::Value) -> Vec<String> {
+    p.check(&map(inputs))
+        .into_iter()
+        .map(|f| f.rule.to_string())
+        .collect()
+}
+
+#[test]
+fn preview_rules_for_names_paths_and_sizes() {
+    let c = clients(Rules::default());
+    let alias = kms_alias::AliasProvider::new(c.clone());
+    for ok in ["alias/qualisys-redis", "alias/a/b_c-D9"] {
+        assert!(
+            check_rules(&alias, serde_json::json!({"name": ok})).is_empty(),
+            "{ok}"
+        );
+    }
+    for bad in [
+        "alias/a b",
+        "alias/a:b",
+        "alias/",
+        "alias/aws/x",
+        "qualisys",
+    ] {
+        assert_eq!(
+            check_rules(&alias, serde_json::json!({"name": bad})),
+            ["aws::kms::alias-name"],
+            "{bad}"
+        );
+    }
+    let key = kms_key::KeyProvider::new(c.clone());
+    assert!(check_rules(&key, serde_json::json!({"description": "x".repeat(8192)})).is_empty());
+    assert_eq!(
+        check_rules(&key, serde_json::json!({"description": "x".repeat(8193)})),
+        ["aws::kms::description-length"]
+    );
+    let sp = secret::SecretProvider::new(c.clone());
+    assert!(check_rules(&sp, serde_json::json!({"name": "a/b_c+d=e.f@g-h"})).is_empty());
+    for bad in ["a b", "a#b", "a*b"] {
+        assert_eq!(
+            check_rules(&sp, serde_json::json!({"name": bad})),
+            ["aws::secretsmanager::name"],
+            "{bad}"
+        );
+    }
+    let pp = iam_policy::PolicyProvider::new(c);
+    let doc = |n: usize| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{}"}}]}}"#,
+            "b".repeat(n)
+        )
+    };
+    let base = doc(0).len();
+    let ok = serde_json::json!({"name": "a_b+c=d,e.f@g-h", "path": "/cache/x.y/", "policy": doc(6144 - base)});
+    assert!(check_rules(&pp, ok).is_empty());
+    // White space does not count.
+    let spaced = doc(6144 - base).replace(',', ",      ");
+    assert!(check_rules(&pp, serde_json::json!({"name": "n", "policy": spaced})).is_empty());
+    assert_eq!(
+        check_rules(
+            &pp,
+            serde_json::json!({"name": "n", "policy": doc(6145 - base)})
+        ),
+        ["aws::iam::policy-size"]
+    );
+    assert_eq!(
+        check_rules(&pp, serde_json::json!({"name": "a b", "policy": "{}"})),
+        ["aws::iam::policy-name"]
+    );
+    assert!(check_rules(
+        &pp,
+        serde_json::json!({"name": "n", "path": "/", "policy": "{}"})
+    )
+    .is_empty());
+    for bad in ["cache", "/cache", "cache/", "//", "/a//b/", "/a b/"] {
+        assert_eq!(
+            check_rules(
+                &pp,
+                serde_json::json!({"name": "n", "path": bad, "policy": "{}"})
+            ),
+            ["aws::iam::policy-path"],
+            "{bad}"
+        );
+    }
+    let long = format!("/{}/", "p".repeat(511));
+    assert_eq!(
+        check_rules(
+            &pp,
+            serde_json::json!({"name": "n", "path": long, "policy": "{}"})
+        ),
+        ["aws::iam::policy-path"]
+    );
+}

@@ -541,3 +541,17 @@ mod tests {
         assert_eq!(removed, vec!["b".to_string()]);
     }
 }
+
+/// The distinct characters of `s` that `allowed` rejects, quoted for a
+/// diagnostic (`' '`, `'#'`), or `None` when every character is allowed.
+pub(crate) fn disallowed_chars(s: &str, allowed: impl Fn(char) -> bool) -> Option<String> {
+    let mut bad: Vec<char> = s.chars().filter(|c| !allowed(*c)).collect();
+    bad.sort_unstable();
+    bad.dedup();
+    (!bad.is_empty()).then(|| {
+        bad.iter()
+            .map(|c| format!("{:?}", c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}

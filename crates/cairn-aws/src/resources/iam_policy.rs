@@ -25,6 +25,76 @@ pub const MAX_VERSIONS: usize = 5;
 
 pub mod rules {
     pub const POLICY_JSON: &str = "aws::iam::policy-json";
+    pub const NAME: &str = "aws::iam::policy-name";
+    pub const PATH: &str = "aws::iam::policy-path";
+    pub const SIZE: &str = "aws::iam::policy-size";
+}
+
+/// IAM quota: a managed policy document is at most 6,144 characters, not
+/// counting white space.
+const MAX_DOCUMENT: usize = 6144;
+
+fn name_and_path_failures(inputs: &Map) -> Vec<CheckFailure> {
+    let mut out = Vec::new();
+    // AWS: `[\w+=,.@-]+`.
+    if let Some(bad) = concrete_str(inputs, "name").and_then(|n| {
+        crate::util::disallowed_chars(n, |c| {
+            c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '=' | ',' | '.' | '@' | '-')
+        })
+    }) {
+        out.push(
+            CheckFailure::error(
+                rules::NAME,
+                PropertyPath::key("name"),
+                format!("policy name contains {bad}, which IAM does not allow"),
+            )
+            .with_help("use only letters, digits and `_+=,.@-`"),
+        );
+    }
+    // AWS: `((/[A-Za-z0-9.,+@=_-]+)*)/`, at most 512 characters.
+    if let Some(p) = concrete_str(inputs, "path") {
+        let inner =
+            (p.len() >= 3 && p.starts_with('/') && p.ends_with('/')).then(|| &p[1..p.len() - 1]);
+        let segments_ok = p == "/"
+            || inner.is_some_and(|inner| {
+                inner.split('/').all(|seg| {
+                    !seg.is_empty()
+                        && seg.chars().all(|c| {
+                            c.is_ascii_alphanumeric()
+                                || matches!(c, '.' | ',' | '+' | '@' | '=' | '_' | '-')
+                        })
+                })
+            });
+        if !segments_ok || p.len() > 512 {
+            out.push(
+                CheckFailure::error(
+                    rules::PATH,
+                    PropertyPath::key("path"),
+                    format!("policy path `{p}` is not an IAM path"),
+                )
+                .with_help(
+                    "start and end with `/`, with segments of letters, digits and `.,+@=_-` \
+                     (at most 512 characters), e.g. `/` or `/cache/`",
+                ),
+            );
+        }
+    }
+    if let Some(doc) = concrete_str(inputs, "policy") {
+        let n = doc.chars().filter(|c| !c.is_whitespace()).count();
+        if n > MAX_DOCUMENT {
+            out.push(
+                CheckFailure::error(
+                    rules::SIZE,
+                    PropertyPath::key("policy"),
+                    format!(
+                        "policy document is {n} characters without white space; IAM allows at most {MAX_DOCUMENT}"
+                    ),
+                )
+                .with_help("split the statements over several policies, or use wildcards within reason"),
+            );
+        }
+    }
+    out
 }
 
 pub fn schema() -> ResourceSchema {
@@ -298,7 +368,8 @@ impl ResourceProvider for PolicyProvider {
     }
 
     fn check(&self, inputs: &Map) -> Vec<CheckFailure> {
-        match concrete_str(inputs, "policy") {
+        let mut out = name_and_path_failures(inputs);
+        out.extend(match concrete_str(inputs, "policy") {
             Some(p)
                 if serde_json::from_str::<serde_json::Value>(p)
                     .map(|v| !v.is_object())
@@ -312,7 +383,8 @@ impl ResourceProvider for PolicyProvider {
                 .with_help("write the policy document as JSON, e.g. with `fn::toJSON`")]
             }
             _ => Vec::new(),
-        }
+        });
+        out
     }
 
     async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {

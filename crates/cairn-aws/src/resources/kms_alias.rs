@@ -165,7 +165,25 @@ impl ResourceProvider for AliasProvider {
                 )
                 .with_help("e.g. `alias/qualisys-redis`")]
             }
-            _ => Vec::new(),
+            // AWS: `^alias/[a-zA-Z0-9/_-]+$`.
+            Some(n) => match crate::util::disallowed_chars(&n["alias/".len()..], |c| {
+                c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-')
+            }) {
+                Some(bad) => vec![CheckFailure::error(
+                    rules::NAME,
+                    PropertyPath::key("name"),
+                    format!("alias name `{n}` contains {bad}, which KMS does not allow"),
+                )
+                .with_help("after `alias/`, use only letters, digits, `/`, `_` and `-`")],
+                None if n.len() == "alias/".len() => vec![CheckFailure::error(
+                    rules::NAME,
+                    PropertyPath::key("name"),
+                    "alias name `alias/` needs a name after the prefix",
+                )
+                .with_help("e.g. `alias/qualisys-redis`")],
+                None => Vec::new(),
+            },
+            None => Vec::new(),
         }
     }
 

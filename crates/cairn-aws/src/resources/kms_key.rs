@@ -30,7 +30,11 @@ const DEFAULT_WINDOW: i32 = 30;
 
 pub mod rules {
     pub const POLICY_JSON: &str = "aws::kms::policy-json";
+    pub const DESCRIPTION: &str = "aws::kms::description-length";
 }
+
+/// KMS CreateKey: `Description` is at most 8,192 characters.
+const MAX_DESCRIPTION: usize = 8192;
 
 pub fn schema() -> ResourceSchema {
     let s = PropType::string;
@@ -304,7 +308,23 @@ impl ResourceProvider for KeyProvider {
     }
 
     fn check(&self, inputs: &Map) -> Vec<CheckFailure> {
-        match concrete_str(inputs, "policy") {
+        let mut out = Vec::new();
+        if let Some(d) = concrete_str(inputs, "description") {
+            let n = d.chars().count();
+            if n > MAX_DESCRIPTION {
+                out.push(
+                    CheckFailure::error(
+                        rules::DESCRIPTION,
+                        PropertyPath::key("description"),
+                        format!(
+                            "description is {n} characters; KMS allows at most {MAX_DESCRIPTION}"
+                        ),
+                    )
+                    .with_help("shorten the description"),
+                );
+            }
+        }
+        out.extend(match concrete_str(inputs, "policy") {
             Some(p)
                 if serde_json::from_str::<serde_json::Value>(p)
                     .map(|v| !v.is_object())
@@ -318,7 +338,8 @@ impl ResourceProvider for KeyProvider {
                 .with_help("write the key policy as a JSON document, e.g. with `fn::toJSON`")]
             }
             _ => Vec::new(),
-        }
+        });
+        out
     }
 
     async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {

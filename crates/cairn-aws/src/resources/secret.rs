@@ -25,6 +25,7 @@ pub const TOKEN: &str = "aws:secretsmanager:Secret";
 
 pub mod rules {
     pub const RECOVERY_WINDOW: &str = "aws::secretsmanager::recovery-window";
+    pub const NAME: &str = "aws::secretsmanager::name";
 }
 
 pub fn schema() -> ResourceSchema {
@@ -246,7 +247,25 @@ impl ResourceProvider for SecretProvider {
     }
 
     fn check(&self, inputs: &Map) -> Vec<CheckFailure> {
-        match get_i64(inputs, "recoveryWindowInDays") {
+        let mut out = Vec::new();
+        // AWS: letters, digits and `/_+=.@-` only.
+        if let Some(bad) = crate::util::concrete_str(inputs, "name").and_then(|n| {
+            crate::util::disallowed_chars(n, |c| {
+                c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '+' | '=' | '.' | '@' | '-')
+            })
+        }) {
+            out.push(
+                CheckFailure::error(
+                    rules::NAME,
+                    PropertyPath::key("name"),
+                    format!("secret name contains {bad}, which Secrets Manager does not allow"),
+                )
+                .with_help(
+                    "use only letters, digits and `/_+=.@-`, e.g. `qualisys/redis/connection`",
+                ),
+            );
+        }
+        out.extend(match get_i64(inputs, "recoveryWindowInDays") {
             Some(d) if d != 0 && !(7..=30).contains(&d) => vec![CheckFailure::error(
                 rules::RECOVERY_WINDOW,
                 PropertyPath::key("recoveryWindowInDays"),
@@ -254,7 +273,8 @@ impl ResourceProvider for SecretProvider {
             )
             .with_help("use 7-30 days, or 0 to delete without recovery")],
             _ => Vec::new(),
-        }
+        });
+        out
     }
 
     async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {
