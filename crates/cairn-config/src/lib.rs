@@ -45,9 +45,11 @@
 //!   and maps cannot be). `${resource.output}` stays in the string for the
 //!   planner. `$$` writes a literal `$` (so `$${` a literal `${`), as in Pulumi YAML. Config values may not hold
 //!   references; `--config` values are data (a `${` in them is literal).
-//! * A config entry is a declaration when it is a map with `type` or
-//!   `default` and only the keys `type`, `default`, `secret`, `description`;
-//!   any other value is the key's value. Types: `string`, `integer`,
+//! * A config entry is a declaration, as in Pulumi, when it is a map with
+//!   any of `type`, `default`, `value`, `secret`, `description`, `items`
+//!   (`items: { type: ... }` types a list's elements; any other key is an
+//!   error); any other value is the key's value. Map keys in properties and
+//!   variables are interpolated like values. Types: `string`, `integer`,
 //!   `boolean`, `number`, `list`, `map` (`--config` strings are parsed to
 //!   the type; lists and maps as JSON). Every `--config` key must be declared.
 //! * Functions: `fn::secret: v` (marks `v` secret), `fn::toJSON: v` (JSON
