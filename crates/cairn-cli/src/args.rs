@@ -49,6 +49,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Print the JSON Schema for stack files (for yaml-language-server).
     Schema,
+    /// Print cairn's version and the state format it reads and writes.
+    Version,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -195,6 +197,24 @@ pub enum StateCommand {
         run: RunArgs,
         /// The resource's logical name (`cairn state list` lists them).
         name: String,
+    },
+    /// Forget a resource: drop it from state, leaving the cloud object as
+    /// it is. Refused while other resources depend on it, unless `--force`.
+    Rm {
+        #[command(flatten)]
+        run: RunArgs,
+        /// The resource's logical name (`cairn state list` lists them).
+        name: String,
+    },
+    /// Rename a resource in state (the resources depending on it follow);
+    /// rename it in the stack file too.
+    Mv {
+        #[command(flatten)]
+        run: RunArgs,
+        /// The resource's current logical name.
+        old: String,
+        /// Its new logical name.
+        new: String,
     },
     /// Copy a stack's state to another backend (from `--backend`, default
     /// local, to `--to`), verified by reading it back; the source is kept.

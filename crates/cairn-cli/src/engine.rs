@@ -28,6 +28,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::State(StateCommand::List(args)) => state_list(args).await,
         Command::State(StateCommand::Show { run, name }) => state_show(run, &name).await,
         Command::State(StateCommand::Migrate { run, to }) => state_migrate(run, &to).await,
+        Command::State(StateCommand::Rm { run, name }) => {
+            crate::commands::state::rm(run, &name).await
+        }
+        Command::State(StateCommand::Mv { run, old, new }) => {
+            crate::commands::state::mv(run, &old, &new).await
+        }
+        Command::Version => Ok(crate::commands::version::run()),
         Command::Stack(StackCommand::Output {
             run,
             show_secrets,
@@ -210,7 +217,7 @@ fn backend_choice(
 
 /// Takes the stack's writer lock and checks that its state belongs to this
 /// run's endpoint, account and region (a state without a binding adopts it).
-async fn open_writer(loaded: &Loaded, run: &RunArgs) -> Result<Writer, CliError> {
+pub(crate) async fn open_writer(loaded: &Loaded, run: &RunArgs) -> Result<Writer, CliError> {
     let writer = loaded
         .backend
         .open_writer(&loaded.spec.name, run.force_unlock)
@@ -236,7 +243,7 @@ async fn open_writer(loaded: &Loaded, run: &RunArgs) -> Result<Writer, CliError>
 
 /// Recorded state for read-only commands; a stack never applied has none.
 /// A `--local` reader refuses a state bound elsewhere (unless `--force`).
-async fn read_state(loaded: &Loaded) -> Result<StackState, CliError> {
+pub(crate) async fn read_state(loaded: &Loaded) -> Result<StackState, CliError> {
     let check = match loaded.endpoint {
         Some(_) => Some(binding(loaded, false).await),
         None => None,
@@ -298,7 +305,7 @@ async fn identify(_endpoint: Option<&str>) -> (Option<String>, Option<String>) {
 }
 
 /// Settles what a crashed run left in the journal before planning.
-async fn recover(
+pub(crate) async fn recover(
     writer: &Writer,
     registry: &Registry,
     stack: &str,

@@ -3,6 +3,7 @@
 
 mod args;
 mod backend;
+mod commands;
 mod engine;
 mod error;
 mod killswitch;

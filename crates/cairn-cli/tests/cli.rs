@@ -14,5 +14,6 @@ mod cli {
     mod pty;
     mod reliability;
     mod schema;
+    mod state_surgery;
     mod terminal;
 }

@@ -1,0 +1,4 @@
+//! Verbs kept out of `engine.rs`, one file per verb group.
+
+pub mod state;
+pub mod version;
