@@ -1547,6 +1547,7 @@ fn a_lost_create_never_adopts_a_same_named_object_of_another_stack() {
                 .send()
                 .await
                 .map(|o| o.cache_parameter_groups().first().cloned())
+                .map_err(|e| e.to_string())
         })
     };
     assert!(
