@@ -49,8 +49,27 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Print the JSON Schema for stack files (for yaml-language-server).
     Schema,
+    /// Print the stack's dependency graph (DOT for Graphviz, or Mermaid).
+    Graph(GraphArgs),
     /// Print cairn's version and the state format it reads and writes.
     Version,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz: `cairn graph --stack dev | dot -Tsvg > graph.svg`.
+    Dot,
+    /// A Mermaid flowchart, as GitHub renders in markdown.
+    Mermaid,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "dot")]
+    pub format: GraphFormat,
 }
 
 #[derive(Args, Debug, Clone)]

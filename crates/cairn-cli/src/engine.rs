@@ -42,6 +42,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }) => stack_output(run, show_secrets, json).await,
         Command::Emulator(cmd) => emulator(cmd).await,
         Command::Verify(args) => verify(args).await,
+        Command::Graph(args) => crate::graph::run(args).await,
         Command::Schema => {
             let registry = registry(None).await;
             println!(
@@ -327,14 +328,15 @@ pub(crate) async fn recover(
     Ok(store.load()?)
 }
 
+/// Each warning once, compactly (see `render::warnings`).
 fn emit_warnings(warnings: &Problems, plan: Option<&Plan>) {
-    for w in warnings
-        .problems
-        .iter()
-        .chain(plan.map(|p| p.warnings.iter()).into_iter().flatten())
-    {
-        eprintln!("{:?}", miette::Report::new(w.clone()));
-    }
+    let all = render::warnings::collect(
+        warnings
+            .problems
+            .iter()
+            .chain(plan.map(|p| p.warnings.iter()).into_iter().flatten()),
+    );
+    eprint!("{}", render::warnings::text(&all, render::colour_stderr()));
 }
 
 fn plan_options(target: &[String], exclude: &[String]) -> PlanOptions {
@@ -371,10 +373,13 @@ async fn preview(args: PreviewArgs) -> Result<ExitCode, CliError> {
             emit_warnings(&loaded.warnings, Some(&plan));
             print!("{}", render::text::plan(&plan, render::colour_stdout()));
         }
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&plan.to_json()).unwrap_or_default()
-        ),
+        Format::Json => {
+            let mut doc = plan.to_json();
+            let warnings =
+                render::warnings::collect(loaded.warnings.problems.iter().chain(&plan.warnings));
+            doc["warnings"] = warnings.iter().map(|w| w.to_json()).collect();
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
         Format::Markdown => print!("{}", render::markdown::plan(&plan, &loaded.warnings)),
     }
     Ok(ExitCode::SUCCESS)

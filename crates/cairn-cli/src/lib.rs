@@ -6,6 +6,7 @@ mod backend;
 mod commands;
 mod engine;
 mod error;
+mod graph;
 mod killswitch;
 mod local;
 mod names;

@@ -7,6 +7,7 @@ mod cli {
     pub mod common;
     mod corpus;
     mod fault_proxy;
+    mod graph;
     mod local_output;
     mod names;
     mod offline;
@@ -16,4 +17,5 @@ mod cli {
     mod schema;
     mod state_surgery;
     mod terminal;
+    mod warnings;
 }

@@ -25,12 +25,9 @@ pub fn plan(plan: &Plan, warnings: &Problems) -> String {
     if plan.partial {
         let _ = writeln!(out, "> **Partial plan** (`--target`/`--exclude`).\n");
     }
-    let mut warned = false;
-    for w in warnings.problems.iter().chain(plan.warnings.iter()) {
-        let _ = writeln!(out, "> ⚠️ `{}` {}", w.code, w.message);
-        warned = true;
-    }
-    if warned {
+    let warnings = super::warnings::collect(warnings.problems.iter().chain(&plan.warnings));
+    if !warnings.is_empty() {
+        out.push_str(&super::warnings::markdown(&warnings));
         out.push('\n');
     }
     if !plan.drift.is_empty() {
@@ -39,6 +36,17 @@ pub fn plan(plan: &Plan, warnings: &Problems) -> String {
             "#### Drift: changed outside cairn\n\n```diff\n{}```\n",
             super::text::drift(&plan.drift)
         );
+    }
+    if let Some(picture) = crate::graph::plan_picture(plan) {
+        // Changed resources and their neighbours; GitHub draws the block.
+        let graph = format!(
+            "<details><summary>Graph of the changes ({} resource(s) and their neighbours)</summary>\n\n```mermaid\n{}```\n</details>\n\n",
+            s.create + s.update + s.replace + s.delete + s.import,
+            crate::graph::mermaid(&picture)
+        );
+        if graph.len() < LIMIT / 4 {
+            out.push_str(&graph);
+        }
     }
     let mut truncated = 0usize;
     for step in plan.steps.iter().filter(|s| s.action != Action::Same) {

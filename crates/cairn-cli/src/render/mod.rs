@@ -3,6 +3,7 @@
 
 pub mod markdown;
 pub mod text;
+pub mod warnings;
 
 use std::io::IsTerminal;
 
