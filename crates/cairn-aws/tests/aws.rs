@@ -1104,3 +1104,64 @@ async fn elasticache_tls_goes_on_in_place_and_auth_off_is_seen() {
     let seen = p.read(&ctx, &id, &auth).await.unwrap().unwrap();
     assert_eq!(s(&seen.inputs, "transitEncryptionMode"), "preferred");
 }
+}
+
+#[tokio::test]
+async fn elasticache_cluster_mode_and_engine_change_in_place() {
+    let env = setup().await;
+    let p = env.p("aws:elasticache:ReplicationGroup");
+    let ctx = env.ctx("redis");
+    let id = format!("redis-{}", env.tag);
+    let mut inputs = small_rg(&id);
+    inputs.insert("clusterMode".into(), "disabled".into());
+    let created = p.create(&ctx, &inputs).await.expect("create");
+    let ec = aws_sdk_elasticache::Client::new(&env.sdk_config().await);
+    let mode = || async {
+        let rg = ec
+            .describe_replication_groups()
+            .replication_group_id(&id)
+            .send()
+            .await
+            .unwrap()
+            .replication_groups()[0]
+            .clone();
+        (
+            rg.cluster_mode().map(|m| m.as_str().to_string()),
+            rg.engine().map(str::to_string),
+        )
+    };
+    // disabled → compatible: in place, and sent.
+    let mut compatible = inputs.clone();
+    compatible.insert("clusterMode".into(), "compatible".into());
+    assert!(p.extra_replace_paths(&inputs, &compatible).is_empty());
+    p.update(&ctx, &id, &inputs, &compatible, &created.outputs)
+        .await
+        .expect("to compatible");
+    assert_eq!(mode().await.0.as_deref(), Some("compatible"));
+    // redis → valkey: in place.
+    let mut valkey = compatible.clone();
+    valkey.insert("engine".into(), "valkey".into());
+    valkey.insert("engineVersion".into(), "7.2".into());
+    assert!(p.extra_replace_paths(&compatible, &valkey).is_empty());
+    p.update(&ctx, &id, &compatible, &valkey, &created.outputs)
+        .await
+        .expect("to valkey");
+    assert_eq!(mode().await.1.as_deref(), Some("valkey"));
+    // The other direction still replaces, naming the property.
+    let paths: Vec<String> = p
+        .extra_replace_paths(&valkey, &compatible)
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert!(paths.contains(&"engine".to_string()), "{paths:?}");
+    let mut enabled = valkey.clone();
+    enabled.insert("clusterMode".into(), "enabled".into());
+    enabled.insert("automaticFailoverEnabled".into(), Value::Bool(true));
+    assert_eq!(
+        p.extra_replace_paths(&enabled, &valkey)
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>(),
+        ["clusterMode"]
+    );
+}

@@ -131,9 +131,8 @@ pub fn schema() -> ResourceSchema {
     .property(PropertySchema::new("description", s()).required().doc("User description."))
     .property(
         PropertySchema::new("engine", PropType::one_of(&["redis", "valkey"]))
-            .replaces()
             .default_value(serde_json::json!("redis"))
-            .doc("Cache engine."),
+            .doc("Cache engine; redis → valkey is changed in place, valkey → redis replaces the group."),
     )
     .property(PropertySchema::new("engineVersion", s()).doc("Engine version, e.g. `7.1`; a downgrade replaces the group."))
     .property(PropertySchema::new("nodeType", s()).required().doc("Node type, e.g. `cache.r5.large`; changed in place."))
@@ -378,6 +377,22 @@ fn uri_encode(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// The cluster mode setting the inputs ask for, in AWS's migration order:
+/// 0 disabled, 1 compatible, 2 enabled; `None` when unresolved.
+fn cluster_mode_rank(inputs: &Map) -> Option<u8> {
+    match get_str(inputs, "clusterMode") {
+        Some(m) if is_unresolved(m) => None,
+        Some("compatible") => Some(1),
+        Some("enabled") => Some(2),
+        Some(_) => Some(0),
+        None => Some(if inputs.contains_key("numNodeGroups") {
+            2
+        } else {
+            0
+        }),
+    }
 }
 
 /// Cluster mode as the inputs ask for it: `clusterMode: enabled`, or
@@ -973,7 +988,20 @@ impl ResourceProvider for ReplicationGroupProvider {
         {
             out.push(PropertyPath::key("transitEncryptionEnabled"));
         }
-        if cluster_mode_on(old) != cluster_mode_on(new) {
+        // redis → valkey is in place; any other engine change replaces.
+        let engine = |m: &Map| get_str(m, "engine").unwrap_or("redis").to_string();
+        if engine(old) != engine(new)
+            && (engine(old), engine(new)) != ("redis".into(), "valkey".into())
+        {
+            out.push(PropertyPath::key("engine"));
+        }
+        // Cluster mode moves forward in place (disabled → compatible →
+        // enabled); back from enabled replaces.
+        let forward = matches!(
+            (cluster_mode_rank(old), cluster_mode_rank(new)),
+            (Some(o), Some(n)) if n >= o || (o, n) == (1, 0)
+        );
+        if cluster_mode_on(old) != cluster_mode_on(new) && !forward {
             let path = if old.contains_key("clusterMode") || new.contains_key("clusterMode") {
                 "clusterMode"
             } else {
@@ -1434,7 +1462,29 @@ impl ResourceProvider for ReplicationGroupProvider {
             }
         }
 
-        // 6. Auth token rotation.
+        // 6. Cluster mode, one step at a time as AWS requires.
+        let (cm_old, cm_new) = (cluster_mode_rank(old), cluster_mode_rank(new));
+        if let (Some(o), Some(n)) = (cm_old, cm_new) {
+            let steps: &[&str] = match (o, n) {
+                (0, 1) => &["compatible"],
+                (0, 2) => &["compatible", "enabled"],
+                (1, 2) => &["enabled"],
+                (1, 0) => &["disabled"],
+                _ => &[],
+            };
+            for mode in steps {
+                send_and_wait!(
+                    "ModifyReplicationGroup",
+                    sdk.ec
+                        .modify_replication_group()
+                        .replication_group_id(id)
+                        .cluster_mode(ClusterMode::from(*mode))
+                        .apply_immediately(true)
+                );
+            }
+        }
+
+        // 7. Auth token rotation.
         if changed("authToken") {
             let strategy = get_str(new, "authTokenUpdateStrategy");
             match (get_str(old, "authToken"), get_str(new, "authToken")) {
@@ -1479,7 +1529,9 @@ impl ResourceProvider for ReplicationGroupProvider {
             }
         }
 
-        // 7. Everything else ModifyReplicationGroup takes, in one call.
+        // 8. Everything else ModifyReplicationGroup takes, in one call.
+        let engine_new = get_str(new, "engine").unwrap_or("redis");
+        let engine_changed = get_str(old, "engine").unwrap_or("redis") != engine_new;
         let mut req = sdk
             .ec
             .modify_replication_group()
@@ -1499,7 +1551,7 @@ impl ResourceProvider for ReplicationGroupProvider {
             req = req.multi_az_enabled(maz_new);
             any = true;
         }
-        if changed("engineVersion") {
+        if changed("engineVersion") && !engine_changed {
             if let Some(v) = get_str(new, "engineVersion") {
                 // Not when AWS already runs this or a later minor (drift accepted).
                 let behind = match (
@@ -1515,7 +1567,20 @@ impl ResourceProvider for ReplicationGroupProvider {
                 }
             }
         }
-        if changed("parameterGroupName") {
+        if engine_changed {
+            // redis → valkey: the engine, a Valkey version and a parameter group of its family.
+            req = req.engine(engine_new);
+            let version = get_str(new, "engineVersion").unwrap_or("7.2");
+            req = req.engine_version(version);
+            let family_default = format!(
+                "default.{engine_new}{}",
+                parse_version(version).map(|v| v.0).unwrap_or(7)
+            );
+            req = req.cache_parameter_group_name(
+                get_str(new, "parameterGroupName").unwrap_or(&family_default),
+            );
+            any = true;
+        } else if changed("parameterGroupName") {
             if let Some(v) = get_str(new, "parameterGroupName") {
                 req = req.cache_parameter_group_name(v);
                 any = true;
@@ -1551,7 +1616,7 @@ impl ResourceProvider for ReplicationGroupProvider {
             send_and_wait!("ModifyReplicationGroup", req);
         }
 
-        // 8. Tags.
+        // 9. Tags.
         if changed("tags") {
             if let Some(arn) = rg.arn() {
                 let (set, removed) = tag_diff(&get_tags(old, "tags"), &get_tags(new, "tags"));

@@ -258,6 +258,10 @@ class ReplicationGroup:
         self.engine_version: str = kw["engine_version"]
         self.cache_node_type: str = kw["cache_node_type"]
         self.cluster_mode: bool = kw["cluster_mode"]
+        # "compatible" while clients migrate from cluster mode disabled to enabled.
+        self.cluster_mode_setting: str = kw.get("cluster_mode_setting") or (
+            "enabled" if self.cluster_mode else "disabled"
+        )
         self.shards: list[Shard] = kw["shards"]
         self.automatic_failover: bool = kw["automatic_failover"]
         self.multi_az: bool = kw["multi_az"]
@@ -393,7 +397,7 @@ class ReplicationGroup:
             "AutoMinorVersionUpgrade": self.auto_minor_version_upgrade,
             "NetworkType": self.network_type,
             "IpDiscovery": self.ip_discovery,
-            "ClusterMode": "enabled" if self.cluster_mode else "disabled",
+            "ClusterMode": self.cluster_mode_setting,
             "Engine": self.engine,
         }
         if self.transit_encryption_enabled:
@@ -1039,6 +1043,7 @@ def create_replication_group(self: ElastiCacheResponse) -> ActionResult:
             engine_version=full_version(engine_version),
             cache_node_type=node_type,
             cluster_mode=cluster_mode,
+            cluster_mode_setting=cluster_mode_param if cluster_mode_param == "compatible" else None,
             shards=shards,
             automatic_failover=automatic_failover,
             multi_az=multi_az,
@@ -1136,7 +1141,7 @@ def modify_replication_group(self: ElastiCacheResponse) -> ActionResult:
         pg = None
         if pg_name is not None:
             pg = ext.get_pg(pg_name)
-            family = engine_family(rg.engine, _p(self, "EngineVersion") or rg.engine_version)
+            family = engine_family((_p(self, "Engine") or rg.engine).lower(), _p(self, "EngineVersion") or rg.engine_version)
             if pg.family != family:
                 raise _ipc(f"Parameter group family {pg.family} does not match the engine version family {family}.")
             if (pg.effective().get("cluster-enabled") == "yes") != rg.cluster_mode:
@@ -1146,7 +1151,7 @@ def modify_replication_group(self: ElastiCacheResponse) -> ActionResult:
                 )
         engine_version = _p(self, "EngineVersion")
         if engine_version is not None:
-            fam = engine_family(rg.engine, engine_version)
+            fam = engine_family((_p(self, "Engine") or rg.engine).lower(), engine_version)
             if fam is None:
                 raise _ipv(f"Cannot find version {engine_version} for {rg.engine}")
             if _version_key(full_version(engine_version)) < _version_key(rg.engine_version):
@@ -1201,6 +1206,28 @@ def modify_replication_group(self: ElastiCacheResponse) -> ActionResult:
             new_tem = tem
         tls_changed = new_tee != rg.transit_encryption_enabled or new_tem != rg.transit_encryption_mode
 
+        # Cluster mode moves forward one step at a time: disabled -> compatible -> enabled
+        # (and compatible -> disabled back); a single shard only.
+        cm = _p(self, "ClusterMode")
+        if cm is not None:
+            if cm not in ("enabled", "disabled", "compatible"):
+                raise _ipv(f"Invalid value for ClusterMode: {cm}")
+            allowed = {("disabled", "compatible"), ("compatible", "enabled"), ("compatible", "disabled")}
+            if cm != rg.cluster_mode_setting and (rg.cluster_mode_setting, cm) not in allowed:
+                raise _ipc(
+                    f"ClusterMode cannot change from {rg.cluster_mode_setting} to {cm}: "
+                    "go from disabled to compatible, then to enabled."
+                )
+            if cm != rg.cluster_mode_setting and len(rg.shards) != 1:
+                raise _ipc("ClusterMode can be changed only on a replication group with one node group.")
+        # Engine: redis -> valkey only, to a Valkey version.
+        new_engine = (_p(self, "Engine") or "").lower() or None
+        if new_engine is not None and new_engine != rg.engine:
+            if (rg.engine, new_engine) != ("redis", "valkey"):
+                raise _ipc(f"Cannot change the engine from {rg.engine} to {new_engine}.")
+            if engine_family("valkey", engine_version or "") is None:
+                raise _ipc("Changing the engine to valkey needs an EngineVersion of Valkey (7.2 or newer).")
+
         token = _p(self, "AuthToken")
         strategy = _p(self, "AuthTokenUpdateStrategy")
         user_groups_to_add = _str_list(_p(self, "UserGroupIdsToAdd"))
@@ -1240,7 +1267,8 @@ def modify_replication_group(self: ElastiCacheResponse) -> ActionResult:
             or new_maz != rg.multi_az
             or (pg is not None and pg.name != rg.cache_parameter_group_name)
             or (engine_version is not None and full_version(engine_version) != rg.engine_version)
-            or differs((_p(self, "Engine") or "").lower() or None, rg.engine)
+            or differs(new_engine, rg.engine)
+            or differs(cm, rg.cluster_mode_setting)
             or differs(sg_ids, rg.security_group_ids)
             or differs(retention, rg.snapshot_retention_limit)
             or differs(snapshot_window, rg.snapshot_window)
@@ -1257,6 +1285,12 @@ def modify_replication_group(self: ElastiCacheResponse) -> ActionResult:
         changed_params = False
         rg.transit_encryption_enabled = new_tee
         rg.transit_encryption_mode = new_tem
+        cm_changed = cm is not None and cm != rg.cluster_mode_setting
+        if cm_changed:
+            rg.cluster_mode_setting = cm
+            rg.cluster_mode = cm == "enabled"
+            if rg.cluster_mode:
+                rg.shards[0].slots = (0, 16383)
         if user_groups_to_add:
             rg.user_group_ids = sorted(set(rg.user_group_ids) | set(user_groups_to_add))
         if node_type is not None:
@@ -1295,7 +1329,7 @@ def modify_replication_group(self: ElastiCacheResponse) -> ActionResult:
             rg.pending["AutomaticFailoverStatus"] = "enabled" if new_af else "disabled"
         result = rg.to_dict()
 
-    _schedule_modify(rg, rebuild=tls_changed, params=changed_params, tokens=new_tokens)
+    _schedule_modify(rg, rebuild=tls_changed or cm_changed, params=changed_params, tokens=new_tokens)
     return ActionResult({"ReplicationGroup": result})
 
 
