@@ -13,6 +13,9 @@ pub fn emulator_config() -> EmulatorConfig {
     let state_dir = std::env::var_os("CAIRN_EMULATOR_STATE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("state").join("local").join(".emulator"));
+    // Absolute: the emulator runs inside this directory, so a relative path
+    // would put its files at `state/local/.emulator/state/local/.emulator`.
+    let state_dir = std::path::absolute(&state_dir).unwrap_or(state_dir);
     let delay_ms = std::env::var("CAIRN_EMULATOR_DELAY_MS")
         .ok()
         .and_then(|d| d.parse().ok())

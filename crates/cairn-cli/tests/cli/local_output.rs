@@ -30,3 +30,38 @@ fn local_prints_the_substituted_network_ids_only_with_verbose() {
         verbose.stderr
     );
 }
+
+/// The default emulator state dir is relative (`state/local/.emulator`);
+/// the emulator runs inside it, so it must be handed over absolute or its
+/// files land at `state/local/.emulator/state/local/.emulator`.
+#[test]
+fn the_emulator_files_go_to_one_place() {
+    let sb = Sandbox::new();
+    let cwd = sb.dir.path().join("project");
+    std::fs::create_dir_all(&cwd).expect("project dir");
+    let port = super::common::free_port().to_string();
+    let run = |verb: &str| {
+        let mut cmd = sb.command(&["emulator", verb]);
+        cmd.current_dir(&cwd)
+            .env_remove("CAIRN_EMULATOR_STATE")
+            .env("LOCAL_AWS_PORT", &port)
+            .env("CAIRN_EMULATOR_TWIN", "0");
+        super::common::Run::from(cmd.output().expect("run cairn"))
+    };
+    let state = cwd.join("state/local/.emulator");
+    let _stop = StopEmulator(state.clone());
+    let started = run("start").ok();
+    assert!(
+        started.stdout.contains("emulator running"),
+        "{}",
+        started.all()
+    );
+    assert!(state.join("emulator.log").is_file(), "{}", started.all());
+    let doubled = state.join("state");
+    assert!(
+        !doubled.exists(),
+        "the emulator wrote under a doubled path: {}",
+        doubled.display()
+    );
+    run("stop").ok();
+}
