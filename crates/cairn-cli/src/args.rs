@@ -259,6 +259,29 @@ pub enum StackCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print the stack's whole state as versioned JSON (secrets stay
+    /// encrypted), for `stack import`.
+    Export(RunArgs),
+    /// Replace the stack's local state with a `stack export` file; refused
+    /// while the stack records resources, unless `--force`.
+    Import {
+        #[command(flatten)]
+        run: RunArgs,
+        /// The file `cairn stack export` wrote.
+        file: PathBuf,
+    },
+    /// List the stacks (files in `stacks/` and states under the state
+    /// directory) and how many resources each records.
+    Ls {
+        /// Where state lives (default `state/`, or `state/local/` with --local).
+        #[arg(long, env = "CAIRN_STATE_DIR")]
+        state_dir: Option<PathBuf>,
+        /// Look at the state of `--local` runs.
+        #[arg(long)]
+        local: bool,
+    },
+    /// Delete the stack's local state; refused while it records resources.
+    Rm(RunArgs),
 }
 
 #[derive(Subcommand, Debug)]

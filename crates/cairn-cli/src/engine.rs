@@ -35,6 +35,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             crate::commands::state::mv(run, &old, &new).await
         }
         Command::Version => Ok(crate::commands::version::run()),
+        Command::Stack(StackCommand::Export(run)) => crate::commands::stack::export(run).await,
+        Command::Stack(StackCommand::Import { run, file }) => {
+            crate::commands::stack::import(run, &file).await
+        }
+        Command::Stack(StackCommand::Ls { state_dir, local }) => {
+            crate::commands::stack::ls(state_dir, local)
+        }
+        Command::Stack(StackCommand::Rm(run)) => crate::commands::stack::rm(run).await,
         Command::Stack(StackCommand::Output {
             run,
             show_secrets,

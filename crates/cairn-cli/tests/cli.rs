@@ -15,6 +15,7 @@ mod cli {
     mod pty;
     mod reliability;
     mod schema;
+    mod stack_verbs;
     mod state_surgery;
     mod terminal;
     mod warnings;

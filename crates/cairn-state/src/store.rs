@@ -544,6 +544,36 @@ impl StateStore {
         }
     }
 
+    /// Deletes the stack's state (database and snapshot), then releases its
+    /// lock. The caller checks that nothing is recorded; the key file stays.
+    pub fn remove(mut self) -> Result<(), StateError> {
+        self.flush()?;
+        let empty = RawState {
+            keys: None,
+            outputs: None,
+            binding: None,
+            resources: Vec::new(),
+            journal: Vec::new(),
+            next_op_id: 0,
+            source: ReadSource::Database,
+        };
+        let Inner::Writer(w) = std::mem::replace(&mut self.inner, Inner::ReadOnly(empty)) else {
+            return Err(StateError::ReadOnly);
+        };
+        let Writer {
+            db,
+            tree,
+            _lock: lock,
+            ..
+        } = *w;
+        drop(tree);
+        drop(db);
+        std::fs::remove_dir_all(&self.paths.dir)
+            .map_err(|e| StateError::io("removing", &self.paths.dir, e))?;
+        drop(lock);
+        Ok(())
+    }
+
     /// Whether a stack has state under `root`.
     pub fn exists(root: &Path, stack: &str) -> bool {
         StackPaths::new(root, stack)
