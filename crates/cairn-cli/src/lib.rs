@@ -3,6 +3,7 @@
 
 mod args;
 mod backend;
+mod destroy_notes;
 mod commands;
 mod engine;
 mod error;
