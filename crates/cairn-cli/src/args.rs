@@ -140,6 +140,9 @@ pub struct PreviewArgs {
     /// How many resources `--refresh` reads at once.
     #[arg(long, default_value_t = 10)]
     pub parallel: usize,
+    /// Fail (exit 1) if the plan has changes: a drift check for CI.
+    #[arg(long)]
+    pub expect_no_changes: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -149,6 +152,12 @@ pub struct RefreshArgs {
     /// How many resources are read at once.
     #[arg(long, default_value_t = 10)]
     pub parallel: usize,
+    /// Write the drift to state without asking (required when not on a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Show the drift only; state is not written.
+    #[arg(long, conflicts_with = "yes")]
+    pub preview_only: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -171,6 +180,9 @@ pub struct ApplyArgs {
     /// unknown name is an error.
     #[arg(long, value_name = "NAME")]
     pub exclude: Vec<String>,
+    /// Fail (exit 1) without applying if the plan has changes: a drift check for CI.
+    #[arg(long)]
+    pub expect_no_changes: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -258,6 +270,8 @@ pub enum StackCommand {
         /// Print the outputs as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Print only this output's value, raw (strings unquoted; others as JSON).
+        name: Option<String>,
     },
     /// Print the stack's whole state as versioned JSON (secrets stay
     /// encrypted), for `stack import`.

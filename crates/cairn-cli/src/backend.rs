@@ -98,26 +98,37 @@ impl Backend {
         check: Option<&Binding>,
         force: bool,
     ) -> Result<StackState, CliError> {
+        Ok(self
+            .read_opt(stack, check, force)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Like `read`, but `None` for a stack that has no state at all.
+    pub async fn read_opt(
+        &self,
+        stack: &str,
+        check: Option<&Binding>,
+        force: bool,
+    ) -> Result<Option<StackState>, CliError> {
         let store = match self {
             Backend::Local { root } => {
                 match StateStore::open_read_only(root, stack, local_keys(root, stack)?) {
                     Ok(store) => store,
-                    Err(cairn_state::StateError::NoSuchStack { .. }) => {
-                        return Ok(StackState::default())
-                    }
+                    Err(cairn_state::StateError::NoSuchStack { .. }) => return Ok(None),
                     Err(e) => return Err(e.into()),
                 }
             }
             #[cfg(feature = "aws")]
             Backend::S3 { backend, work_root } => match backend.read(stack, work_root).await? {
                 Some(store) => store,
-                None => return Ok(StackState::default()),
+                None => return Ok(None),
             },
         };
         if let Some(current) = check {
             store.check_binding(current, force)?;
         }
-        Ok(store.load()?)
+        Ok(Some(store.load()?))
     }
 }
 

@@ -47,7 +47,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             run,
             show_secrets,
             json,
-        }) => stack_output(run, show_secrets, json).await,
+            name,
+        }) => crate::results::stack_output(run, name, show_secrets, json).await,
         Command::Emulator(cmd) => emulator(cmd).await,
         Command::Verify(args) => verify(args).await,
         Command::Graph(args) => crate::graph::run(args).await,
@@ -253,13 +254,18 @@ pub(crate) async fn open_writer(loaded: &Loaded, run: &RunArgs) -> Result<Writer
 /// Recorded state for read-only commands; a stack never applied has none.
 /// A `--local` reader refuses a state bound elsewhere (unless `--force`).
 pub(crate) async fn read_state(loaded: &Loaded) -> Result<StackState, CliError> {
+    Ok(read_state_opt(loaded).await?.unwrap_or_default())
+}
+
+/// Like `read_state`, but `None` for a stack that has no state.
+pub(crate) async fn read_state_opt(loaded: &Loaded) -> Result<Option<StackState>, CliError> {
     let check = match loaded.endpoint {
         Some(_) => Some(binding(loaded, false).await),
         None => None,
     };
     loaded
         .backend
-        .read(&loaded.spec.name, check.as_ref(), loaded.force)
+        .read_opt(&loaded.spec.name, check.as_ref(), loaded.force)
         .await
 }
 
@@ -390,6 +396,7 @@ async fn preview(args: PreviewArgs) -> Result<ExitCode, CliError> {
         }
         Format::Markdown => print!("{}", render::markdown::plan(&plan, &loaded.warnings)),
     }
+    crate::results::expect_no_changes(args.expect_no_changes, &plan)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -454,6 +461,7 @@ async fn up(args: ApplyArgs) -> Result<ExitCode, CliError> {
         )?;
         emit_warnings(&loaded.warnings, Some(&plan));
         print!("{}", render::text::plan(&plan, render::colour_stdout()));
+        crate::results::expect_no_changes(args.expect_no_changes, &plan)?;
         if !plan.has_changes() {
             if state.outputs != plan.outputs {
                 writer
@@ -462,6 +470,7 @@ async fn up(args: ApplyArgs) -> Result<ExitCode, CliError> {
                     .await
                     .map_err(|e| CliError::Failed(e.to_string()))?;
             }
+            print!("{}", crate::results::outputs_block(&plan.outputs));
             return Ok(ExitCode::SUCCESS);
         }
         let question = format!("Apply these changes ({})?", plan.summary().line());
@@ -469,7 +478,10 @@ async fn up(args: ApplyArgs) -> Result<ExitCode, CliError> {
             eprintln!("cancelled");
             return Ok(ExitCode::from(1));
         }
-        execute(&plan, &loaded, &state, writer, args.parallel).await
+        let code = execute(&plan, &loaded, &state, writer, args.parallel).await?;
+        let outputs = writer.store().load()?.outputs;
+        print!("{}", crate::results::outputs_block(&outputs));
+        Ok(code)
     })
     .await
 }
@@ -482,10 +494,14 @@ async fn destroy(args: ApplyArgs) -> Result<ExitCode, CliError> {
         let mut plan = plan::plan_destroy(&state, &plan_options(&args.target, &args.exclude));
         plan.stack = loaded.spec.name.clone();
         crate::names::refuse_unknown_targets(&plan)?;
-        crate::destroy_notes::explain_imported(&mut plan, &state);
         emit_warnings(&loaded.warnings, Some(&plan));
         print!("{}", render::text::plan(&plan, render::colour_stdout()));
+        crate::results::expect_no_changes(args.expect_no_changes, &plan)?;
+        let whole = !plan.partial;
         if !plan.has_changes() {
+            if whole && !state.outputs.is_empty() {
+                clear_outputs(writer).await?;
+            }
             return Ok(ExitCode::SUCCESS);
         }
         let question = format!("Destroy these resources ({})?", plan.summary().line());
@@ -493,7 +509,12 @@ async fn destroy(args: ApplyArgs) -> Result<ExitCode, CliError> {
             eprintln!("cancelled");
             return Ok(ExitCode::from(1));
         }
-        execute(&plan, &loaded, &state, writer, args.parallel).await
+        let code = execute(&plan, &loaded, &state, writer, args.parallel).await?;
+        // A whole destroy leaves no outputs, even from resources it kept.
+        if whole && code == ExitCode::SUCCESS {
+            clear_outputs(writer).await?;
+        }
+        Ok(code)
     })
     .await?;
     if args.run.select.local && code == ExitCode::SUCCESS {
@@ -502,10 +523,22 @@ async fn destroy(args: ApplyArgs) -> Result<ExitCode, CliError> {
     Ok(code)
 }
 
+async fn clear_outputs(writer: &Writer) -> Result<(), CliError> {
+    writer
+        .sink()
+        .set_outputs(&cairn_core::Map::new())
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    writer.sync().await
+}
+
 async fn refresh(args: RefreshArgs) -> Result<ExitCode, CliError> {
-    let parallel = args.parallel;
+    let (parallel, yes, preview_only) = (args.parallel, args.yes, args.preview_only);
     let args = args.run;
     let loaded = load(&args.select).await?;
+    if preview_only {
+        return crate::results::refresh_preview(&loaded, parallel).await;
+    }
     let writer = open_writer(&loaded, &args).await?;
     with_writer(writer, async |writer: &Writer| {
         let state = recover(writer, &loaded.registry, &loaded.spec.name).await?;
@@ -513,6 +546,17 @@ async fn refresh(args: RefreshArgs) -> Result<ExitCode, CliError> {
             cairn_core::drift::refresh_with(&state, &loaded.registry, &loaded.spec.name, parallel)
                 .await?;
         print!("{}", render::text::drift(&drift));
+        if drift.is_empty() && refreshed == state {
+            println!(
+                "refresh: no drift; state already records what the cloud has (nothing was written)"
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        let question = format!("Record this drift ({} resource(s)) in state?", drift.len());
+        if !confirm(yes, &question)? {
+            eprintln!("cancelled");
+            return Ok(ExitCode::from(1));
+        }
         writer.replace_all(&refreshed)?;
         writer.sync().await?;
         println!(
@@ -569,7 +613,9 @@ async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
 
 async fn state_list(args: RunArgs) -> Result<ExitCode, CliError> {
     let loaded = load(&args.select).await?;
-    let state = read_state(&loaded).await?;
+    let Some(state) = read_state_opt(&loaded).await? else {
+        return Err(crate::results::no_state(&loaded));
+    };
     for (name, rs) in &state.resources {
         let flags = [(rs.protect, "protected"), (rs.imported, "imported")]
             .iter()
@@ -669,35 +715,6 @@ async fn state_migrate(run: RunArgs, to: &str) -> Result<ExitCode, CliError> {
     println!(
         "the source is left as it was; use `--backend {to}` from now on, and delete the old state once satisfied"
     );
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn stack_output(args: RunArgs, show_secrets: bool, json: bool) -> Result<ExitCode, CliError> {
-    let loaded = load(&args.select).await?;
-    let state = read_state(&loaded).await?;
-    let shown = |v: &Value| {
-        if show_secrets {
-            v.to_plain_json()
-        } else {
-            v.to_masked_json()
-        }
-    };
-    if json {
-        let doc: serde_json::Map<String, serde_json::Value> = state
-            .outputs
-            .iter()
-            .map(|(k, v)| (k.clone(), shown(v)))
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-    } else {
-        for (k, v) in &state.outputs {
-            let text = match shown(v) {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            };
-            println!("{k}\t{text}");
-        }
-    }
     Ok(ExitCode::SUCCESS)
 }
 

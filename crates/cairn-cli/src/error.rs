@@ -43,6 +43,28 @@ pub enum CliError {
     #[error("{0}")]
     #[diagnostic(code(cairn::cli::failed))]
     Failed(String),
+
+    #[error("stack `{stack}` has no state in {location}")]
+    #[diagnostic(
+        code(cairn::cli::no_state),
+        help("it was never applied here: check --stack, --backend and --local, or run `cairn up`")
+    )]
+    NoState { stack: String, location: String },
+
+    #[error("{0}")]
+    #[diagnostic(
+        code(cairn::cli::changes),
+        help("--expect-no-changes fails when the plan has changes; drop it to apply them")
+    )]
+    ChangesExpectedNone(String),
+
+    #[error("stack `{stack}` has no output `{name}`")]
+    #[diagnostic(code(cairn::cli::unknown_output), help("{help}"))]
+    UnknownOutput {
+        stack: String,
+        name: String,
+        help: String,
+    },
 }
 
 impl CliError {

@@ -14,6 +14,7 @@ mod names;
 mod progress;
 mod prompt;
 mod render;
+mod results;
 
 pub use args::Cli;
 pub use error::CliError;

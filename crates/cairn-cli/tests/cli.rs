@@ -14,6 +14,7 @@ mod cli {
     mod plan_json;
     mod pty;
     mod reliability;
+    mod results;
     mod schema;
     mod stack_verbs;
     mod state_surgery;
