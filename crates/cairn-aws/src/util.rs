@@ -555,3 +555,85 @@ pub(crate) fn disallowed_chars(s: &str, allowed: impl Fn(char) -> bool) -> Optio
             .join(", ")
     })
 }
+
+/// How long a new object may stay invisible (Terraform's IAM/KMS/EC2
+/// `propagationTimeout` is 2 minutes).
+pub(crate) const PROPAGATION: std::time::Duration = std::time::Duration::from_secs(120);
+
+fn recent() -> &'static std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>> {
+    static RECENT: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    > = std::sync::OnceLock::new();
+    RECENT.get_or_init(Default::default)
+}
+
+/// Notes that this process just created `id`, so a not-found read of it
+/// within [`PROPAGATION`] is retried rather than taken as gone.
+pub(crate) fn note_created(id: &str) {
+    if let Ok(mut m) = recent().lock() {
+        let now = std::time::Instant::now();
+        m.retain(|_, t| now.duration_since(*t) < PROPAGATION);
+        m.insert(id.to_string(), now);
+    }
+}
+
+/// Whether `id` was created by this process within [`PROPAGATION`].
+pub(crate) fn recently_created(id: &str) -> bool {
+    recent()
+        .lock()
+        .ok()
+        .and_then(|m| m.get(id).map(|t| t.elapsed() < PROPAGATION))
+        .unwrap_or(false)
+}
+
+/// Runs `call` again while it fails with a not-found code, for at most
+/// `bound` (a new object not yet visible everywhere); other results return
+/// at once.
+pub(crate) async fn retry_not_found<T, F, Fut>(
+    ctx: &CallContext,
+    bound: std::time::Duration,
+    mut call: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let start = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(100);
+    loop {
+        match call().await {
+            Err(ProviderError::Api { ref code, .. })
+                if is_not_found_code(code) && start.elapsed() + delay < bound =>
+            {
+                ctx.report("waiting for a new object to become visible");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(2));
+            }
+            r => return r,
+        }
+    }
+}
+
+/// Like [`retry_not_found`] for a lookup that answers `None` when not found:
+/// retried only while `id` is one this process just created.
+pub(crate) async fn read_after_create<T, F, Fut>(
+    ctx: &CallContext,
+    id: &str,
+    mut call: F,
+) -> Result<Option<T>, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, ProviderError>>,
+{
+    let mut delay = std::time::Duration::from_millis(100);
+    loop {
+        match call().await? {
+            None if recently_created(id) => {
+                ctx.report("waiting for a new object to become visible");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(2));
+            }
+            r => return Ok(r),
+        }
+    }
+}

@@ -1104,7 +1104,6 @@ async fn elasticache_tls_goes_on_in_place_and_auth_off_is_seen() {
     let seen = p.read(&ctx, &id, &auth).await.unwrap().unwrap();
     assert_eq!(s(&seen.inputs, "transitEncryptionMode"), "preferred");
 }
-}
 
 #[tokio::test]
 async fn elasticache_cluster_mode_and_engine_change_in_place() {
@@ -1164,4 +1163,57 @@ async fn elasticache_cluster_mode_and_engine_change_in_place() {
             .collect::<Vec<_>>(),
         ["clusterMode"]
     );
+}
+
+/// Eventual consistency: with the emulator hiding every new key, alias and
+/// policy for 1.5 s (as AWS may), the follow-up calls and reads right after
+/// a create wait for it instead of failing or reading it as gone.
+#[tokio::test]
+async fn new_objects_not_yet_visible_are_waited_for() {
+    let env = setup().await;
+    env._emulator.set_hide_new_ms(1500).await.unwrap();
+    // The knob: a new key is not found at first.
+    let kms = aws_sdk_kms::Client::new(&env.sdk_config().await);
+    let raw = kms.create_key().send().await.unwrap();
+    let raw_id = raw.key_metadata().unwrap().key_id().to_string();
+    let err = kms.describe_key().key_id(&raw_id).send().await.unwrap_err();
+    assert_eq!(
+        aws_sdk_kms::error::ProvideErrorMetadata::code(&err),
+        Some("NotFoundException"),
+        "{err:?}"
+    );
+
+    // EnableKeyRotation right after CreateKey.
+    let kp = env.p("aws:kms:Key");
+    let kin = map(serde_json::json!({"description": "hidden", "enableKeyRotation": true}));
+    let key = kp
+        .create(&env.ctx("k"), &kin)
+        .await
+        .expect("create key with rotation");
+    // DescribeKey right after.
+    let seen = kp.read(&env.ctx("k"), &key.id, &kin).await.unwrap();
+    assert!(seen.is_some(), "a new key read as gone");
+
+    // CreateAlias on a key created a moment ago.
+    let key2 = kp
+        .create(&env.ctx("k2"), &map(serde_json::json!({})))
+        .await
+        .unwrap();
+    let ap = env.p("aws:kms:Alias");
+    let ain = map(
+        serde_json::json!({"name": format!("alias/hidden-{}", env.tag), "targetKeyId": key2.id}),
+    );
+    ap.create(&env.ctx("a"), &ain)
+        .await
+        .expect("alias on a key not yet visible");
+
+    // GetPolicy right after CreatePolicy.
+    let pp = env.p("aws:iam:Policy");
+    let pin = map(serde_json::json!({
+        "name": format!("hidden-{}", env.tag),
+        "policy": r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/k"}]}"#
+    }));
+    let pol = pp.create(&env.ctx("p"), &pin).await.expect("create policy");
+    let seen = pp.read(&env.ctx("p"), &pol.id, &pin).await.unwrap();
+    assert!(seen.is_some(), "a new policy read as gone");
 }

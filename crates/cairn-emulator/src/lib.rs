@@ -421,6 +421,18 @@ impl Emulator {
         Ok(())
     }
 
+    /// Eventual consistency: a KMS key or alias, IAM policy or security group
+    /// created from now on answers not-found for `ms` after its create
+    /// (0 turns it off). Also `CAIRN_EMULATOR_HIDE_NEW_MS` at start.
+    pub async fn set_hide_new_ms(&self, ms: u64) -> Result<(), EmulatorError> {
+        let body = serde_json::json!({ "hide_new_ms": ms })
+            .to_string()
+            .into_bytes();
+        let _: (u16, Option<serde_json::Value>) =
+            self.get_json("POST", "/_cairn/config".into(), body).await?;
+        Ok(())
+    }
+
     /// Turn twin mode on/off at runtime (applies to groups that become available later).
     pub async fn set_twin(&self, on: bool) -> Result<(), EmulatorError> {
         if on {

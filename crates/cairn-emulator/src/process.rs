@@ -26,6 +26,7 @@ const INHERITED: &[&str] = &[
     "TMPDIR",
     "CAIRN_REDIS_SERVER",
     "CAIRN_EMULATOR_LATENCY_MS",
+    "CAIRN_EMULATOR_HIDE_NEW_MS",
 ];
 
 /// Start `python -m cairn_moto` in its own process group (pgid == pid), output appended

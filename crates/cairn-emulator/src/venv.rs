@@ -26,6 +26,10 @@ const PY_FILES: &[(&str, &str)] = &[
         include_str!("../python/cairn_moto/__main__.py"),
     ),
     (
+        "consistency.py",
+        include_str!("../python/cairn_moto/consistency.py"),
+    ),
+    (
         "elasticache_ext.py",
         include_str!("../python/cairn_moto/elasticache_ext.py"),
     ),

@@ -448,6 +448,7 @@ impl ResourceProvider for PolicyProvider {
         let p = out
             .policy()
             .ok_or_else(|| missing(&resource, "iam:CreatePolicy", "policy"))?;
+        crate::util::note_created(p.arn().unwrap_or_default());
         Ok(Created {
             id: p.arn().unwrap_or_default().to_string(),
             outputs: outputs(p),
@@ -461,7 +462,8 @@ impl ResourceProvider for PolicyProvider {
         inputs: &Map,
     ) -> Result<Option<Observed>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let Some(p) = self.get(&resource, id).await? else {
+        let found = crate::util::read_after_create(ctx, id, || self.get(&resource, id)).await?;
+        let Some(p) = found else {
             return Ok(None);
         };
         let mut obs = Map::new();

@@ -193,15 +193,32 @@ impl ResourceProvider for AliasProvider {
             .ok_or_else(|| ProviderError::invalid(&resource, "name is required"))?;
         let target = get_str(inputs, "targetKeyId").unwrap_or_default();
         let sdk = self.clients.get().await?;
-        match sdk
-            .kms
-            .create_alias()
-            .alias_name(name)
-            .target_key_id(target)
-            .send()
-            .await
-        {
-            Ok(_) => {}
+        // A key created just before may not be visible yet: NotFoundException
+        // is retried for a bounded time.
+        let start = std::time::Instant::now();
+        let mut delay = std::time::Duration::from_millis(100);
+        let res = loop {
+            let res = sdk
+                .kms
+                .create_alias()
+                .alias_name(name)
+                .target_key_id(target)
+                .send()
+                .await;
+            match res {
+                Err(e)
+                    if crate::util::is_not_found(&e)
+                        && start.elapsed() + delay < crate::util::PROPAGATION =>
+                {
+                    ctx.report("waiting for the new key to become visible");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(2));
+                }
+                r => break r,
+            }
+        };
+        match res {
+            Ok(_) => crate::util::note_created(name),
             // Our own earlier attempt whose answer was lost (the SDK retried),
             // or somebody else's alias: adopt it only if it points at our key.
             Err(e) if error_code(&e) == Some("AlreadyExistsException") => {
@@ -245,7 +262,8 @@ impl ResourceProvider for AliasProvider {
         inputs: &Map,
     ) -> Result<Option<Observed>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let Some(a) = self.find(&resource, id).await? else {
+        let found = crate::util::read_after_create(ctx, id, || self.find(&resource, id)).await?;
+        let Some(a) = found else {
             return Ok(None);
         };
         let mut obs = Map::new();

@@ -385,8 +385,13 @@ impl ResourceProvider for KeyProvider {
         };
         let meta = create_or_find(ctx, self.clients.backoff(), attempt, find).await?;
         let meta = &meta;
+        crate::util::note_created(meta.key_id());
         if get_bool(inputs, "enableKeyRotation") == Some(true) {
-            self.set_rotation(&resource, meta.key_id(), true).await?;
+            // A new key may not be visible yet.
+            crate::util::retry_not_found(ctx, crate::util::PROPAGATION, || {
+                self.set_rotation(&resource, meta.key_id(), true)
+            })
+            .await?;
         }
         Ok(Created {
             id: meta.key_id().to_string(),
@@ -401,7 +406,9 @@ impl ResourceProvider for KeyProvider {
         inputs: &Map,
     ) -> Result<Option<Observed>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let Some(meta) = self.describe(&resource, id).await? else {
+        let found =
+            crate::util::read_after_create(ctx, id, || self.describe(&resource, id)).await?;
+        let Some(meta) = found else {
             return Ok(None);
         };
         if gone(&meta) {

@@ -5,7 +5,9 @@ Endpoints (all JSON):
   GET  /_cairn/calls             -> {"elasticache:CreateReplicationGroup": 1, ...}
   POST /_cairn/calls/reset       -> {}
   GET  /_cairn/config            -> {"delay_ms": N, "twin": bool}
-  POST /_cairn/config            <- {"delay_ms": N, "twin": bool} (both optional)
+  POST /_cairn/config            <- {"delay_ms": N, "twin": bool, "latency_ms": N,
+                                     "hide_new_ms": N} (all optional; hide_new_ms
+                                     hides new keys/aliases/policies/groups, see consistency.py)
   GET  /_cairn/twin/<rg-id>      -> twin description, 404 if none
 """
 
@@ -172,6 +174,10 @@ class CairnMiddleware:
             latency = runtime.latency_seconds()
             if latency > 0:
                 time.sleep(latency)
+            if runtime.CONFIG.get("hide_new_ms"):
+                from . import consistency
+
+                return consistency.wrap(self.app, environ, start_response, key, _read_body(environ))
         return self.app(environ, start_response)
 
     def control(self, environ: dict[str, Any], start_response: Callable[..., Any], path: str) -> Iterable[bytes]:
@@ -194,11 +200,14 @@ class CairnMiddleware:
                         runtime.CONFIG["twin"] = bool(data["twin"])
                     if "latency_ms" in data:
                         runtime.CONFIG["latency_ms"] = max(0, int(data["latency_ms"]))
+                    if "hide_new_ms" in data:
+                        runtime.CONFIG["hide_new_ms"] = max(0, int(data["hide_new_ms"]))
             with runtime.LOCK:
                 cfg = {
                     "delay_ms": runtime.CONFIG["delay_ms"],
                     "twin": runtime.CONFIG["twin"],
                     "latency_ms": runtime.CONFIG["latency_ms"],
+                    "hide_new_ms": runtime.CONFIG["hide_new_ms"],
                 }
             return _json(start_response, "200 OK", cfg)
         if path.startswith("/_cairn/twin/") and method == "GET":

@@ -15,6 +15,8 @@ CONFIG: dict[str, Any] = {
     "state_dir": None,
     # Added to every AWS API call, to stand in for real network latency.
     "latency_ms": int(os.environ.get("CAIRN_EMULATOR_LATENCY_MS", "0") or "0"),
+    # A new KMS key/alias, IAM policy or security group stays invisible this long.
+    "hide_new_ms": int(os.environ.get("CAIRN_EMULATOR_HIDE_NEW_MS", "0") or "0"),
 }
 
 CALLS: collections.Counter[str] = collections.Counter()
