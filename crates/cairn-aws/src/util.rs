@@ -493,55 +493,6 @@ pub(crate) async fn elasticache_tags(
         .collect())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("%7B%22a%22%3A1%7D"), "{\"a\":1}");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("a%2"), "a%2");
-        assert_eq!(percent_decode("%zz"), "%zz");
-    }
-
-    #[test]
-    fn tokens_are_stable_and_distinct() {
-        let a = stable_token(&["s/x", "v1"]);
-        assert_eq!(a, stable_token(&["s/x", "v1"]));
-        assert_ne!(a, stable_token(&["s/x", "v2"]));
-        assert_ne!(stable_token(&["ab", "c"]), stable_token(&["a", "bc"]));
-        assert_eq!(a.len(), 36);
-        assert!(!a.contains("v1"));
-    }
-
-    #[test]
-    fn redaction() {
-        assert_eq!(
-            redact("bad token abcdef!", &["abcdef"]),
-            "bad token [secret]!"
-        );
-        assert_eq!(redact("x", &[""]), "x");
-    }
-
-    #[test]
-    fn ordering_follows_desired() {
-        let o = order_like(&["b", "c", "a"], &["a", "b"]);
-        assert_eq!(o, vec!["a", "b", "c"]);
-    }
-
-    #[test]
-    fn tag_diffs() {
-        let old: BTreeMap<_, _> =
-            [("a".to_string(), "1".to_string()), ("b".into(), "2".into())].into();
-        let new: BTreeMap<_, _> =
-            [("a".to_string(), "1".to_string()), ("c".into(), "3".into())].into();
-        let (set, removed) = tag_diff(&old, &new);
-        assert_eq!(set.keys().collect::<Vec<_>>(), vec!["c"]);
-        assert_eq!(removed, vec!["b".to_string()]);
-    }
-}
-
 /// The distinct characters of `s` that `allowed` rejects, quoted for a
 /// diagnostic (`' '`, `'#'`), or `None` when every character is allowed.
 pub(crate) fn disallowed_chars(s: &str, allowed: impl Fn(char) -> bool) -> Option<String> {
@@ -635,5 +586,54 @@ where
             }
             r => return Ok(r),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("%7B%22a%22%3A1%7D"), "{\"a\":1}");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn tokens_are_stable_and_distinct() {
+        let a = stable_token(&["s/x", "v1"]);
+        assert_eq!(a, stable_token(&["s/x", "v1"]));
+        assert_ne!(a, stable_token(&["s/x", "v2"]));
+        assert_ne!(stable_token(&["ab", "c"]), stable_token(&["a", "bc"]));
+        assert_eq!(a.len(), 36);
+        assert!(!a.contains("v1"));
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(
+            redact("bad token abcdef!", &["abcdef"]),
+            "bad token [secret]!"
+        );
+        assert_eq!(redact("x", &[""]), "x");
+    }
+
+    #[test]
+    fn ordering_follows_desired() {
+        let o = order_like(&["b", "c", "a"], &["a", "b"]);
+        assert_eq!(o, vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn tag_diffs() {
+        let old: BTreeMap<_, _> =
+            [("a".to_string(), "1".to_string()), ("b".into(), "2".into())].into();
+        let new: BTreeMap<_, _> =
+            [("a".to_string(), "1".to_string()), ("c".into(), "3".into())].into();
+        let (set, removed) = tag_diff(&old, &new);
+        assert_eq!(set.keys().collect::<Vec<_>>(), vec!["c"]);
+        assert_eq!(removed, vec!["b".to_string()]);
     }
 }
