@@ -138,8 +138,10 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
     let path = stack_path(select)?;
     let bytes = read(&path)?;
     let mut overrides = parse_overrides(&select.config)?;
+    let mut fixture = None;
     let endpoint = if select.local {
         let env = local::Local::prepare(&path).await?;
+        fixture = Some(env.fixture.clone());
         for (k, v) in env.config_overrides() {
             // Shown with -v: the ids the emulator's network fixture substitutes.
             tracing::info!(
@@ -176,6 +178,10 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
     });
     let chosen = backend_choice(&path, &bytes, select.backend.as_deref())?;
     let backend = Backend::parse(chosen.as_deref(), &state_root, endpoint.as_deref()).await?;
+    if let Some(fixture) = &fixture {
+        let state = backend.read(&spec.name, None, true).await?;
+        local::check_not_reset(&state, fixture, &spec.name, &state_root)?;
+    }
     Ok(Loaded {
         spec,
         warnings,

@@ -116,3 +116,41 @@ mod tests {
         assert!(!twin_enabled(Some(" 0 ")));
     }
 }
+
+/// The code of a `--local` state written against an emulator that has
+/// since restarted (moto keeps everything in memory).
+pub const EMULATOR_RESET_CODE: &str = "cairn::local::emulator_reset";
+
+/// A `--local` state records the fixture's security group by id; a
+/// restarted emulator seeds a new one. Then every resource in the state is
+/// gone from the emulator: say so and offer the clean path, instead of a
+/// plan that would replace the protected, imported group.
+pub fn check_not_reset(
+    state: &cairn_core::state::StackState,
+    fixture: &NetworkFixture,
+    stack: &str,
+    state_root: &Path,
+) -> Result<(), CliError> {
+    let stale = state.resources.values().find(|r| {
+        r.imported && r.type_token == "aws:ec2:SecurityGroup" && r.id != fixture.security_group_id
+    });
+    let Some(old) = stale else { return Ok(()) };
+    let problem = cairn_core::diag::Problem::error(
+        EMULATOR_RESET_CODE,
+        format!(
+            "the emulator was reset since `{stack}`'s local state was written: it records security group {} (`{}`), the emulator now has {}; the {} resource(s) in this state no longer exist there",
+            old.id,
+            old.name,
+            fixture.security_group_id,
+            state.resources.len()
+        ),
+    )
+    .help(format!(
+        "start clean: delete {} and run again (local state only describes the emulator)",
+        state_root.join(stack).display()
+    ));
+    Err(CliError::Invalid(cairn_core::diag::Problems {
+        file: None,
+        problems: vec![problem],
+    }))
+}

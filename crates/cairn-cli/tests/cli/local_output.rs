@@ -65,3 +65,48 @@ fn the_emulator_files_go_to_one_place() {
     );
     run("stop").ok();
 }
+
+/// After an emulator restart (moto keeps nothing) a `--local` run says the
+/// emulator was reset and how to start clean, instead of planning to
+/// replace the protected security group it imported from the old fixture.
+#[test]
+fn a_run_after_an_emulator_restart_says_it_was_reset() {
+    let (sb, port, emulator) = start_private_emulator(Sandbox::new(), 0);
+    let _stop = StopEmulator(emulator.clone());
+    let shown = sb.run(&["preview", "-v", "--local", "--stack", "dev"]).ok();
+    let sg = shown
+        .stderr
+        .split("\"securityGroupId\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no securityGroupId in:\n{}", shown.stderr))
+        .to_string();
+    sb.run(&[
+        "import",
+        "--local",
+        "--stack",
+        "dev",
+        "aws:ec2:SecurityGroup",
+        "redisSecurityGroup",
+        &sg,
+    ])
+    .ok();
+    cairn_emulator::daemon_stop(&emulator).expect("stop the emulator");
+    cairn_emulator::daemon_start(&cairn_emulator::EmulatorConfig {
+        port,
+        state_dir: emulator.clone(),
+        delay_ms: 0,
+        twin: false,
+    })
+    .expect("restart the emulator");
+    let run = sb.run(&["preview", "--local", "--stack", "dev"]);
+    assert_eq!(run.code, Some(2), "{}", run.all());
+    assert!(
+        run.stderr.contains("cairn::local::emulator_reset")
+            && run.stderr.contains("the emulator was reset")
+            && run.stderr.contains("start clean"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("would be replaced"), "{}", run.stderr);
+}
