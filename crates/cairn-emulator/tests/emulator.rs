@@ -629,7 +629,8 @@ async fn parameter_groups_replication_group_lifecycle_and_call_counts() {
         tags(&clusters, "ReplicationGroupId"),
         vec!["orders-cache"; 4]
     );
-    assert_eq!(tags(&clusters, "EngineVersion"), vec!["7.1"; 4]);
+    // AWS reports the full version.
+    assert_eq!(tags(&clusters, "EngineVersion"), vec!["7.1.0"; 4]);
     assert_eq!(tags(&clusters, "Engine"), vec!["redis"; 4]);
     assert_eq!(tags(&clusters, "CacheNodeType"), vec!["cache.t4g.small"; 4]);
     assert!(clusters.contains(&format!("<SecurityGroupId>{sg_id}</SecurityGroupId>")));
