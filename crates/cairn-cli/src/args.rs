@@ -296,6 +296,15 @@ pub enum StackCommand {
     },
     /// Delete the stack's local state; refused while it records resources.
     Rm(RunArgs),
+    /// Each run that changed the stack (up, destroy, refresh, import):
+    /// when, who, the command and the summary. Local backend only.
+    History {
+        #[command(flatten)]
+        run: RunArgs,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

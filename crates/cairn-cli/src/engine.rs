@@ -43,6 +43,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             crate::commands::stack::ls(state_dir, local)
         }
         Command::Stack(StackCommand::Rm(run)) => crate::commands::stack::rm(run).await,
+        Command::Stack(StackCommand::History { run, json }) => {
+            crate::commands::history::show(run, json).await
+        }
         Command::Stack(StackCommand::Output {
             run,
             show_secrets,
@@ -426,6 +429,7 @@ async fn execute(
     writer: &Writer,
     parallel: usize,
 ) -> Result<ExitCode, CliError> {
+    let started = cairn_state::history::now();
     let display = progress::Display::new(plan);
     let options = ExecOptions::new(&loaded.spec.name)
         .with_parallel(parallel.max(1))
@@ -447,6 +451,7 @@ async fn execute(
     .await;
     writer.sync().await?;
     display.finish(&report);
+    crate::commands::history::record(writer, started, report.ok(), &plan.summary().line());
     if report.ok() {
         Ok(ExitCode::SUCCESS)
     } else {
@@ -565,6 +570,8 @@ async fn refresh(args: RefreshArgs) -> Result<ExitCode, CliError> {
         }
         writer.replace_all(&refreshed)?;
         writer.sync().await?;
+        let drifted = format!("refresh: {} resource(s) drifted", drift.len());
+        crate::commands::history::record(writer, cairn_state::history::now(), true, &drifted);
         println!(
             "refresh: {} resource(s) drifted; state now records what the cloud has",
             drift.len()
@@ -606,6 +613,8 @@ async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
         let mut state = recover(writer, &loaded.registry, &loaded.spec.name).await?;
         state.resources.insert(args.name.clone(), rs.clone());
         writer.replace_all(&state)?;
+        let what = format!("import: {} as {}", args.type_token, args.name);
+        crate::commands::history::record(writer, cairn_state::history::now(), true, &what);
         writer.sync().await
     })
     .await?;

@@ -13,6 +13,7 @@
 //!   <stack>/                  0700
 //!     db/                     sled database (all files chmod 0600 after open/flush)
 //!     snapshot.json           export for read-only opens (0600, tmp+rename)
+//!     history.jsonl           one line per run, for `stack history` (0600)
 //! ```
 //!
 //! The sled database has one tree, `stack`, whose keys are prefixed by
@@ -98,6 +99,7 @@ mod commit;
 pub mod dto;
 mod error;
 mod fsutil;
+pub mod history;
 pub mod keys;
 mod lock;
 mod snapshot;

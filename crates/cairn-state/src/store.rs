@@ -574,6 +574,15 @@ impl StateStore {
         Ok(())
     }
 
+    /// Appends a run to the stack's history (see [`crate::history`]).
+    pub fn append_history(
+        &self,
+        record: &crate::history::HistoryRecordV1,
+    ) -> Result<(), StateError> {
+        self.writer()?;
+        crate::history::append(&self.paths, record)
+    }
+
     /// Whether a stack has state under `root`.
     pub fn exists(root: &Path, stack: &str) -> bool {
         StackPaths::new(root, stack)

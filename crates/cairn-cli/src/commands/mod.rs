@@ -3,3 +3,4 @@
 pub mod state;
 pub mod version;
 pub mod stack;
+pub mod history;

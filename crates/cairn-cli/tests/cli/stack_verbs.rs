@@ -113,7 +113,9 @@ fn stack_rm_refuses_while_resources_remain_and_ls_lists() {
         ls.stdout
     );
     assert!(
-        ls.stdout.lines().any(|l| l == "redis-dev\tno state\tstacks/dev.yaml"),
+        ls.stdout
+            .lines()
+            .any(|l| l == "redis-dev\tno state\tstacks/dev.yaml"),
         "{}",
         ls.stdout
     );
@@ -140,4 +142,62 @@ fn stack_rm_refuses_while_resources_remain_and_ls_lists() {
         "a removed stack is not listed:\n{}",
         ls.stdout
     );
+}
+
+#[test]
+fn stack_history_records_each_changing_run() {
+    let sb = Sandbox::new().with_env("USER", "history-tester");
+    let empty = sb.run(&["stack", "history", "--stack-file", STACK]).ok();
+    assert!(empty.stdout.is_empty(), "{}", empty.stdout);
+    sb.run(&["up", "--yes", "--stack-file", STACK]).ok();
+    sb.run(&[
+        "up",
+        "--yes",
+        "--stack-file",
+        STACK,
+        "--config",
+        "greeting=hi",
+    ])
+    .ok();
+    sb.run(&["refresh", "--yes", "--stack-file", STACK]).ok();
+    sb.run(&["destroy", "--yes", "--stack-file", STACK]).ok();
+    let run = sb
+        .run(&["stack", "history", "--json", "--stack-file", STACK])
+        .ok();
+    let records: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("history line"))
+        .collect();
+    let commands: Vec<&str> = records
+        .iter()
+        .map(|r| r["command"].as_str().unwrap_or_default())
+        .collect();
+    // The no-change refresh writes nothing, so it is not recorded.
+    assert_eq!(records.len(), 3, "{}", run.stdout);
+    assert!(commands[0].contains(" up --yes"), "{commands:?}");
+    assert!(commands[2].contains(" destroy --yes"), "{commands:?}");
+    for r in &records {
+        assert_eq!(r["user"], "history-tester", "{r}");
+        assert_eq!(r["result"], "succeeded", "{r}");
+        assert!(
+            r["started_at"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{r}"
+        );
+    }
+    assert!(
+        records[0]["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("+5 "),
+        "{}",
+        records[0]
+    );
+    assert!(
+        !commands[1].contains("greeting=hi"),
+        "--config values are redacted: {}",
+        commands[1]
+    );
+    let text = sb.run(&["stack", "history", "--stack-file", STACK]).ok();
+    assert_eq!(text.stdout.lines().count(), 3, "{}", text.stdout);
 }
