@@ -102,21 +102,6 @@ pub fn describe(status: &DaemonStatus) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::twin_enabled;
-
-    #[test]
-    fn twin_is_on_unless_switched_off_with_zero() {
-        assert!(twin_enabled(None));
-        assert!(twin_enabled(Some("1")));
-        assert!(twin_enabled(Some("")));
-        assert!(twin_enabled(Some("false")));
-        assert!(!twin_enabled(Some("0")));
-        assert!(!twin_enabled(Some(" 0 ")));
-    }
-}
-
 /// The code of a `--local` state written against an emulator that has
 /// since restarted (moto keeps everything in memory).
 pub const EMULATOR_RESET_CODE: &str = "cairn::local::emulator_reset";
@@ -153,4 +138,19 @@ pub fn check_not_reset(
         file: None,
         problems: vec![problem],
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::twin_enabled;
+
+    #[test]
+    fn twin_is_on_unless_switched_off_with_zero() {
+        assert!(twin_enabled(None));
+        assert!(twin_enabled(Some("1")));
+        assert!(twin_enabled(Some("")));
+        assert!(twin_enabled(Some("false")));
+        assert!(!twin_enabled(Some("0")));
+        assert!(!twin_enabled(Some(" 0 ")));
+    }
 }
