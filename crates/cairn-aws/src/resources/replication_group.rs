@@ -48,6 +48,7 @@ pub mod rules {
     pub const SNAPSHOT_WINDOW: &str = "aws::elasticache::snapshot-window";
     pub const NODE_COUNT_INPUTS: &str = "aws::elasticache::node-count-inputs";
     pub const NODE_LIMIT: &str = "aws::elasticache::node-limit";
+    pub const TLS_MODE: &str = "aws::elasticache::transit-encryption-mode";
 }
 
 /// Nodes per cluster-mode-enabled group: AWS's default quota, and the most
@@ -610,6 +611,18 @@ fn check_inputs(inputs: &Map) -> Vec<CheckFailure> {
     }
     for k in ["parameterGroupName", "subnetGroupName"] {
         out.extend(lower_case_name_warning(inputs, k));
+    }
+    if inputs.contains_key("transitEncryptionMode")
+        && false_or_missing(inputs, "transitEncryptionEnabled")
+    {
+        out.push(
+            CheckFailure::error(
+                rules::TLS_MODE,
+                key("transitEncryptionMode"),
+                "transitEncryptionMode applies only with transitEncryptionEnabled: true",
+            )
+            .with_help("set transitEncryptionEnabled: true, or remove transitEncryptionMode"),
+        );
     }
     check_windows(inputs, &mut out);
     check_node_counts(inputs, &mut out);
@@ -2025,6 +2038,16 @@ mod tests {
             )),
             one(rules::SNAPSHOT_WINDOW, "snapshotWindow")
         );
+    }
+
+    #[test]
+    fn tls_mode_needs_tls() {
+        let v = with(
+            serde_json::json!({"transitEncryptionEnabled": false, "authToken": null, "transitEncryptionMode": "preferred"}),
+        );
+        assert_eq!(fails(v), one(rules::TLS_MODE, "transitEncryptionMode"));
+        let v = with(serde_json::json!({"transitEncryptionMode": "preferred"}));
+        assert_eq!(fails(v), vec![]);
     }
 
     #[test]
