@@ -1217,3 +1217,199 @@ async fn new_objects_not_yet_visible_are_waited_for() {
     let seen = pp.read(&env.ctx("p"), &pol.id, &pin).await.unwrap();
     assert!(seen.is_some(), "a new policy read as gone");
 }
+
+/// cairn type → CloudFormation type; `None`: no CloudFormation counterpart.
+const CFN_TYPES: &[(&str, Option<&str>)] = &[
+    ("aws:kms:Key", Some("AWS::KMS::Key")),
+    ("aws:kms:Alias", Some("AWS::KMS::Alias")),
+    (
+        "aws:secretsmanager:Secret",
+        Some("AWS::SecretsManager::Secret"),
+    ),
+    // A value is a property of AWS::SecretsManager::Secret, not a resource.
+    ("aws:secretsmanager:SecretVersion", None),
+    ("aws:iam:Policy", Some("AWS::IAM::ManagedPolicy")),
+    ("aws:ec2:SecurityGroup", Some("AWS::EC2::SecurityGroup")),
+    (
+        "aws:elasticache:ReplicationGroup",
+        Some("AWS::ElastiCache::ReplicationGroup"),
+    ),
+    (
+        "aws:elasticache:ParameterGroup",
+        Some("AWS::ElastiCache::ParameterGroup"),
+    ),
+    (
+        "aws:elasticache:SubnetGroup",
+        Some("AWS::ElastiCache::SubnetGroup"),
+    ),
+];
+
+/// cairn property → CloudFormation property where not just capitalised.
+const CFN_NAMES: &[(&str, &str, &str)] = &[
+    ("aws:kms:Alias", "name", "AliasName"),
+    ("aws:secretsmanager:Secret", "name", "Name"),
+    ("aws:iam:Policy", "name", "ManagedPolicyName"),
+    ("aws:iam:Policy", "policy", "PolicyDocument"),
+    ("aws:ec2:SecurityGroup", "name", "GroupName"),
+    ("aws:ec2:SecurityGroup", "description", "GroupDescription"),
+    (
+        "aws:elasticache:ReplicationGroup",
+        "description",
+        "ReplicationGroupDescription",
+    ),
+    (
+        "aws:elasticache:ReplicationGroup",
+        "parameterGroupName",
+        "CacheParameterGroupName",
+    ),
+    (
+        "aws:elasticache:ReplicationGroup",
+        "subnetGroupName",
+        "CacheSubnetGroupName",
+    ),
+    (
+        "aws:elasticache:ReplicationGroup",
+        "nodeType",
+        "CacheNodeType",
+    ),
+    (
+        "aws:elasticache:ReplicationGroup",
+        "maintenanceWindow",
+        "PreferredMaintenanceWindow",
+    ),
+    (
+        "aws:elasticache:ReplicationGroup",
+        "snapshotWindow",
+        "SnapshotWindow",
+    ),
+    (
+        "aws:elasticache:ParameterGroup",
+        "name",
+        "CacheParameterGroupName",
+    ),
+    (
+        "aws:elasticache:ParameterGroup",
+        "family",
+        "CacheParameterGroupFamily",
+    ),
+    (
+        "aws:elasticache:SubnetGroup",
+        "name",
+        "CacheSubnetGroupName",
+    ),
+];
+
+/// A cairn property's CloudFormation name.
+fn cfn_name(token: &str, name: &str) -> String {
+    if let Some((_, _, c)) = CFN_NAMES.iter().find(|(t, n, _)| *t == token && *n == name) {
+        return c.to_string();
+    }
+    let mut c = name.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// The reviewed differences: (cairn type, CloudFormation property, why).
+/// "+" before the property: cairn replaces where CloudFormation does not
+/// list it create-only; "-": CloudFormation create-only, cairn in place.
+const CFN_DIFFERENCES: &[(&str, &str, &str)] = &[
+    (
+        "aws:elasticache:ParameterGroup",
+        "+CacheParameterGroupName",
+        "CloudFormation's schema has the name as primary identifier, not create-only; \
+         ElastiCache has no rename call, so a new name is a new group",
+    ),
+    (
+        "aws:elasticache:ParameterGroup",
+        "+Description",
+        "ModifyCacheParameterGroup takes parameters only: no API call changes the \
+         description (Terraform's description is ForceNew too)",
+    ),
+];
+
+/// Every type's replace-on-change properties match the createOnlyProperties
+/// of AWS's CloudFormation schema (from cfn-lint in the emulator's venv),
+/// except the reviewed differences above.
+#[test]
+fn replace_on_change_matches_cloudformation_create_only() {
+    let venv = cairn_emulator::ensure_venv().expect("the emulator's venv (with cfn-lint)");
+    let script = r#"
+import json, os, sys
+import cfnlint.data.schemas as m
+d = os.path.dirname(m.__file__)
+# providers/<region>.json names each type's schema file under resources/.
+with open(os.path.join(d, "providers", "us-east-1.json")) as f:
+    index = json.load(f)
+out = {}
+for t in sys.argv[1:]:
+    with open(os.path.join(d, "resources", index[t] + ".json")) as f:
+        s = json.load(f)
+    out[t] = [p.split("/")[2] for p in s.get("createOnlyProperties", [])]
+print(json.dumps(out))
+"#;
+    let cfn_types: Vec<&str> = CFN_TYPES.iter().filter_map(|(_, c)| *c).collect();
+    let out = std::process::Command::new(venv.join("bin/python"))
+        .arg("-c")
+        .arg(script)
+        .args(&cfn_types)
+        .output()
+        .expect("run the venv's python");
+    assert!(
+        out.status.success(),
+        "reading the CloudFormation schemas failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let create_only: std::collections::BTreeMap<String, Vec<String>> =
+        serde_json::from_slice(&out.stdout).expect("schema JSON");
+    let mut reg = Registry::new();
+    register_with(
+        &mut reg,
+        Arc::new(AwsClients::lazy(Some("http://127.0.0.1:9"))),
+    );
+    let mut tokens: Vec<&str> = reg.tokens().filter(|t| t.starts_with("aws:")).collect();
+    tokens.sort();
+    let mut found = Vec::new();
+    for token in tokens {
+        let cfn = CFN_TYPES
+            .iter()
+            .find(|(t, _)| *t == token)
+            .unwrap_or_else(|| panic!("{token}: add it to CFN_TYPES"))
+            .1;
+        let Some(cfn) = cfn else { continue };
+        let schema = reg.schema(token).unwrap();
+        let ours: std::collections::BTreeSet<String> = schema
+            .properties
+            .iter()
+            .filter(|p| p.replace_on_change)
+            .map(|p| cfn_name(token, &p.name))
+            .collect();
+        // Only what cairn models: a CloudFormation property cairn lacks is not a difference.
+        let modelled: std::collections::BTreeSet<String> = schema
+            .properties
+            .iter()
+            .map(|p| cfn_name(token, &p.name))
+            .collect();
+        let theirs: std::collections::BTreeSet<String> = create_only[cfn]
+            .iter()
+            .filter(|p| modelled.contains(*p))
+            .cloned()
+            .collect();
+        for p in ours.difference(&theirs) {
+            found.push((token.to_string(), format!("+{p}")));
+        }
+        for p in theirs.difference(&ours) {
+            found.push((token.to_string(), format!("-{p}")));
+        }
+    }
+    let reviewed: Vec<(String, String)> = CFN_DIFFERENCES
+        .iter()
+        .map(|(t, p, _)| (t.to_string(), p.to_string()))
+        .collect();
+    let unreviewed: Vec<_> = found.iter().filter(|f| !reviewed.contains(f)).collect();
+    let stale: Vec<_> = reviewed.iter().filter(|r| !found.contains(r)).collect();
+    assert!(
+        unreviewed.is_empty() && stale.is_empty(),
+        "differences from CloudFormation's createOnlyProperties not in CFN_DIFFERENCES: {unreviewed:#?}\nlisted but no longer different: {stale:#?}"
+    );
+}

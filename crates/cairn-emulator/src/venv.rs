@@ -12,7 +12,9 @@ use crate::EmulatorError;
 /// The pinned moto version.
 pub const MOTO_VERSION: &str = "5.2.5";
 /// Everything pip installs into the venv (one requirement per element).
-pub const REQUIREMENTS: &[&str] = &["moto[server]==5.2.5"];
+/// cfn-lint ships AWS's CloudFormation resource schemas, which a cairn-aws
+/// test reads (`createOnlyProperties`) to check the replace-on-change flags.
+pub const REQUIREMENTS: &[&str] = &["moto[server]==5.2.5", "cfn-lint==1.58.0"];
 const MARKER: &str = ".cairn-emulator-requirements";
 
 /// The `cairn_moto` Python package, embedded so the crate works from any install location.
