@@ -1413,3 +1413,24 @@ print(json.dumps(out))
         "differences from CloudFormation's createOnlyProperties not in CFN_DIFFERENCES: {unreviewed:#?}\nlisted but no longer different: {stale:#?}"
     );
 }
+
+/// A secret of another resource scheduled for deletion is refused, naming
+/// the owner its cairn:urn tag names.
+#[tokio::test]
+async fn scheduled_secret_of_another_owner_is_refused_naming_it() {
+    let env = setup().await;
+    let sp = env.p("aws:secretsmanager:Secret");
+    let inputs =
+        map(serde_json::json!({"name": format!("owned-{}", env.tag), "recoveryWindowInDays": 7}));
+    let owner = env.ctx("first");
+    let made = sp.create(&owner, &inputs).await.unwrap();
+    sp.delete(&owner, &made.id, &inputs, &made.outputs)
+        .await
+        .unwrap();
+    let err = sp
+        .create(&env.ctx("second"), &inputs)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&format!("cairn:urn={}", owner.urn)), "{err}");
+}

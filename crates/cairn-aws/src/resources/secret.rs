@@ -170,19 +170,24 @@ impl SecretProvider {
         inputs: &Map,
         name: &str,
     ) -> Result<Created, ProviderError> {
-        let ours = self.describe(resource, name).await?.is_some_and(|d| {
+        let owner = self.describe(resource, name).await?.and_then(|d| {
             d.tags()
                 .iter()
-                .any(|t| t.key() == Some(URN_TAG) && t.value() == Some(ctx.urn.as_str()))
+                .find(|t| t.key() == Some(URN_TAG))
+                .and_then(|t| t.value().map(str::to_string))
         });
-        if !ours {
+        if owner.as_deref() != Some(ctx.urn.as_str()) {
+            let carries = match &owner {
+                Some(o) => format!("it carries {URN_TAG}={o}"),
+                None => format!("it has no {URN_TAG} tag"),
+            };
             return Err(api_failure(
                 resource,
                 "secretsmanager:CreateSecret",
                 "ResourceExistsException",
                 format!(
                     "the secret {name} is scheduled for deletion and was not made by this \
-                     resource (it lacks the tag {URN_TAG}={}): choose another name, or restore \
+                     resource ({carries}, not {URN_TAG}={}): choose another name, or restore \
                      and import it",
                     ctx.urn
                 ),
