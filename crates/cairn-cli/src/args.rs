@@ -140,6 +140,9 @@ pub struct PreviewArgs {
     /// How many resources `--refresh` reads at once.
     #[arg(long, default_value_t = 10)]
     pub parallel: usize,
+    /// Save the plan to FILE (no secrets in it) for `cairn up --plan FILE`.
+    #[arg(long, value_name = "FILE", conflicts_with = "refresh")]
+    pub out: Option<std::path::PathBuf>,
     /// Fail (exit 1) if the plan has changes: a drift check for CI.
     #[arg(long)]
     pub expect_no_changes: bool,
@@ -183,6 +186,10 @@ pub struct ApplyArgs {
     /// Fail (exit 1) without applying if the plan has changes: a drift check for CI.
     #[arg(long)]
     pub expect_no_changes: bool,
+    /// `up` only: apply exactly the plan `preview --out FILE` saved; refused
+    /// if the state, the stack source or the config changed since.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

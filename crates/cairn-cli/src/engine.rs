@@ -81,7 +81,7 @@ pub struct Loaded {
     pub force: bool,
 }
 
-fn stack_path(select: &StackSelect) -> Result<PathBuf, CliError> {
+pub(crate) fn stack_path(select: &StackSelect) -> Result<PathBuf, CliError> {
     match (&select.stack, &select.stack_file) {
         (_, Some(path)) => Ok(path.clone()),
         (Some(name), None) => {
@@ -390,6 +390,17 @@ async fn preview(args: PreviewArgs) -> Result<ExitCode, CliError> {
         &plan_options(&args.target, &args.exclude),
     )?;
     plan.drift = drift;
+    if let Some(out) = &args.out {
+        let file = stack_path(&args.run.select)?;
+        let doc =
+            crate::saved_plan::document(&loaded, &file, &args.run.select.config, &state, &plan);
+        crate::saved_plan::write(out, &doc)?;
+        eprintln!(
+            "plan saved to {}; apply it with `cairn up --plan {}`",
+            out.display(),
+            out.display()
+        );
+    }
     let format = if args.json { Format::Json } else { args.format };
     match format {
         Format::Text => {
@@ -460,7 +471,22 @@ async fn execute(
 }
 
 async fn up(args: ApplyArgs) -> Result<ExitCode, CliError> {
+    let saved = match &args.plan {
+        Some(path) => Some((path, crate::saved_plan::read(path)?)),
+        None => None,
+    };
     let loaded = load(&args.run.select).await?;
+    if let Some((path, doc)) = &saved {
+        if doc["stack"] != loaded.spec.name.as_str() {
+            return Err(CliError::StalePlan {
+                path: path.display().to_string(),
+                what: format!(
+                    "it is for stack {}, this run is `{}`",
+                    doc["stack"], loaded.spec.name
+                ),
+            });
+        }
+    }
     let writer = open_writer(&loaded, &args.run).await?;
     with_writer(writer, async |writer: &Writer| {
         let state = recover(writer, &loaded.registry, &loaded.spec.name).await?;
@@ -470,6 +496,12 @@ async fn up(args: ApplyArgs) -> Result<ExitCode, CliError> {
             &loaded.registry,
             &plan_options(&args.target, &args.exclude),
         )?;
+        if let Some((path, doc)) = &saved {
+            let file = stack_path(&args.run.select)?;
+            let now =
+                crate::saved_plan::document(&loaded, &file, &args.run.select.config, &state, &plan);
+            crate::saved_plan::check(path, doc, &now)?;
+        }
         emit_warnings(&loaded.warnings, Some(&plan));
         print!("{}", render::text::plan(&plan, render::colour_stdout()));
         crate::results::expect_no_changes(args.expect_no_changes, &plan)?;
@@ -498,6 +530,11 @@ async fn up(args: ApplyArgs) -> Result<ExitCode, CliError> {
 }
 
 async fn destroy(args: ApplyArgs) -> Result<ExitCode, CliError> {
+    if args.plan.is_some() {
+        return Err(CliError::Usage(
+            "--plan is for `cairn up`; destroy plans are not saved".into(),
+        ));
+    }
     let loaded = load(&args.run.select).await?;
     let writer = open_writer(&loaded, &args.run).await?;
     let code = with_writer(writer, async |writer: &Writer| {

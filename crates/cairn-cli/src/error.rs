@@ -58,6 +58,13 @@ pub enum CliError {
     )]
     ChangesExpectedNone(String),
 
+    #[error("the saved plan {path} is stale: {what}")]
+    #[diagnostic(
+        code(cairn::plan::stale),
+        help("run `cairn preview --out FILE` again, review it, and apply that plan")
+    )]
+    StalePlan { path: String, what: String },
+
     #[error("stack `{stack}` has no output `{name}`")]
     #[diagnostic(code(cairn::cli::unknown_output), help("{help}"))]
     UnknownOutput {

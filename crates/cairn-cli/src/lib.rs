@@ -15,6 +15,7 @@ mod progress;
 mod prompt;
 mod render;
 mod results;
+mod saved_plan;
 
 pub use args::Cli;
 pub use error::CliError;

@@ -15,6 +15,7 @@ mod cli {
     mod pty;
     mod reliability;
     mod results;
+    mod saved_plan;
     mod schema;
     mod stack_verbs;
     mod state_surgery;
