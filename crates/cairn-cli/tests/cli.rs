@@ -12,6 +12,7 @@ mod cli {
     mod names;
     mod offline;
     mod plan_json;
+    mod plan_unknown;
     mod pty;
     mod reliability;
     mod results;

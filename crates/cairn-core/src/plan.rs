@@ -219,11 +219,11 @@ impl Plan {
         self.steps.iter().find(|s| s.name == name)
     }
 
-    /// The stable, documented plan JSON (secrets masked, unknowns shown as
-    /// `(known after apply)`):
+    /// The stable, documented plan JSON (secrets masked, unknowns as the
+    /// marker `{"unknown": true}`):
     ///
     /// ```text
-    /// { "format_version": "1", "stack": "...",
+    /// { "format_version": "2", "stack": "...",
     ///   "summary": {"create","update","replace","delete","same","import"},
     ///   "resource_changes": [ { "name", "type", "action", "replace_paths": ["a.b"],
     ///       "delete_before_replace": bool,
@@ -234,11 +234,9 @@ impl Plan {
     /// `before` is the recorded inputs, `after` the planned inputs.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::json;
-        let masked_map = |m: &Map| Value::Map(m.clone()).to_masked_json();
-        let masked_opt = |v: &Option<Value>| {
-            v.as_ref()
-                .map_or(serde_json::Value::Null, Value::to_masked_json)
-        };
+        let masked_map = |m: &Map| plan_value_json(&Value::Map(m.clone()));
+        let masked_opt =
+            |v: &Option<Value>| v.as_ref().map_or(serde_json::Value::Null, plan_value_json);
         let changes: Vec<serde_json::Value> = self
             .steps
             .iter()
@@ -263,7 +261,7 @@ impl Plan {
             })
             .collect();
         json!({
-            "format_version": "1",
+            "format_version": "2",
             "stack": self.stack,
             "summary": self.summary(),
             "resource_changes": changes,
@@ -271,6 +269,22 @@ impl Plan {
             "partial": self.partial,
             "drift": crate::drift::to_json(&self.drift),
         })
+    }
+}
+
+/// A value in the plan JSON: secrets masked, and an unknown the marker
+/// `{"unknown": true}`, which no string a real value holds can equal.
+fn plan_value_json(v: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::Unknown => serde_json::json!({ "unknown": true }),
+        Value::List(l) => J::Array(l.iter().map(plan_value_json).collect()),
+        Value::Map(m) => J::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), plan_value_json(v)))
+                .collect(),
+        ),
+        other => other.to_masked_json(),
     }
 }
 

@@ -79,7 +79,7 @@ fn preview_json_is_the_documented_schema_and_masks_secrets() {
         ])
         .ok();
     let plan: serde_json::Value = serde_json::from_str(&run.stdout).expect("plan json");
-    assert_eq!(plan["format_version"], "1");
+    assert_eq!(plan["format_version"], "2");
     let changes = plan["resource_changes"]
         .as_array()
         .expect("resource_changes");
