@@ -86,6 +86,8 @@ pub struct ExecOptions {
     pub events: EventSink,
     /// The first journal op id to use: past every id the store has seen.
     pub first_op_id: u64,
+    /// Once set (an interrupt), no new operation starts; those in flight finish.
+    pub cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl ExecOptions {
@@ -96,7 +98,17 @@ impl ExecOptions {
             parallel: 10,
             events: Arc::new(|_| {}),
             first_op_id: 1,
+            cancel: None,
         }
+    }
+    pub fn with_cancel(mut self, cancel: Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
+    fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst))
     }
     pub fn with_first_op_id(mut self, first_op_id: u64) -> Self {
         self.first_op_id = first_op_id.max(1);
@@ -136,13 +148,17 @@ pub struct ApplyReport {
     pub failed: Vec<(String, String)>,
     /// Resources not attempted because a dependency failed.
     pub skipped: Vec<String>,
+    /// Cancelled (`ExecOptions::cancel`) before every operation started.
+    pub interrupted: bool,
+    /// Resources not started because of the cancel.
+    pub not_started: Vec<String>,
     /// The state after the run (what the sink recorded).
     pub state: StackState,
 }
 
 impl ApplyReport {
     pub fn ok(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty()
+        self.failed.is_empty() && self.skipped.is_empty() && !self.interrupted
     }
 }
 
@@ -154,6 +170,8 @@ impl fmt::Debug for ApplyReport {
             .field("succeeded", &self.succeeded)
             .field("failed", &self.failed)
             .field("skipped", &self.skipped)
+            .field("interrupted", &self.interrupted)
+            .field("not_started", &self.not_started)
             .field("resources", &resources)
             .finish()
     }
@@ -1290,8 +1308,10 @@ pub async fn apply(
     };
     let parallel = opts.parallel.max(1);
     let mut inflight: FuturesUnordered<BoxFuture<'_, (usize, OpDone)>> = FuturesUnordered::new();
+    let mut interrupted = false;
     loop {
-        while inflight.len() < parallel {
+        interrupted = interrupted || opts.cancelled();
+        while inflight.len() < parallel && !interrupted {
             let Some(Reverse(op)) = s.ready.pop() else {
                 break;
             };
@@ -1316,9 +1336,23 @@ pub async fn apply(
         }
         match inflight.next().await {
             Some((op, done)) => s.complete(op, done),
-            None if s.ready.is_empty() => break,
+            None if s.ready.is_empty() || interrupted => break,
             None => {}
         }
+    }
+    // Interrupted: what is still pending was not started.
+    let mut not_started = Vec::new();
+    if interrupted {
+        for op in 0..n {
+            if s.status[op] == Status::Pending {
+                s.status[op] = Status::Skipped;
+                let step = s.step(op);
+                if step.action != Action::Same && !not_started.contains(&step.name) {
+                    not_started.push(step.name.clone());
+                }
+            }
+        }
+        interrupted = !not_started.is_empty();
     }
     // Anything still pending could not be ordered (conflicting dependencies).
     for op in 0..n {
@@ -1369,6 +1403,8 @@ pub async fn apply(
         succeeded: s.succeeded,
         failed: s.failed,
         skipped: s.skipped,
+        interrupted,
+        not_started,
         state: s.current,
     }
 }

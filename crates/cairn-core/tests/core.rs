@@ -18,3 +18,5 @@ mod drift;
 mod declare;
 #[path = "core/interp.rs"]
 mod interp;
+#[path = "core/interrupt.rs"]
+mod interrupt;
