@@ -167,6 +167,10 @@ pub struct RefreshArgs {
 pub struct ApplyArgs {
     #[command(flatten)]
     pub run: RunArgs,
+    /// Stream one JSON event per line on stdout instead of the text
+    /// display (see docs/events-json.md); needs `--yes`.
+    #[arg(long)]
+    pub json: bool,
     /// Do not ask for confirmation (required when not on a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,

@@ -21,6 +21,8 @@ use std::process::ExitCode;
 pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Preview(args) => preview(args).await,
+        Command::Up(args) if args.json => crate::commands::events::apply(args, false).await,
+        Command::Destroy(args) if args.json => crate::commands::events::apply(args, true).await,
         Command::Up(args) => up(args).await,
         Command::Destroy(args) => destroy(args).await,
         Command::Refresh(args) => refresh(args).await,

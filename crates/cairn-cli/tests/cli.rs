@@ -6,6 +6,7 @@ mod cli {
     mod backend_s3;
     pub mod common;
     mod corpus;
+    mod events_json;
     mod fault_proxy;
     mod graph;
     mod local_output;

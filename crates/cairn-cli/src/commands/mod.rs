@@ -4,3 +4,4 @@ pub mod state;
 pub mod version;
 pub mod stack;
 pub mod history;
+pub mod events;
