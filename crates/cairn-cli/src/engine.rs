@@ -444,7 +444,9 @@ async fn execute(
 ) -> Result<ExitCode, CliError> {
     let started = cairn_state::history::now();
     let display = progress::Display::new(plan);
+    let interrupts = crate::interrupt::Interrupts::watch();
     let options = ExecOptions::new(&loaded.spec.name)
+        .with_cancel(interrupts.cancel.clone())
         .with_parallel(parallel.max(1))
         .with_events(display.sink())
         .with_first_op_id(writer.store().next_op_id());
@@ -465,6 +467,10 @@ async fn execute(
     writer.sync().await?;
     display.finish(&report);
     crate::commands::history::record(writer, started, report.ok(), &plan.summary().line());
+    if let (true, Some(code)) = (report.interrupted, interrupts.exit_code()) {
+        eprintln!("{}", crate::interrupt::summary(&report));
+        return Ok(ExitCode::from(code));
+    }
     if report.ok() {
         Ok(ExitCode::SUCCESS)
     } else {

@@ -4,6 +4,9 @@
 //! provider call), after the call returns (before the outcome is recorded),
 //! and after the outcome is recorded.
 //!
+//! With `CAIRN_TEST_SLOW_MS=N`, each operation waits N ms after its intent
+//! is recorded: a slow provider call, for the interrupt tests.
+//!
 //! Compiled in only with the `kill-switch` feature, which only test builds
 //! enable; otherwise [`KillSwitch::from_env`] is `None` whatever the
 //! environment says.
@@ -15,17 +18,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct KillSwitch<'a> {
     inner: &'a dyn StateSink,
-    at: u64,
+    at: Option<u64>,
+    slow: Option<std::time::Duration>,
     seen: AtomicU64,
 }
 
 impl<'a> KillSwitch<'a> {
     #[cfg(feature = "kill-switch")]
     pub fn from_env(inner: &'a dyn StateSink) -> Option<Self> {
-        let at = std::env::var("CAIRN_TEST_KILL_AT").ok()?.parse().ok()?;
+        let var = |name: &str| std::env::var(name).ok()?.parse::<u64>().ok();
+        let at = var("CAIRN_TEST_KILL_AT");
+        let slow = var("CAIRN_TEST_SLOW_MS").map(std::time::Duration::from_millis);
+        if at.is_none() && slow.is_none() {
+            return None;
+        }
         Some(KillSwitch {
             inner,
             at,
+            slow,
             seen: AtomicU64::new(0),
         })
     }
@@ -38,7 +48,7 @@ impl<'a> KillSwitch<'a> {
 
     fn point(&self, what: &str) {
         let n = self.seen.fetch_add(1, Ordering::SeqCst) + 1;
-        if n == self.at {
+        if Some(n) == self.at {
             eprintln!("killswitch: SIGKILL at journal point {n} ({what})");
             // SAFETY: raising a signal on our own pid has no memory-safety preconditions.
             unsafe {
@@ -53,6 +63,9 @@ impl StateSink for KillSwitch<'_> {
     async fn begin(&self, intent: &Intent) -> Result<(), StateSinkError> {
         self.inner.begin(intent).await?;
         self.point("intent recorded, before the provider call");
+        if let Some(slow) = self.slow {
+            tokio::time::sleep(slow).await;
+        }
         Ok(())
     }
     async fn finish(

@@ -7,6 +7,7 @@ mod destroy_notes;
 mod commands;
 mod engine;
 mod error;
+mod interrupt;
 mod graph;
 mod killswitch;
 mod local;

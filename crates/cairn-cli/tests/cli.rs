@@ -8,6 +8,7 @@ mod cli {
     mod corpus;
     mod events_json;
     mod fault_proxy;
+    mod interrupt;
     mod graph;
     mod local_output;
     mod names;
