@@ -528,6 +528,13 @@ pub(crate) fn note_created(id: &str) {
     }
 }
 
+/// Forgets `id` (deleted): a not-found read of it is final again.
+pub(crate) fn forget_created(id: &str) {
+    if let Ok(mut m) = recent().lock() {
+        m.remove(id);
+    }
+}
+
 /// Whether `id` was created by this process within [`PROPAGATION`].
 pub(crate) fn recently_created(id: &str) -> bool {
     recent()

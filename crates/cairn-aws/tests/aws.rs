@@ -1434,3 +1434,41 @@ async fn scheduled_secret_of_another_owner_is_refused_naming_it() {
         .to_string();
     assert!(err.contains(&format!("cairn:urn={}", owner.urn)), "{err}");
 }
+
+/// A security group hidden for 1.5 s after its create: its rules are still
+/// applied and it reads back at once.
+#[tokio::test]
+async fn new_security_group_not_yet_visible_is_waited_for() {
+    let env = setup().await;
+    env._emulator.set_hide_new_ms(1500).await.unwrap();
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config().await);
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.1.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let p = env.p("aws:ec2:SecurityGroup");
+    let ctx = env.ctx("hidden-sg");
+    let inputs = map(serde_json::json!({
+        "name": format!("hidden-{}", env.tag),
+        "description": "hidden at first",
+        "vpcId": vpc_id,
+        "ingress": [{"protocol": "tcp", "fromPort": 6379, "toPort": 6379, "cidrBlocks": ["10.1.1.0/24"]}]
+    }));
+    let created = p
+        .create(&ctx, &inputs)
+        .await
+        .expect("create a group not yet visible");
+    let seen = p
+        .read(&ctx, &created.id, &inputs)
+        .await
+        .unwrap()
+        .expect("reads back");
+    assert_eq!(
+        seen.inputs["ingress"],
+        inputs["ingress"].clone(),
+        "{seen:?}"
+    );
+}

@@ -567,6 +567,7 @@ impl ResourceProvider for PolicyProvider {
         _inputs: &Map,
         _outputs: &Map,
     ) -> Result<(), ProviderError> {
+        crate::util::forget_created(id);
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
         let versions = match self.versions(&resource, id).await {

@@ -310,6 +310,7 @@ impl ResourceProvider for AliasProvider {
         _inputs: &Map,
         _outputs: &Map,
     ) -> Result<(), ProviderError> {
+        crate::util::forget_created(id);
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
         match sdk.kms.delete_alias().alias_name(id).send().await {

@@ -530,6 +530,7 @@ impl ResourceProvider for KeyProvider {
         inputs: &Map,
         _outputs: &Map,
     ) -> Result<(), ProviderError> {
+        crate::util::forget_created(id);
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
         let window = get_i32(inputs, "deletionWindowInDays").unwrap_or(DEFAULT_WINDOW);

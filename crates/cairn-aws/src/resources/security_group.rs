@@ -601,7 +601,13 @@ impl ResourceProvider for SecurityGroupProvider {
             .group_id()
             .ok_or_else(|| missing(&resource, "ec2:CreateSecurityGroup", "group id"))?
             .to_string();
-        let sg = self.sync_all(&resource, &id, inputs).await?;
+        crate::util::note_created(&id);
+        // A new group may not be visible yet: wait until it is.
+        crate::util::read_after_create(ctx, &id, || self.describe(&resource, &id)).await?;
+        let sg = crate::util::retry_not_found(ctx, crate::util::PROPAGATION, || {
+            self.sync_all(&resource, &id, inputs)
+        })
+        .await?;
         Ok(Created {
             id,
             outputs: outputs(&sg),
@@ -615,7 +621,9 @@ impl ResourceProvider for SecurityGroupProvider {
         inputs: &Map,
     ) -> Result<Option<Observed>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let Some(sg) = self.describe(&resource, id).await? else {
+        let found =
+            crate::util::read_after_create(ctx, id, || self.describe(&resource, id)).await?;
+        let Some(sg) = found else {
             return Ok(None);
         };
         let mut obs = Map::new();
@@ -717,6 +725,7 @@ impl ResourceProvider for SecurityGroupProvider {
         _inputs: &Map,
         _outputs: &Map,
     ) -> Result<(), ProviderError> {
+        crate::util::forget_created(id);
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
         let start = Instant::now();
