@@ -104,6 +104,26 @@ impl Backend {
             .unwrap_or_default())
     }
 
+    /// How many operations an interrupted run left in the journal (the next
+    /// writer's recovery settles them); 0 for a stack with no state.
+    pub async fn pending(&self, stack: &str) -> Result<usize, CliError> {
+        let store = match self {
+            Backend::Local { root } => {
+                match StateStore::open_read_only(root, stack, local_keys(root, stack)?) {
+                    Ok(store) => store,
+                    Err(cairn_state::StateError::NoSuchStack { .. }) => return Ok(0),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            #[cfg(feature = "aws")]
+            Backend::S3 { backend, work_root } => match backend.read(stack, work_root).await? {
+                Some(store) => store,
+                None => return Ok(0),
+            },
+        };
+        Ok(store.pending_intents()?.len())
+    }
+
     /// Like `read`, but `None` for a stack that has no state at all.
     pub async fn read_opt(
         &self,

@@ -374,6 +374,7 @@ fn plan_options(target: &[String], exclude: &[String]) -> PlanOptions {
 async fn preview(args: PreviewArgs) -> Result<ExitCode, CliError> {
     let loaded = load(&args.run.select).await?;
     let recorded = read_state(&loaded).await?;
+    crate::results::note_pending(&loaded).await?;
     let (state, drift) = if args.refresh {
         cairn_core::drift::refresh_with(
             &recorded,
@@ -676,6 +677,7 @@ async fn state_list(args: RunArgs) -> Result<ExitCode, CliError> {
     let Some(state) = read_state_opt(&loaded).await? else {
         return Err(crate::results::no_state(&loaded));
     };
+    crate::results::note_pending(&loaded).await?;
     for (name, rs) in &state.resources {
         let flags = [(rs.protect, "protected"), (rs.imported, "imported")]
             .iter()

@@ -123,3 +123,14 @@ pub async fn refresh_preview(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Says (on stderr) when an interrupted run left operations for recovery.
+pub async fn note_pending(loaded: &crate::engine::Loaded) -> Result<(), CliError> {
+    let n = loaded.backend.pending(&loaded.spec.name).await?;
+    if n > 0 {
+        eprintln!(
+            "note: {n} operation(s) interrupted by an earlier run are pending recovery; the next `cairn up`, `destroy` or `refresh` settles them first"
+        );
+    }
+    Ok(())
+}

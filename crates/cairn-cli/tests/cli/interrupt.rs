@@ -141,3 +141,51 @@ fn a_second_sigint_exits_at_once_and_the_next_run_takes_over() {
     );
     assert_eq!(state_names(&sb).len(), 5);
 }
+
+/// An operation left in the journal (as a kill mid-call leaves it): `preview`
+/// and `state list` say it is pending recovery; the next `up` settles it.
+#[test]
+fn preview_and_state_list_say_when_operations_are_pending_recovery() {
+    use cairn_core::state::{Intent, StateSink};
+    let sb = Sandbox::new();
+    sb.run(&["up", "--yes", "--stack-file", STACK]).ok();
+    let keys = cairn_state::SecretKeys::Passphrase("test-passphrase-not-secret".into());
+    let store =
+        cairn_state::StateStore::open(&sb.state_dir(), "data-chain", keys).expect("open the state");
+    let intent = Intent {
+        op_id: store.next_op_id(),
+        resource: "extra".into(),
+        type_token: "core:Data".into(),
+        operation: cairn_core::provider::Operation::Create,
+        id: None,
+        inputs: Default::default(),
+        dependencies: Vec::new(),
+        external: true,
+        create_token: None,
+    };
+    super::common::runtime()
+        .block_on(store.begin(&intent))
+        .expect("record the intent");
+    store.flush().expect("flush");
+    drop(store);
+    for args in [
+        vec!["preview", "--stack-file", STACK],
+        vec!["state", "list", "--stack-file", STACK],
+    ] {
+        let run = sb.run(&args).ok();
+        assert!(
+            run.stderr
+                .contains("1 operation(s) interrupted by an earlier run"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    let up = sb.run(&["up", "--yes", "--stack-file", STACK]).ok();
+    assert!(
+        up.stderr.contains("recovering 1 operation(s)"),
+        "{}",
+        up.stderr
+    );
+    let clean = sb.run(&["preview", "--stack-file", STACK]).ok();
+    assert!(!clean.stderr.contains("interrupted by"), "{}", clean.stderr);
+}
