@@ -1,7 +1,7 @@
 //! Verbs kept out of `engine.rs`, one file per verb group.
 
+pub mod events;
+pub mod history;
+pub mod stack;
 pub mod state;
 pub mod version;
-pub mod stack;
-pub mod history;
-pub mod events;
