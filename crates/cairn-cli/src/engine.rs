@@ -551,6 +551,7 @@ async fn destroy(args: ApplyArgs) -> Result<ExitCode, CliError> {
         let mut plan = plan::plan_destroy(&state, &plan_options(&args.target, &args.exclude));
         plan.stack = loaded.spec.name.clone();
         crate::names::refuse_unknown_targets(&plan)?;
+        crate::destroy_notes::explain_imported(&mut plan, &state);
         emit_warnings(&loaded.warnings, Some(&plan));
         print!("{}", render::text::plan(&plan, render::colour_stdout()));
         crate::results::expect_no_changes(args.expect_no_changes, &plan)?;

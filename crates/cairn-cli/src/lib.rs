@@ -3,12 +3,12 @@
 
 mod args;
 mod backend;
-mod destroy_notes;
 mod commands;
+mod destroy_notes;
 mod engine;
 mod error;
-mod interrupt;
 mod graph;
+mod interrupt;
 mod killswitch;
 mod local;
 mod names;

@@ -8,8 +8,8 @@ mod cli {
     mod corpus;
     mod events_json;
     mod fault_proxy;
-    mod interrupt;
     mod graph;
+    mod interrupt;
     mod local_output;
     mod names;
     mod offline;

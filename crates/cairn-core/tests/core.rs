@@ -2,21 +2,21 @@
 
 #[path = "core/common.rs"]
 mod common;
+#[path = "core/declare.rs"]
+mod declare;
+#[path = "core/drift.rs"]
+mod drift;
 #[path = "core/exec.rs"]
 mod exec;
 #[path = "core/graph.rs"]
 mod graph;
+#[path = "core/interp.rs"]
+mod interp;
+#[path = "core/interrupt.rs"]
+mod interrupt;
 #[path = "core/plan.rs"]
 mod plan;
 #[path = "core/props.rs"]
 mod props;
 #[path = "core/reconcile.rs"]
 mod reconcile;
-#[path = "core/drift.rs"]
-mod drift;
-#[path = "core/declare.rs"]
-mod declare;
-#[path = "core/interp.rs"]
-mod interp;
-#[path = "core/interrupt.rs"]
-mod interrupt;

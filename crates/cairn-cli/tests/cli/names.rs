@@ -32,7 +32,11 @@ fn state_show_of_an_unknown_name_suggests_the_nearest() {
     sb.run(&["up", "--yes", "--stack-file", STACK]).ok();
     let run = sb.run(&["state", "show", "frist", "--stack-file", STACK]);
     assert_eq!(run.code, Some(2), "{}", run.all());
-    assert!(run.stderr.contains("did you mean `first`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did you mean `first`"),
+        "{}",
+        run.stderr
+    );
     let far = sb.run(&["state", "show", "zzzzzz", "--stack-file", STACK]);
     assert_eq!(far.code, Some(2), "{}", far.all());
     assert!(
