@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 /// Records a run (up, destroy, refresh, import) in the stack's history.
 /// A failure to record is a warning: the run itself happened.
+// Without the `aws` feature the local backend is the only one.
+#[allow(irrefutable_let_patterns)]
 pub fn record(writer: &Writer, started_at: String, ok: bool, summary: &str) {
     if let Writer::Local(store) = writer {
         let rec = HistoryRecordV1::finished(started_at, ok, summary);
@@ -19,6 +21,7 @@ pub fn record(writer: &Writer, started_at: String, ok: bool, summary: &str) {
 }
 
 /// `stack history`: each run, oldest first (`--json`: one object per line).
+#[allow(irrefutable_let_patterns)]
 pub async fn show(run: RunArgs, json: bool) -> Result<ExitCode, CliError> {
     let loaded = load(&run.select).await?;
     let Backend::Local { root } = &loaded.backend else {

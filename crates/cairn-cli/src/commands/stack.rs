@@ -45,6 +45,7 @@ pub async fn export(run: RunArgs) -> Result<ExitCode, CliError> {
 /// `stack import FILE`: replaces the stack's (empty, or with `--force`
 /// any) local state with an export. The export must decrypt with this
 /// stack's key, which is checked before anything is replaced.
+#[allow(irrefutable_let_patterns)] // without `aws`, local is the only backend
 pub async fn import(run: RunArgs, file: &Path) -> Result<ExitCode, CliError> {
     let loaded = load(&run.select).await?;
     let stack = loaded.spec.name.clone();
