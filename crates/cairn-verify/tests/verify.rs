@@ -371,7 +371,7 @@ async fn verify_proves_the_story_and_names_what_breaks() {
         "no skips against a reachable twin"
     );
     let ev = |id: &str| r.row(id).unwrap().evidence.clone();
-    assert!(ev("AC1").contains("redis 7.1 on 4/4"), "{}", ev("AC1"));
+    assert!(ev("AC1").contains("redis 7.1.0 on 4/4"), "{}", ev("AC1"));
     assert!(
         ev("AC7").contains("the local twin serves on port"),
         "{}",
