@@ -52,6 +52,27 @@ async fn setup() -> Env {
     }
 }
 
+/// Without the emulator these tests fail with the reason; they never skip.
+/// Runs this binary again, one test, with a home the emulator cannot use.
+#[test]
+fn without_the_emulator_a_test_fails_naming_why() {
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "kms_key_lifecycle_and_recover", "--nocapture"])
+        .env("CAIRN_EMULATOR_HOME", "/proc/cairn-no-emulator")
+        .output()
+        .expect("run the test binary");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "passed without an emulator:\n{text}");
+    assert!(
+        text.contains("the emulator did not start") && text.contains("1 failed"),
+        "{text}"
+    );
+}
+
 impl Env {
     fn p(&self, token: &str) -> &Arc<dyn ResourceProvider> {
         self.reg.get(token).expect("registered")
