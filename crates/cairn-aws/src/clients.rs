@@ -87,6 +87,15 @@ pub(crate) struct Sdk {
     pub iam: aws_sdk_iam::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub sts: aws_sdk_sts::Client,
+    // The platform types (RDS, EKS, ECR, S3) are being added one file each.
+    #[allow(dead_code)]
+    pub rds: aws_sdk_rds::Client,
+    #[allow(dead_code)]
+    pub eks: aws_sdk_eks::Client,
+    #[allow(dead_code)]
+    pub ecr: aws_sdk_ecr::Client,
+    #[allow(dead_code)]
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl Sdk {
@@ -98,6 +107,16 @@ impl Sdk {
             iam: aws_sdk_iam::Client::new(cfg),
             ec2: aws_sdk_ec2::Client::new(cfg),
             sts: aws_sdk_sts::Client::new(cfg),
+            rds: aws_sdk_rds::Client::new(cfg),
+            eks: aws_sdk_eks::Client::new(cfg),
+            ecr: aws_sdk_ecr::Client::new(cfg),
+            // An endpoint override (the emulator on 127.0.0.1) has no
+            // per-bucket host names: address buckets as `endpoint/bucket`.
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(cfg)
+                    .force_path_style(cfg.endpoint_url().is_some())
+                    .build(),
+            ),
         }
     }
 }

@@ -71,6 +71,10 @@ fn clients(r: Rules<'_>) -> Arc<AwsClients> {
         iam: client!(aws_sdk_iam, r.iam),
         ec2: client!(aws_sdk_ec2, r.ec2),
         sts: client!(aws_sdk_sts, none),
+        rds: client!(aws_sdk_rds, none),
+        eks: client!(aws_sdk_eks, none),
+        ecr: client!(aws_sdk_ecr, none),
+        s3: client!(aws_sdk_s3, none),
     }))
 }
 

@@ -1,0 +1,14 @@
+//! EC2 (VPC networking): one file per resource type.
+
+pub mod security_group;
+
+use crate::clients::Shared;
+use cairn_core::provider::ResourceProvider;
+use std::sync::Arc;
+
+/// This service's providers, sharing `clients`.
+pub(crate) fn providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
+    vec![Arc::new(security_group::SecurityGroupProvider::new(
+        clients.clone(),
+    ))]
+}

@@ -1,0 +1,12 @@
+//! IAM: one file per resource type.
+
+pub mod policy;
+
+use crate::clients::Shared;
+use cairn_core::provider::ResourceProvider;
+use std::sync::Arc;
+
+/// This service's providers, sharing `clients`.
+pub(crate) fn providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
+    vec![Arc::new(policy::PolicyProvider::new(clients.clone()))]
+}
