@@ -46,6 +46,29 @@ impl CheckFailure {
     }
 }
 
+/// Another resource of the stack, as a cross-resource check sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StackResource {
+    pub name: String,
+    pub type_token: String,
+    /// Inputs with schema defaults filled in; strings may hold `${...}` references.
+    pub inputs: Map,
+}
+
+/// The stack's other resources, for [`ResourceProvider::check_in_stack`]. No IO.
+pub trait StackView {
+    /// The resource named `name`.
+    fn resource(&self, name: &str) -> Option<StackResource>;
+    /// Every resource of type `token`, in declaration order.
+    fn of_type(&self, token: &str) -> Vec<StackResource>;
+    /// The resource a whole-string reference such as `${vpc.id}` points at.
+    fn referenced(&self, value: &str) -> Option<StackResource> {
+        let inner = value.strip_prefix("${")?.strip_suffix('}')?;
+        let name = inner.split(['.', '[']).next()?;
+        self.resource(name)
+    }
+}
+
 /// Where a provider reports live progress ("creating", "modifying 3/5"...).
 pub type ProgressFn = Arc<dyn Fn(&str) + Send + Sync>;
 
@@ -195,6 +218,17 @@ pub trait ResourceProvider: Send + Sync {
 
     /// Semantic validation at preview, beyond the schema's types. No IO.
     fn check(&self, _inputs: &Map) -> Vec<CheckFailure> {
+        Vec::new()
+    }
+
+    /// Validation at preview that needs the stack's other resources (e.g. a
+    /// subnet inside its VPC's range). `name` is this resource's. No IO.
+    fn check_in_stack(
+        &self,
+        _name: &str,
+        _inputs: &Map,
+        _stack: &dyn StackView,
+    ) -> Vec<CheckFailure> {
         Vec::new()
     }
 

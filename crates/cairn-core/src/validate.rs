@@ -207,6 +207,20 @@ struct Validator<'a> {
     budget: usize,
 }
 
+impl crate::provider::StackView for Validator<'_> {
+    fn resource(&self, name: &str) -> Option<crate::provider::StackResource> {
+        self.resource_named(name).map(|r| self.stack_resource(r))
+    }
+    fn of_type(&self, token: &str) -> Vec<crate::provider::StackResource> {
+        self.spec
+            .resources
+            .iter()
+            .filter(|r| r.type_token == token)
+            .map(|r| self.stack_resource(r))
+            .collect()
+    }
+}
+
 /// Where (in which resource, or in the stack outputs) a value lives.
 enum Place<'a> {
     Resource(&'a ResourceSpec),
@@ -313,6 +327,17 @@ impl<'a> Validator<'a> {
         self.by_name.get(name).copied()
     }
 
+    fn stack_resource(&self, r: &ResourceSpec) -> crate::provider::StackResource {
+        crate::provider::StackResource {
+            name: r.name.clone(),
+            type_token: r.type_token.clone(),
+            inputs: match self.registry.schema(&r.type_token) {
+                Some(schema) => schema.normalize_inputs(&r.properties),
+                None => r.properties.clone(),
+            },
+        }
+    }
+
     fn push(&mut self, p: Problem) {
         self.problems.push(p);
     }
@@ -391,7 +416,9 @@ impl<'a> Validator<'a> {
             (clean, self.registry.get(&r.type_token), schema)
         {
             let inputs = schema.normalize_inputs(&r.properties);
-            for f in provider.check(&inputs) {
+            let mut failures = provider.check(&inputs);
+            failures.extend(provider.check_in_stack(&r.name, &inputs, self));
+            for f in failures {
                 let label = if f.warning {
                     "policy warning"
                 } else {
