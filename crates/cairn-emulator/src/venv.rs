@@ -32,6 +32,10 @@ const PY_FILES: &[(&str, &str)] = &[
         include_str!("../python/cairn_moto/consistency.py"),
     ),
     (
+        "ec2_routes_ext.py",
+        include_str!("../python/cairn_moto/ec2_routes_ext.py"),
+    ),
+    (
         "elasticache_ext.py",
         include_str!("../python/cairn_moto/elasticache_ext.py"),
     ),
@@ -40,6 +44,7 @@ const PY_FILES: &[(&str, &str)] = &[
         include_str!("../python/cairn_moto/middleware.py"),
     ),
     ("params.py", include_str!("../python/cairn_moto/params.py")),
+    ("rds_ext.py", include_str!("../python/cairn_moto/rds_ext.py")),
     ("resp.py", include_str!("../python/cairn_moto/resp.py")),
     (
         "runtime.py",

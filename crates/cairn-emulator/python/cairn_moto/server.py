@@ -14,10 +14,12 @@ from . import runtime, twin
 def build_app() -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from . import elasticache_ext, s3_ext
+    from . import ec2_routes_ext, elasticache_ext, rds_ext, s3_ext
     from .middleware import CairnMiddleware
 
+    ec2_routes_ext.install()
     elasticache_ext.install()
+    rds_ext.install()
     s3_ext.install()
     return CairnMiddleware(DomainDispatcherApplication(create_backend_app))
 
