@@ -28,7 +28,8 @@
 
 use crate::plan::{
     apply_ignore_changes, diff_inputs, map_has_unknown, resolve_map, resolve_value, reveal_map,
-    same_deps, schema_forces_replace, spec_index, Action, MaskedState, Plan, RefTarget, Step,
+    same_deps, schema_forces_replace, spec_index, Action, Known, MaskedState, Plan, RefTarget,
+    Step,
 };
 use crate::provider::{CallContext, Operation, Registry, ResourceProvider};
 use crate::schema::ResourceSchema;
@@ -914,6 +915,7 @@ impl<'a> Sched<'a> {
 
     fn context(&self, step: &Step) -> CallContext {
         let mut ctx = CallContext::new(&self.opts.stack, &step.name);
+        ctx.pending_update = step.pending_update.clone();
         if let Some(r) = self.spec_res.get(step.name.as_str()) {
             ctx.timeouts = r.options.custom_timeouts.clone();
         }
@@ -938,11 +940,8 @@ impl<'a> Sched<'a> {
                     .ok_or_else(|| format!("no provider for type `{}`", r.type_token))?;
                 let current = &self.current;
                 let spec_res = &self.spec_res;
-                let lookup = |root: &str| match current.resources.get(root) {
-                    Some(rs) => RefTarget::Known(&rs.outputs),
-                    None if spec_res.contains_key(root) => RefTarget::Unknown,
-                    None => RefTarget::NotResource,
-                };
+                let stack = &self.opts.stack;
+                let lookup = |root: &str| known_target(stack, current, spec_res, root);
                 let mut m = schema.normalize_inputs(&resolve_map(&r.properties, &lookup));
                 if let Some(old) = &step.old {
                     apply_ignore_changes(&mut m, &old.inputs, &r.options.ignore_changes);
@@ -1080,7 +1079,9 @@ impl<'a> Sched<'a> {
                     step.name
                 ))),
             },
-            (Action::Update | Action::Replace, Some(old)) if unchanged(&old) => {
+            (Action::Update | Action::Replace, Some(old))
+                if unchanged(&old) && step.pending_update.is_none() =>
+            {
                 // Unknowns at plan time resolved to the recorded values.
                 if !step.changes.is_empty() {
                     self.emit(ExecEvent::Progress {
@@ -1374,11 +1375,8 @@ pub async fn apply(
         Some(spec) => {
             let current = &s.current;
             let spec_res = &s.spec_res;
-            let lookup = |root: &str| match current.resources.get(root) {
-                Some(rs) => RefTarget::Known(&rs.outputs),
-                None if spec_res.contains_key(root) => RefTarget::Unknown,
-                None => RefTarget::NotResource,
-            };
+            let stack = &s.opts.stack;
+            let lookup = |root: &str| known_target(stack, current, spec_res, root);
             let mut outs = Map::new();
             for (k, v) in &spec.outputs {
                 let r = resolve_value(v, &lookup);
@@ -1406,5 +1404,24 @@ pub async fn apply(
         interrupted,
         not_started,
         state: s.current,
+    }
+}
+
+/// What a reference to `root` resolves against during apply.
+fn known_target<'a, V>(
+    stack: &str,
+    current: &'a StackState,
+    spec_res: &HashMap<&str, V>,
+    root: &str,
+) -> RefTarget<'a> {
+    match current.resources.get(root) {
+        Some(rs) => RefTarget::Resource(Known {
+            outputs: Some(&rs.outputs),
+            inputs: Some(&rs.inputs),
+            id: Some(rs.id.as_str()),
+            ..Known::new(stack, root)
+        }),
+        None if spec_res.contains_key(root) => RefTarget::Resource(Known::new(stack, root)),
+        None => RefTarget::NotResource,
     }
 }

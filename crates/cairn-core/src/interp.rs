@@ -1,4 +1,8 @@
 //! `${resource.output}` interpolation inside string values.
+//!
+//! A reference follows Pulumi YAML's property-access grammar: a root name
+//! or a quoted root (`${["my.bucket"].arn}`), then `.name`, `[0]` or
+//! `["key.with.dots"]` accessors (`\"` escapes a quote inside quotes).
 
 use crate::value::{PathSegment, PropertyPath};
 
@@ -35,21 +39,14 @@ pub fn parse(s: &str) -> Result<Vec<Part>, InterpError> {
             i += 2;
         } else if s[i..].starts_with("${") {
             let start = i;
-            let Some(close) = s[i + 2..].find('}') else {
-                return Err(InterpError {
-                    offset: start,
-                    message: "unclosed `${`".into(),
-                });
-            };
-            let body = &s[i + 2..i + 2 + close];
-            let (root, path) = parse_ref(body).map_err(|message| InterpError {
+            let (root, path, len) = parse_ref(&s[i + 2..]).map_err(|message| InterpError {
                 offset: start,
                 message,
             })?;
             if !literal.is_empty() {
                 parts.push(Part::Literal(std::mem::take(&mut literal)));
             }
-            let len = close + 3;
+            let len = len + 2;
             parts.push(Part::Ref {
                 root,
                 path,
@@ -69,46 +66,151 @@ pub fn parse(s: &str) -> Result<Vec<Part>, InterpError> {
     Ok(parts)
 }
 
-fn parse_ref(body: &str) -> Result<(String, PropertyPath), String> {
-    let body = body.trim();
-    if body.is_empty() {
-        return Err("empty reference `${}`".into());
+/// Parses the body after `${` up to and including its `}`; returns the
+/// root, the path and the bytes consumed.
+fn parse_ref(rest: &str) -> Result<(String, PropertyPath, usize), String> {
+    let shown = |end: usize| rest.get(..end).unwrap_or(rest).trim().to_string();
+    let Some(first_close) = rest.find('}') else {
+        return Err("unclosed `${`".into());
+    };
+    let bytes = rest.as_bytes();
+    let mut segments: Vec<PathSegment> = Vec::new();
+    let mut i = 0;
+    // Leading spaces are tolerated, as before.
+    while i < bytes.len() && bytes[i] == b' ' {
+        i += 1;
     }
-    let mut segments = Vec::new();
-    for raw in body.split('.') {
-        let (name, mut rest) = match raw.find('[') {
-            Some(b) => (&raw[..b], &raw[b..]),
-            None => (raw, ""),
+    loop {
+        let Some(&c) = bytes.get(i) else {
+            return Err("unclosed `${`".into());
         };
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(format!(
-                "`{body}` is not a valid reference; expected `${{resource.output}}`"
-            ));
+        match c {
+            b'}' => break,
+            b' ' if rest[i..].trim_start().starts_with('}') => {
+                i += rest[i..].find('}').unwrap_or(0);
+            }
+            b'.' if !segments.is_empty() => {
+                i += 1;
+                let start = i;
+                while i < bytes.len() && !matches!(bytes[i], b'.' | b'[' | b'}' | b' ') {
+                    i += 1;
+                }
+                let name = &rest[start..i];
+                if !valid_name(name) {
+                    return Err(format!(
+                        "`{}` is not a valid reference: `{name}` after a `.` is not a name; quote other keys as `[\"{name}\"]`",
+                        shown(first_close)
+                    ));
+                }
+                segments.push(PathSegment::Key(name.to_string()));
+            }
+            b'[' => {
+                if bytes.get(i + 1) == Some(&b'"') {
+                    let mut key = String::new();
+                    let mut j = i + 2;
+                    loop {
+                        match bytes.get(j) {
+                            None => return Err("missing closing quote in a `[\"...\"]` key".into()),
+                            Some(b'"') => break,
+                            Some(b'\\') if bytes.get(j + 1) == Some(&b'"') => {
+                                key.push('"');
+                                j += 2;
+                            }
+                            Some(_) => {
+                                let ch = rest[j..].chars().next().unwrap_or('\0');
+                                key.push(ch);
+                                j += ch.len_utf8().max(1);
+                            }
+                        }
+                    }
+                    if bytes.get(j + 1) != Some(&b']') {
+                        return Err("missing `]` after a quoted key".into());
+                    }
+                    segments.push(PathSegment::Key(key));
+                    i = j + 2;
+                } else {
+                    let Some(end) = rest[i..].find(']').map(|e| i + e) else {
+                        return Err(format!("unclosed `[` in `{}`", shown(first_close)));
+                    };
+                    if segments.is_empty() {
+                        return Err(format!(
+                            "`{}` starts with an index; the root must be a name or a quoted name (`[\"name\"]`)",
+                            shown(first_close)
+                        ));
+                    }
+                    let idx: usize = rest[i + 1..end]
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("bad index in `{}`", shown(first_close)))?;
+                    segments.push(PathSegment::Index(idx));
+                    i = end + 1;
+                }
+            }
+            _ if segments.is_empty() => {
+                let start = i;
+                while i < bytes.len() && !matches!(bytes[i], b'.' | b'[' | b'}' | b' ') {
+                    i += 1;
+                }
+                let name = &rest[start..i];
+                if !valid_name(name) {
+                    return Err(format!(
+                        "`{}` is not a valid reference; expected `${{resource.output}}`",
+                        shown(first_close)
+                    ));
+                }
+                segments.push(PathSegment::Key(name.to_string()));
+            }
+            _ => {
+                return Err(format!(
+                    "unexpected `{}` in `{}`",
+                    rest[i..first_close.max(i)].trim(),
+                    shown(first_close)
+                ))
+            }
         }
-        segments.push(PathSegment::Key(name.to_string()));
-        while let Some(stripped) = rest.strip_prefix('[') {
-            let end = stripped
-                .find(']')
-                .ok_or_else(|| format!("unclosed `[` in `{body}`"))?;
-            let idx: usize = stripped[..end]
-                .parse()
-                .map_err(|_| format!("bad index in `{body}`"))?;
-            segments.push(PathSegment::Index(idx));
-            rest = &stripped[end + 1..];
-        }
-        if !rest.is_empty() {
-            return Err(format!("unexpected `{rest}` in `{body}`"));
-        }
+    }
+    if segments.is_empty() {
+        return Err("empty reference `${}`".into());
     }
     let root = match segments.remove(0) {
         PathSegment::Key(k) => k,
-        PathSegment::Index(_) => unreachable!("first segment is always a key"),
+        PathSegment::Index(_) => return Err("the root of a reference must be a name".into()),
     };
-    Ok((root, PropertyPath(segments)))
+    Ok((root, PropertyPath(segments), i + 1))
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// The text of a reference to `root` and `path`, quoting keys that are
+/// not plain names (`${["my.bucket"].tags["a.b"]}`).
+pub fn reference_text(root: &str, path: &PropertyPath) -> String {
+    let mut out = String::from("${");
+    if valid_name(root) {
+        out.push_str(root);
+    } else {
+        out.push_str(&quoted(root));
+    }
+    for seg in &path.0 {
+        match seg {
+            PathSegment::Key(k) if valid_name(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            PathSegment::Key(k) => out.push_str(&quoted(k)),
+            PathSegment::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out.push('}');
+    out
+}
+
+fn quoted(k: &str) -> String {
+    format!("[\"{}\"]", k.replace('"', "\\\""))
 }
 
 /// All references in a string (ignores malformed ones; the loader reports those).
@@ -159,5 +261,42 @@ mod tests {
             vec![Part::Literal("cost $5".into())]
         );
         assert_eq!(parse("$$$").unwrap(), vec![Part::Literal("$$".into())]);
+    }
+
+    #[test]
+    fn quoted_subscripts_and_quoted_roots_as_in_pulumi_yaml() {
+        let (root, path) = whole_reference(r#"${x["key.with.dots"]}"#).unwrap();
+        assert_eq!(root, "x");
+        assert_eq!(path.0, vec![PathSegment::Key("key.with.dots".into())]);
+        let (root, path) = whole_reference(r#"${["my.bucket"].tags["a\"b"][2].c}"#).unwrap();
+        assert_eq!(root, "my.bucket");
+        assert_eq!(
+            path.0,
+            vec![
+                PathSegment::Key("tags".into()),
+                PathSegment::Key("a\"b".into()),
+                PathSegment::Index(2),
+                PathSegment::Key("c".into()),
+            ]
+        );
+        // A `}` inside quotes does not end the reference.
+        let parts = parse(r#"a${x["}"]}b"#).unwrap();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(
+            reference_text("my.bucket", &path),
+            r#"${["my.bucket"].tags["a\"b"][2].c}"#
+        );
+        assert_eq!(whole_reference("${ a.b }").unwrap().0, "a");
+        for bad in [
+            r#"${x["a}"#,
+            "${x[0}",
+            "${[0].a}",
+            "${a..b}",
+            "${a b}",
+            "${}",
+            r#"${x["a"}"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad} should not parse");
+        }
     }
 }

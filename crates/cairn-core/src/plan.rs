@@ -27,7 +27,7 @@
 use crate::diag::{Problem, Problems};
 use crate::graph::DependencyGraph;
 use crate::interp::{self, Part};
-use crate::provider::Registry;
+use crate::provider::{PendingOptions, Registry};
 use crate::schema::{PropType, ResourceSchema};
 use crate::spec::{ResourceSpec, StackSpec};
 use crate::state::{ResourceState, StackState};
@@ -57,6 +57,8 @@ pub const DELETE_DEPENDENT_CODE: &str = "cairn::plan::delete-with-dependents";
 pub const REPLACE_DEPENDENT_CODE: &str = "cairn::plan::replace-with-dependents";
 /// Two resources with one name.
 pub const DUPLICATE_NAME_CODE: &str = "cairn::plan::duplicate-name";
+/// A step a provider still owes (a note; an update when it is due).
+pub const PENDING_UPDATE_CODE: &str = "cairn::plan::pending-update";
 
 /// What a step does to a resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -140,6 +142,9 @@ pub struct Step {
     pub protect: bool,
     pub retain_on_delete: bool,
     pub import_id: Option<String>,
+    /// Why an `Update` is planned although no input changed: a step the
+    /// provider still owes ([`crate::provider::PendingUpdate`]).
+    pub pending_update: Option<String>,
 }
 
 /// A plan for one stack.
@@ -259,6 +264,13 @@ impl Plan {
                     "after": s.new_inputs.as_ref().map_or(serde_json::Value::Null, masked_map),
                 })
             })
+            .zip(&self.steps)
+            .map(|(mut j, s)| {
+                if let Some(reason) = &s.pending_update {
+                    j["pending_update"] = json!(reason);
+                }
+                j
+            })
             .collect();
         json!({
             "format_version": "2",
@@ -363,6 +375,7 @@ impl fmt::Debug for Step {
             .field("protect", &self.protect)
             .field("retain_on_delete", &self.retain_on_delete)
             .field("import_id", &self.import_id)
+            .field("pending_update", &self.pending_update)
             .finish()
     }
 }
@@ -384,12 +397,57 @@ impl fmt::Debug for Plan {
 
 /// What a reference root stands for during resolution.
 pub(crate) enum RefTarget<'a> {
-    /// A resource whose outputs are known.
-    Known(&'a Map),
-    /// A resource whose outputs are not known yet.
-    Unknown,
+    /// A resource, with what is known of it so far.
+    Resource(Known<'a>),
     /// Not a resource: the `${...}` text is left as written.
     NotResource,
+}
+
+/// What is known of a resource while resolving references to it.
+pub(crate) struct Known<'a> {
+    /// Its outputs; `None` until it is created.
+    pub outputs: Option<&'a Map>,
+    /// Its (resolved) inputs, readable like outputs as in Pulumi.
+    pub inputs: Option<&'a Map>,
+    /// Its physical id; `None` until it is created.
+    pub id: Option<&'a str>,
+    /// `<stack>/<name>`: the URN its `cairn:urn` tag carries.
+    pub urn: String,
+}
+
+impl<'a> Known<'a> {
+    pub(crate) fn new(stack: &str, name: &str) -> Self {
+        Known {
+            outputs: None,
+            inputs: None,
+            id: None,
+            urn: format!("{stack}/{name}"),
+        }
+    }
+
+    /// The value `${name.path}` stands for: `id` (also `${name}` alone) and
+    /// `urn`, else an output, else an input of that name.
+    fn at(&self, path: &PropertyPath) -> Value {
+        let id = || match self.id {
+            Some(id) => Value::String(id.to_string()),
+            None => Value::Unknown,
+        };
+        let top = match path.0.first() {
+            None => return id(),
+            Some(PathSegment::Key(k)) => k.as_str(),
+            Some(PathSegment::Index(_)) => return Value::Null,
+        };
+        match (top, self.outputs) {
+            (_, Some(m)) if m.contains_key(top) => output_at(m, path),
+            ("id", _) if path.0.len() == 1 => id(),
+            ("urn", _) if path.0.len() == 1 => Value::String(self.urn.clone()),
+            _ => match (self.inputs, self.outputs) {
+                (Some(i), _) if i.contains_key(top) => output_at(i, path),
+                (_, Some(_)) => Value::Null,
+                (_, None) => Value::Unknown,
+            },
+        }
+    }
 }
 
 /// Resolves every `${res.output}` in a map of properties.
@@ -421,8 +479,7 @@ fn resolve_str<'a>(s: &str, lookup: &dyn Fn(&str) -> RefTarget<'a>) -> Value {
     };
     if let [Part::Ref { root, path, .. }] = parts.as_slice() {
         return match lookup(root) {
-            RefTarget::Known(outputs) => output_at(outputs, path),
-            RefTarget::Unknown => Value::Unknown,
+            RefTarget::Resource(known) => known.at(path),
             RefTarget::NotResource => Value::String(s.to_string()),
         };
     }
@@ -438,9 +495,8 @@ fn resolve_str<'a>(s: &str, lookup: &dyn Fn(&str) -> RefTarget<'a>) -> Value {
                 len,
             } => match lookup(root) {
                 RefTarget::NotResource => out.push_str(&s[*offset..*offset + *len]),
-                RefTarget::Unknown => return Value::Unknown,
-                RefTarget::Known(outputs) => {
-                    let v = output_at(outputs, path);
+                RefTarget::Resource(known) => {
+                    let v = known.at(path);
                     if v.contains_unknown() {
                         return Value::Unknown;
                     }
@@ -639,12 +695,24 @@ pub(crate) fn same_deps(a: &[String], b: &[String]) -> bool {
     a == b
 }
 
-/// Plans `spec` against `state`.
+/// Plans `spec` against `state`, at the system clock's time.
 pub fn plan(
     spec: &StackSpec,
     state: &StackState,
     registry: &Registry,
     opts: &PlanOptions,
+) -> Result<Plan, Problems> {
+    plan_with(spec, state, registry, opts, &PendingOptions::now())
+}
+
+/// [`plan`] with the time and the operator's wish to finish pending steps
+/// now, for the providers' [`crate::provider::ResourceProvider::pending_update`].
+pub fn plan_with(
+    spec: &StackSpec,
+    state: &StackState,
+    registry: &Registry,
+    opts: &PlanOptions,
+    pending: &PendingOptions,
 ) -> Result<Plan, Problems> {
     let mut problems = Problems {
         file: spec.source.as_ref().map(|s| s.name.clone()),
@@ -718,6 +786,9 @@ pub fn plan(
 
     // Outputs known at plan time, by source index.
     let mut known: Vec<Option<Cow<'_, Map>>> = vec![None; n];
+    // Inputs and ids known at plan time, for `${res.input}` and `${res.id}`.
+    let mut known_inputs: Vec<Option<Cow<'_, Map>>> = vec![None; n];
+    let mut known_ids: Vec<Option<&str>> = vec![None; n];
     let mut planned = vec![false; n];
     let mut steps: Vec<Step> = Vec::with_capacity(n + orphans.len());
 
@@ -726,6 +797,8 @@ pub fn plan(
         let old = state.resources.get(&r.name);
         if !selected(&r.name) {
             known[i] = old.map(|o| Cow::Borrowed(&o.outputs));
+            known_inputs[i] = old.map(|o| Cow::Borrowed(&o.inputs));
+            known_ids[i] = old.map(|o| o.id.as_str());
             continue;
         }
         planned[i] = true;
@@ -766,10 +839,12 @@ pub fn plan(
         let schema = provider.schema();
         let resolved = {
             let lookup = |root: &str| match graph.index_of(root) {
-                Some(j) => match known[j].as_deref() {
-                    Some(m) => RefTarget::Known(m),
-                    None => RefTarget::Unknown,
-                },
+                Some(j) => RefTarget::Resource(Known {
+                    outputs: known[j].as_deref(),
+                    inputs: known_inputs[j].as_deref(),
+                    id: known_ids[j],
+                    ..Known::new(&spec.name, root)
+                }),
                 None => RefTarget::NotResource,
             };
             resolve_map(&r.properties, &lookup)
@@ -778,7 +853,7 @@ pub fn plan(
         let protect = effective_protect(r, old);
         let retain = r.options.retain_on_delete;
 
-        let (action, changes, replace_paths) = match old {
+        let (mut action, changes, replace_paths) = match old {
             None if r.options.import.is_some() => (Action::Import, Vec::new(), Vec::new()),
             None => (Action::Create, Vec::new(), Vec::new()),
             Some(old) => {
@@ -824,6 +899,41 @@ pub fn plan(
                 (action, changes, replace_paths.into_iter().collect())
             }
         };
+        // Provider rules on the change itself, and steps it still owes.
+        let mut pending_update = None;
+        if let (Some(old), false) = (old, old.is_some_and(|o| o.type_token != r.type_token)) {
+            let (old_in, new_in) = (reveal_map(&old.inputs), reveal_map(&new_inputs));
+            for f in provider.check_change(&old_in, &new_in) {
+                let base = if f.warning {
+                    Problem::warning(&f.rule, format!("{}: {}", r.name, f.message))
+                } else {
+                    Problem::error(&f.rule, format!("{}: {}", r.name, f.message))
+                };
+                let mut p = base
+                    .at(
+                        r.span_of(&f.path)
+                            .or_else(|| r.spans.get(&PropertyPath::root()).copied()),
+                        "this change",
+                    )
+                    .in_source(source);
+                if let Some(h) = f.help {
+                    p = p.help(h);
+                }
+                problems.push(p);
+            }
+            if matches!(action, Action::Same | Action::Update) {
+                if let Some(p) = provider.pending_update(&old_in, &new_in, &old.outputs, pending) {
+                    problems.push(Problem::warning(
+                        PENDING_UPDATE_CODE,
+                        format!("{}: {}", r.name, p.reason),
+                    ));
+                    if p.due {
+                        action = Action::Update;
+                        pending_update = Some(p.reason);
+                    }
+                }
+            }
+        }
         if action == Action::Replace && protect {
             let paths: Vec<String> = replace_paths.iter().map(ToString::to_string).collect();
             let why = if paths.is_empty() {
@@ -873,6 +983,10 @@ pub fn plan(
                 .collect();
             known[i] = Some(Cow::Owned(outputs));
         }
+        if matches!(action, Action::Same | Action::Update | Action::Import) {
+            known_ids[i] = old.map(|o| o.id.as_str()).or(r.options.import.as_deref());
+        }
+        known_inputs[i] = Some(Cow::Owned(new_inputs.clone()));
         let provider_schema_dbr = schema.fixed_physical_name;
         steps.push(Step {
             name: r.name.clone(),
@@ -892,6 +1006,7 @@ pub fn plan(
             },
             retain_on_delete: retain,
             import_id: r.options.import.clone(),
+            pending_update,
         });
     }
 
@@ -945,6 +1060,7 @@ pub fn plan(
                 protect: old.protect,
                 retain_on_delete: old.retain_on_delete,
                 import_id: None,
+                pending_update: None,
             });
         }
     }
@@ -993,10 +1109,12 @@ pub fn plan(
 
     let outputs = {
         let lookup = |root: &str| match graph.index_of(root) {
-            Some(j) => match known[j].as_deref() {
-                Some(m) => RefTarget::Known(m),
-                None => RefTarget::Unknown,
-            },
+            Some(j) => RefTarget::Resource(Known {
+                outputs: known[j].as_deref(),
+                inputs: known_inputs[j].as_deref(),
+                id: known_ids[j],
+                ..Known::new(&spec.name, root)
+            }),
             None => RefTarget::NotResource,
         };
         resolve_map(&spec.outputs, &lookup)
@@ -1108,6 +1226,7 @@ pub fn plan_destroy(state: &StackState, opts: &PlanOptions) -> Plan {
             protect: old.protect,
             retain_on_delete: old.retain_on_delete,
             import_id: None,
+            pending_update: None,
         })
         .collect();
     let partial = opts.is_partial();

@@ -345,7 +345,8 @@ impl<'a> Validator<'a> {
     fn duplicates(&mut self) {
         let mut seen: BTreeMap<&str, &ResourceSpec> = BTreeMap::new();
         for r in &self.spec.resources {
-            if !is_valid_name(&r.name) {
+            // As in Pulumi YAML, a name may hold dots: `${["my.bucket"].arn}`.
+            if r.name.split('.').any(|part| !is_valid_name(part)) {
                 self.push(
                     Problem::error(
                         codes::INVALID_NAME,
@@ -353,7 +354,7 @@ impl<'a> Validator<'a> {
                     )
                     .at(r.span_of(&PropertyPath::root()), "invalid name")
                     .help(
-                        "resource names may use letters, digits, `_` and `-` so that `${name.output}` can refer to them",
+                        "resource names may use letters, digits, `_`, `-` and `.` so that `${name.output}` (or `${[\"a.b\"].output}`) can refer to them",
                     ),
                 );
             }
@@ -769,25 +770,11 @@ impl<'a> Validator<'a> {
                 continue; // unknown type: reported on the target itself
             };
             let outputs: Vec<&str> = schema.outputs.iter().map(|o| o.name.as_str()).collect();
+            // `${res}` is its id; `id`, `urn` and inputs read like outputs.
             match rpath.0.first() {
-                None => {
-                    let mut p = Problem::error(
-                        codes::UNKNOWN_OUTPUT,
-                        format!(
-                            "{} refers to resource `{root}` but names none of its outputs",
-                            place.describe(path)
-                        ),
-                    )
-                    .at(at, "no output named");
-                    let list: Vec<String> = outputs
-                        .iter()
-                        .map(|o| format!("`${{{root}.{o}}}`"))
-                        .collect();
-                    if !list.is_empty() {
-                        p = p.help(format!("use one of {}", list.join(", ")));
-                    }
-                    self.push(p);
-                }
+                None => {}
+                Some(PathSegment::Key(k))
+                    if k == "id" || k == "urn" || schema.prop(k).is_some() => {}
                 Some(PathSegment::Key(out)) if schema.out(out).is_some() => {}
                 Some(seg) => {
                     let name = match seg {
