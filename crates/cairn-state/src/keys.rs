@@ -169,14 +169,14 @@ impl SecretKeys {
 }
 
 #[derive(Serialize, Deserialize)]
-struct ArgonParams {
-    salt: String,
-    m_kib: u32,
-    t: u32,
-    p: u32,
+pub(crate) struct ArgonParams {
+    pub(crate) salt: String,
+    pub(crate) m_kib: u32,
+    pub(crate) t: u32,
+    pub(crate) p: u32,
 }
 
-fn derive_passphrase(pass: &str, params: &ArgonParams) -> Result<DataKey, StateError> {
+pub(crate) fn derive_passphrase(pass: &str, params: &ArgonParams) -> Result<DataKey, StateError> {
     let salt = B64
         .decode(&params.salt)
         .map_err(|e| StateError::corrupt("passphrase salt", e))?;
@@ -202,7 +202,7 @@ fn derive_passphrase(pass: &str, params: &ArgonParams) -> Result<DataKey, StateE
     Ok(DataKey(out))
 }
 
-fn read_key_file(path: &Path) -> Result<DataKey, StateError> {
+pub(crate) fn read_key_file(path: &Path) -> Result<DataKey, StateError> {
     let key_err = |problem: String| StateError::KeyFile {
         path: path.to_path_buf(),
         problem,
@@ -233,7 +233,7 @@ fn read_key_file(path: &Path) -> Result<DataKey, StateError> {
     Ok(DataKey(k))
 }
 
-fn read_or_create_key_file(path: &Path) -> Result<DataKey, StateError> {
+pub(crate) fn read_or_create_key_file(path: &Path) -> Result<DataKey, StateError> {
     if path.exists() {
         return read_key_file(path);
     }

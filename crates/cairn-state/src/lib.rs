@@ -96,6 +96,7 @@
 
 pub mod binding;
 mod commit;
+pub mod config_secret;
 pub mod dto;
 mod error;
 mod fsutil;
@@ -106,6 +107,7 @@ mod snapshot;
 mod store;
 
 pub use binding::Binding;
+pub use config_secret::{ConfigSecretError, ConfigSecrets};
 pub use error::StateError;
 pub use keys::{DataKey, KeyProvider, SecretKeys};
 pub use lock::LockInfo;
