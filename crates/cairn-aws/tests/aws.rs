@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[path = "aws/network_a.rs"]
+mod network_a;
+
 struct Env {
     reg: Registry,
     clients: Arc<AwsClients>,
@@ -1251,6 +1254,11 @@ const CFN_TYPES: &[(&str, Option<&str>)] = &[
     ("aws:secretsmanager:SecretVersion", None),
     ("aws:iam:Policy", Some("AWS::IAM::ManagedPolicy")),
     ("aws:ec2:SecurityGroup", Some("AWS::EC2::SecurityGroup")),
+    ("aws:ec2:Vpc", Some("AWS::EC2::VPC")),
+    ("aws:ec2:Subnet", Some("AWS::EC2::Subnet")),
+    ("aws:ec2:InternetGateway", Some("AWS::EC2::InternetGateway")),
+    ("aws:ec2:Eip", Some("AWS::EC2::EIP")),
+    ("aws:ec2:NatGateway", Some("AWS::EC2::NatGateway")),
     (
         "aws:elasticache:ReplicationGroup",
         Some("AWS::ElastiCache::ReplicationGroup"),
@@ -1335,6 +1343,12 @@ fn cfn_name(token: &str, name: &str) -> String {
 /// "+" before the property: cairn replaces where CloudFormation does not
 /// list it create-only; "-": CloudFormation create-only, cairn in place.
 const CFN_DIFFERENCES: &[(&str, &str, &str)] = &[
+    (
+        "aws:ec2:Eip",
+        "+Domain",
+        "no EC2 call changes a VPC address's domain (MoveAddressToVpc only moved \
+         EC2-Classic addresses, retired); Terraform's aws_eip domain is ForceNew too",
+    ),
     (
         "aws:elasticache:ParameterGroup",
         "+CacheParameterGroupName",

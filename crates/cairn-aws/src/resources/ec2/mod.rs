@@ -1,6 +1,11 @@
 //! EC2 (VPC networking): one file per resource type.
 
+pub mod eip;
+pub mod internet_gateway;
+pub mod nat_gateway;
 pub mod security_group;
+pub mod subnet;
+pub mod vpc;
 
 use crate::clients::Shared;
 use cairn_core::provider::ResourceProvider;
@@ -8,7 +13,13 @@ use std::sync::Arc;
 
 /// This service's providers, sharing `clients`.
 pub(crate) fn providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
-    vec![Arc::new(security_group::SecurityGroupProvider::new(
-        clients.clone(),
-    ))]
+    let c = || clients.clone();
+    vec![
+        Arc::new(security_group::SecurityGroupProvider::new(c())),
+        Arc::new(vpc::VpcProvider::new(c())),
+        Arc::new(subnet::SubnetProvider::new(c())),
+        Arc::new(internet_gateway::InternetGatewayProvider::new(c())),
+        Arc::new(eip::EipProvider::new(c())),
+        Arc::new(nat_gateway::NatGatewayProvider::new(c())),
+    ]
 }
