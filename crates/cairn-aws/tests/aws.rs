@@ -12,6 +12,8 @@ use std::time::Duration;
 
 #[path = "aws/network_a.rs"]
 mod network_a;
+#[path = "aws/platform.rs"]
+mod platform;
 
 struct Env {
     reg: Registry,
@@ -1253,6 +1255,10 @@ const CFN_TYPES: &[(&str, Option<&str>)] = &[
     // A value is a property of AWS::SecretsManager::Secret, not a resource.
     ("aws:secretsmanager:SecretVersion", None),
     ("aws:iam:Policy", Some("AWS::IAM::ManagedPolicy")),
+    ("aws:iam:Role", Some("AWS::IAM::Role")),
+    // CloudFormation attaches managed policies through the role's ManagedPolicyArns.
+    ("aws:iam:RolePolicyAttachment", None),
+    ("aws:iam:OpenIdConnectProvider", Some("AWS::IAM::OIDCProvider")),
     ("aws:ec2:SecurityGroup", Some("AWS::EC2::SecurityGroup")),
     ("aws:ec2:Vpc", Some("AWS::EC2::VPC")),
     ("aws:ec2:Subnet", Some("AWS::EC2::Subnet")),
@@ -1279,6 +1285,10 @@ const CFN_NAMES: &[(&str, &str, &str)] = &[
     ("aws:secretsmanager:Secret", "name", "Name"),
     ("aws:iam:Policy", "name", "ManagedPolicyName"),
     ("aws:iam:Policy", "policy", "PolicyDocument"),
+    ("aws:iam:Role", "name", "RoleName"),
+    ("aws:iam:Role", "assumeRolePolicy", "AssumeRolePolicyDocument"),
+    ("aws:iam:OpenIdConnectProvider", "clientIdLists", "ClientIdList"),
+    ("aws:iam:OpenIdConnectProvider", "thumbprintLists", "ThumbprintList"),
     ("aws:ec2:SecurityGroup", "name", "GroupName"),
     ("aws:ec2:SecurityGroup", "description", "GroupDescription"),
     (

@@ -43,6 +43,7 @@ const PY_FILES: &[(&str, &str)] = &[
         "middleware.py",
         include_str!("../python/cairn_moto/middleware.py"),
     ),
+    ("iam_ext.py", include_str!("../python/cairn_moto/iam_ext.py")),
     ("params.py", include_str!("../python/cairn_moto/params.py")),
     ("rds_ext.py", include_str!("../python/cairn_moto/rds_ext.py")),
     ("resp.py", include_str!("../python/cairn_moto/resp.py")),

@@ -19,6 +19,9 @@ def build_app() -> Any:
 
     ec2_routes_ext.install()
     elasticache_ext.install()
+    from . import iam_ext
+
+    iam_ext.install()
     rds_ext.install()
     s3_ext.install()
     return CairnMiddleware(DomainDispatcherApplication(create_backend_app))

@@ -1,6 +1,10 @@
 //! IAM: one file per resource type.
 
+pub mod openid_connect_provider;
 pub mod policy;
+pub(crate) mod policy_doc;
+pub mod role;
+pub mod role_policy_attachment;
 
 use crate::clients::Shared;
 use cairn_core::provider::ResourceProvider;
@@ -8,5 +12,14 @@ use std::sync::Arc;
 
 /// This service's providers, sharing `clients`.
 pub(crate) fn providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
-    vec![Arc::new(policy::PolicyProvider::new(clients.clone()))]
+    vec![
+        Arc::new(policy::PolicyProvider::new(clients.clone())),
+        Arc::new(role::RoleProvider::new(clients.clone())),
+        Arc::new(role_policy_attachment::RolePolicyAttachmentProvider::new(
+            clients.clone(),
+        )),
+        Arc::new(openid_connect_provider::OpenIdConnectProviderProvider::new(
+            clients.clone(),
+        )),
+    ]
 }

@@ -1,0 +1,340 @@
+//! The Epic 0 platform types (IAM roles, attachments and OIDC providers,
+//! ECR repositories, S3 buckets and their settings) against the emulator,
+//! through the real SDK: create, read back with no diff, an in-place
+//! update, a replace with its reason, delete, adopt after a lost answer.
+
+use super::*;
+use cairn_core::plan::diff_inputs;
+
+/// The changes between `want` and what a read reports (empty: no drift).
+fn drift(want: &Map, seen: &Map) -> Vec<String> {
+    diff_inputs(want, seen)
+        .into_iter()
+        .map(|c| c.path.to_string())
+        .collect()
+}
+
+/// The properties whose change from `old` to `new` forces a replace (what the plan shows as the reason).
+fn replace_reasons(env: &Env, token: &str, old: &Map, new: &Map) -> Vec<String> {
+    let schema = env.reg.schema(token).expect("registered");
+    let p = env.p(token);
+    let mut out: Vec<String> = diff_inputs(old, new)
+        .into_iter()
+        .map(|c| c.path.to_string())
+        .filter(|path| {
+            let top = path.split(['.', '[']).next().unwrap_or_default();
+            schema.prop(top).is_some_and(|p| p.replace_on_change)
+        })
+        .collect();
+    out.extend(
+        p.extra_replace_paths(old, new)
+            .into_iter()
+            .map(|p| p.to_string()),
+    );
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn not_owned(r: Result<impl std::fmt::Debug, ProviderError>) -> String {
+    match r {
+        Err(e @ ProviderError::NotOwned { .. }) => e.to_string(),
+        other => panic!("expected NotOwned, got {other:?}"),
+    }
+}
+
+fn trust(service: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn iam_role_lifecycle() {
+    let env = setup().await;
+    let p = env.p("aws:iam:Role");
+    let ctx = env.ctx("cluster-role");
+    let name = format!("eks-cluster-{}", env.tag);
+    let inputs = map(serde_json::json!({
+        "name": name,
+        "path": "/",
+        "assumeRolePolicy": trust("eks.amazonaws.com"),
+        "description": "EKS control plane",
+        "maxSessionDuration": 3600,
+        "tags": {"team": "platform"}
+    }));
+    assert!(p.check(&inputs).is_empty(), "{:?}", p.check(&inputs));
+    let created = p.create(&ctx, &inputs).await.expect("create role");
+    assert_eq!(created.id, name);
+    assert!(s(&created.outputs, "arn").ends_with(&format!(":role/{name}")));
+    assert!(!s(&created.outputs, "uniqueId").is_empty());
+
+    // Read back: no diff, even with the trust policy written another way.
+    let seen = p
+        .read(&ctx, &created.id, &inputs)
+        .await
+        .unwrap()
+        .expect("role exists");
+    assert_eq!(drift(&inputs, &seen.inputs), Vec::<String>::new());
+    let mut reformatted = inputs.clone();
+    reformatted.insert(
+        "assumeRolePolicy".into(),
+        Value::String(
+            r#"{ "Statement": { "Action": ["sts:AssumeRole"], "Effect": "Allow", "Principal": { "Service": ["eks.amazonaws.com"] } }, "Version": "2012-10-17" }"#
+                .into(),
+        ),
+    );
+    let seen = p
+        .read(&ctx, &created.id, &reformatted)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        drift(&reformatted, &seen.inputs),
+        Vec::<String>::new(),
+        "semantic compare"
+    );
+    // Import by id (the name): what the stack says is read back.
+    let imported = p.read(&ctx, &name, &Map::new()).await.unwrap().unwrap();
+    assert_eq!(s(&imported.inputs, "name"), name);
+    assert!(imported.inputs.contains_key("assumeRolePolicy"));
+
+    // A lost answer: the retried create adopts the role, recovery finds it,
+    // and another resource is refused.
+    let again = p
+        .create(&ctx, &inputs)
+        .await
+        .expect("create adopts its own role");
+    assert_eq!(again.id, created.id);
+    assert_eq!(p.recover(&ctx, &inputs).await.unwrap().unwrap().id, name);
+    let other = env.ctx("someone-else");
+    let err = not_owned(p.recover(&other, &inputs).await);
+    assert!(err.contains(&format!("cairn:urn={}", ctx.urn)), "{err}");
+    not_owned(p.create(&other, &inputs).await);
+
+    // In place: trust policy, description, session duration, tags.
+    let new = map(serde_json::json!({
+        "name": name,
+        "path": "/",
+        "assumeRolePolicy": trust("ec2.amazonaws.com"),
+        "description": "nodes",
+        "maxSessionDuration": 7200,
+        "tags": {"team": "data"}
+    }));
+    assert!(replace_reasons(&env, "aws:iam:Role", &inputs, &new).is_empty());
+    p.update(&ctx, &created.id, &inputs, &new, &created.outputs)
+        .await
+        .expect("update role");
+    let seen = p.read(&ctx, &created.id, &new).await.unwrap().unwrap();
+    assert_eq!(drift(&new, &seen.inputs), Vec::<String>::new());
+
+    // A new path replaces.
+    let mut moved = new.clone();
+    moved.insert("path".into(), "/platform/".into());
+    assert_eq!(
+        replace_reasons(&env, "aws:iam:Role", &new, &moved),
+        ["path"]
+    );
+    p.delete(&ctx, &created.id, &new, &created.outputs)
+        .await
+        .expect("delete role");
+    let replaced = p
+        .create(&ctx, &moved)
+        .await
+        .expect("create the replacement");
+    let seen = p.read(&ctx, &replaced.id, &moved).await.unwrap().unwrap();
+    assert_eq!(drift(&moved, &seen.inputs), Vec::<String>::new());
+    assert!(s(&replaced.outputs, "arn").contains(":role/platform/"));
+
+    p.delete(&ctx, &replaced.id, &moved, &replaced.outputs)
+        .await
+        .expect("delete");
+    assert!(p.read(&ctx, &replaced.id, &moved).await.unwrap().is_none());
+    p.delete(&ctx, &replaced.id, &moved, &replaced.outputs)
+        .await
+        .expect("idempotent delete");
+}
+
+#[tokio::test]
+async fn iam_role_trust_policy_checked_at_preview() {
+    let env = setup().await;
+    let p = env.p("aws:iam:Role");
+    let bad = map(serde_json::json!({
+        "name": "ok",
+        "assumeRolePolicy": r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#
+    }));
+    let f = p.check(&bad);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].rule, "aws::iam::trust-policy");
+    assert!(f[0].message.contains("Principal"), "{}", f[0].message);
+}
+
+#[tokio::test]
+async fn iam_role_policy_attachment_lifecycle() {
+    let env = setup().await;
+    let roles = env.p("aws:iam:Role");
+    let policies = env.p("aws:iam:Policy");
+    let p = env.p("aws:iam:RolePolicyAttachment");
+    let ctx = env.ctx("attach");
+    let role_name = format!("app-{}", env.tag);
+    let role_in = map(
+        serde_json::json!({"name": role_name, "path": "/", "assumeRolePolicy": trust("ec2.amazonaws.com"), "maxSessionDuration": 3600}),
+    );
+    let role = roles
+        .create(&env.ctx("role"), &role_in)
+        .await
+        .expect("role");
+    let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}).to_string();
+    let mut arns = Vec::new();
+    for n in 0..2 {
+        let pin = map(
+            serde_json::json!({"name": format!("read-{n}-{}", env.tag), "path": "/", "policy": doc}),
+        );
+        arns.push(
+            policies
+                .create(&env.ctx(&format!("policy{n}")), &pin)
+                .await
+                .expect("policy")
+                .id,
+        );
+    }
+    let inputs = map(serde_json::json!({"role": role_name, "policyArn": arns[0]}));
+    let created = p.create(&ctx, &inputs).await.expect("attach");
+    assert_eq!(created.id, format!("{role_name}/{}", arns[0]));
+    let seen = p.read(&ctx, &created.id, &inputs).await.unwrap().unwrap();
+    assert_eq!(drift(&inputs, &seen.inputs), Vec::<String>::new());
+    // Import by Terraform's id.
+    let imported = p
+        .read(&ctx, &created.id, &Map::new())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(imported.inputs, inputs);
+    // A lost answer: attaching again is harmless; recovery finds the pair.
+    assert_eq!(p.create(&ctx, &inputs).await.unwrap().id, created.id);
+    assert_eq!(
+        p.recover(&ctx, &inputs).await.unwrap().unwrap().id,
+        created.id
+    );
+
+    // Another policy replaces (there is nothing to change in place).
+    let new = map(serde_json::json!({"role": role_name, "policyArn": arns[1]}));
+    assert_eq!(
+        replace_reasons(&env, "aws:iam:RolePolicyAttachment", &inputs, &new),
+        ["policyArn"]
+    );
+    let replaced = p.create(&ctx, &new).await.expect("attach the new one");
+    p.delete(&ctx, &created.id, &inputs, &created.outputs)
+        .await
+        .expect("detach the old one");
+    assert!(p.read(&ctx, &created.id, &inputs).await.unwrap().is_none());
+    assert!(p.recover(&ctx, &inputs).await.unwrap().is_none());
+    assert!(p.read(&ctx, &replaced.id, &new).await.unwrap().is_some());
+    // The role cannot go while a policy is attached; after the detach it can.
+    p.delete(&ctx, &replaced.id, &new, &replaced.outputs)
+        .await
+        .expect("detach");
+    p.delete(&ctx, &replaced.id, &new, &replaced.outputs)
+        .await
+        .expect("idempotent detach");
+    roles
+        .delete(&env.ctx("role"), &role.id, &role_in, &role.outputs)
+        .await
+        .expect("delete role");
+    assert!(
+        p.read(&ctx, &replaced.id, &new).await.unwrap().is_none(),
+        "role gone: attachment gone"
+    );
+}
+
+const THUMB_A: &str = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280";
+const THUMB_B: &str = "06B25927C42A721631C1EFD9431E648FA62E1E39";
+
+#[tokio::test]
+async fn iam_openid_connect_provider_lifecycle() {
+    let env = setup().await;
+    let p = env.p("aws:iam:OpenIdConnectProvider");
+    let ctx = env.ctx("oidc");
+    let url = format!(
+        "https://oidc.eks.us-east-1.amazonaws.com/id/{}",
+        env.tag.to_uppercase()
+    );
+    let inputs = map(serde_json::json!({
+        "url": url,
+        "clientIdLists": ["sts.amazonaws.com"],
+        "thumbprintLists": [THUMB_A],
+        "tags": {"cluster": "main"}
+    }));
+    assert!(p.check(&inputs).is_empty());
+    let created = p.create(&ctx, &inputs).await.expect("create provider");
+    assert!(
+        created
+            .id
+            .ends_with(&format!(":oidc-provider/{}", &url["https://".len()..])),
+        "{}",
+        created.id
+    );
+    let seen = p.read(&ctx, &created.id, &inputs).await.unwrap().unwrap();
+    assert_eq!(drift(&inputs, &seen.inputs), Vec::<String>::new());
+    let imported = p
+        .read(&ctx, &created.id, &Map::new())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s(&imported.inputs, "url"), url);
+
+    // A lost answer: the retried create adopts; others are refused.
+    assert_eq!(p.create(&ctx, &inputs).await.unwrap().id, created.id);
+    assert_eq!(
+        p.recover(&ctx, &inputs).await.unwrap().unwrap().id,
+        created.id
+    );
+    not_owned(p.recover(&env.ctx("other"), &inputs).await);
+
+    // In place: client ids (add and remove), thumbprints, tags.
+    let new = map(serde_json::json!({
+        "url": url,
+        "clientIdLists": ["apps.example.com", "sts.amazonaws.com"],
+        "thumbprintLists": [THUMB_B],
+        "tags": {"cluster": "main", "env": "dev"}
+    }));
+    assert!(replace_reasons(&env, "aws:iam:OpenIdConnectProvider", &inputs, &new).is_empty());
+    p.update(&ctx, &created.id, &inputs, &new, &created.outputs)
+        .await
+        .expect("update");
+    let seen = p.read(&ctx, &created.id, &new).await.unwrap().unwrap();
+    assert_eq!(drift(&new, &seen.inputs), Vec::<String>::new());
+    let fewer = map(
+        serde_json::json!({"url": url, "clientIdLists": ["apps.example.com"], "thumbprintLists": [THUMB_B], "tags": {"cluster": "main"}}),
+    );
+    p.update(&ctx, &created.id, &new, &fewer, &created.outputs)
+        .await
+        .expect("remove a client id");
+    let seen = p.read(&ctx, &created.id, &fewer).await.unwrap().unwrap();
+    assert_eq!(drift(&fewer, &seen.inputs), Vec::<String>::new());
+
+    // A new URL replaces.
+    let mut moved = fewer.clone();
+    moved.insert("url".into(), Value::String(format!("{url}2")));
+    assert_eq!(
+        replace_reasons(&env, "aws:iam:OpenIdConnectProvider", &fewer, &moved),
+        ["url"]
+    );
+    let replaced = p
+        .create(&ctx, &moved)
+        .await
+        .expect("create the replacement");
+    assert_ne!(replaced.id, created.id);
+    p.delete(&ctx, &created.id, &fewer, &created.outputs)
+        .await
+        .expect("delete");
+    assert!(p.read(&ctx, &created.id, &fewer).await.unwrap().is_none());
+    p.delete(&ctx, &created.id, &fewer, &created.outputs)
+        .await
+        .expect("idempotent delete");
+    p.delete(&ctx, &replaced.id, &moved, &replaced.outputs)
+        .await
+        .expect("delete");
+}
