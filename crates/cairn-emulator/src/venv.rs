@@ -32,6 +32,10 @@ const PY_FILES: &[(&str, &str)] = &[
         include_str!("../python/cairn_moto/consistency.py"),
     ),
     (
+        "ec2_ext.py",
+        include_str!("../python/cairn_moto/ec2_ext.py"),
+    ),
+    (
         "ec2_routes_ext.py",
         include_str!("../python/cairn_moto/ec2_routes_ext.py"),
     ),
