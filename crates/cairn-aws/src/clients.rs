@@ -87,9 +87,8 @@ pub(crate) struct Sdk {
     pub iam: aws_sdk_iam::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub sts: aws_sdk_sts::Client,
-    // The platform types (RDS, EKS, ECR, S3) are being added one file each.
-    #[allow(dead_code)]
     pub rds: aws_sdk_rds::Client,
+    // The platform types (EKS, ECR, S3) are being added one file each.
     #[allow(dead_code)]
     pub eks: aws_sdk_eks::Client,
     #[allow(dead_code)]

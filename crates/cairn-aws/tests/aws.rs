@@ -12,6 +12,8 @@ use std::time::Duration;
 
 #[path = "aws/network_a.rs"]
 mod network_a;
+#[path = "aws/network_b.rs"]
+mod network_b;
 #[path = "aws/platform.rs"]
 mod platform;
 
@@ -1265,6 +1267,18 @@ const CFN_TYPES: &[(&str, Option<&str>)] = &[
     ("aws:ec2:InternetGateway", Some("AWS::EC2::InternetGateway")),
     ("aws:ec2:Eip", Some("AWS::EC2::EIP")),
     ("aws:ec2:NatGateway", Some("AWS::EC2::NatGateway")),
+    ("aws:ec2:RouteTable", Some("AWS::EC2::RouteTable")),
+    ("aws:ec2:Route", Some("AWS::EC2::Route")),
+    (
+        "aws:ec2:RouteTableAssociation",
+        Some("AWS::EC2::SubnetRouteTableAssociation"),
+    ),
+    // Egress is AWS::EC2::SecurityGroupEgress, with the same create-only set.
+    (
+        "aws:ec2:SecurityGroupRule",
+        Some("AWS::EC2::SecurityGroupIngress"),
+    ),
+    ("aws:rds:SubnetGroup", Some("AWS::RDS::DBSubnetGroup")),
     (
         "aws:elasticache:ReplicationGroup",
         Some("AWS::ElastiCache::ReplicationGroup"),
@@ -1291,6 +1305,11 @@ const CFN_NAMES: &[(&str, &str, &str)] = &[
     ("aws:iam:OpenIdConnectProvider", "thumbprintLists", "ThumbprintList"),
     ("aws:ec2:SecurityGroup", "name", "GroupName"),
     ("aws:ec2:SecurityGroup", "description", "GroupDescription"),
+    ("aws:ec2:SecurityGroupRule", "securityGroupId", "GroupId"),
+    ("aws:ec2:SecurityGroupRule", "protocol", "IpProtocol"),
+    ("aws:ec2:SecurityGroupRule", "cidrBlocks", "CidrIp"),
+    ("aws:rds:SubnetGroup", "name", "DBSubnetGroupName"),
+    ("aws:rds:SubnetGroup", "description", "DBSubnetGroupDescription"),
     (
         "aws:elasticache:ReplicationGroup",
         "description",
@@ -1358,6 +1377,18 @@ const CFN_DIFFERENCES: &[(&str, &str, &str)] = &[
         "+Domain",
         "no EC2 call changes a VPC address's domain (MoveAddressToVpc only moved \
          EC2-Classic addresses, retired); Terraform's aws_eip domain is ForceNew too",
+    ),
+    (
+        "aws:ec2:RouteTableAssociation",
+        "-RouteTableId",
+        "ReplaceRouteTableAssociation moves the subnet to another table in place \
+         (Terraform and Pulumi update it in place too)",
+    ),
+    (
+        "aws:ec2:SecurityGroupRule",
+        "+Type",
+        "CloudFormation has one type per direction (SecurityGroupIngress, \
+         SecurityGroupEgress): a new direction is a new rule",
     ),
     (
         "aws:elasticache:ParameterGroup",

@@ -9,6 +9,7 @@ pub mod ec2;
 pub mod elasticache;
 pub mod iam;
 pub mod kms;
+pub mod rds;
 pub mod secretsmanager;
 
 pub use ec2::security_group;
@@ -29,6 +30,7 @@ pub fn all_providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
     all.extend(elasticache::providers(clients));
     all.extend(iam::providers(clients));
     all.extend(kms::providers(clients));
+    all.extend(rds::providers(clients));
     all.extend(secretsmanager::providers(clients));
     all
 }

@@ -3,7 +3,11 @@
 pub mod eip;
 pub mod internet_gateway;
 pub mod nat_gateway;
+pub mod route;
+pub mod route_table;
+pub mod route_table_association;
 pub mod security_group;
+pub mod security_group_rule;
 pub mod subnet;
 pub mod vpc;
 
@@ -21,5 +25,9 @@ pub(crate) fn providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
         Arc::new(internet_gateway::InternetGatewayProvider::new(c())),
         Arc::new(eip::EipProvider::new(c())),
         Arc::new(nat_gateway::NatGatewayProvider::new(c())),
+        Arc::new(route_table::RouteTableProvider::new(c())),
+        Arc::new(route::RouteProvider::new(c())),
+        Arc::new(route_table_association::RouteTableAssociationProvider::new(c())),
+        Arc::new(security_group_rule::SecurityGroupRuleProvider::new(c())),
     ]
 }

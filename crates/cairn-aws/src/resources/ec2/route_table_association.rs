@@ -1,0 +1,337 @@
+//! `aws:ec2:RouteTableAssociation`: a subnet's route table (Pulumi's
+//! `aws.ec2.RouteTableAssociation`). A subnet has at most one explicit
+//! association, and ReplaceRouteTableAssociation (a new `routeTableId`, in
+//! place) gives it a new association id, so the resource's id is the
+//! subnet's id and the association id (`rtbassoc-…`) is the `id` output.
+//! Import takes Terraform's `subnet-…/rtb-…`, a bare `subnet-…` or the
+//! association id.
+//!
+//! Associations carry no tags. Recovery after a lost answer looks up the
+//! subnet's association: one to the same table is what the lost call made,
+//! or one identical to it (associating again would change nothing), so it
+//! is adopted; one to another table is not ours and is refused.
+
+use super::route::route_not_found;
+use crate::clients::Shared;
+use crate::util::{api_error, error_code, get_str, missing, not_owned, resource_label};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::Filter;
+use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
+use cairn_core::provider::{
+    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
+};
+use cairn_core::schema::ResourceSchema;
+use cairn_core::value::{Map, PropertyPath};
+use serde::Serialize;
+
+pub const TOKEN: &str = "aws:ec2:RouteTableAssociation";
+
+pub mod rules {
+    pub const ASSOCIATION_IDS: &str = "aws::ec2::association-ids";
+}
+
+pub struct RouteTableAssociation;
+
+/// Associates a subnet with a route table.
+#[derive(Serialize, Clone, Debug, Resource)]
+#[serde(rename_all = "camelCase")]
+#[resource(token = "aws:ec2:RouteTableAssociation", kind = RouteTableAssociation, outputs = RouteTableAssociationOutputs)]
+pub struct RouteTableAssociationArgs {
+    /// The subnet (cannot change in place).
+    #[prop(replaces)]
+    pub subnet_id: Input<String>,
+    /// The route table; a new one is ReplaceRouteTableAssociation, in place.
+    pub route_table_id: Input<String>,
+}
+
+#[derive(Outputs)]
+pub struct RouteTableAssociationOutputs {
+    /// The association id (rtbassoc-...); it changes when the table does.
+    pub id: Output<String>,
+}
+
+/// A live association: (association id, subnet id, route table id).
+type Assoc = (String, String, String);
+
+pub struct RouteTableAssociationProvider {
+    schema: ResourceSchema,
+    clients: Shared,
+}
+
+fn outputs(a: &Assoc) -> Map {
+    let mut m = Map::new();
+    m.insert("id".into(), a.0.as_str().into());
+    m
+}
+
+impl RouteTableAssociationProvider {
+    pub fn new(clients: Shared) -> Self {
+        RouteTableAssociationProvider {
+            schema: RouteTableAssociation::schema(),
+            clients,
+        }
+    }
+
+    /// The explicit association matching `filter` = `value`.
+    async fn find(
+        &self,
+        resource: &str,
+        filter: &str,
+        value: &str,
+    ) -> Result<Option<Assoc>, ProviderError> {
+        let sdk = self.clients.get().await?;
+        let out = match sdk
+            .ec2
+            .describe_route_tables()
+            .filters(Filter::builder().name(filter).values(value).build())
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if route_not_found(error_code(&e)) => return Ok(None),
+            Err(e) => return Err(api_error(resource, "ec2:DescribeRouteTables", e, &[])),
+        };
+        Ok(out
+            .route_tables()
+            .iter()
+            .flat_map(|t| t.associations())
+            .filter(|a| !a.main().unwrap_or(false))
+            .filter_map(|a| {
+                Some((
+                    a.route_table_association_id()?.to_string(),
+                    a.subnet_id()?.to_string(),
+                    a.route_table_id()?.to_string(),
+                ))
+            })
+            .find(|(id, subnet, _)| match filter {
+                "association.subnet-id" => subnet == value,
+                _ => id == value,
+            }))
+    }
+
+    async fn by_subnet(
+        &self,
+        resource: &str,
+        subnet: &str,
+    ) -> Result<Option<Assoc>, ProviderError> {
+        self.find(resource, "association.subnet-id", subnet).await
+    }
+
+    /// Adopts the subnet's association when it is to `table`.
+    fn adopt_or_refuse(
+        ctx: &CallContext,
+        resource: &str,
+        a: &Assoc,
+        table: &str,
+    ) -> Result<Created, ProviderError> {
+        if a.2 == table {
+            ctx.report(
+                "adopting the association (the subnet is already associated with this table)",
+            );
+            return Ok(Created {
+                id: a.1.clone(),
+                outputs: outputs(a),
+            });
+        }
+        Err(not_owned(
+            ctx,
+            resource,
+            &a.1,
+            format!(
+                "an association with {} ({}; associations carry no tags, and one to another table is not this resource's)",
+                a.2, a.0
+            ),
+        ))
+    }
+}
+
+#[async_trait]
+impl ResourceProvider for RouteTableAssociationProvider {
+    fn schema(&self) -> &ResourceSchema {
+        &self.schema
+    }
+
+    fn check(&self, inputs: &Map) -> Vec<CheckFailure> {
+        let mut out = Vec::new();
+        for (key, prefix) in [("subnetId", "subnet-"), ("routeTableId", "rtb-")] {
+            if let Some(v) = crate::util::concrete_str(inputs, key) {
+                if !v.starts_with(prefix) {
+                    out.push(
+                        CheckFailure::error(
+                            rules::ASSOCIATION_IDS,
+                            PropertyPath::key(key),
+                            format!("`{v}` is not a valid {key}: EC2 expects an id starting with `{prefix}`"),
+                        )
+                        .with_help("reference the subnet's and the route table's `id` outputs"),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let (Some(subnet), Some(table)) =
+            (get_str(inputs, "subnetId"), get_str(inputs, "routeTableId"))
+        else {
+            return Err(ProviderError::invalid(
+                &resource,
+                "subnetId and routeTableId are required",
+            ));
+        };
+        let sdk = self.clients.get().await?;
+        match sdk
+            .ec2
+            .associate_route_table()
+            .subnet_id(subnet)
+            .route_table_id(table)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let id = out.association_id().ok_or_else(|| {
+                    missing(&resource, "ec2:AssociateRouteTable", "association id")
+                })?;
+                let a = (id.to_string(), subnet.to_string(), table.to_string());
+                Ok(Created {
+                    id: subnet.to_string(),
+                    outputs: outputs(&a),
+                })
+            }
+            // Our own lost attempt (the SDK retried), or another association.
+            Err(e) if error_code(&e) == Some("Resource.AlreadyAssociated") => {
+                match self.by_subnet(&resource, subnet).await? {
+                    Some(a) => Self::adopt_or_refuse(ctx, &resource, &a, table),
+                    None => Err(api_error(&resource, "ec2:AssociateRouteTable", e, &[])),
+                }
+            }
+            Err(e) => Err(api_error(&resource, "ec2:AssociateRouteTable", e, &[])),
+        }
+    }
+
+    async fn read(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        _inputs: &Map,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let found = if id.starts_with("rtbassoc-") {
+            self.find(&resource, "association.route-table-association-id", id)
+                .await?
+        } else {
+            // `subnet-…` or Terraform's import id `subnet-…/rtb-…`.
+            let (subnet, table) = match id.split_once('/') {
+                Some((s, t)) => (s, Some(t)),
+                None => (id, None),
+            };
+            if !subnet.starts_with("subnet-") || table.is_some_and(|t| !t.starts_with("rtb-")) {
+                return Err(ProviderError::invalid(
+                    &resource,
+                    format!("`{id}` is not a route table association id: expected `subnet-…/rtb-…` (Terraform's), `subnet-…` or `rtbassoc-…`"),
+                ));
+            }
+            self.by_subnet(&resource, subnet)
+                .await?
+                .filter(|a| table.is_none_or(|t| t == a.2))
+        };
+        let Some(a) = found else {
+            return Ok(None);
+        };
+        let mut obs = Map::new();
+        obs.insert("subnetId".into(), a.1.as_str().into());
+        obs.insert("routeTableId".into(), a.2.as_str().into());
+        Ok(Some(Observed {
+            id: a.1.clone(),
+            inputs: obs,
+            outputs: outputs(&a),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        _old: &Map,
+        new: &Map,
+        _old_outputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let table = get_str(new, "routeTableId")
+            .ok_or_else(|| ProviderError::invalid(&resource, "routeTableId is required"))?;
+        let current = self.by_subnet(&resource, id).await?.ok_or_else(|| {
+            missing(
+                &resource,
+                "ec2:DescribeRouteTables",
+                "association of the subnet",
+            )
+        })?;
+        if current.2 == table {
+            return Ok(outputs(&current));
+        }
+        let sdk = self.clients.get().await?;
+        let out = sdk
+            .ec2
+            .replace_route_table_association()
+            .association_id(&current.0)
+            .route_table_id(table)
+            .send()
+            .await
+            .map_err(|e| api_error(&resource, "ec2:ReplaceRouteTableAssociation", e, &[]))?;
+        let new_id = out.new_association_id().ok_or_else(|| {
+            missing(
+                &resource,
+                "ec2:ReplaceRouteTableAssociation",
+                "new association id",
+            )
+        })?;
+        Ok(outputs(&(
+            new_id.to_string(),
+            id.to_string(),
+            table.to_string(),
+        )))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &CallContext,
+        id: &str,
+        _inputs: &Map,
+        _outputs: &Map,
+    ) -> Result<(), ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let Some(a) = self.by_subnet(&resource, id).await? else {
+            return Ok(());
+        };
+        let sdk = self.clients.get().await?;
+        match sdk
+            .ec2
+            .disassociate_route_table()
+            .association_id(&a.0)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if route_not_found(error_code(&e)) => Ok(()),
+            Err(e) => Err(api_error(&resource, "ec2:DisassociateRouteTable", e, &[])),
+        }
+    }
+
+    async fn recover(
+        &self,
+        ctx: &CallContext,
+        inputs: &Map,
+    ) -> Result<Option<Created>, ProviderError> {
+        let resource = resource_label(ctx, TOKEN);
+        let (Some(subnet), Some(table)) =
+            (get_str(inputs, "subnetId"), get_str(inputs, "routeTableId"))
+        else {
+            return Ok(None);
+        };
+        match self.by_subnet(&resource, subnet).await? {
+            Some(a) => Self::adopt_or_refuse(ctx, &resource, &a, table).map(Some),
+            None => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! RDS: one file per resource type.
+
+pub mod subnet_group;
+
+use crate::clients::Shared;
+use cairn_core::provider::ResourceProvider;
+use std::sync::Arc;
+
+/// This service's providers, sharing `clients`.
+pub(crate) fn providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
+    vec![Arc::new(subnet_group::SubnetGroupProvider::new(
+        clients.clone(),
+    ))]
+}
