@@ -91,7 +91,6 @@ pub(crate) struct Sdk {
     // The platform types (EKS, ECR, S3) are being added one file each.
     #[allow(dead_code)]
     pub eks: aws_sdk_eks::Client,
-    #[allow(dead_code)]
     pub ecr: aws_sdk_ecr::Client,
     #[allow(dead_code)]
     pub s3: aws_sdk_s3::Client,

@@ -1261,6 +1261,9 @@ const CFN_TYPES: &[(&str, Option<&str>)] = &[
     // CloudFormation attaches managed policies through the role's ManagedPolicyArns.
     ("aws:iam:RolePolicyAttachment", None),
     ("aws:iam:OpenIdConnectProvider", Some("AWS::IAM::OIDCProvider")),
+    ("aws:ecr:Repository", Some("AWS::ECR::Repository")),
+    // CloudFormation has the lifecycle policy as a property of AWS::ECR::Repository.
+    ("aws:ecr:LifecyclePolicy", None),
     ("aws:ec2:SecurityGroup", Some("AWS::EC2::SecurityGroup")),
     ("aws:ec2:Vpc", Some("AWS::EC2::VPC")),
     ("aws:ec2:Subnet", Some("AWS::EC2::Subnet")),
@@ -1303,6 +1306,12 @@ const CFN_NAMES: &[(&str, &str, &str)] = &[
     ("aws:iam:Role", "assumeRolePolicy", "AssumeRolePolicyDocument"),
     ("aws:iam:OpenIdConnectProvider", "clientIdLists", "ClientIdList"),
     ("aws:iam:OpenIdConnectProvider", "thumbprintLists", "ThumbprintList"),
+    ("aws:ecr:Repository", "name", "RepositoryName"),
+    (
+        "aws:ecr:Repository",
+        "encryptionConfigurations",
+        "EncryptionConfiguration",
+    ),
     ("aws:ec2:SecurityGroup", "name", "GroupName"),
     ("aws:ec2:SecurityGroup", "description", "GroupDescription"),
     ("aws:ec2:SecurityGroupRule", "securityGroupId", "GroupId"),

@@ -6,6 +6,7 @@
 //! The old flat module names (`resources::kms_key`, ...) stay as aliases.
 
 pub mod ec2;
+pub mod ecr;
 pub mod elasticache;
 pub mod iam;
 pub mod kms;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 pub fn all_providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
     let mut all = Vec::new();
     all.extend(ec2::providers(clients));
+    all.extend(ecr::providers(clients));
     all.extend(elasticache::providers(clients));
     all.extend(iam::providers(clients));
     all.extend(kms::providers(clients));

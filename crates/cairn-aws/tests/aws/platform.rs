@@ -338,3 +338,177 @@ async fn iam_openid_connect_provider_lifecycle() {
         .await
         .expect("delete");
 }
+
+fn lifecycle(days: u32) -> String {
+    serde_json::json!({"rules": [{
+        "rulePriority": 1,
+        "description": "expire untagged images",
+        "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": days},
+        "action": {"type": "expire"}
+    }]})
+    .to_string()
+}
+
+#[tokio::test]
+async fn ecr_repository_lifecycle() {
+    let env = setup().await;
+    let p = env.p("aws:ecr:Repository");
+    let ctx = env.ctx("images");
+    let name = format!("platform/api-{}", env.tag);
+    let inputs = map(serde_json::json!({
+        "name": name,
+        "imageTagMutability": "MUTABLE",
+        "imageScanningConfiguration": {"scanOnPush": false},
+        "forceDelete": false,
+        "tags": {"team": "platform"}
+    }));
+    assert!(p.check(&inputs).is_empty(), "{:?}", p.check(&inputs));
+    let created = p.create(&ctx, &inputs).await.expect("create repository");
+    assert_eq!(created.id, name);
+    assert!(s(&created.outputs, "repositoryUrl").ends_with(&format!("/{name}")));
+    assert!(s(&created.outputs, "arn").contains(":repository/"));
+    let seen = p.read(&ctx, &name, &inputs).await.unwrap().unwrap();
+    assert_eq!(drift(&inputs, &seen.inputs), Vec::<String>::new());
+    let imported = p.read(&ctx, &name, &Map::new()).await.unwrap().unwrap();
+    assert_eq!(s(&imported.inputs, "name"), name);
+
+    // A lost answer: the retried create adopts; others are refused.
+    assert_eq!(p.create(&ctx, &inputs).await.unwrap().id, name);
+    assert_eq!(p.recover(&ctx, &inputs).await.unwrap().unwrap().id, name);
+    not_owned(p.recover(&env.ctx("other"), &inputs).await);
+    not_owned(p.create(&env.ctx("other"), &inputs).await);
+
+    // In place: immutable tags, scan on push, tags.
+    let new = map(serde_json::json!({
+        "name": name,
+        "imageTagMutability": "IMMUTABLE",
+        "imageScanningConfiguration": {"scanOnPush": true},
+        "forceDelete": true,
+        "tags": {"team": "data"}
+    }));
+    assert!(replace_reasons(&env, "aws:ecr:Repository", &inputs, &new).is_empty());
+    p.update(&ctx, &name, &inputs, &new, &created.outputs)
+        .await
+        .expect("update");
+    let seen = p.read(&ctx, &name, &new).await.unwrap().unwrap();
+    assert_eq!(drift(&new, &seen.inputs), Vec::<String>::new());
+
+    // An image in it: delete refuses without forceDelete, naming it.
+    let ecr = aws_sdk_ecr::Client::new(&env.sdk_config().await);
+    ecr.put_image()
+        .repository_name(&name)
+        .image_tag("v1")
+        .image_manifest(r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":1,"digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"},"layers":[]}"#)
+        .send()
+        .await
+        .expect("put an image");
+    let err = p
+        .delete(&ctx, &name, &inputs, &created.outputs)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("forceDelete"), "{err}");
+
+    // Encryption replaces.
+    let mut kms = new.clone();
+    kms.insert(
+        "encryptionConfigurations".into(),
+        Value::from_json(&serde_json::json!([{"encryptionType": "KMS"}])),
+    );
+    assert_eq!(
+        replace_reasons(&env, "aws:ecr:Repository", &new, &kms),
+        ["encryptionConfigurations"]
+    );
+    p.delete(&ctx, &name, &new, &created.outputs)
+        .await
+        .expect("force delete");
+    assert!(p.read(&ctx, &name, &new).await.unwrap().is_none());
+    let replaced = p.create(&ctx, &kms).await.expect("create the replacement");
+    let seen = p.read(&ctx, &replaced.id, &kms).await.unwrap().unwrap();
+    assert_eq!(drift(&kms, &seen.inputs), Vec::<String>::new());
+    p.delete(&ctx, &replaced.id, &kms, &replaced.outputs)
+        .await
+        .expect("delete");
+    p.delete(&ctx, &replaced.id, &kms, &replaced.outputs)
+        .await
+        .expect("idempotent delete");
+}
+
+#[tokio::test]
+async fn ecr_lifecycle_policy_lifecycle() {
+    let env = setup().await;
+    let repos = env.p("aws:ecr:Repository");
+    let p = env.p("aws:ecr:LifecyclePolicy");
+    let ctx = env.ctx("expiry");
+    let mut names = Vec::new();
+    for n in 0..2 {
+        let name = format!("app{n}-{}", env.tag);
+        let r = map(
+            serde_json::json!({"name": name, "imageTagMutability": "MUTABLE", "forceDelete": true}),
+        );
+        repos
+            .create(&env.ctx(&format!("repo{n}")), &r)
+            .await
+            .expect("repository");
+        names.push(name);
+    }
+    let inputs = map(serde_json::json!({"repository": names[0], "policy": lifecycle(14)}));
+    assert!(p.check(&inputs).is_empty(), "{:?}", p.check(&inputs));
+    let created = p.create(&ctx, &inputs).await.expect("put policy");
+    assert_eq!(created.id, names[0]);
+    assert!(!s(&created.outputs, "registryId").is_empty());
+    let seen = p.read(&ctx, &created.id, &inputs).await.unwrap().unwrap();
+    assert_eq!(drift(&inputs, &seen.inputs), Vec::<String>::new());
+    let pretty = map(
+        serde_json::json!({"repository": names[0], "policy": serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&lifecycle(14)).unwrap()).unwrap()}),
+    );
+    let seen = p.read(&ctx, &created.id, &pretty).await.unwrap().unwrap();
+    assert_eq!(
+        drift(&pretty, &seen.inputs),
+        Vec::<String>::new(),
+        "formatting is no drift"
+    );
+    // A lost answer: putting again is harmless; recovery finds it.
+    assert_eq!(p.create(&ctx, &inputs).await.unwrap().id, created.id);
+    assert_eq!(
+        p.recover(&ctx, &inputs).await.unwrap().unwrap().id,
+        created.id
+    );
+
+    // In place: a new policy.
+    let new = map(serde_json::json!({"repository": names[0], "policy": lifecycle(30)}));
+    assert!(replace_reasons(&env, "aws:ecr:LifecyclePolicy", &inputs, &new).is_empty());
+    p.update(&ctx, &created.id, &inputs, &new, &created.outputs)
+        .await
+        .expect("update");
+    let seen = p.read(&ctx, &created.id, &new).await.unwrap().unwrap();
+    assert_eq!(drift(&new, &seen.inputs), Vec::<String>::new());
+
+    // Another repository replaces.
+    let moved = map(serde_json::json!({"repository": names[1], "policy": lifecycle(30)}));
+    assert_eq!(
+        replace_reasons(&env, "aws:ecr:LifecyclePolicy", &new, &moved),
+        ["repository"]
+    );
+    let replaced = p
+        .create(&ctx, &moved)
+        .await
+        .expect("create the replacement");
+    p.delete(&ctx, &created.id, &new, &created.outputs)
+        .await
+        .expect("delete");
+    assert!(p.read(&ctx, &created.id, &new).await.unwrap().is_none());
+    assert!(p.recover(&ctx, &new).await.unwrap().is_none());
+    p.delete(&ctx, &created.id, &new, &created.outputs)
+        .await
+        .expect("idempotent delete");
+    assert!(p.read(&ctx, &replaced.id, &moved).await.unwrap().is_some());
+
+    // Preview: a rule ECR would reject.
+    let bad = map(
+        serde_json::json!({"repository": names[1], "policy": lifecycle(30).replace("\"days\"", "\"weeks\"")}),
+    );
+    let f = p.check(&bad);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].rule, "aws::ecr::lifecycle-policy");
+}
