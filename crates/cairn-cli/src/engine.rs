@@ -81,6 +81,19 @@ pub struct Loaded {
     pub endpoint: Option<String>,
     /// `--force`: open a state bound to another endpoint/account/region.
     pub force: bool,
+    /// The backend URL this run chose (`None`: local), for stack references.
+    pub backend_url: Option<String>,
+}
+
+impl Loaded {
+    /// Where this stack's `pulumi:pulumi:StackReference`s read other stacks.
+    pub fn reference_source(&self) -> crate::stack_reference::Source {
+        crate::stack_reference::Source {
+            backend: self.backend_url.clone(),
+            state_root: self.state_root.clone(),
+            endpoint: self.endpoint.clone(),
+        }
+    }
 }
 
 pub(crate) fn stack_path(select: &StackSelect) -> Result<PathBuf, CliError> {
@@ -110,6 +123,10 @@ fn read(path: &Path) -> Result<Vec<u8>, CliError> {
 pub async fn registry(endpoint: Option<&str>) -> Registry {
     let mut registry = Registry::new();
     cairn_builtin::register(&mut registry);
+    // Schema only: `load` replaces it with one that reads the run's backend.
+    registry.register(std::sync::Arc::new(
+        crate::stack_reference::StackReferenceProvider::new(None),
+    ));
     #[cfg(feature = "aws")]
     cairn_aws::register_lazy(&mut registry, endpoint);
     #[cfg(not(feature = "aws"))]
@@ -159,7 +176,24 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
     } else {
         None
     };
-    let registry = registry(endpoint.as_deref()).await;
+    let state_root = select.state_dir.clone().unwrap_or_else(|| {
+        if select.local {
+            PathBuf::from("state").join("local")
+        } else {
+            PathBuf::from("state")
+        }
+    });
+    let chosen = backend_choice(&path, &bytes, select.backend.as_deref())?;
+    let mut registry = registry(endpoint.as_deref()).await;
+    registry.register(std::sync::Arc::new(
+        crate::stack_reference::StackReferenceProvider::new(Some(
+            crate::stack_reference::Source {
+                backend: chosen.clone(),
+                state_root: state_root.clone(),
+                endpoint: endpoint.clone(),
+            },
+        )),
+    ));
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let read_template = |name: &str| std::fs::read(dir.join(name)).map_err(|e| e.to_string());
     let (spec, mut warnings) = cairn_config::load_stack_layered(
@@ -174,14 +208,6 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
         return Err(CliError::Invalid(policy));
     }
     warnings.extend(policy.problems);
-    let state_root = select.state_dir.clone().unwrap_or_else(|| {
-        if select.local {
-            PathBuf::from("state").join("local")
-        } else {
-            PathBuf::from("state")
-        }
-    });
-    let chosen = backend_choice(&path, &bytes, select.backend.as_deref())?;
     let backend = Backend::parse(chosen.as_deref(), &state_root, endpoint.as_deref()).await?;
     if let Some(fixture) = &fixture {
         let state = backend.read(&spec.name, None, true).await?;
@@ -195,6 +221,7 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
         backend,
         endpoint,
         force: select.force,
+        backend_url: chosen,
     })
 }
 
@@ -374,6 +401,7 @@ fn plan_options(target: &[String], exclude: &[String]) -> PlanOptions {
 async fn preview(args: PreviewArgs) -> Result<ExitCode, CliError> {
     let loaded = load(&args.run.select).await?;
     let recorded = read_state(&loaded).await?;
+    let recorded = crate::stack_reference::resolve(&loaded, recorded).await?;
     crate::results::note_pending(&loaded).await?;
     let (state, drift) = if args.refresh {
         cairn_core::drift::refresh_with(
@@ -498,7 +526,8 @@ async fn up(args: ApplyArgs) -> Result<ExitCode, CliError> {
     }
     let writer = open_writer(&loaded, &args.run).await?;
     with_writer(writer, async |writer: &Writer| {
-        let state = recover(writer, &loaded.registry, &loaded.spec.name).await?;
+        let recorded = recover(writer, &loaded.registry, &loaded.spec.name).await?;
+        let state = crate::stack_reference::resolve(&loaded, recorded.clone()).await?;
         let plan = plan::plan(
             &loaded.spec,
             &state,
@@ -515,6 +544,7 @@ async fn up(args: ApplyArgs) -> Result<ExitCode, CliError> {
         print!("{}", render::text::plan(&plan, render::colour_stdout()));
         crate::results::expect_no_changes(args.expect_no_changes, &plan)?;
         if !plan.has_changes() {
+            crate::stack_reference::record(writer, &recorded, &state)?;
             if state.outputs != plan.outputs {
                 writer
                     .sink()
@@ -530,6 +560,7 @@ async fn up(args: ApplyArgs) -> Result<ExitCode, CliError> {
             eprintln!("cancelled");
             return Ok(ExitCode::from(1));
         }
+        crate::stack_reference::record(writer, &recorded, &state)?;
         let code = execute(&plan, &loaded, &state, writer, args.parallel).await?;
         let outputs = writer.store().load()?.outputs;
         print!("{}", crate::results::outputs_block(&outputs));

@@ -17,6 +17,7 @@ mod prompt;
 mod render;
 mod results;
 mod saved_plan;
+mod stack_reference;
 
 pub use args::Cli;
 pub use error::CliError;

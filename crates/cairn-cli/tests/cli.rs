@@ -19,6 +19,7 @@ mod cli {
     mod reliability;
     mod results;
     mod saved_plan;
+    mod stack_reference;
     mod schema;
     mod stack_verbs;
     mod state_surgery;

@@ -64,7 +64,12 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> Result<ExitCode, CliError>
         excludes: args.exclude.clone(),
     };
     with_writer(writer, async |writer: &Writer| {
-        let state = recover(writer, &loaded.registry, &loaded.spec.name).await?;
+        let mut state = recover(writer, &loaded.registry, &loaded.spec.name).await?;
+        if !destroy {
+            let recorded = state;
+            state = crate::stack_reference::resolve(&loaded, recorded.clone()).await?;
+            crate::stack_reference::record(writer, &recorded, &state)?;
+        }
         let plan = if destroy {
             let mut p = plan::plan_destroy(&state, &options);
             p.stack = loaded.spec.name.clone();
