@@ -57,6 +57,13 @@ pub const VARIABLE_CYCLE: &str = "cairn::config::variable-cycle";
 pub const NAME_CONFLICT: &str = "cairn::config::name-conflict";
 /// A `fn::` function that cairn does not support, or misused.
 pub const UNSUPPORTED_FUNCTION: &str = "cairn::config::unsupported-function";
+/// A built-in function given the wrong number or kind of arguments (wrong
+/// type, index out of range, text that is not base64...).
+pub const FUNCTION_ARGUMENT: &str = "cairn::config::function-argument";
+/// A built-in function applied to a resource output (known only at apply).
+pub const FUNCTION_OF_OUTPUT: &str = "cairn::config::function-of-output";
+/// A file named by `fn::readFile`, `fn::fileAsset`... cannot be read.
+pub const FILE_UNREADABLE: &str = "cairn::config::file-unreadable";
 /// `${x}` where `x` is no resource, config key or variable.
 pub const UNKNOWN_REFERENCE: &str = cairn_core::validate::codes::UNKNOWN_REFERENCE;
 /// A path into a config value or variable that does not exist.

@@ -76,6 +76,7 @@ mod yaml;
 
 pub use cairn_core::validate::OPTIONS_KEY;
 pub use jsonschema::json_schema;
+pub use stack::{Program, ReadFile, ARCHIVE_SIG, ASSET_SIG, SIG_KEY};
 pub use yaml::{MAX_DEPTH, MAX_NODES};
 
 use cairn_core::diag::{Problem, Problems};
@@ -116,7 +117,15 @@ pub fn load_stack_with_warnings(
 ) -> Result<(StackSpec, Problems), Problems> {
     let parsed = read_source(file_name, bytes);
     let outcome = match parsed.root {
-        Some(root) => load_tree(parsed.source, parsed.problems, &root, registry, config, &[]),
+        Some(root) => load_tree(
+            parsed.source,
+            parsed.problems,
+            &root,
+            registry,
+            config,
+            &[],
+            &Program::default(),
+        ),
         None => Outcome::failed(parsed.source, parsed.problems),
     };
     finish(file_name, vec![outcome.group], outcome.spec)
@@ -141,6 +150,12 @@ pub fn load_stack_with_warnings(
 /// them. Problems in the environment file point into it; the spec's spans
 /// and source are the template's. A file without `template:` is loaded as
 /// a stack by itself, exactly as [`load_stack_with_warnings`] does.
+///
+/// `read_template` also reads the files the program names (`fn::readFile`,
+/// `fn::fileAsset`, ...), relative to the program's (template's) directory,
+/// as Pulumi reads them relative to the project. `${pulumi.stack}` is the
+/// stack's `name` (the environment file's), `${pulumi.project}` the
+/// program's `name`; [`load_stack_layered_in`] sets them otherwise.
 pub fn load_stack_layered(
     file_name: &str,
     bytes: &[u8],
@@ -148,13 +163,46 @@ pub fn load_stack_layered(
     registry: &Registry,
     config: &BTreeMap<String, Value>,
 ) -> Result<(StackSpec, Problems), Problems> {
+    load_stack_layered_in(
+        file_name,
+        bytes,
+        read_template,
+        registry,
+        config,
+        &Program::default(),
+    )
+}
+
+/// [`load_stack_layered`] with the program's context: what `${pulumi.*}`
+/// says, and how files are read (when `program.read_file` is `None`,
+/// through `read_template`).
+pub fn load_stack_layered_in(
+    file_name: &str,
+    bytes: &[u8],
+    read_template: &dyn Fn(&str) -> Result<Vec<u8>, String>,
+    registry: &Registry,
+    config: &BTreeMap<String, Value>,
+    program: &Program<'_>,
+) -> Result<(StackSpec, Problems), Problems> {
     let parsed = read_source(file_name, bytes);
     let Some(root) = parsed.root else {
         let failed = Outcome::failed(parsed.source, parsed.problems);
         return finish(file_name, vec![failed.group], None);
     };
     let Some(template_entry) = stack::find(&root, "template") else {
-        let outcome = load_tree(parsed.source, parsed.problems, &root, registry, config, &[]);
+        let program = Program {
+            read_file: program.read_file.or(Some(read_template)),
+            ..program.clone()
+        };
+        let outcome = load_tree(
+            parsed.source,
+            parsed.problems,
+            &root,
+            registry,
+            config,
+            &[],
+            &program,
+        );
         return finish(file_name, vec![outcome.group], outcome.spec);
     };
     let env_source = parsed.source;
@@ -262,6 +310,19 @@ pub fn load_stack_layered(
         return finish(file_name, vec![failed.group], None);
     };
     let parsed = read_source(&template_name, &template_bytes);
+    // Files the template names are relative to the template's directory.
+    let template_dir = template_entry
+        .value
+        .as_str()
+        .and_then(|t| std::path::Path::new(t).parent())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let read_relative = |f: &str| read_template(&template_dir.join(f).display().to_string());
+    let program = Program {
+        stack: program.stack.clone().or_else(|| name.clone()),
+        read_file: program.read_file.or(Some(&read_relative)),
+        ..program.clone()
+    };
     let mut outcome = match parsed.root {
         Some(t_root) => {
             let mut outcome = load_tree(
@@ -271,6 +332,7 @@ pub fn load_stack_layered(
                 registry,
                 config,
                 &values,
+                &program,
             );
             if let Some(e) = stack::find(&t_root, "template") {
                 outcome.group.problems.push(
@@ -628,8 +690,11 @@ fn load_tree(
     registry: &Registry,
     config: &BTreeMap<String, Value>,
     env: &[stack::EnvValue],
+    program: &Program<'_>,
 ) -> Outcome {
-    let mut loaded = stack::Loader::new(&source).load(root, config, env);
+    let mut loaded = stack::Loader::new(&source)
+        .with_program(program)
+        .load(root, config, env);
     problems.append(&mut loaded.problems);
     // Literal secrets in the file must not show up in rendered snippets.
     let mut secret_spans = std::mem::take(&mut loaded.secret_spans);

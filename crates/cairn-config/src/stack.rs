@@ -12,6 +12,27 @@ use cairn_core::validate::{did_you_mean, is_valid_name, key_path, option_path, t
 use cairn_core::value::{Map, PathSegment, PropertyPath, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
+mod functions;
+pub use functions::{ARCHIVE_SIG, ASSET_SIG, SIG_KEY};
+
+/// Reads a file named by the stack (`fn::readFile`, ...), relative to the
+/// program's directory; the caller does the IO.
+pub type ReadFile<'a> = &'a dyn Fn(&str) -> Result<Vec<u8>, String>;
+
+/// What the program knows of where it runs: `${pulumi.stack}`,
+/// `${pulumi.project}`, `${pulumi.organization}`, and how to read files.
+#[derive(Clone, Default)]
+pub struct Program<'a> {
+    /// The stack's name; defaults to the stack (or environment) file's `name`.
+    pub stack: Option<String>,
+    /// The project's name; defaults to the program's `name`.
+    pub project: Option<String>,
+    /// Defaults to `organization`, Pulumi's value for backends without an
+    /// organization (its DIY backends); cairn's backends have none.
+    pub organization: Option<String>,
+    pub read_file: Option<ReadFile<'a>>,
+}
+
 pub(crate) const MINIMAL_STACK: &str = "a minimal stack:\n\n  name: my-stack\n  resources:\n    myKey:\n      type: aws:kms:Key\n      properties:\n        description: my key\n";
 
 const TOP_LEVEL: &[&str] = &[
@@ -51,7 +72,25 @@ const PULUMI_ONLY_OPTIONS: &[&str] = &[
 const TIMEOUT_KEYS: &[&str] = &["create", "update", "delete"];
 const CONFIG_DECL_KEYS: &[&str] = &["type", "default", "value", "secret", "description", "items"];
 const CONFIG_TYPES: &[&str] = &["string", "integer", "boolean", "number", "list", "map"];
-const FUNCTIONS: &[&str] = &["fn::secret", "fn::toJSON", "fn::join"];
+const FUNCTIONS: &[&str] = &[
+    "fn::secret",
+    "fn::toJSON",
+    "fn::join",
+    "fn::select",
+    "fn::split",
+    "fn::length",
+    "fn::toBase64",
+    "fn::fromBase64",
+    "fn::readFile",
+    "fn::filebase64",
+    "fn::filebase64sha256",
+    "fn::sha1",
+    "fn::unsecret",
+    "fn::stringAsset",
+    "fn::fileAsset",
+    "fn::fileArchive",
+    "fn::assetArchive",
+];
 
 /// The declared (or inferred) type of a config value.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -132,6 +171,11 @@ pub(crate) struct Loader<'a> {
     pub(crate) secret_spans: Vec<Span>,
     env_problems: Vec<Problem>,
     env_secret_spans: Vec<Span>,
+    /// Reads files for `fn::readFile` and friends.
+    files: Option<ReadFile<'a>>,
+    program: Program<'a>,
+    /// `${pulumi.*}`: `stack`, `project`, `organization`.
+    pulumi: Value,
 }
 
 /// A config value set by an environment stack file (see
@@ -233,7 +277,21 @@ impl<'a> Loader<'a> {
             secret_spans: Vec::new(),
             env_problems: Vec::new(),
             env_secret_spans: Vec::new(),
+            files: None,
+            program: Program::default(),
+            pulumi: Value::Null,
         }
+    }
+
+    /// Sets what `${pulumi.*}` says and how files are read.
+    pub(crate) fn with_program(mut self, program: &Program<'a>) -> Self {
+        self.files = program.read_file;
+        self.program = program.clone();
+        self
+    }
+
+    fn is_resource(&self, name: &str) -> bool {
+        self.resources.contains(name)
     }
 
     pub(crate) fn push(&mut self, p: Problem) {
@@ -302,6 +360,23 @@ impl<'a> Loader<'a> {
                 _ => self.wrong_shape("`name`", "a non-empty string", &e.value),
             },
         }
+        let mut pulumi = Map::new();
+        let or_name = |v: &Option<String>| v.clone().unwrap_or_else(|| spec.name.clone());
+        pulumi.insert(
+            "stack".into(),
+            Value::String(escape(&or_name(&self.program.stack))),
+        );
+        pulumi.insert(
+            "project".into(),
+            Value::String(escape(&or_name(&self.program.project))),
+        );
+        let org = self
+            .program
+            .organization
+            .clone()
+            .unwrap_or_else(|| "organization".into());
+        pulumi.insert("organization".into(), Value::String(escape(&org)));
+        self.pulumi = Value::Map(pulumi);
         for key in ["description", "runtime"] {
             if let Some(e) = find(root, key) {
                 match (key, e.value.as_str()) {
@@ -1303,7 +1378,20 @@ impl<'a> Loader<'a> {
         spans: &mut BTreeMap<PropertyPath, Span>,
         refs: bool,
     ) -> Value {
-        match f.key.as_str() {
+        // As in Pulumi YAML, function names are not case-sensitive.
+        let lower = f.key.to_ascii_lowercase();
+        if let Some(name) = functions::BUILTINS
+            .iter()
+            .find(|b| b.to_ascii_lowercase() == lower)
+        {
+            return self.builtin(name, f, path, spans, refs);
+        }
+        let canonical = FUNCTIONS
+            .iter()
+            .find(|b| b.to_ascii_lowercase() == lower)
+            .copied()
+            .unwrap_or(f.key.as_str());
+        match canonical {
             "fn::secret" => {
                 self.secret_spans.push(f.value.span);
                 let inner = self.eval_with(&f.value, path, spans, refs);
@@ -1384,6 +1472,8 @@ impl<'a> Loader<'a> {
     fn root(&self, name: &str) -> Root<'_> {
         if let Some(v) = self.config.get(name).or_else(|| self.variables.get(name)) {
             Root::Value(v)
+        } else if name == "pulumi" && !self.resources.contains(name) {
+            Root::Value(&self.pulumi)
         } else if self.broken.contains(name) {
             Root::Broken
         } else if self.resources.contains(name) {

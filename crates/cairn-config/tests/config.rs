@@ -3,6 +3,7 @@
 mod config {
     pub mod common;
 
+    mod builtins;
     mod diagnostics;
     mod fuzz;
     mod hostile;

@@ -305,7 +305,7 @@ fn wrong_type_string_where_integer_expected() {
 
 #[test]
 fn unknown_output_reference() {
-    let text = "name: s\nresources:\n  t:\n    type: test:Thing\n    properties: { size: 1 }\n  d:\n    type: core:Data\n    properties: { input: \"at ${t.endpoit}\" }\noutputs:\n  whole: ${t}\n  arn: ${t.ar}\n";
+    let text = "name: s\nresources:\n  t:\n    type: test:Thing\n    properties: { size: 1 }\n  d:\n    type: core:Data\n    properties: { input: \"at ${t.endpoit}\" }\noutputs:\n  whole: ${t.nothing}\n  arn: ${t.ar}\n";
     let p = errors(text);
     assert_eq!(
         codes(&p),
@@ -364,7 +364,7 @@ fn variable_cycle() {
 
 #[test]
 fn name_conflicts_and_invalid_names() {
-    let p = errors("name: s\nconfig:\n  env: prod\nvariables:\n  env: dev\nresources:\n  env:\n    type: core:Data\n  my.res:\n    type: core:Data\n");
+    let p = errors("name: s\nconfig:\n  env: prod\nvariables:\n  env: dev\nresources:\n  env:\n    type: core:Data\n  my/res:\n    type: core:Data\n");
     assert_eq!(
         codes(&p),
         [
