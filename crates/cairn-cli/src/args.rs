@@ -35,6 +35,9 @@ pub enum Command {
     /// Stack-level commands.
     #[command(subcommand)]
     Stack(StackCommand),
+    /// The environment file's config values (`set --secret` encrypts, as Pulumi does).
+    #[command(subcommand)]
+    Config(crate::commands::config::ConfigCommand),
     /// The local AWS emulator (moto, pinned) used by `--local`.
     #[command(subcommand)]
     Emulator(EmulatorCommand),

@@ -37,6 +37,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             crate::commands::state::mv(run, &old, &new).await
         }
         Command::Version => Ok(crate::commands::version::run()),
+        Command::Config(cmd) => crate::commands::config::run(cmd).await,
         Command::Stack(StackCommand::Export(run)) => crate::commands::stack::export(run).await,
         Command::Stack(StackCommand::Import { run, file }) => {
             crate::commands::stack::import(run, &file).await
@@ -160,6 +161,12 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
     let path = stack_path(select)?;
     let bytes = read(&path)?;
     let mut overrides = parse_overrides(&select.config)?;
+    // `secure:` config values, decrypted (their entries blanked in `bytes`).
+    let (bytes, secure) =
+        crate::commands::config::resolve_secure(&path, &bytes, select.state_dir.as_deref())?;
+    for (k, v) in secure {
+        overrides.entry(k).or_insert(v);
+    }
     let mut fixture = None;
     let endpoint = if select.local {
         let env = local::Local::prepare(&path).await?;

@@ -72,12 +72,31 @@ pub enum CliError {
         name: String,
         help: String,
     },
+
+    #[error("cannot decrypt config `{key}` in {file}: {reason}")]
+    #[diagnostic(
+        code(cairn::config::secret_key),
+        help("secrets in an environment file are encrypted with $STACK_PASSPHRASE or, when it is not set, the key file {key_file}: use the one they were set with, or set the value again with `cairn config set {key} --secret`")
+    )]
+    ConfigSecret {
+        key: String,
+        file: String,
+        reason: String,
+        key_file: String,
+    },
+
+    /// Ctrl-C (or SIGTERM) while the confirmation prompt waited: nothing
+    /// was changed; the lock is released on the way out.
+    #[error("interrupted at the confirmation prompt: nothing was changed, the lock is released")]
+    #[diagnostic(code(cairn::cli::interrupted))]
+    Interrupted { code: u8 },
 }
 
 impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Invalid(_) | CliError::Read { .. } | CliError::Usage(_) => 2,
+            CliError::Interrupted { code } => *code,
             #[cfg(feature = "aws")]
             CliError::Backend(cairn_backend_s3::BackendError::Url { .. }) => 2,
             _ => 1,

@@ -42,6 +42,10 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(engine::run(cli)) {
         Ok(code) => code,
+        Err(CliError::Interrupted { code }) => {
+            eprintln!("\n{}", CliError::Interrupted { code });
+            ExitCode::from(code)
+        }
         Err(mut err) => {
             if let CliError::Invalid(problems) = &mut err {
                 problems.ensure_help();

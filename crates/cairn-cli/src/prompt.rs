@@ -100,11 +100,47 @@ fn ask(question: &str) -> Result<String, CliError> {
             "stdin is a terminal but the question cannot be shown (stderr is not a terminal and there is no controlling terminal): pass --yes to proceed without confirmation".into(),
         ));
     }
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::Failed(format!("reading the answer: {e}")))?;
-    Ok(answer)
+    read_answer()
+}
+
+/// Reads one line from stdin; Ctrl-C (SIGINT) or SIGTERM meanwhile is
+/// `CliError::Interrupted` (exit 130/143), so the caller's lock is released
+/// on the way out instead of the process dying with it held.
+fn read_answer() -> Result<String, CliError> {
+    let read = || {
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map(|_| answer)
+            .map_err(|e| CliError::Failed(format!("reading the answer: {e}")))
+    };
+    let handle = match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => h,
+        _ => return read(),
+    };
+    use tokio::signal::unix::{signal, SignalKind};
+    let _guard = handle.enter();
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return read();
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    // A plain thread: a read blocked on the terminal must not keep the
+    // runtime from shutting down.
+    std::thread::spawn(move || {
+        let _ = tx.send(read());
+    });
+    tokio::task::block_in_place(|| {
+        handle.block_on(async {
+            tokio::select! {
+                answer = rx => answer.unwrap_or_else(|_| Err(CliError::Failed("reading the answer: the reader stopped".into()))),
+                _ = int.recv() => Err(CliError::Interrupted { code: 130 }),
+                _ = term.recv() => Err(CliError::Interrupted { code: 143 }),
+            }
+        })
+    })
 }
 
 #[cfg(test)]

@@ -454,6 +454,76 @@ pub fn declared_backend(file_name: &str, bytes: &[u8]) -> Option<DeclaredBackend
     })
 }
 
+/// An environment file's `name:` and `config:` entries, for `cairn config`
+/// (which edits the file as text and decrypts its `secure:` values).
+#[derive(Clone, Debug)]
+pub struct EnvConfig {
+    pub name: Option<String>,
+    /// The `config:` key's span, when the file has one.
+    pub section: Option<Span>,
+    /// `config:` is written in flow style (`config: { a: 1 }`).
+    pub flow: bool,
+    pub entries: Vec<EnvConfigEntry>,
+}
+
+/// One `config:` entry of an environment file.
+#[derive(Clone, Debug)]
+pub struct EnvConfigEntry {
+    pub key: String,
+    pub key_span: Span,
+    pub value_span: Span,
+    /// The ciphertext of a `{ secure: TEXT }` value.
+    pub secure: Option<String>,
+    /// A scalar value as text (strings unquoted); `None` for lists and maps.
+    pub text: Option<String>,
+}
+
+/// The `config:` of an environment file (one with `template:`). `None` when
+/// the file is not one or cannot be parsed (loading it reports why).
+pub fn env_config(file_name: &str, bytes: &[u8]) -> Option<EnvConfig> {
+    let parsed = read_source(file_name, bytes);
+    let root = parsed.root?;
+    stack::find(&root, "template")?;
+    let name = stack::find(&root, "name").and_then(|e| e.value.as_str().map(str::to_string));
+    let mut out = EnvConfig {
+        name,
+        section: None,
+        flow: false,
+        entries: Vec::new(),
+    };
+    if let Some(c) = stack::find(&root, "config") {
+        out.section = Some(c.key_span);
+        if let yaml::Kind::Map(list) = &c.value.kind {
+            let text = &parsed.source.text;
+            out.flow = text[c.value.span.offset.min(text.len())..].starts_with('{');
+            for e in list {
+                let secure = match &e.value.kind {
+                    yaml::Kind::Map(inner) if inner.len() == 1 && inner[0].key == "secure" => {
+                        inner[0].value.as_str().map(str::to_string)
+                    }
+                    _ => None,
+                };
+                let text = match &e.value.kind {
+                    yaml::Kind::Str { text, .. } => Some(text.clone()),
+                    yaml::Kind::Bool(b) => Some(b.to_string()),
+                    yaml::Kind::Int(i) => Some(i.to_string()),
+                    yaml::Kind::Float(f) => Some(f.to_string()),
+                    yaml::Kind::Null => Some("null".to_string()),
+                    _ => None,
+                };
+                out.entries.push(EnvConfigEntry {
+                    key: e.key.clone(),
+                    key_span: e.key_span,
+                    value_span: e.value.span,
+                    secure,
+                    text,
+                });
+            }
+        }
+    }
+    Some(out)
+}
+
 /// Problems that point into one source file.
 struct Group {
     source: SourceFile,

@@ -57,6 +57,15 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> Result<ExitCode, CliError>
             "`--json` needs `--yes`: the event stream cannot ask for confirmation".into(),
         ));
     }
+    if destroy && args.plan.is_some() {
+        return Err(CliError::Usage(
+            "--plan is for `cairn up`; destroy plans are not saved".into(),
+        ));
+    }
+    let saved = match &args.plan {
+        Some(path) => Some((path, crate::saved_plan::read(path)?)),
+        None => None,
+    };
     let loaded = load(&args.run.select).await?;
     let writer = open_writer(&loaded, &args.run).await?;
     let options = PlanOptions {
@@ -84,6 +93,13 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> Result<ExitCode, CliError>
             "format_version": EVENTS_FORMAT,
             "command": if destroy { "destroy" } else { "up" },
             "stack": plan.stack,
+        if let Some((path, doc)) = &saved {
+            let file = crate::engine::stack_path(&args.run.select)?;
+            let now =
+                crate::saved_plan::document(&loaded, &file, &args.run.select.config, &state, &plan);
+            crate::saved_plan::check(path, doc, &now)?;
+        }
+        crate::results::expect_no_changes(args.expect_no_changes, &plan)?;
             "summary": plan.summary(),
         }));
         let report = if plan.has_changes() {
@@ -94,7 +110,9 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> Result<ExitCode, CliError>
                 .with_first_op_id(writer.store().next_op_id());
             let report = exec::apply(
                 &plan,
+            let interrupts = crate::interrupt::Interrupts::watch();
                 Some(&loaded.spec),
+                .with_cancel(interrupts.cancel.clone())
                 &state,
                 &loaded.registry,
                 writer.sink(),
@@ -103,7 +121,8 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> Result<ExitCode, CliError>
             .await;
             writer.sync().await?;
             crate::commands::history::record(writer, started, report.ok(), &plan.summary().line());
-            Some(report)
+            let interrupted = interrupts.exit_code().filter(|_| report.interrupted);
+            Some((report, interrupted))
         } else {
             None
         };
@@ -113,6 +132,8 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> Result<ExitCode, CliError>
                 r.succeeded.clone(),
                 r.failed
                     .iter()
+        let interrupted = report.as_ref().and_then(|(_, code)| *code);
+        let report = report.map(|(r, _)| r);
                     .map(|(n, e)| json!({"name": n, "error": e}))
                     .collect(),
                 r.skipped.clone(),
@@ -125,12 +146,21 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> Result<ExitCode, CliError>
             "succeeded": succeeded,
             "failed": failed,
             "skipped": skipped,
+        let not_started = report
+            .as_ref()
+            .map(|r| r.not_started.clone())
+            .unwrap_or_default();
         }));
         Ok(if ok {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)
         })
+            "interrupted": interrupted.is_some(),
+            "not_started": not_started,
     })
+        if let Some(code) = interrupted {
+            return Ok(ExitCode::from(code));
+        }
     .await
 }

@@ -1,5 +1,6 @@
 //! Verbs kept out of `engine.rs`, one file per verb group.
 
+pub mod config;
 pub mod events;
 pub mod history;
 pub mod stack;
