@@ -309,7 +309,11 @@ impl ResourceProvider for SubnetProvider {
             .referenced(vpc_ref)
             .filter(|v| v.type_token == super::vpc::TOKEN)
         {
-            if let Some(Ok(range)) = concrete_str(&vpc.inputs, "cidrBlock").map(Cidr::parse) {
+            // A VPC block its own check rejects is reported there, not here.
+            let range = concrete_str(&vpc.inputs, "cidrBlock")
+                .and_then(|c| Cidr::parse(c).ok())
+                .filter(|r| (16..=28).contains(&r.prefix));
+            if let Some(range) = range {
                 if !range.contains(&mine) {
                     out.push(
                         CheckFailure::error(
