@@ -166,6 +166,7 @@ mod tests {
                     protect: false,
                     retain_on_delete: false,
                     import_id: None,
+                    pending_update: None,
                 })
                 .collect(),
             outputs: Default::default(),

@@ -86,6 +86,9 @@ pub struct CallContext {
     /// journal intent, so a provider can tell what this very intent made from
     /// other objects carrying the same URN, and reuse a request token.
     pub create_token: Option<String>,
+    /// For an update the plan made only because the provider reported a
+    /// [`PendingUpdate`] that is due: its reason.
+    pub pending_update: Option<String>,
 }
 
 impl CallContext {
@@ -97,6 +100,7 @@ impl CallContext {
             timeouts: Timeouts::default(),
             progress: Arc::new(|_| {}),
             create_token: None,
+            pending_update: None,
         }
     }
     pub fn report(&self, status: &str) {
@@ -139,6 +143,39 @@ pub struct Observed {
     /// The inputs as the cloud reports them (for drift and import).
     pub inputs: Map,
     pub outputs: Map,
+}
+
+/// What a plan tells [`ResourceProvider::pending_update`]: the time, and
+/// whether the operator asked to finish pending steps now
+/// (`cairn up --finish-rotation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingOptions {
+    /// Seconds since the Unix epoch.
+    pub now_unix: u64,
+    pub finish_now: bool,
+}
+
+impl PendingOptions {
+    /// The system clock's time, nothing finished early.
+    pub fn now() -> Self {
+        let now_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        PendingOptions {
+            now_unix,
+            finish_now: false,
+        }
+    }
+}
+
+/// A step a resource still owes although its inputs did not change (e.g.
+/// dropping the old auth token once a rotation's overlap has passed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingUpdate {
+    /// True: plan an in-place update now. False: only say it is pending.
+    pub due: bool,
+    /// Shown at preview, e.g. "old token still accepted until ...".
+    pub reason: String,
 }
 
 /// A provider failure. `retryable` failures were already retried by the provider.
@@ -230,6 +267,27 @@ pub trait ResourceProvider: Send + Sync {
         _stack: &dyn StackView,
     ) -> Vec<CheckFailure> {
         Vec::new()
+    }
+
+    /// Preview-time rules about a change from the recorded inputs `old` to
+    /// `new` (e.g. a property that can be set but never removed). Errors
+    /// block the plan. No IO; values are revealed, `new` may hold unknowns.
+    fn check_change(&self, _old: &Map, _new: &Map) -> Vec<CheckFailure> {
+        Vec::new()
+    }
+
+    /// A step still owed by this resource (recorded `old` inputs and
+    /// `outputs`, planned `new` inputs, which may hold unknowns). A due one
+    /// makes the plan update the resource in place even with no input
+    /// changed; `update` then sees the reason in `ctx.pending_update`. No IO.
+    fn pending_update(
+        &self,
+        _old: &Map,
+        _new: &Map,
+        _outputs: &Map,
+        _opts: &PendingOptions,
+    ) -> Option<PendingUpdate> {
+        None
     }
 
     /// Properties that force replacement given this old/new pair, beyond the
