@@ -220,15 +220,44 @@ pub struct VerifyArgs {
     pub ca_file: Option<PathBuf>,
 }
 
+/// `import`: one resource by id, or a whole Terraform state / Pulumi bulk
+/// file (`commands/import.rs`), where `--stack` names the stack and
+/// `--stack-file` is the program to write, so the two go together.
 #[derive(Args, Debug, Clone)]
+#[command(mut_arg("stack", |a| a.conflicts_with(clap::builder::Resettable::Reset)))]
 pub struct ImportArgs {
     #[command(flatten)]
     pub run: RunArgs,
     /// Type token, e.g. `aws:ec2:SecurityGroup`.
-    pub type_token: String,
+    #[arg(required_unless_present_any = ["from_terraform", "file"])]
+    pub type_token: Option<String>,
     /// Logical name in the stack.
-    pub name: String,
+    #[arg(required_unless_present_any = ["from_terraform", "file"])]
+    pub name: Option<String>,
     /// Physical id in the cloud.
+    #[arg(required_unless_present_any = ["from_terraform", "file"])]
+    pub id: Option<String>,
+    /// Adopt every managed resource of this Terraform state file (format 4,
+    /// `terraform state pull > FILE`): writes the program to `--stack-file`
+    /// and records the stack (named by `--stack`, else the file's name).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["file", "type_token"])]
+    pub from_terraform: Option<PathBuf>,
+    /// Adopt the resources of a Pulumi bulk import file
+    /// (`{"resources": [{"type", "name", "id"}]}`), like --from-terraform.
+    #[arg(long, value_name = "FILE", conflicts_with = "type_token")]
+    pub file: Option<PathBuf>,
+    /// With --from-terraform/--file: a type cairn cannot import is an error
+    /// (by default such resources are listed and left out).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// One resource to import by id (`cairn import TYPE NAME ID`).
+#[derive(Debug, Clone)]
+pub struct ImportOne {
+    pub run: RunArgs,
+    pub type_token: String,
+    pub name: String,
     pub id: String,
 }
 

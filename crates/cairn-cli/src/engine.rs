@@ -1,7 +1,7 @@
 //! Orchestration: load the stack, open state, recover, plan, confirm, apply.
 
 use crate::args::{
-    ApplyArgs, Cli, Command, EmulatorCommand, Format, ImportArgs, PreviewArgs, RefreshArgs,
+    ApplyArgs, Cli, Command, EmulatorCommand, Format, ImportOne, PreviewArgs, RefreshArgs,
     RunArgs, StackCommand, StackSelect, StateCommand, VerifyArgs,
 };
 use crate::backend::{with_writer, Backend, Writer};
@@ -26,7 +26,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Up(args) => up(args).await,
         Command::Destroy(args) => destroy(args).await,
         Command::Refresh(args) => refresh(args).await,
-        Command::Import(args) => import(args).await,
+        Command::Import(args) => crate::commands::import::run(args).await,
         Command::State(StateCommand::List(args)) => state_list(args).await,
         Command::State(StateCommand::Show { run, name }) => state_show(run, &name).await,
         Command::State(StateCommand::Migrate { run, to }) => state_migrate(run, &to).await,
@@ -666,7 +666,7 @@ async fn refresh(args: RefreshArgs) -> Result<ExitCode, CliError> {
     .await
 }
 
-async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
+pub(crate) async fn import(args: ImportOne) -> Result<ExitCode, CliError> {
     let loaded = load(&args.run.select).await?;
     let Some(provider) = loaded.registry.get(&args.type_token).cloned() else {
         return Err(CliError::Usage(format!(

@@ -11,6 +11,7 @@ mod cli {
     mod events_json;
     mod fault_proxy;
     mod graph;
+    mod import_terraform;
     mod interrupt;
     mod local_output;
     mod json_plan;

@@ -49,9 +49,14 @@ pub fn build(stack: &str, origin: &str, found: &[Found]) -> Program {
     found.sort_by(|a, b| a.name.cmp(&b.name));
 
     // Ids that other resources may refer to, and which output carries each.
+    // A resource whose id is its own import id owns it; one that only
+    // shares it (an association's id is its subnet's) comes second.
     let mut by_id: BTreeMap<&str, (&str, String)> = BTreeMap::new();
-    for f in &found {
-        if !looks_generated(&f.observed.id) {
+    let (owners, sharers): (Vec<&&Found>, Vec<&&Found>) = found
+        .iter()
+        .partition(|f| f.candidate.import_id == f.observed.id);
+    for f in owners.into_iter().chain(sharers) {
+        if !looks_generated(&f.observed.id) || by_id.contains_key(f.observed.id.as_str()) {
             continue;
         }
         let outputs = &f.observed.outputs;
@@ -122,9 +127,6 @@ pub fn build(stack: &str, origin: &str, found: &[Found]) -> Program {
                 continue;
             }
             let mut walk = |s: &str| -> Option<String> {
-                if s == f.observed.id {
-                    return None;
-                }
                 let (target, out) = by_id.get(s)?;
                 if *target == f.name || reaches(&edges, target, &f.name) {
                     return None;
@@ -423,6 +425,60 @@ mod tests {
         for id in ["qualisys-redis-prod", "rtb-1_10.0.0.0/16", "alias/x", "sg"] {
             assert!(!looks_generated(id), "{id}");
         }
+    }
+
+    fn found(name: &str, token: &str, import_id: &str, id: &str, inputs: &[(&str, &str)]) -> Found {
+        let mut outputs = Map::new();
+        outputs.insert("id".into(), Value::from(id));
+        Found {
+            candidate: Candidate {
+                address: name.into(),
+                name_hint: crate::mapping::NameHint {
+                    modules: vec![],
+                    name: name.into(),
+                    type_word: String::new(),
+                    index: None,
+                },
+                token: token.into(),
+                import_id: import_id.into(),
+                terraform: None,
+            },
+            name: name.into(),
+            schema: ResourceSchema::new(token, ""),
+            observed: Observed {
+                id: id.into(),
+                inputs: inputs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), Value::from(*v)))
+                    .collect(),
+                outputs,
+            },
+        }
+    }
+
+    /// An association's id is its subnet's (`subnet-…`): the subnet it
+    /// names is still a reference to the subnet, not a literal.
+    #[test]
+    fn a_resource_sharing_its_subnets_id_still_refers_to_the_subnet() {
+        let subnet = "subnet-0a1b2c3d4e5f6a201";
+        let rtb = "rtb-0a1b2c3d4e5f6c001";
+        let p = build(
+            "n",
+            "t",
+            &[
+                found("sub", "aws:ec2:Subnet", subnet, subnet, &[]),
+                found("rt", "aws:ec2:RouteTable", rtb, rtb, &[]),
+                found(
+                    "assoc",
+                    "aws:ec2:RouteTableAssociation",
+                    &format!("{subnet}/{rtb}"),
+                    subnet,
+                    &[("subnetId", subnet), ("routeTableId", rtb)],
+                ),
+            ],
+        );
+        assert!(p.yaml.contains("subnetId: ${sub.id}"), "{}", p.yaml);
+        assert!(p.yaml.contains("routeTableId: ${rt.id}"), "{}", p.yaml);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod events;
 pub mod history;
+pub mod import;
 pub mod stack;
 pub mod state;
 pub mod version;
