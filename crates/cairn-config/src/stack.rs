@@ -1284,7 +1284,14 @@ impl<'a> Loader<'a> {
             Kind::Map(list) => {
                 if let Some(f) = list.iter().find(|e| e.key.starts_with("fn::")) {
                     if list.len() == 1 {
-                        return self.function(f, path, spans, refs);
+                        let v = self.function(f, path, spans, refs);
+                        // A computed value is the whole call's (its arguments
+                        // keep theirs); `fn::secret` stays transparent.
+                        let key = f.key.to_ascii_lowercase();
+                        if key != "fn::secret" && key != "fn::unsecret" {
+                            spans.insert(path.clone(), node.span);
+                        }
+                        return v;
                     }
                     self.push(
                         Problem::error(

@@ -316,6 +316,10 @@ fn found(v: &Value) -> String {
         Value::Bool(_) => "a boolean".into(),
         Value::String(_) => "a string".into(),
         Value::List(_) => "a list".into(),
+        // Pulumi's asset/archive signature (`fn::stringAsset`, `fn::fileArchive`...).
+        Value::Map(m) if m.contains_key("4dabf18193072939515e22adb298388d") => {
+            "an asset or archive (no cairn type takes one yet)".into()
+        }
         Value::Map(_) => "a map".into(),
         Value::Null => "null".into(),
         other => other.type_name().into(),

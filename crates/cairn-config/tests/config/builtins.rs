@@ -361,3 +361,19 @@ outputs:
     let spec = load_files(text, &[]).unwrap();
     assert_eq!(spec.outputs["second"], out("${d.output[1]}"));
 }
+
+#[test]
+fn an_asset_where_a_string_is_expected_is_a_diagnostic() {
+    let text = "name: a\nresources:\n  t:\n    type: test:Thing\n    properties:\n      size: 2\n      name: { fn::stringAsset: hello }\n";
+    let p = match load_files(text, &[]) {
+        Ok(_) => panic!("an asset is not a string"),
+        Err(p) => p,
+    };
+    let message = &p.problems[0].message;
+    assert!(message.contains("an asset or archive"), "{message}");
+    let span = p.problems[0].span.expect("a span");
+    assert_eq!(
+        text[span.offset..span.offset + span.len].trim_end(),
+        "{ fn::stringAsset: hello }"
+    );
+}
