@@ -16,6 +16,7 @@ mod cli {
     mod local_output;
     mod json_plan;
     mod names;
+    mod network_b_stack;
     mod offline;
     mod plan_json;
     mod plan_unknown;
