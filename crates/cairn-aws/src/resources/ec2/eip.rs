@@ -228,7 +228,7 @@ impl ResourceProvider for EipProvider {
     ) -> Result<Option<Created>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
-        let mut found: Vec<(String, BTreeMap<String, String>, Address)> = Vec::new();
+        let mut found: Vec<super::vpc::Found<Address>> = Vec::new();
         let mut by_tag = vec![(URN_TAG, ctx.urn.clone())];
         if let Some(t) = &ctx.create_token {
             by_tag.push((CREATE_TOKEN_TAG, t.clone()));

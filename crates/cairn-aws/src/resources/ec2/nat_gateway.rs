@@ -373,7 +373,7 @@ impl ResourceProvider for NatGatewayProvider {
         let Some(subnet) = get_str(inputs, "subnetId") else {
             return Ok(None);
         };
-        let found: Vec<(String, BTreeMap<String, String>, NatModel)> = self
+        let found: Vec<super::vpc::Found<NatModel>> = self
             .in_subnet(&resource, subnet)
             .await?
             .into_iter()

@@ -492,7 +492,7 @@ impl ResourceProvider for SubnetProvider {
         inputs: &Map,
     ) -> Result<Option<Created>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let mut found: Vec<(String, BTreeMap<String, String>, SubnetModel)> = Vec::new();
+        let mut found: Vec<super::vpc::Found<SubnetModel>> = Vec::new();
         let mut by_tag = vec![(URN_TAG, ctx.urn.clone())];
         if let Some(t) = &ctx.create_token {
             by_tag.push((CREATE_TOKEN_TAG, t.clone()));

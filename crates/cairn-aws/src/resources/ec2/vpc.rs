@@ -284,6 +284,9 @@ pub(crate) async fn update_tags(
     Ok(())
 }
 
+/// An object recovery found: its id, all its tags, and the object.
+pub(crate) type Found<T> = (String, BTreeMap<String, String>, T);
+
 /// Among objects found by tags, the one recovery may adopt: one made by
 /// this very intent (its create token) if any, else one carrying this
 /// resource's urn. An object made by this intent but carrying another urn
@@ -291,8 +294,8 @@ pub(crate) async fn update_tags(
 pub(crate) fn pick_ours<'a, T>(
     ctx: &CallContext,
     resource: &str,
-    found: &'a [(String, BTreeMap<String, String>, T)],
-) -> Result<Option<&'a (String, BTreeMap<String, String>, T)>, ProviderError> {
+    found: &'a [Found<T>],
+) -> Result<Option<&'a Found<T>>, ProviderError> {
     if let Some(token) = &ctx.create_token {
         if let Some(hit) = found
             .iter()
