@@ -317,9 +317,16 @@ impl Loader<'_> {
                 let Some(text) = self.string_arg(name, &f.value, &v) else {
                     return Value::Unknown;
                 };
-                if name == "fn::fileAsset" && self.read(name, &f.value, &text).is_none() {
-                    return Value::Unknown;
-                }
+                // An asset's `hash` is the hex SHA-256 of its content, as
+                // Pulumi's engine records it; an archive's is left out.
+                let content = match name {
+                    "fn::fileAsset" => match self.read(name, &f.value, &text) {
+                        Some(bytes) => Some(bytes),
+                        None => return Value::Unknown,
+                    },
+                    "fn::stringAsset" => Some(text.as_bytes().to_vec()),
+                    _ => None,
+                };
                 let (sig, field) = match name {
                     "fn::stringAsset" => (ASSET_SIG, "text"),
                     "fn::fileAsset" => (ASSET_SIG, "path"),
@@ -328,6 +335,14 @@ impl Loader<'_> {
                 let mut m = Map::new();
                 m.insert(SIG_KEY.into(), Value::from(sig));
                 m.insert(field.into(), Value::String(escape(&text)));
+                if let Some(bytes) = content {
+                    use sha2::Digest as _;
+                    let hash: String = sha2::Sha256::digest(&bytes)
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
+                    m.insert("hash".into(), Value::String(hash));
+                }
                 secret_if(v.contains_secret(), Value::Map(m))
             }
             "fn::assetArchive" => {

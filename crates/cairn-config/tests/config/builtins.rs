@@ -154,8 +154,32 @@ fn assets_and_archives_carry_pulumis_signature() {
         m.insert(field.to_string(), out(v));
         Value::Map(m)
     };
-    assert_eq!(o["s"], sig(cairn_config::ASSET_SIG, "text", "<h1>hi</h1>"));
-    assert_eq!(o["f"], sig(cairn_config::ASSET_SIG, "path", "hello.txt"));
+    let hashed = |kind: &str, field: &str, v: &str, hash: &str| {
+        let mut m = sig(kind, field, v);
+        if let Value::Map(m) = &mut m {
+            m.insert("hash".into(), out(hash));
+        }
+        m
+    };
+    // sha256("<h1>hi</h1>") and sha256("hello\n"), hex.
+    assert_eq!(
+        o["s"],
+        hashed(
+            cairn_config::ASSET_SIG,
+            "text",
+            "<h1>hi</h1>",
+            "e7fbb6fbbf4ce294913eb62b53ff03a7546649cfdc0d824d9e3a2b4541502f7f"
+        )
+    );
+    assert_eq!(
+        o["f"],
+        hashed(
+            cairn_config::ASSET_SIG,
+            "path",
+            "hello.txt",
+            "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+        )
+    );
     assert_eq!(o["a"], sig(cairn_config::ARCHIVE_SIG, "path", "./site"));
     let aa = o["aa"].as_map().unwrap();
     assert_eq!(aa[cairn_config::SIG_KEY], out(cairn_config::ARCHIVE_SIG));
