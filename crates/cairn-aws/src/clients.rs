@@ -92,7 +92,6 @@ pub(crate) struct Sdk {
     #[allow(dead_code)]
     pub eks: aws_sdk_eks::Client,
     pub ecr: aws_sdk_ecr::Client,
-    #[allow(dead_code)]
     pub s3: aws_sdk_s3::Client,
 }
 

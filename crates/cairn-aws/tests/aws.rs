@@ -1264,6 +1264,12 @@ const CFN_TYPES: &[(&str, Option<&str>)] = &[
     ("aws:ecr:Repository", Some("AWS::ECR::Repository")),
     // CloudFormation has the lifecycle policy as a property of AWS::ECR::Repository.
     ("aws:ecr:LifecyclePolicy", None),
+    ("aws:s3:Bucket", Some("AWS::S3::Bucket")),
+    // Versioning, encryption and the public access block are properties of AWS::S3::Bucket.
+    ("aws:s3:BucketVersioning", None),
+    ("aws:s3:BucketServerSideEncryptionConfiguration", None),
+    ("aws:s3:BucketPublicAccessBlock", None),
+    ("aws:s3:BucketPolicy", Some("AWS::S3::BucketPolicy")),
     ("aws:ec2:SecurityGroup", Some("AWS::EC2::SecurityGroup")),
     ("aws:ec2:Vpc", Some("AWS::EC2::VPC")),
     ("aws:ec2:Subnet", Some("AWS::EC2::Subnet")),
@@ -1312,6 +1318,8 @@ const CFN_NAMES: &[(&str, &str, &str)] = &[
         "encryptionConfigurations",
         "EncryptionConfiguration",
     ),
+    ("aws:s3:Bucket", "bucket", "BucketName"),
+    ("aws:s3:BucketPolicy", "policy", "PolicyDocument"),
     ("aws:ec2:SecurityGroup", "name", "GroupName"),
     ("aws:ec2:SecurityGroup", "description", "GroupDescription"),
     ("aws:ec2:SecurityGroupRule", "securityGroupId", "GroupId"),

@@ -10,6 +10,7 @@ pub mod ecr;
 pub mod elasticache;
 pub mod iam;
 pub mod kms;
+pub mod s3;
 pub mod rds;
 pub mod secretsmanager;
 
@@ -32,6 +33,7 @@ pub fn all_providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
     all.extend(elasticache::providers(clients));
     all.extend(iam::providers(clients));
     all.extend(kms::providers(clients));
+    all.extend(s3::providers(clients));
     all.extend(rds::providers(clients));
     all.extend(secretsmanager::providers(clients));
     all

@@ -512,3 +512,418 @@ async fn ecr_lifecycle_policy_lifecycle() {
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].rule, "aws::ecr::lifecycle-policy");
 }
+
+/// A bucket made through the provider, for the settings types.
+async fn bucket(env: &Env, name: &str) -> cairn_core::provider::Created {
+    let inputs = map(serde_json::json!({"bucket": name, "forceDestroy": true}));
+    env.p("aws:s3:Bucket")
+        .create(&env.ctx(&format!("b-{name}")), &inputs)
+        .await
+        .expect("bucket")
+}
+
+#[tokio::test]
+async fn s3_bucket_lifecycle() {
+    let env = setup().await;
+    let p = env.p("aws:s3:Bucket");
+    let ctx = env.ctx("artifacts");
+    let name = format!("acme-artifacts-{}", env.tag);
+    let inputs = map(
+        serde_json::json!({"bucket": name, "forceDestroy": false, "tags": {"team": "platform"}}),
+    );
+    assert!(p.check(&inputs).is_empty(), "{:?}", p.check(&inputs));
+    let created = p.create(&ctx, &inputs).await.expect("create bucket");
+    assert_eq!(created.id, name);
+    assert_eq!(s(&created.outputs, "arn"), format!("arn:aws:s3:::{name}"));
+    assert_eq!(
+        s(&created.outputs, "bucketRegionalDomainName"),
+        format!("{name}.s3.us-east-1.amazonaws.com")
+    );
+    let seen = p.read(&ctx, &name, &inputs).await.unwrap().unwrap();
+    assert_eq!(drift(&inputs, &seen.inputs), Vec::<String>::new());
+    let imported = p.read(&ctx, &name, &Map::new()).await.unwrap().unwrap();
+    assert_eq!(s(&imported.inputs, "bucket"), name);
+
+    // A lost answer: the retried create adopts; another resource is refused.
+    assert_eq!(p.create(&ctx, &inputs).await.unwrap().id, name);
+    assert_eq!(p.recover(&ctx, &inputs).await.unwrap().unwrap().id, name);
+    not_owned(p.recover(&env.ctx("other"), &inputs).await);
+    not_owned(p.create(&env.ctx("other"), &inputs).await);
+    // An untagged bucket of this account under that name is not adopted either.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&env.sdk_config().await)
+            .force_path_style(true)
+            .build(),
+    );
+    let stray = format!("stray-{}", env.tag);
+    s3.create_bucket().bucket(&stray).send().await.unwrap();
+    let stray_in = map(serde_json::json!({"bucket": stray}));
+    let err = not_owned(p.create(&ctx, &stray_in).await);
+    assert!(err.contains("no cairn:urn tag"), "{err}");
+
+    // In place: tags (our urn tag is kept).
+    let new =
+        map(serde_json::json!({"bucket": name, "forceDestroy": false, "tags": {"team": "data"}}));
+    assert!(replace_reasons(&env, "aws:s3:Bucket", &inputs, &new).is_empty());
+    p.update(&ctx, &name, &inputs, &new, &created.outputs)
+        .await
+        .expect("update tags");
+    let seen = p.read(&ctx, &name, &new).await.unwrap().unwrap();
+    assert_eq!(drift(&new, &seen.inputs), Vec::<String>::new());
+    assert_eq!(
+        p.recover(&ctx, &new).await.unwrap().unwrap().id,
+        name,
+        "still tagged ours"
+    );
+
+    // An object in it: delete refuses without forceDestroy, naming it.
+    s3.put_object()
+        .bucket(&name)
+        .key("a.txt")
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let err = p
+        .delete(&ctx, &name, &new, &created.outputs)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("forceDestroy"), "{err}");
+
+    // A new name replaces.
+    let mut moved = new.clone();
+    moved.insert("bucket".into(), Value::String(format!("{name}-2")));
+    assert_eq!(
+        replace_reasons(&env, "aws:s3:Bucket", &new, &moved),
+        ["bucket"]
+    );
+    let replaced = p
+        .create(&ctx, &moved)
+        .await
+        .expect("create the replacement");
+    let mut force = new.clone();
+    force.insert("forceDestroy".into(), Value::Bool(true));
+    p.delete(&ctx, &name, &force, &created.outputs)
+        .await
+        .expect("force destroy");
+    assert!(p.read(&ctx, &name, &new).await.unwrap().is_none());
+    p.delete(&ctx, &name, &force, &created.outputs)
+        .await
+        .expect("idempotent delete");
+    p.delete(&ctx, &replaced.id, &moved, &replaced.outputs)
+        .await
+        .expect("delete");
+}
+
+#[tokio::test]
+async fn s3_bucket_name_rules_at_preview() {
+    let env = setup().await;
+    let p = env.p("aws:s3:Bucket");
+    for bad in ["Acme", "a..b", "192.168.1.1", "xn--abc", "abc-s3alias"] {
+        let f = p.check(&map(serde_json::json!({"bucket": bad})));
+        assert_eq!(f.len(), 1, "{bad}: {f:?}");
+        assert_eq!(f[0].rule, "aws::s3::bucket-name");
+    }
+}
+
+#[tokio::test]
+async fn s3_bucket_versioning_lifecycle() {
+    let env = setup().await;
+    let p = env.p("aws:s3:BucketVersioning");
+    let ctx = env.ctx("versioning");
+    let (b1, b2) = (format!("v1-{}", env.tag), format!("v2-{}", env.tag));
+    bucket(&env, &b1).await;
+    bucket(&env, &b2).await;
+    let inputs =
+        map(serde_json::json!({"bucket": b1, "versioningConfiguration": {"status": "Enabled"}}));
+    assert!(
+        p.read(&ctx, &b1, &inputs).await.unwrap().is_none(),
+        "never versioned: none"
+    );
+    let created = p.create(&ctx, &inputs).await.expect("enable");
+    let seen = p.read(&ctx, &b1, &inputs).await.unwrap().unwrap();
+    assert_eq!(drift(&inputs, &seen.inputs), Vec::<String>::new());
+    assert_eq!(
+        p.read(&ctx, &b1, &Map::new())
+            .await
+            .unwrap()
+            .unwrap()
+            .inputs,
+        inputs,
+        "import"
+    );
+    // A lost answer: putting again is harmless; recovery finds it.
+    assert_eq!(p.create(&ctx, &inputs).await.unwrap().id, b1);
+    assert_eq!(p.recover(&ctx, &inputs).await.unwrap().unwrap().id, b1);
+    // In place: suspend.
+    let new =
+        map(serde_json::json!({"bucket": b1, "versioningConfiguration": {"status": "Suspended"}}));
+    assert!(replace_reasons(&env, "aws:s3:BucketVersioning", &inputs, &new).is_empty());
+    p.update(&ctx, &b1, &inputs, &new, &created.outputs)
+        .await
+        .expect("suspend");
+    assert_eq!(
+        drift(
+            &new,
+            &p.read(&ctx, &b1, &new).await.unwrap().unwrap().inputs
+        ),
+        Vec::<String>::new()
+    );
+    // Another bucket replaces.
+    let moved =
+        map(serde_json::json!({"bucket": b2, "versioningConfiguration": {"status": "Enabled"}}));
+    assert_eq!(
+        replace_reasons(&env, "aws:s3:BucketVersioning", &new, &moved),
+        ["bucket"]
+    );
+    let replaced = p.create(&ctx, &moved).await.expect("replacement");
+    // Delete suspends: S3 never returns a bucket to unversioned.
+    p.delete(&ctx, &replaced.id, &moved, &replaced.outputs)
+        .await
+        .expect("delete");
+    let seen = p.read(&ctx, &b2, &moved).await.unwrap().unwrap();
+    assert_eq!(
+        seen.inputs["versioningConfiguration"],
+        Value::from_json(&serde_json::json!({"status": "Suspended"}))
+    );
+    p.delete(&ctx, &b1, &new, &created.outputs)
+        .await
+        .expect("delete a suspended one");
+}
+
+#[tokio::test]
+async fn s3_bucket_encryption_lifecycle() {
+    let env = setup().await;
+    let p = env.p("aws:s3:BucketServerSideEncryptionConfiguration");
+    let ctx = env.ctx("sse");
+    let (b1, b2) = (format!("e1-{}", env.tag), format!("e2-{}", env.tag));
+    bucket(&env, &b1).await;
+    bucket(&env, &b2).await;
+    let inputs = map(
+        serde_json::json!({"bucket": b1, "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]}),
+    );
+    assert!(p.check(&inputs).is_empty());
+    let created = p.create(&ctx, &inputs).await.expect("put encryption");
+    let seen = p.read(&ctx, &b1, &inputs).await.unwrap().unwrap();
+    assert_eq!(drift(&inputs, &seen.inputs), Vec::<String>::new());
+    assert!(
+        p.read(&ctx, &b1, &Map::new()).await.unwrap().is_some(),
+        "import"
+    );
+    assert_eq!(
+        p.create(&ctx, &inputs).await.unwrap().id,
+        b1,
+        "put again after a lost answer"
+    );
+    assert_eq!(p.recover(&ctx, &inputs).await.unwrap().unwrap().id, b1);
+    // In place: SSE-KMS with a bucket key.
+    let new = map(
+        serde_json::json!({"bucket": b1, "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"}, "bucketKeyEnabled": true}]}),
+    );
+    assert!(replace_reasons(
+        &env,
+        "aws:s3:BucketServerSideEncryptionConfiguration",
+        &inputs,
+        &new
+    )
+    .is_empty());
+    p.update(&ctx, &b1, &inputs, &new, &created.outputs)
+        .await
+        .expect("to KMS");
+    assert_eq!(
+        drift(
+            &new,
+            &p.read(&ctx, &b1, &new).await.unwrap().unwrap().inputs
+        ),
+        Vec::<String>::new()
+    );
+    let mut moved = new.clone();
+    moved.insert("bucket".into(), Value::String(b2.clone()));
+    assert_eq!(
+        replace_reasons(
+            &env,
+            "aws:s3:BucketServerSideEncryptionConfiguration",
+            &new,
+            &moved
+        ),
+        ["bucket"]
+    );
+    let replaced = p.create(&ctx, &moved).await.expect("replacement");
+    p.delete(&ctx, &b1, &new, &created.outputs)
+        .await
+        .expect("delete");
+    p.delete(&ctx, &b1, &new, &created.outputs)
+        .await
+        .expect("idempotent delete");
+    p.delete(&ctx, &replaced.id, &moved, &replaced.outputs)
+        .await
+        .expect("delete");
+    // Preview: a KMS key with SSE-S3.
+    let bad = map(
+        serde_json::json!({"bucket": b1, "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256", "kmsMasterKeyId": "k"}}]}),
+    );
+    assert_eq!(p.check(&bad)[0].rule, "aws::s3::encryption-rules");
+}
+
+#[tokio::test]
+async fn s3_bucket_public_access_block_lifecycle() {
+    let env = setup().await;
+    let p = env.p("aws:s3:BucketPublicAccessBlock");
+    let ctx = env.ctx("pab");
+    let (b1, b2) = (format!("p1-{}", env.tag), format!("p2-{}", env.tag));
+    bucket(&env, &b1).await;
+    bucket(&env, &b2).await;
+    let all = |b: &str, on: bool| {
+        map(
+            serde_json::json!({"bucket": b, "blockPublicAcls": on, "blockPublicPolicy": on, "ignorePublicAcls": on, "restrictPublicBuckets": true}),
+        )
+    };
+    let inputs = all(&b1, true);
+    let created = p.create(&ctx, &inputs).await.expect("block");
+    assert_eq!(
+        drift(
+            &inputs,
+            &p.read(&ctx, &b1, &inputs).await.unwrap().unwrap().inputs
+        ),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        p.read(&ctx, &b1, &Map::new())
+            .await
+            .unwrap()
+            .unwrap()
+            .inputs,
+        inputs,
+        "import"
+    );
+    assert_eq!(
+        p.create(&ctx, &inputs).await.unwrap().id,
+        b1,
+        "put again after a lost answer"
+    );
+    assert_eq!(p.recover(&ctx, &inputs).await.unwrap().unwrap().id, b1);
+    let new = all(&b1, false);
+    assert!(replace_reasons(&env, "aws:s3:BucketPublicAccessBlock", &inputs, &new).is_empty());
+    p.update(&ctx, &b1, &inputs, &new, &created.outputs)
+        .await
+        .expect("update");
+    assert_eq!(
+        drift(
+            &new,
+            &p.read(&ctx, &b1, &new).await.unwrap().unwrap().inputs
+        ),
+        Vec::<String>::new()
+    );
+    let moved = all(&b2, true);
+    assert_eq!(
+        replace_reasons(&env, "aws:s3:BucketPublicAccessBlock", &new, &moved),
+        ["bucket"]
+    );
+    let replaced = p.create(&ctx, &moved).await.expect("replacement");
+    p.delete(&ctx, &b1, &new, &created.outputs)
+        .await
+        .expect("delete");
+    assert!(p.read(&ctx, &b1, &new).await.unwrap().is_none());
+    assert!(p.recover(&ctx, &new).await.unwrap().is_none());
+    p.delete(&ctx, &b1, &new, &created.outputs)
+        .await
+        .expect("idempotent delete");
+    p.delete(&ctx, &replaced.id, &moved, &replaced.outputs)
+        .await
+        .expect("delete");
+}
+
+fn tls_only(bucket: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+        }]
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn s3_bucket_policy_lifecycle() {
+    let env = setup().await;
+    let p = env.p("aws:s3:BucketPolicy");
+    let ctx = env.ctx("policy");
+    let (b1, b2) = (format!("bp1-{}", env.tag), format!("bp2-{}", env.tag));
+    bucket(&env, &b1).await;
+    bucket(&env, &b2).await;
+    let inputs = map(serde_json::json!({"bucket": b1, "policy": tls_only(&b1)}));
+    assert!(p.check(&inputs).is_empty(), "{:?}", p.check(&inputs));
+    let created = p.create(&ctx, &inputs).await.expect("put policy");
+    assert_eq!(
+        drift(
+            &inputs,
+            &p.read(&ctx, &b1, &inputs).await.unwrap().unwrap().inputs
+        ),
+        Vec::<String>::new()
+    );
+    // Written another way (one resource per line, other key order): no drift.
+    let v: serde_json::Value = serde_json::from_str(&tls_only(&b1)).unwrap();
+    let pretty =
+        map(serde_json::json!({"bucket": b1, "policy": serde_json::to_string_pretty(&v).unwrap()}));
+    assert_eq!(
+        drift(
+            &pretty,
+            &p.read(&ctx, &b1, &pretty).await.unwrap().unwrap().inputs
+        ),
+        Vec::<String>::new()
+    );
+    assert!(
+        p.read(&ctx, &b1, &Map::new()).await.unwrap().is_some(),
+        "import"
+    );
+    assert_eq!(
+        p.create(&ctx, &inputs).await.unwrap().id,
+        b1,
+        "put again after a lost answer"
+    );
+    assert_eq!(p.recover(&ctx, &inputs).await.unwrap().unwrap().id, b1);
+    // In place: another statement.
+    let new = map(
+        serde_json::json!({"bucket": b1, "policy": tls_only(&b1).replace("TlsOnly", "DenyPlainHttp")}),
+    );
+    assert!(replace_reasons(&env, "aws:s3:BucketPolicy", &inputs, &new).is_empty());
+    p.update(&ctx, &b1, &inputs, &new, &created.outputs)
+        .await
+        .expect("update");
+    assert_eq!(
+        drift(
+            &new,
+            &p.read(&ctx, &b1, &new).await.unwrap().unwrap().inputs
+        ),
+        Vec::<String>::new()
+    );
+    let moved = map(serde_json::json!({"bucket": b2, "policy": tls_only(&b2)}));
+    assert!(
+        replace_reasons(&env, "aws:s3:BucketPolicy", &new, &moved).contains(&"bucket".to_string())
+    );
+    let replaced = p.create(&ctx, &moved).await.expect("replacement");
+    p.delete(&ctx, &b1, &new, &created.outputs)
+        .await
+        .expect("delete");
+    assert!(p.read(&ctx, &b1, &new).await.unwrap().is_none());
+    p.delete(&ctx, &b1, &new, &created.outputs)
+        .await
+        .expect("idempotent delete");
+    p.delete(&ctx, &replaced.id, &moved, &replaced.outputs)
+        .await
+        .expect("delete");
+    // Preview: another bucket's resources, and a statement with no principal.
+    let foreign = map(serde_json::json!({"bucket": b1, "policy": tls_only(&b2)}));
+    assert!(p.check(&foreign)[0].message.contains("outside bucket"));
+    let no_principal = map(
+        serde_json::json!({"bucket": b1, "policy": tls_only(&b1).replace(r#""Principal":"*","#, "")}),
+    );
+    assert!(
+        p.check(&no_principal)[0].message.contains("Principal"),
+        "{:?}",
+        p.check(&no_principal)
+    );
+}

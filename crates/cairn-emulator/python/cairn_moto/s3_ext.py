@@ -9,6 +9,9 @@
 * ``x-amz-server-side-encryption-aws-kms-key-id`` must name a KMS key that
   exists and is enabled (S3 answers ``KMS.NotFoundException`` /
   ``KMS.DisabledException``, HTTP 400); moto stores any string.
+* ``GetBucketVersioning`` answers with AWS's root element
+  ``VersioningConfiguration`` (empty for a never-versioned bucket); moto's
+  ``GetBucketVersioningResponse`` root, empty, is refused by the Rust SDK.
 """
 
 from __future__ import annotations
@@ -55,8 +58,19 @@ def _wrap(original: Any, check_kms: bool) -> Any:
     return wrapped
 
 
+_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+
+def _get_bucket_versioning(self: S3Response) -> Any:
+    status = self.backend.get_bucket_versioning(self.bucket_name)
+    inner = f"<Status>{status}</Status>" if status else ""
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<VersioningConfiguration xmlns="{_NS}">{inner}</VersioningConfiguration>'
+    return 200, {"Content-Type": "application/xml"}, body
+
+
 def install() -> None:
     if getattr(S3Response.put_object, "_cairn_wrapped", False):
         return
+    S3Response.get_bucket_versioning = _get_bucket_versioning  # type: ignore[method-assign]
     S3Response.put_object = _wrap(S3Response.put_object, check_kms=True)  # type: ignore[method-assign]
     S3Response.delete_object = _wrap(S3Response.delete_object, check_kms=False)  # type: ignore[method-assign]
