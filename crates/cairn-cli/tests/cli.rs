@@ -32,3 +32,4 @@ mod cli {
     mod terminal;
     mod warnings;
 }
+    mod workflow_plan;

@@ -116,6 +116,12 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> Result<ExitCode, CliError>
                 &state,
                 &loaded.registry,
                 writer.sink(),
+            // The test build's crash injection and slow operations, as for `up`.
+            let killswitch = crate::killswitch::KillSwitch::from_env(writer.sink());
+            let state_sink: &dyn cairn_core::state::StateSink = match &killswitch {
+                Some(k) => k,
+                None => writer.sink(),
+            };
                 &exec_options,
             )
             .await;
