@@ -13,15 +13,15 @@ mod cli {
     mod graph;
     mod import_terraform;
     mod interrupt;
-    mod local_output;
     mod json_plan;
+    mod local_output;
     mod names;
     mod network_b_stack;
     mod offline;
     mod plan_json;
     mod plan_unknown;
-    mod pty;
     mod prompt_interrupt;
+    mod pty;
     mod reliability;
     mod results;
     mod saved_plan;
@@ -31,5 +31,5 @@ mod cli {
     mod state_surgery;
     mod terminal;
     mod warnings;
-}
     mod workflow_plan;
+}

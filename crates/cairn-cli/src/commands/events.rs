@@ -87,12 +87,6 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> Result<ExitCode, CliError>
         } else {
             plan::plan(&loaded.spec, &state, &loaded.registry, &options)?
         };
-        let started = cairn_state::history::now();
-        emit(json!({
-            "type": "run_started",
-            "format_version": EVENTS_FORMAT,
-            "command": if destroy { "destroy" } else { "up" },
-            "stack": plan.stack,
         if let Some((path, doc)) = &saved {
             let file = crate::engine::stack_path(&args.run.select)?;
             let now =
@@ -100,28 +94,34 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> Result<ExitCode, CliError>
             crate::saved_plan::check(path, doc, &now)?;
         }
         crate::results::expect_no_changes(args.expect_no_changes, &plan)?;
+        let started = cairn_state::history::now();
+        emit(json!({
+            "type": "run_started",
+            "format_version": EVENTS_FORMAT,
+            "command": if destroy { "destroy" } else { "up" },
+            "stack": plan.stack,
             "summary": plan.summary(),
         }));
         let report = if plan.has_changes() {
             let sink: exec::EventSink = Arc::new(|e: ExecEvent| emit(event_json(&e)));
+            let interrupts = crate::interrupt::Interrupts::watch();
             let exec_options = ExecOptions::new(&loaded.spec.name)
+                .with_cancel(interrupts.cancel.clone())
                 .with_parallel(args.parallel.max(1))
                 .with_events(sink)
                 .with_first_op_id(writer.store().next_op_id());
-            let report = exec::apply(
-                &plan,
-            let interrupts = crate::interrupt::Interrupts::watch();
-                Some(&loaded.spec),
-                .with_cancel(interrupts.cancel.clone())
-                &state,
-                &loaded.registry,
-                writer.sink(),
             // The test build's crash injection and slow operations, as for `up`.
             let killswitch = crate::killswitch::KillSwitch::from_env(writer.sink());
             let state_sink: &dyn cairn_core::state::StateSink = match &killswitch {
                 Some(k) => k,
                 None => writer.sink(),
             };
+            let report = exec::apply(
+                &plan,
+                Some(&loaded.spec),
+                &state,
+                &loaded.registry,
+                state_sink,
                 &exec_options,
             )
             .await;
@@ -132,41 +132,41 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> Result<ExitCode, CliError>
         } else {
             None
         };
+        let interrupted = report.as_ref().and_then(|(_, code)| *code);
+        let report = report.map(|(r, _)| r);
         let ok = report.as_ref().is_none_or(|r| r.ok());
         let (succeeded, failed, skipped) = match &report {
             Some(r) => (
                 r.succeeded.clone(),
                 r.failed
                     .iter()
-        let interrupted = report.as_ref().and_then(|(_, code)| *code);
-        let report = report.map(|(r, _)| r);
                     .map(|(n, e)| json!({"name": n, "error": e}))
                     .collect(),
                 r.skipped.clone(),
             ),
             None => (Vec::new(), Vec::new(), Vec::new()),
         };
+        let not_started = report
+            .as_ref()
+            .map(|r| r.not_started.clone())
+            .unwrap_or_default();
         emit(json!({
             "type": "summary",
             "ok": ok,
             "succeeded": succeeded,
             "failed": failed,
             "skipped": skipped,
-        let not_started = report
-            .as_ref()
-            .map(|r| r.not_started.clone())
-            .unwrap_or_default();
+            "interrupted": interrupted.is_some(),
+            "not_started": not_started,
         }));
+        if let Some(code) = interrupted {
+            return Ok(ExitCode::from(code));
+        }
         Ok(if ok {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)
         })
-            "interrupted": interrupted.is_some(),
-            "not_started": not_started,
     })
-        if let Some(code) = interrupted {
-            return Ok(ExitCode::from(code));
-        }
     .await
 }
