@@ -213,6 +213,7 @@ pub fn redis_cache(env: &Environment) -> StackSpec {
             kms_key_id: Some(key.arn.clone().into()),
             auth_token: Some(token.result.clone().into()),
             auth_token_update_strategy: None,
+            auth_token_rotation_overlap: None,
             parameter_group_name: Some(params.name.clone().into()),
             subnet_group_name: Some(subnets.name.clone().into()),
             security_group_ids: Some(vec![sg.id.clone().into()]),

@@ -512,6 +512,8 @@ class Ext:
         self.region = backend.region_name
         self.account = backend.account_id
         self.param_groups: dict[str, ParamGroup] = {}
+        # subnet group name -> monotonic time until which it still reads as in use
+        self.subnet_groups_released: dict[str, float] = {}
         for name, family in P.DEFAULT_GROUPS:
             self.param_groups[name] = ParamGroup(
                 name, family, f"Default parameter group for {family}", self.region, self.account
@@ -854,8 +856,12 @@ def delete_cache_subnet_group(self: ElastiCacheResponse) -> ActionResult:
     with runtime.LOCK:
         if name not in ext.backend.cache_subnet_groups:
             raise CacheSubnetGroupNotFound(name)
-        if any(rg.cache_subnet_group_name == name for rg in ext.ours()):
+        # AWS is eventually consistent here: right after a replication group
+        # is deleted, its subnet group still answers "in use" for a while.
+        in_use_until = ext.subnet_groups_released.get(name, 0.0)
+        if any(rg.cache_subnet_group_name == name for rg in ext.ours()) or time.monotonic() < in_use_until:
             raise CacheSubnetGroupInUse(f"Cache subnet group {name} is currently in use by a cache cluster.")
+        ext.subnet_groups_released.pop(name, None)
         del ext.backend.cache_subnet_groups[name]
         return EmptyResult()
 
@@ -1486,6 +1492,9 @@ def delete_replication_group(self: ElastiCacheResponse) -> ActionResult:
     def done() -> None:
         if ext.rgs.get(rg.replication_group_id) is rg:
             del ext.rgs[rg.replication_group_id]
+            lag = max(0, int(runtime.CONFIG.get("subnet_group_in_use_ms", 0))) / 1000.0
+            if rg.cache_subnet_group_name and lag > 0:
+                ext.subnet_groups_released[rg.cache_subnet_group_name] = time.monotonic() + lag
 
     _after_delay(work, done)
     return ActionResult({"ReplicationGroup": result})

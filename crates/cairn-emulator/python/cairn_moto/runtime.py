@@ -17,6 +17,8 @@ CONFIG: dict[str, Any] = {
     "latency_ms": int(os.environ.get("CAIRN_EMULATOR_LATENCY_MS", "0") or "0"),
     # A new KMS key/alias, IAM policy or security group stays invisible this long.
     "hide_new_ms": int(os.environ.get("CAIRN_EMULATOR_HIDE_NEW_MS", "0") or "0"),
+    # A cache subnet group stays "in use" this long after its replication group is deleted.
+    "subnet_group_in_use_ms": int(os.environ.get("CAIRN_EMULATOR_SUBNET_GROUP_IN_USE_MS", "0") or "0"),
 }
 
 CALLS: collections.Counter[str] = collections.Counter()

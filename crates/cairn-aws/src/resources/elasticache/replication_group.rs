@@ -17,7 +17,8 @@ use aws_sdk_elasticache::types::{
 };
 use cairn_core::dsl::{Input, Output, ResourceType};
 use cairn_core::provider::{
-    CallContext, CheckFailure, Created, Observed, Operation, ProviderError, ResourceProvider,
+    CallContext, CheckFailure, Created, Observed, Operation, PendingOptions, PendingUpdate,
+    ProviderError, ResourceProvider,
 };
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::value::{Map, PropertyPath, Value};
@@ -49,6 +50,51 @@ pub mod rules {
     pub const NODE_COUNT_INPUTS: &str = "aws::elasticache::node-count-inputs";
     pub const NODE_LIMIT: &str = "aws::elasticache::node-limit";
     pub const TLS_MODE: &str = "aws::elasticache::transit-encryption-mode";
+    pub const AUTH_TOKEN_REMOVAL: &str = "aws::elasticache::auth-token-removal";
+    pub const ROTATION_OVERLAP: &str = "aws::elasticache::auth-token-rotation-overlap";
+}
+
+/// How long both tokens stay accepted after a rotation, unless the stack
+/// says otherwise (`authTokenRotationOverlap`).
+pub const DEFAULT_ROTATION_OVERLAP: &str = "1d";
+/// The tag that records, on the group itself, when a rotation started (Unix
+/// seconds), so a refresh or another machine still knows the old token is
+/// to be dropped.
+const ROTATION_TAG: &str = "cairn:auth-token-rotation-started";
+/// The output carrying the same (non-secret) time; absent when no rotation is pending.
+pub const ROTATION_OUTPUT: &str = "authTokenRotationStartedAt";
+
+/// `30s`, `15m`, `24h`, `1d` → seconds.
+fn parse_overlap(s: &str) -> Option<u64> {
+    let (num, unit) = s.split_at(s.len().checked_sub(1)?);
+    let n: u64 = num.parse().ok()?;
+    let per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(per)
+}
+
+fn rotation_overlap(inputs: &Map) -> (u64, String) {
+    let text = get_str(inputs, "authTokenRotationOverlap").unwrap_or(DEFAULT_ROTATION_OVERLAP);
+    match parse_overlap(text) {
+        Some(secs) => (secs, text.to_string()),
+        None => (86_400, DEFAULT_ROTATION_OVERLAP.to_string()),
+    }
+}
+
+/// Unix seconds as `2026-12-05T18:41:20Z`.
+fn utc(secs: i64) -> String {
+    aws_sdk_elasticache::primitives::DateTime::from_secs(secs)
+        .fmt(aws_sdk_elasticache::primitives::DateTimeFormat::DateTime)
+        .unwrap_or_else(|_| format!("{secs} (Unix time)"))
+}
+
+fn now_unix() -> i64 {
+    PendingOptions::now().now_unix as i64
 }
 
 /// Nodes per cluster-mode-enabled group: AWS's default quota, and the most
@@ -166,7 +212,11 @@ pub fn schema() -> ResourceSchema {
     )
     .property(
         PropertySchema::new("authTokenUpdateStrategy", PropType::one_of(&["SET", "ROTATE", "DELETE"]))
-            .doc("How a changed token is applied; unset means ROTATE, wait, then SET."),
+            .doc("How a changed token is applied: ROTATE (the default) keeps the old and the new token accepted for `authTokenRotationOverlap`, and a later `cairn up` drops the old one (SET); SET replaces it at once (clients holding the old token are refused)."),
+    )
+    .property(
+        PropertySchema::new("authTokenRotationOverlap", s())
+            .doc("After a ROTATE, how long the old token stays accepted before a `cairn up` drops it: `30s`, `15m`, `24h`, `1d` (the default). `cairn up --finish-rotation` drops it at once."),
     )
     .property(PropertySchema::new("parameterGroupName", s()).doc("Cache parameter group."))
     .property(PropertySchema::new("subnetGroupName", s()).replaces().doc("Cache subnet group."))
@@ -197,6 +247,7 @@ pub fn schema() -> ResourceSchema {
     .output(OutputSchema::new("connectionReaderEndpointAddress", "Where read-only clients connect: the configuration endpoint in cluster mode, else the reader endpoint."))
     .output(OutputSchema::new("port", "The endpoint's port as reported by ElastiCache."))
     .output(OutputSchema::new("memberClusters", "Member cache cluster ids."))
+    .output(OutputSchema::new(ROTATION_OUTPUT, "While an auth token rotation keeps the old token accepted: when it started (Unix seconds)."))
 }
 
 // ---------------------------------------------------------------- DSL
@@ -237,6 +288,8 @@ pub struct ReplicationGroupArgs {
     pub auth_token: Option<Input<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_token_update_strategy: Option<Input<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_token_rotation_overlap: Option<Input<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter_group_name: Option<Input<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -285,6 +338,7 @@ impl ReplicationGroupArgs {
             kms_key_id: None,
             auth_token: None,
             auth_token_update_strategy: None,
+            auth_token_rotation_overlap: None,
             parameter_group_name: None,
             subnet_group_name: None,
             security_group_ids: None,
@@ -544,6 +598,18 @@ fn check_inputs(inputs: &Map) -> Vec<CheckFailure> {
                     ),
                 )
                 .with_help("generate 64 random alphanumeric characters; they need no escaping in a URI"),
+            );
+        }
+    }
+    if let Some(o) = crate::util::concrete_str(inputs, "authTokenRotationOverlap") {
+        if parse_overlap(o).is_none() {
+            out.push(
+                CheckFailure::error(
+                    rules::ROTATION_OVERLAP,
+                    key("authTokenRotationOverlap"),
+                    format!("authTokenRotationOverlap `{o}` is not a duration"),
+                )
+                .with_help("write a number and a unit: `30s`, `15m`, `24h` or `1d`"),
             );
         }
     }
@@ -808,6 +874,56 @@ fn secrets_of<'a>(maps: &[&'a Map]) -> Vec<&'a str> {
         .collect()
 }
 
+/// Removing `authToken` turns AUTH off, which ElastiCache allows only as a
+/// move to RBAC user groups (`AuthTokenUpdateStrategy=DELETE` with
+/// `UserGroupIdsToAdd`); cairn does not model user groups yet.
+fn check_token_change(old: &Map, new: &Map) -> Vec<CheckFailure> {
+    let had = !matches!(old.get("authToken"), None | Some(Value::Null));
+    let has = !matches!(new.get("authToken"), None | Some(Value::Null));
+    if had && !has {
+        vec![CheckFailure::error(
+            rules::AUTH_TOKEN_REMOVAL,
+            PropertyPath::key("authToken"),
+            "authToken cannot be removed: ElastiCache turns AUTH off only when the group moves to RBAC user groups (AuthTokenUpdateStrategy=DELETE with UserGroupIdsToAdd), which cairn does not model yet",
+        )
+        .with_help("keep authToken in the stack (a new value rotates it); to move to user groups, do it outside cairn and then `cairn state rm` / re-import the group")]
+    } else {
+        Vec::new()
+    }
+}
+
+/// A rotation still keeping the old token accepted: due (drop it with SET)
+/// once the overlap has passed or the operator asks (`--finish-rotation`).
+/// A new token in this plan starts a new rotation instead.
+fn rotation_pending(
+    old: &Map,
+    new: &Map,
+    outputs: &Map,
+    opts: &PendingOptions,
+) -> Option<PendingUpdate> {
+    let started = get_i64(outputs, ROTATION_OUTPUT).filter(|t| *t > 0)?;
+    let token = new.get("authToken")?;
+    if token.contains_unknown() || old.get("authToken") != Some(token) {
+        return None;
+    }
+    let (overlap, text) = rotation_overlap(new);
+    let until = started.saturating_add(overlap as i64);
+    let due = opts.finish_now || opts.now_unix as i64 >= until;
+    let reason = if due {
+        format!(
+            "finish the auth token rotation started {}: drop the old token (AuthTokenUpdateStrategy=SET){}",
+            utc(started),
+            if opts.finish_now { " (--finish-rotation)" } else { "; its overlap has passed" }
+        )
+    } else {
+        format!(
+            "auth token rotation in progress: the old token is still accepted until {} (authTokenRotationOverlap {text}); the first `cairn up` after that drops it, `cairn up --finish-rotation` drops it now",
+            utc(until)
+        )
+    };
+    Some(PendingUpdate { due, reason })
+}
+
 // ---------------------------------------------------------------- provider
 
 pub struct ReplicationGroupProvider {
@@ -903,6 +1019,41 @@ impl ReplicationGroupProvider {
         .await
     }
 
+    /// Records (`Some`) or clears (`None`) the rotation start on the group.
+    async fn set_rotation_tag(
+        &self,
+        resource: &str,
+        arn: &str,
+        started: Option<i64>,
+    ) -> Result<(), ProviderError> {
+        let sdk = self.clients.get().await?;
+        match started {
+            Some(t) => sdk
+                .ec
+                .add_tags_to_resource()
+                .resource_name(arn)
+                .tags(
+                    Tag::builder()
+                        .key(ROTATION_TAG)
+                        .value(t.to_string())
+                        .build(),
+                )
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| api_error(resource, "elasticache:AddTagsToResource", e, &[])),
+            None => sdk
+                .ec
+                .remove_tags_from_resource()
+                .resource_name(arn)
+                .tag_keys(ROTATION_TAG)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| api_error(resource, "elasticache:RemoveTagsFromResource", e, &[])),
+        }
+    }
+
     async fn tags_of(
         &self,
         resource: &str,
@@ -979,6 +1130,20 @@ impl ResourceProvider for ReplicationGroupProvider {
 
     fn check(&self, inputs: &Map) -> Vec<CheckFailure> {
         check_inputs(inputs)
+    }
+
+    fn check_change(&self, old: &Map, new: &Map) -> Vec<CheckFailure> {
+        check_token_change(old, new)
+    }
+
+    fn pending_update(
+        &self,
+        old: &Map,
+        new: &Map,
+        outputs: &Map,
+        opts: &PendingOptions,
+    ) -> Option<PendingUpdate> {
+        rotation_pending(old, new, outputs, opts)
     }
 
     fn extra_replace_paths(&self, old: &Map, new: &Map) -> Vec<PropertyPath> {
@@ -1212,6 +1377,7 @@ impl ResourceProvider for ReplicationGroupProvider {
         }
         for k in [
             "authTokenUpdateStrategy",
+            "authTokenRotationOverlap",
             "applyImmediately",
             "finalSnapshotIdentifier",
         ] {
@@ -1309,9 +1475,16 @@ impl ResourceProvider for ReplicationGroupProvider {
                 }
             }
         }
+        let mut outputs = outputs;
         if let Some(arn) = rg.arn() {
             let mut tags = self.tags_of(&resource, arn).await?;
             tags.remove(URN_TAG);
+            if let Some(t) = tags
+                .remove(ROTATION_TAG)
+                .and_then(|v| v.parse::<i64>().ok())
+            {
+                outputs.insert(ROTATION_OUTPUT.into(), Value::Int(t));
+            }
             if wanted("tags") || !tags.is_empty() {
                 obs.insert("tags".into(), tags_value(&tags));
             }
@@ -1329,7 +1502,7 @@ impl ResourceProvider for ReplicationGroupProvider {
         id: &str,
         old: &Map,
         new: &Map,
-        _old_outputs: &Map,
+        old_outputs: &Map,
     ) -> Result<Map, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
 
@@ -1497,35 +1670,44 @@ impl ResourceProvider for ReplicationGroupProvider {
             }
         }
 
-        // 7. Auth token rotation.
+        // 7. Auth token. ROTATE keeps the old token accepted beside the new
+        // one (the connection secret gets the new one later in this run); the
+        // old one is dropped (SET) by a later run, once the overlap has passed
+        // or with --finish-rotation (`ctx.pending_update`).
+        let mut rotation_started = get_i64(old_outputs, ROTATION_OUTPUT).filter(|t| *t > 0);
+        let arn = rg.arn().map(str::to_string);
+        let token_new = get_str(new, "authToken");
         if changed("authToken") {
-            let strategy = get_str(new, "authTokenUpdateStrategy");
-            match (get_str(old, "authToken"), get_str(new, "authToken")) {
-                (_, Some(token)) => {
-                    let first = match strategy {
-                        Some("SET") => AuthTokenUpdateStrategyType::Set,
-                        _ => AuthTokenUpdateStrategyType::Rotate,
+            match (get_str(old, "authToken"), token_new) {
+                (had, Some(token)) => {
+                    let set = get_str(new, "authTokenUpdateStrategy") == Some("SET");
+                    if !set && had.is_some() {
+                        // Recorded before the call: an old token is never forgotten.
+                        let now = now_unix();
+                        if let Some(arn) = &arn {
+                            self.set_rotation_tag(&resource, arn, Some(now)).await?;
+                        }
+                        rotation_started = Some(now);
+                    }
+                    let strategy = if set {
+                        AuthTokenUpdateStrategyType::Set
+                    } else {
+                        AuthTokenUpdateStrategyType::Rotate
                     };
-                    let then_set = strategy.is_none();
                     send_and_wait!(
                         "ModifyReplicationGroup",
                         sdk.ec
                             .modify_replication_group()
                             .replication_group_id(id)
                             .auth_token(token)
-                            .auth_token_update_strategy(first)
+                            .auth_token_update_strategy(strategy)
                             .apply_immediately(true)
                     );
-                    if then_set {
-                        send_and_wait!(
-                            "ModifyReplicationGroup",
-                            sdk.ec
-                                .modify_replication_group()
-                                .replication_group_id(id)
-                                .auth_token(token)
-                                .auth_token_update_strategy(AuthTokenUpdateStrategyType::Set)
-                                .apply_immediately(true)
-                        );
+                    if set && rotation_started.is_some() {
+                        if let Some(arn) = &arn {
+                            self.set_rotation_tag(&resource, arn, None).await?;
+                        }
+                        rotation_started = None;
                     }
                 }
                 (Some(_), None) => {
@@ -1540,6 +1722,23 @@ impl ResourceProvider for ReplicationGroupProvider {
                 }
                 (None, None) => {}
             }
+        } else if let (Some(_), Some(_), Some(token)) =
+            (&ctx.pending_update, rotation_started, token_new)
+        {
+            ctx.report("finishing the auth token rotation: dropping the old token");
+            send_and_wait!(
+                "ModifyReplicationGroup",
+                sdk.ec
+                    .modify_replication_group()
+                    .replication_group_id(id)
+                    .auth_token(token)
+                    .auth_token_update_strategy(AuthTokenUpdateStrategyType::Set)
+                    .apply_immediately(true)
+            );
+            if let Some(arn) = &arn {
+                self.set_rotation_tag(&resource, arn, None).await?;
+            }
+            rotation_started = None;
         }
 
         // 8. Everything else ModifyReplicationGroup takes, in one call.
@@ -1657,7 +1856,11 @@ impl ResourceProvider for ReplicationGroupProvider {
                 }
             }
         }
-        Ok(outputs_of(&rg, port))
+        let mut outputs = outputs_of(&rg, port);
+        if let Some(t) = rotation_started {
+            outputs.insert(ROTATION_OUTPUT.into(), Value::Int(t));
+        }
+        Ok(outputs)
     }
 
     async fn delete(

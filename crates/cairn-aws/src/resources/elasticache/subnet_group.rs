@@ -8,11 +8,12 @@ use crate::util::{
     api_error, api_failure, ensure_ours, error_code, get_str, get_str_list, get_tags, is_not_found,
     order_like, resource_label, str_list_value, tags_value, URN_TAG,
 };
+use crate::wait::{wait_until, Probe, WaitSpec};
 use async_trait::async_trait;
 use aws_sdk_elasticache::types::{CacheSubnetGroup, Tag};
 use cairn_core::dsl::{Input, Output, ResourceType};
 use cairn_core::provider::{
-    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
+    CallContext, CheckFailure, Created, Observed, Operation, ProviderError, ResourceProvider,
 };
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::value::Map;
@@ -20,6 +21,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 pub const TOKEN: &str = "aws:elasticache:SubnetGroup";
+/// How long a delete retries while ElastiCache still reports the group in use.
+const DELETE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 const DEFAULT_DESCRIPTION: &str = "Managed by cairn";
 
 pub fn schema() -> ResourceSchema {
@@ -362,21 +365,55 @@ impl ResourceProvider for SubnetGroupProvider {
     ) -> Result<(), ProviderError> {
         let resource = resource_label(ctx, TOKEN);
         let sdk = self.clients.get().await?;
-        match sdk
-            .ec
-            .delete_cache_subnet_group()
-            .cache_subnet_group_name(id)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(api_error(
-                &resource,
-                "elasticache:DeleteCacheSubnetGroup",
-                e,
-                &[],
-            )),
+        // Right after its replication group is deleted, AWS may still say
+        // the group is in use (eventual consistency): retry until the
+        // delete deadline.
+        let deadline = ctx.deadline(Operation::Delete, DELETE_TIMEOUT);
+        let in_use = std::sync::Mutex::new(None);
+        let waited = wait_until(
+            ctx,
+            &self.clients,
+            WaitSpec {
+                resource: &resource,
+                api: "elasticache:DeleteCacheSubnetGroup",
+                wanted: "deleted",
+                deadline,
+            },
+            || async {
+                match sdk
+                    .ec
+                    .delete_cache_subnet_group()
+                    .cache_subnet_group_name(id)
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(Probe::Done(())),
+                    Err(e) if is_not_found(&e) => Ok(Probe::Done(())),
+                    Err(e) if error_code(&e) == Some("CacheSubnetGroupInUse") => {
+                        let err =
+                            api_error(&resource, "elasticache:DeleteCacheSubnetGroup", e, &[]);
+                        *in_use.lock().unwrap_or_else(|p| p.into_inner()) = Some(err);
+                        Ok(Probe::Pending("in use".to_string()))
+                    }
+                    Err(e) => Err(api_error(
+                        &resource,
+                        "elasticache:DeleteCacheSubnetGroup",
+                        e,
+                        &[],
+                    )),
+                }
+            },
+        )
+        .await;
+        match waited {
+            // Out of time: AWS's own answer says why.
+            Err(ProviderError::Timeout { .. }) => {
+                match in_use.into_inner().unwrap_or_else(|p| p.into_inner()) {
+                    Some(err) => Err(err),
+                    None => waited,
+                }
+            }
+            other => other,
         }
     }
 
