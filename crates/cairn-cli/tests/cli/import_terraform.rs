@@ -480,6 +480,60 @@ async fn a_terraform_network_is_imported_with_read_calls_only_then_previews_empt
         .await
         .expect("redis group kept");
     assert_eq!(groups.security_groups().len(), 1);
+
+    // Pulumi's bulk import file gives the same kind of program.
+    let bulk = sb.dir.path().join("bulk.json");
+    let doc = json!({"resources": [
+        {"type": "aws:ec2/vpc:Vpc", "name": "vpc", "id": net.vpc},
+        {"type": "aws:ec2/subnet:Subnet", "name": "database-a", "id": net.database[0]},
+        {"type": "aws:ec2/flowLog:FlowLog", "name": "flow", "id": "fl-0123456789abcdef0"},
+    ]});
+    std::fs::write(&bulk, doc.to_string()).expect("write bulk file");
+    let out2 = sb.dir.path().join("bulk-network.yaml");
+    let (bulk_s, out2_s) = (bulk.display().to_string(), out2.display().to_string());
+    emulator.reset_call_counts().await.expect("reset");
+    cairn(
+        &sb,
+        &endpoint,
+        &["import", "--file", &bulk_s, "--stack-file", &out2_s],
+    )
+    .ok();
+    let yaml = std::fs::read_to_string(&out2).expect("program written");
+    assert!(
+        yaml.contains("name: bulk-network") && yaml.contains("vpcId: ${vpc.id}"),
+        "{yaml}"
+    );
+    let strict = cairn(
+        &sb,
+        &endpoint,
+        &[
+            "import",
+            "--strict",
+            "--file",
+            &bulk_s,
+            "--stack-file",
+            &out_s.replace("network.yaml", "strict.yaml"),
+        ],
+    );
+    assert_eq!(strict.code, Some(2), "{}", strict.stderr);
+    assert!(
+        strict.stderr.contains("cairn::import::unknown_type"),
+        "{}",
+        strict.stderr
+    );
+    let preview = cairn(&sb, &endpoint, &["preview", "--stack-file", &out2_s]).ok();
+    assert!(preview.stdout.contains("No changes."), "{}", preview.stdout);
+    let mutating: Vec<_> = emulator
+        .mutating_call_counts()
+        .await
+        .expect("counts")
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("ec2:") || !k.contains("Describe"))
+        .collect();
+    assert!(
+        mutating.is_empty(),
+        "bulk import changed the cloud: {mutating:?}"
+    );
 }
 
 #[test]
