@@ -170,7 +170,7 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
     let mut fixture = None;
     let endpoint = if select.local {
         let env = local::Local::prepare(&path).await?;
-        fixture = Some(env.fixture.clone());
+        fixture = env.fixture.clone();
         for (k, v) in env.config_overrides() {
             // Shown with -v: the ids the emulator's network fixture substitutes.
             tracing::info!(
@@ -530,6 +530,9 @@ async fn up(args: ApplyArgs) -> Result<ExitCode, CliError> {
                 ),
             });
         }
+    }
+    if args.run.select.local {
+        local::bring_up_references(&loaded, &stack_path(&args.run.select)?).await?;
     }
     let writer = open_writer(&loaded, &args.run).await?;
     with_writer(writer, async |writer: &Writer| {

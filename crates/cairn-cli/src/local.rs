@@ -1,8 +1,13 @@
-//! `--local`: run against the emulator, seeded with Story 0.2's network.
+//! `--local`: run against the emulator. A stack that reads another with a
+//! `pulumi:pulumi:StackReference` (the Redis stacks read `network-<env>`)
+//! gets that stack brought up first ([`bring_up_references`]), or reused;
+//! a stack that still declares a `network` config map gets the emulator's
+//! seeded stand-in for Story 0.2's network instead.
 
 use crate::error::CliError;
 use cairn_core::{Map, Value};
 use cairn_emulator::{DaemonStatus, EmulatorConfig, NetworkFixture};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 pub fn emulator_config() -> EmulatorConfig {
@@ -35,12 +40,13 @@ fn twin_enabled(var: Option<&str>) -> bool {
 
 pub struct Local {
     pub endpoint: String,
-    pub fixture: NetworkFixture,
+    /// Seeded only for a stack that declares a `network` config map.
+    pub fixture: Option<NetworkFixture>,
 }
 
 impl Local {
-    /// Starts the emulator if it is not running and seeds the network fixture
-    /// for the stack's environment. The endpoint is handed to the AWS provider
+    /// Starts the emulator if it is not running and, for a stack that
+    /// declares `network` config, seeds the network fixture for its environment. The endpoint is handed to the AWS provider
     /// explicitly (with test credentials), never through the environment.
     pub async fn prepare(stack_path: &Path) -> Result<Local, CliError> {
         let cfg = emulator_config();
@@ -56,13 +62,19 @@ impl Local {
             .and_then(|s| s.to_str())
             .unwrap_or("dev")
             .to_string();
-        let fixture = cairn_emulator::seed_network_fixture(&endpoint, &environment).await?;
+        let fixture = if declares_network(stack_path) {
+            Some(cairn_emulator::seed_network_fixture(&endpoint, &environment).await?)
+        } else {
+            None
+        };
         Ok(Local { endpoint, fixture })
     }
 
     /// The stack config that the fixture replaces: the `network` map.
     pub fn config_overrides(&self) -> Vec<(String, Value)> {
-        let f = &self.fixture;
+        let Some(f) = &self.fixture else {
+            return Vec::new();
+        };
         let mut network = Map::new();
         network.insert("vpcId".into(), Value::from(f.vpc_id.as_str()));
         network.insert(
@@ -88,6 +100,153 @@ impl Local {
         );
         vec![("network".into(), Value::Map(network))]
     }
+}
+
+/// Whether the stack (or its template) declares a top-level `network`
+/// config key: a plain text scan, enough for the fixture's old contract.
+fn declares_network(stack_path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(stack_path) else {
+        return false;
+    };
+    let template = text.lines().find_map(|l| {
+        l.strip_prefix("template:")
+            .map(|t| t.trim().trim_matches(['"', '\'']).to_string())
+    });
+    let program = match template {
+        Some(t) => {
+            let dir = stack_path.parent().unwrap_or(Path::new("."));
+            std::fs::read_to_string(dir.join(t)).unwrap_or_default()
+        }
+        None => text,
+    };
+    let mut in_config = false;
+    for line in program.lines() {
+        if !line.starts_with(' ') && !line.starts_with('#') && !line.is_empty() {
+            in_config = line.trim_end() == "config:";
+        } else if in_config && line.starts_with("  network:") {
+            return true;
+        }
+    }
+    false
+}
+
+/// The code of a cycle of stack references met while bringing stacks up.
+pub const REFERENCE_CYCLE_CODE: &str = "cairn::local::reference_cycle";
+
+/// The stack file whose `name:` is `stack`: `<dir>/<stack>.yaml` when it
+/// is that stack, else the first file that names it, looking in `dirs` in
+/// order (the referencing stack's directory, then `stacks/`).
+pub fn stack_file(stack: &str, dirs: &[&Path]) -> Option<PathBuf> {
+    dirs.iter().find_map(|dir| stack_file_in(stack, dir))
+}
+
+fn stack_file_in(stack: &str, dir: &Path) -> Option<PathBuf> {
+    let name_of = |path: &Path| {
+        std::fs::read_to_string(path).ok().and_then(|text| {
+            text.lines().find_map(|l| {
+                l.strip_prefix("name:")
+                    .map(|n| n.trim().trim_matches(['"', '\'']).to_string())
+            })
+        })
+    };
+    let direct = dir.join(format!("{stack}.yaml"));
+    if name_of(&direct).as_deref() == Some(stack) {
+        return Some(direct);
+    }
+    crate::names::stacks_in(dir)
+        .into_iter()
+        .map(|f| dir.join(format!("{f}.yaml")))
+        .find(|p| name_of(p).as_deref() == Some(stack))
+}
+
+/// `up --local`: before this stack, bring up each stack it references that
+/// has no outputs in the local state yet (found under `stacks/` by its
+/// `name:`), each with its own references first, by running `cairn up
+/// --local --yes` on it; a referenced stack with outputs is reused.
+pub async fn bring_up_references(
+    loaded: &crate::engine::Loaded,
+    stack_path: &Path,
+) -> Result<(), CliError> {
+    let own_dir = stack_path.parent().unwrap_or(Path::new("."));
+    let source = loaded.reference_source();
+    let chain = std::env::var("CAIRN_LOCAL_CHAIN").unwrap_or_default();
+    let mut seen: Vec<&str> = chain.split(',').filter(|s| !s.is_empty()).collect();
+    seen.push(&loaded.spec.name);
+    for r in loaded
+        .spec
+        .resources
+        .iter()
+        .filter(|r| r.type_token == crate::stack_reference::TOKEN)
+    {
+        let Some(stack) = r.properties.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        if seen.contains(&stack) {
+            return Err(cycle(&seen, stack));
+        }
+        let has_outputs = source
+            .read(stack)
+            .await?
+            .is_some_and(|s| !s.outputs.is_empty());
+        if has_outputs {
+            eprintln!(
+                "local: reusing stack `{stack}` (referenced by `{}`)",
+                r.name
+            );
+            continue;
+        }
+        let Some(file) = stack_file(stack, &[own_dir, Path::new("stacks")]) else {
+            // The preview-time diagnostic names what exists.
+            continue;
+        };
+        eprintln!(
+            "local: bringing up stack `{stack}` ({}) first: `{}` references it",
+            file.display(),
+            loaded.spec.name
+        );
+        let exe = std::env::current_exe().map_err(|e| CliError::Failed(e.to_string()))?;
+        let mut cmd = std::process::Command::new(exe);
+        cmd.args(["up", "--local", "--yes", "--stack-file"])
+            .arg(&file)
+            .arg("--state-dir")
+            .arg(&loaded.state_root)
+            .env("CAIRN_LOCAL_CHAIN", seen.join(","))
+            .stdin(std::process::Stdio::null());
+        if let Some(url) = &loaded.backend_url {
+            cmd.arg("--backend").arg(url);
+        }
+        // Its progress goes to stderr, so this stack's stdout stays its own.
+        let stdout = std::io::stderr()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| CliError::Failed(e.to_string()))?;
+        cmd.stdout(stdout);
+        let status = cmd
+            .status()
+            .map_err(|e| CliError::Failed(format!("running `cairn up` for `{stack}`: {e}")))?;
+        if !status.success() {
+            return Err(CliError::Failed(format!(
+                "bringing up stack `{stack}` (which `{}` references) failed; see above",
+                loaded.spec.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn cycle(seen: &[&str], stack: &str) -> CliError {
+    let problem = cairn_core::diag::Problem::error(
+        REFERENCE_CYCLE_CODE,
+        format!(
+            "stack references form a cycle: {} -> {stack}",
+            seen.join(" -> ")
+        ),
+    )
+    .help("a stack cannot depend on itself through references; remove one of them");
+    CliError::Invalid(cairn_core::diag::Problems {
+        file: None,
+        problems: vec![problem],
+    })
 }
 
 /// One line for `emulator start|status`.

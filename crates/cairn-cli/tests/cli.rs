@@ -16,6 +16,7 @@ mod cli {
     mod json_plan;
     mod local_output;
     mod names;
+    mod network;
     mod network_b_stack;
     mod offline;
     mod plan_json;

@@ -316,3 +316,38 @@ fn held(lock: &Path, pid: u32) -> bool {
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .is_some_and(|v| v["pid"] == pid)
 }
+
+#[test]
+fn local_up_brings_referenced_stacks_up_first_then_reuses_them() {
+    let s = stacks();
+    let (sb, _port, _) = super::common::start_private_emulator(s.sb, 200);
+    let up = sb
+        .run(&["up", "--local", "--yes", "--stack-file", p(&s.down)])
+        .ok();
+    assert!(
+        up.stderr.contains("local: bringing up stack `upstream` (")
+            && up.stderr.contains("first: `downstream` references it"),
+        "{}",
+        up.stderr
+    );
+    let out = sb
+        .run(&[
+            "stack",
+            "output",
+            "--local",
+            "--stack-file",
+            p(&s.down),
+            "vpc",
+        ])
+        .ok();
+    assert_eq!(out.stdout.trim(), "vpc-0aaa");
+    let again = sb
+        .run(&["up", "--local", "--yes", "--stack-file", p(&s.down)])
+        .ok();
+    assert!(
+        again.stderr.contains("local: reusing stack `upstream`"),
+        "{}",
+        again.stderr
+    );
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+}
