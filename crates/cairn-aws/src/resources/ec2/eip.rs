@@ -80,13 +80,11 @@ impl EipProvider {
         }
     }
 
-    async fn outputs(&self, a: &Address) -> Result<Map, ProviderError> {
+    async fn outputs(&self, resource: &str, a: &Address) -> Result<Map, ProviderError> {
         let sdk = self.clients.get().await?;
         let id = a.allocation_id().unwrap_or_default();
         // DescribeAddresses has no owner: the caller's account owns its addresses.
-        let (account, _) = crate::clients::caller_identity(sdk, "")
-            .await
-            .unwrap_or_default();
+        let (account, _) = crate::clients::caller_identity(sdk, resource).await?;
         let mut m = Map::new();
         m.insert("id".into(), id.into());
         m.insert("allocationId".into(), id.into());
@@ -130,7 +128,7 @@ impl ResourceProvider for EipProvider {
             .await?
             .ok_or_else(|| missing(&resource, "ec2:DescribeAddresses", "address"))?;
         Ok(Created {
-            outputs: self.outputs(&a).await?,
+            outputs: self.outputs(&resource, &a).await?,
             id,
         })
     }
@@ -156,7 +154,7 @@ impl ResourceProvider for EipProvider {
         Ok(Some(Observed {
             id: id.to_string(),
             inputs: obs,
-            outputs: self.outputs(&a).await?,
+            outputs: self.outputs(&resource, &a).await?,
         }))
     }
 
@@ -175,7 +173,7 @@ impl ResourceProvider for EipProvider {
             .describe(&resource, id)
             .await?
             .ok_or_else(|| missing(&resource, "ec2:DescribeAddresses", "address"))?;
-        self.outputs(&a).await
+        self.outputs(&resource, &a).await
     }
 
     async fn delete(
@@ -258,7 +256,7 @@ impl ResourceProvider for EipProvider {
         };
         ctx.report("adopting the address (it carries this resource's tag)");
         Ok(Some(Created {
-            outputs: self.outputs(a).await?,
+            outputs: self.outputs(&resource, a).await?,
             id: id.clone(),
         }))
     }
