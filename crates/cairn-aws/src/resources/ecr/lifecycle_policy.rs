@@ -104,10 +104,10 @@ pub(crate) fn problem(doc: &str) -> Option<String> {
             }
             _ => return at("countType must be imageCountMoreThan or sinceImagePushed"),
         }
-        if !sel
+        if sel
             .get("countNumber")
             .and_then(Json::as_i64)
-            .is_some_and(|n| n >= 1)
+            .is_none_or(|n| n < 1)
         {
             return at("countNumber must be a positive integer");
         }

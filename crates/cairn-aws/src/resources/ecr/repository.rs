@@ -100,7 +100,7 @@ pub(crate) fn name_ok(n: &str) -> bool {
             if sep && prev_sep {
                 return false;
             }
-            if !sep && !(ch.is_ascii_lowercase() || ch.is_ascii_digit()) {
+            if !(sep || ch.is_ascii_lowercase() || ch.is_ascii_digit()) {
                 return false;
             }
             prev_sep = sep;
