@@ -23,6 +23,7 @@ mod cli {
     mod plan_unknown;
     mod prompt_interrupt;
     mod pty;
+    mod pulumi_yaml;
     mod reliability;
     mod results;
     mod saved_plan;
