@@ -197,6 +197,10 @@ pub struct ApplyArgs {
     /// if the state, the stack source or the config changed since.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<std::path::PathBuf>,
+    /// `up` only: finish auth token rotations now (drop the old tokens still
+    /// accepted beside the new ones) instead of after their overlap.
+    #[arg(long)]
+    pub finish_rotation: bool,
 }
 
 #[derive(Args, Debug, Clone)]

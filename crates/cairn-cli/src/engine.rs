@@ -398,6 +398,14 @@ fn emit_warnings(warnings: &Problems, plan: Option<&Plan>) {
     eprint!("{}", render::warnings::text(&all, render::colour_stderr()));
 }
 
+/// The time for pending provider steps, finishing them now with `--finish-rotation`.
+pub(crate) fn finish_rotation(now: bool) -> cairn_core::provider::PendingOptions {
+    cairn_core::provider::PendingOptions {
+        finish_now: now,
+        ..cairn_core::provider::PendingOptions::now()
+    }
+}
+
 fn plan_options(target: &[String], exclude: &[String]) -> PlanOptions {
     PlanOptions {
         targets: target.to_vec(),
@@ -538,11 +546,12 @@ async fn up(args: ApplyArgs) -> Result<ExitCode, CliError> {
     with_writer(writer, async |writer: &Writer| {
         let recorded = recover(writer, &loaded.registry, &loaded.spec.name).await?;
         let state = crate::stack_reference::resolve(&loaded, recorded.clone()).await?;
-        let plan = plan::plan(
+        let plan = plan::plan_with(
             &loaded.spec,
             &state,
             &loaded.registry,
             &plan_options(&args.target, &args.exclude),
+            &finish_rotation(args.finish_rotation),
         )?;
         if let Some((path, doc)) = &saved {
             let file = stack_path(&args.run.select)?;

@@ -26,6 +26,7 @@ mod cli {
     mod pulumi_yaml;
     mod reliability;
     mod results;
+    mod rotation;
     mod saved_plan;
     mod stack_reference;
     mod schema;

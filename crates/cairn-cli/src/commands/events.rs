@@ -85,7 +85,13 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> Result<ExitCode, CliError>
             crate::names::refuse_unknown_targets(&p)?;
             p
         } else {
-            plan::plan(&loaded.spec, &state, &loaded.registry, &options)?
+            plan::plan_with(
+                &loaded.spec,
+                &state,
+                &loaded.registry,
+                &options,
+                &crate::engine::finish_rotation(args.finish_rotation),
+            )?
         };
         if let Some((path, doc)) = &saved {
             let file = crate::engine::stack_path(&args.run.select)?;
