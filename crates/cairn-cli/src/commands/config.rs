@@ -241,7 +241,7 @@ fn valid_key(key: &str) -> bool {
     !key.is_empty()
         && key
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
 }
 
 /// The file's text with `key` set to the YAML `rendered` (a one-line value,
@@ -423,7 +423,7 @@ async fn set(
 ) -> Result<ExitCode, CliError> {
     if !valid_key(key) {
         return Err(CliError::Usage(format!(
-            "`{key}` is not a config key: use letters, digits, `_`, `-` and `.`"
+            "`{key}` is not a config key: use letters, digits, `_` and `-`"
         )));
     }
     let file = open(select)?;
