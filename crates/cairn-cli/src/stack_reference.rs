@@ -357,7 +357,9 @@ fn missing(
     } else {
         format!(" in {}", source.describe())
     };
-    let stacks = if existing.is_empty() {
+    let stacks = if !source.is_local() {
+        "`cairn stack ls` lists local stacks only".to_string()
+    } else if existing.is_empty() {
         "no stack has state here yet".to_string()
     } else {
         format!("stacks with state here: {}", existing.join(", "))

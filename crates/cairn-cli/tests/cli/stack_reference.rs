@@ -351,3 +351,72 @@ fn local_up_brings_referenced_stacks_up_first_then_reuses_them() {
     );
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
 }
+
+#[test]
+fn references_read_the_s3_backend_without_its_lock() {
+    let s = stacks();
+    let (sb, port, _) = super::common::start_private_emulator(s.sb, 200);
+    let url = "s3://cairn-refs/team?kms_key=alias/cairn-refs";
+    super::common::runtime().block_on(async {
+        let sdk = super::common::sdk_config(&format!("http://127.0.0.1:{port}")).await;
+        super::common::make_state_bucket_and_key(&sdk, "cairn-refs", "alias/cairn-refs").await;
+    });
+    let with = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--local", "--backend", url]);
+        sb.run(&all)
+    };
+    // Missing in S3: the diagnostic names the backend.
+    let missing = with(&["preview", "--stack-file", p(&s.down)]);
+    assert_eq!(missing.code, Some(2), "{}", missing.all());
+    assert!(
+        missing.stderr.contains("cairn::stack_reference::missing")
+            && missing.stderr.contains("s3://cairn-"),
+        "{}",
+        missing.stderr
+    );
+    with(&[
+        "up",
+        "--yes",
+        "--stack-file",
+        p(&s.up),
+        "--config",
+        "vpcName=vpc-0s3",
+    ])
+    .ok();
+    let token = with(&[
+        "stack",
+        "output",
+        "--stack-file",
+        p(&s.up),
+        "token",
+        "--show-secrets",
+    ])
+    .ok()
+    .stdout
+    .trim()
+    .to_string();
+    assert_eq!(token.len(), 24);
+    let json = with(&["preview", "--json", "--stack-file", p(&s.down)]).ok();
+    assert!(!json.all().contains(&token), "the secret leaked");
+    let plan: serde_json::Value = serde_json::from_str(&json.stdout).expect("plan json");
+    let cache = plan["resource_changes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "cache"))
+        .unwrap_or_else(|| panic!("{plan:#}"))
+        .clone();
+    assert_eq!(cache["after"]["input"]["vpc"], "vpc-0s3", "{cache:#}");
+    with(&["up", "--yes", "--stack-file", p(&s.down)]).ok();
+    // The upstream stack's lock was never taken by the reads: a writer gets it.
+    with(&[
+        "up",
+        "--yes",
+        "--stack-file",
+        p(&s.up),
+        "--config",
+        "vpcName=vpc-0s3b",
+    ])
+    .ok();
+    let out = with(&["preview", "--json", "--stack-file", p(&s.down)]).ok();
+    assert!(out.stdout.contains("vpc-0s3b"), "{}", out.stdout);
+}
