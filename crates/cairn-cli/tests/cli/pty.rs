@@ -153,6 +153,11 @@ impl PtyChild {
         );
     }
 
+    /// The child's process id (to signal it).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Types `text` at the terminal.
     pub fn send(&mut self, text: &str) {
         self.master
