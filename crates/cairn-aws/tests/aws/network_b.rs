@@ -858,3 +858,45 @@ fn network_b_preview_checks() {
         [err("aws::rds::subnet-group-subnets")]
     );
 }
+
+/// A rule on a group made a moment ago waits for the group to become
+/// visible (AWS is eventually consistent) instead of failing not-found.
+#[tokio::test]
+async fn security_group_rule_waits_for_a_new_group() {
+    let env = setup().await;
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config().await);
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.67.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .unwrap()
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    env._emulator.set_hide_new_ms(1500).await.unwrap();
+    let group = ec2
+        .create_security_group()
+        .group_name(format!("hidden-{}", env.tag))
+        .description("hidden at first")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    let p = env.p("aws:ec2:SecurityGroupRule");
+    let ctx = env.ctx("rule-on-new-group");
+    let inputs = map(serde_json::json!({
+        "type": "ingress", "securityGroupId": group, "protocol": "tcp",
+        "fromPort": 5432, "toPort": 5432, "cidrBlocks": ["10.67.20.0/24"]
+    }));
+    let created = p
+        .create(&ctx, &inputs)
+        .await
+        .expect("a rule on a group not yet visible");
+    assert!(created.id.starts_with("sgr-"), "{}", created.id);
+}
