@@ -64,6 +64,9 @@ pub trait StackView {
     /// The resource a whole-string reference such as `${vpc.id}` points at.
     fn referenced(&self, value: &str) -> Option<StackResource> {
         let inner = value.strip_prefix("${")?.strip_suffix('}')?;
+        if inner.contains(['$', '{', '}']) {
+            return None;
+        }
         let name = inner.split(['.', '[']).next()?;
         self.resource(name)
     }
@@ -370,5 +373,40 @@ impl Registry {
     }
     pub fn schemas(&self) -> impl Iterator<Item = &ResourceSchema> {
         self.providers.values().map(|p| p.schema())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct One;
+    impl StackView for One {
+        fn resource(&self, name: &str) -> Option<StackResource> {
+            (name == "vpc").then(|| StackResource {
+                name: "vpc".into(),
+                type_token: "aws:ec2:Vpc".into(),
+                inputs: Map::new(),
+            })
+        }
+        fn of_type(&self, _token: &str) -> Vec<StackResource> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn a_whole_string_reference_finds_its_resource() {
+        assert_eq!(One.referenced("${vpc.id}").unwrap().name, "vpc");
+        assert_eq!(One.referenced("${vpc.tags[\"a\"]}").unwrap().name, "vpc");
+        for not in [
+            "vpc-123",
+            "x-${vpc.id}",
+            "${vpc.id}-x",
+            "${other.id}",
+            "${vpc.id",
+            "${vpc.id}-${vpc.arn}",
+        ] {
+            assert!(One.referenced(not).is_none(), "{not}");
+        }
     }
 }
