@@ -927,3 +927,59 @@ async fn s3_bucket_policy_lifecycle() {
         p.check(&no_principal)
     );
 }
+
+/// A role hidden for 1.5 s after its create (IAM is eventually consistent):
+/// the provider's read, update and an attachment right after still succeed.
+#[tokio::test]
+async fn iam_new_role_not_yet_visible_is_waited_for() {
+    let env = setup().await;
+    env._emulator.set_hide_new_ms(1500).await.unwrap();
+    // The knob: a new role is not found at first.
+    let iam = aws_sdk_iam::Client::new(&env.sdk_config().await);
+    let raw = format!("raw-{}", env.tag);
+    iam.create_role()
+        .role_name(&raw)
+        .assume_role_policy_document(trust("ec2.amazonaws.com"))
+        .send()
+        .await
+        .unwrap();
+    let err = iam.get_role().role_name(&raw).send().await.unwrap_err();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("NoSuchEntity"),
+        "{err:?}"
+    );
+
+    let p = env.p("aws:iam:Role");
+    let ctx = env.ctx("hidden-role");
+    let name = format!("hidden-{}", env.tag);
+    let inputs = map(
+        serde_json::json!({"name": name, "path": "/", "assumeRolePolicy": trust("ec2.amazonaws.com"), "maxSessionDuration": 3600}),
+    );
+    let created = p.create(&ctx, &inputs).await.expect("create role");
+    let seen = p
+        .read(&ctx, &name, &inputs)
+        .await
+        .unwrap()
+        .expect("read waits for the role");
+    assert_eq!(drift(&inputs, &seen.inputs), Vec::<String>::new());
+    let policy = env
+        .p("aws:iam:Policy")
+        .create(
+            &env.ctx("hidden-policy"),
+            &map(serde_json::json!({"name": format!("p-{}", env.tag), "path": "/", "policy": serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}).to_string()})),
+        )
+        .await
+        .expect("policy");
+    let attach = map(serde_json::json!({"role": name, "policyArn": policy.id}));
+    env.p("aws:iam:RolePolicyAttachment")
+        .create(&env.ctx("hidden-attach"), &attach)
+        .await
+        .expect("attach waits for the role and the policy");
+    let new = map(
+        serde_json::json!({"name": name, "path": "/", "assumeRolePolicy": trust("eks.amazonaws.com"), "maxSessionDuration": 7200}),
+    );
+    p.update(&ctx, &name, &inputs, &new, &created.outputs)
+        .await
+        .expect("update");
+}

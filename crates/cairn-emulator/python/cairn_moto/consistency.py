@@ -1,4 +1,4 @@
-"""Eventual consistency: a new KMS key or alias, IAM policy or EC2 security
+"""Eventual consistency: a new KMS key or alias, IAM policy or role, or EC2 security
 group stays invisible for ``hide_new_ms`` after its create, as on AWS, where
 a follow-up call right after the create may answer not-found.
 
@@ -47,6 +47,8 @@ def note_created(key: str, body: bytes) -> None:
         ids = [meta.get("KeyId", ""), meta.get("Arn", "")]
     elif key == "iam:CreatePolicy":
         ids = re.findall(r"<Arn>([^<]+)</Arn>", text)
+    elif key == "iam:CreateRole":
+        ids = re.findall(r"<RoleName>([^<]+)</RoleName>", text)
     elif key == "ec2:CreateSecurityGroup":
         ids = re.findall(r"<groupId>([^<]+)</groupId>", text)
     until = time.monotonic() + hide
@@ -76,7 +78,7 @@ def _still_hidden(values: list[str]) -> str | None:
 def hidden_error(key: str, body: bytes) -> tuple[str, str, bytes] | None:
     """(status, content type, body) of the not-found answer for a call that
     names a still-hidden object, else None."""
-    if not _HIDDEN or key.endswith(":CreateKey") or key.endswith(":CreatePolicy"):
+    if not _HIDDEN or key.endswith(":CreateKey") or key.endswith(":CreatePolicy") or key == "iam:CreateRole":
         return None
     service = key.split(":", 1)[0]
     if service == "kms":
@@ -96,6 +98,10 @@ def hidden_error(key: str, body: bytes) -> tuple[str, str, bytes] | None:
     form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
     if service == "iam":
         hit = _still_hidden([form.get("PolicyArn", "")])
+        role = _still_hidden([form.get("RoleName", "")])
+        if role and not hit:
+            msg = f"The role with name {role} cannot be found."
+            return ("404 Not Found", "text/xml", _XML_ERROR.format(code="NoSuchEntity", message=msg).encode())
         if hit:
             msg = f"Policy {hit} was not found."
             return ("404 Not Found", "text/xml", _XML_ERROR.format(code="NoSuchEntity", message=msg).encode())
@@ -118,7 +124,7 @@ def wrap(app: Any, environ: dict[str, Any], start_response: Any, key: str | None
         status, ctype, payload = err
         start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(payload)))])
         return [payload]
-    if key not in ("kms:CreateKey", "kms:CreateAlias", "iam:CreatePolicy", "ec2:CreateSecurityGroup"):
+    if key not in ("kms:CreateKey", "kms:CreateAlias", "iam:CreatePolicy", "iam:CreateRole", "ec2:CreateSecurityGroup"):
         return app(environ, start_response)
     captured: dict[str, Any] = {}
 
