@@ -39,6 +39,7 @@ resources:
       input:
         vpc: ${network.outputs.vpcId}
         firstSubnet: ${network.outputs.subnetIds[0]}
+        quoted: ${network.outputs["vpcId"]}
   credentials:
     type: core:Data
     properties:
@@ -123,7 +124,7 @@ fn outputs_flow_into_the_plan_and_secrets_stay_masked() {
     let cache = step("cache");
     assert_eq!(
         cache["after"]["input"],
-        serde_json::json!({"vpc": "vpc-0aaa", "firstSubnet": "subnet-0a"}),
+        serde_json::json!({"vpc": "vpc-0aaa", "firstSubnet": "subnet-0a", "quoted": "vpc-0aaa"}),
         "known at preview: {cache:#}"
     );
     let credentials = step("credentials");
