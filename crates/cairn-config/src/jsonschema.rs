@@ -15,7 +15,7 @@ use serde_json::{json, Map as JsonMap, Value as Json};
 ///
 /// Each type gets a `$defs` entry for its `properties`, selected by an
 /// `if`/`then` on the resource's `type`. Typed slots also accept a
-/// `${...}` reference string and `fn::secret`/`fn::toJSON`/`fn::join`.
+/// `${...}` reference string and a built-in function (`fn::secret`, ...).
 pub fn json_schema(registry: &Registry) -> Json {
     let mut schemas: Vec<&ResourceSchema> = registry.schemas().collect();
     schemas.sort_by(|a, b| a.token.cmp(&b.token));
@@ -43,7 +43,31 @@ pub fn json_schema(registry: &Registry) -> Json {
                     "type": "array",
                     "prefixItems": [{ "type": "string" }, { "type": "array" }],
                     "description": "`[separator, [a, b, ...]]`: the strings joined."
-                }
+                },
+                "fn::select": {
+                    "type": "array",
+                    "minItems": 2,
+                    "maxItems": 2,
+                    "description": "`[index, list]`: the list's element at the index (from 0)."
+                },
+                "fn::split": {
+                    "type": "array",
+                    "minItems": 2,
+                    "maxItems": 2,
+                    "description": "`[separator, text]`: the text split into a list (an empty separator splits into characters)."
+                },
+                "fn::length": { "description": "The number of items of a list or map, or of characters of a string." },
+                "fn::toBase64": { "description": "The text, base64-encoded." },
+                "fn::fromBase64": { "description": "Base64 text decoded (to UTF-8 text)." },
+                "fn::readFile": { "description": "The content of a file, relative to the stack file's directory." },
+                "fn::filebase64": { "description": "A file's content, base64-encoded." },
+                "fn::filebase64sha256": { "description": "The base64 SHA-256 of a file's content." },
+                "fn::sha1": { "description": "The hex SHA-1 of the text." },
+                "fn::unsecret": { "description": "The value, no longer secret." },
+                "fn::stringAsset": { "description": "An asset holding this text." },
+                "fn::fileAsset": { "description": "An asset from this file." },
+                "fn::fileArchive": { "description": "An archive from this file or directory." },
+                "fn::assetArchive": { "type": "object", "description": "An archive of named assets and archives." }
             },
             "additionalProperties": false
         }),
