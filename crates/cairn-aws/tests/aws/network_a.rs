@@ -159,6 +159,12 @@ async fn vpc_lifecycle_import_update_recover() {
     p.delete(&ctx, &created.id, &new, &created.outputs)
         .await
         .expect("idempotent delete");
+    // An id that never existed reads as gone.
+    assert!(p
+        .read(&ctx, "vpc-0123456789abcdef0", &new)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test]
@@ -499,4 +505,19 @@ async fn eip_and_nat_gateway_wait_and_release_in_order() {
     nat.delete(&nctx, &gw.id, &nnew, &gw.outputs)
         .await
         .expect("idempotent delete");
+    // Ids that never existed read as gone (AWS: NatGatewayNotFound,
+    // InvalidAllocationID.NotFound) and delete as done.
+    assert!(nat
+        .read(&nctx, "nat-0123456789abcdef0", &nnew)
+        .await
+        .unwrap()
+        .is_none());
+    nat.delete(&nctx, "nat-0123456789abcdef0", &nnew, &gw.outputs)
+        .await
+        .expect("delete of an unknown NAT gateway");
+    assert!(eip
+        .read(&ectx, "eipalloc-0123456789abcdef0", &enew)
+        .await
+        .unwrap()
+        .is_none());
 }
