@@ -198,6 +198,12 @@ pub fn select<'a>(
         skipped_data: state.skipped_data.clone(),
         ..Selection::default()
     };
+    let routed: std::collections::BTreeSet<&str> = state
+        .instances
+        .iter()
+        .filter(|i| i.tf_type == "aws_route")
+        .filter_map(|i| attr_str(i, "route_table_id"))
+        .collect();
     for inst in &state.instances {
         let Some(mapping) = MAPPINGS.iter().find(|m| m.tf_type == inst.tf_type) else {
             out.unknown.push(Skipped {
@@ -219,6 +225,13 @@ pub fn select<'a>(
             continue;
         };
         let import_id = import_id(file, mapping, inst)?;
+        let mut terraform = properties(mapping, inst, schema);
+        // Terraform records a table's routes in `route` even when they are
+        // `aws_route` resources; those are imported as routes, so the table
+        // must not manage them inline as well.
+        if inst.tf_type == "aws_route_table" && routed.contains(import_id.as_str()) {
+            terraform.remove("routes");
+        }
         out.candidates.push(Candidate {
             address: inst.address.clone(),
             name_hint: NameHint {
@@ -232,7 +245,7 @@ pub fn select<'a>(
             },
             token: mapping.token.to_string(),
             import_id,
-            terraform: Some(properties(mapping, inst, schema)),
+            terraform: Some(terraform),
         });
     }
     Ok(out)

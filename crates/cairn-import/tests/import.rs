@@ -44,6 +44,15 @@ fn schemas() -> Vec<ResourceSchema> {
         ResourceSchema::new("aws:ec2:RouteTableAssociation", "")
             .property(PropertySchema::new("subnetId", s()))
             .property(PropertySchema::new("routeTableId", s())),
+        ResourceSchema::new("aws:ec2:RouteTable", "")
+            .property(PropertySchema::new("vpcId", s()))
+            .property(PropertySchema::new(
+                "routes",
+                PropType::list(PropType::object(vec![
+                    PropertySchema::new("cidrBlock", s()),
+                    PropertySchema::new("natGatewayId", s()),
+                ])),
+            )),
         ResourceSchema::new("aws:ec2:Route", "")
             .property(PropertySchema::new("routeTableId", s()))
             .property(PropertySchema::new("destinationCidrBlock", s()))
@@ -121,6 +130,14 @@ fn modules_count_and_for_each_map_to_imports_data_sources_skipped_unknown_types_
         !text.contains(SECRET),
         "a sensitive value was printed: {text}"
     );
+    // The table's routes are `aws_route` resources: not managed twice.
+    let table = sel
+        .candidates
+        .iter()
+        .find(|c| c.token == "aws:ec2:RouteTable")
+        .expect("route table");
+    let tf = table.terraform.as_ref().expect("terraform");
+    assert!(!tf.contains_key("routes"), "{tf:?}");
     insta::assert_snapshot!("network", text);
 }
 
