@@ -167,6 +167,9 @@ pub struct Selection {
     pub candidates: Vec<Candidate>,
     pub unknown: Vec<Skipped>,
     pub skipped_data: Vec<String>,
+    /// The state's root outputs as cairn outputs (camelCase; sensitive
+    /// ones as secrets).
+    pub outputs: Map,
 }
 
 impl Selection {
@@ -198,6 +201,12 @@ pub fn select<'a>(
         skipped_data: state.skipped_data.clone(),
         ..Selection::default()
     };
+    for o in &state.outputs {
+        if let Some(v) = convert(&o.value, &PropType::Any) {
+            let v = if o.sensitive { Value::secret(v) } else { v };
+            out.outputs.insert(crate::names::camel(&o.name), v);
+        }
+    }
     let routed: std::collections::BTreeSet<&str> = state
         .instances
         .iter()

@@ -45,6 +45,13 @@ pub struct Program {
 
 /// Builds the program for stack `stack`; `origin` says where it came from.
 pub fn build(stack: &str, origin: &str, found: &[Found]) -> Program {
+    build_with_outputs(stack, origin, found, &Map::new())
+}
+
+/// Like [`build`], with the stack's outputs (Terraform's root outputs):
+/// an output equal to an imported id becomes a reference; a secret one is
+/// left out (listed in `secrets_left_out` as `outputs.name`).
+pub fn build_with_outputs(stack: &str, origin: &str, found: &[Found], outputs: &Map) -> Program {
     let mut found: Vec<&Found> = found.iter().collect();
     found.sort_by(|a, b| a.name.cmp(&b.name));
 
@@ -160,6 +167,22 @@ pub fn build(stack: &str, origin: &str, found: &[Found]) -> Program {
             retain_on_delete: false,
             imported: true,
         });
+    }
+    let mut out_yaml = String::new();
+    for (k, v) in outputs {
+        if v.contains_secret() {
+            secrets_left_out.push(format!("outputs.{k}"));
+            continue;
+        }
+        let mut walk = |s: &str| -> Option<String> {
+            let (target, out) = by_id.get(s)?;
+            Some(format!("${{{target}.{out}}}"))
+        };
+        emit(&mut out_yaml, 2, k, &template(v, &mut walk));
+    }
+    if !out_yaml.is_empty() {
+        let _ = writeln!(yaml, "\noutputs:");
+        yaml.push_str(&out_yaml);
     }
     for r in &mut resources {
         r.dependencies = edges

@@ -78,6 +78,16 @@ pub struct TfState {
     pub instances: Vec<TfInstance>,
     /// Data sources (`data.aws_ami.x`), skipped.
     pub skipped_data: Vec<String>,
+    /// The root module's outputs, in name order.
+    pub outputs: Vec<TfOutput>,
+}
+
+/// A root module output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TfOutput {
+    pub name: String,
+    pub value: Json,
+    pub sensitive: bool,
 }
 
 fn module_parts(module: &str) -> Vec<String> {
@@ -155,6 +165,18 @@ pub fn parse(file: &str, text: &str) -> Result<TfState, ImportError> {
             .map(str::to_string),
         ..TfState::default()
     };
+    if let Some(Json::Object(outputs)) = root.get("outputs") {
+        for (name, o) in outputs {
+            let Some(value) = o.get("value") else {
+                continue;
+            };
+            state.outputs.push(TfOutput {
+                name: name.clone(),
+                value: value.clone(),
+                sensitive: o.get("sensitive").and_then(Json::as_bool) == Some(true),
+            });
+        }
+    }
     let resources = match root.get("resources") {
         None | Some(Json::Null) => return Ok(state),
         Some(Json::Array(r)) => r,
