@@ -50,6 +50,10 @@ const PY_FILES: &[(&str, &str)] = &[
     ("iam_ext.py", include_str!("../python/cairn_moto/iam_ext.py")),
     ("params.py", include_str!("../python/cairn_moto/params.py")),
     ("rds_ext.py", include_str!("../python/cairn_moto/rds_ext.py")),
+    (
+        "rds_instance_ext.py",
+        include_str!("../python/cairn_moto/rds_instance_ext.py"),
+    ),
     ("resp.py", include_str!("../python/cairn_moto/resp.py")),
     (
         "runtime.py",

@@ -26,6 +26,9 @@ def build_app() -> Any:
 
     iam_ext.install()
     rds_ext.install()
+    from . import rds_instance_ext
+
+    rds_instance_ext.install()
     s3_ext.install()
     return CairnMiddleware(DomainDispatcherApplication(create_backend_app))
 
