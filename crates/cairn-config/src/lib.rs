@@ -53,7 +53,16 @@
 //!   `boolean`, `number`, `list`, `map` (`--config` strings are parsed to
 //!   the type; lists and maps as JSON). Every `--config` key must be declared.
 //! * Functions: `fn::secret: v` (marks `v` secret), `fn::toJSON: v` (JSON
-//!   text; references inside stay as `${...}` text), `fn::join: [sep, [a, b]]`.
+//!   text; references inside stay as `${...}` text), `fn::join: [sep, [a, b]]`,
+//!   and Pulumi YAML's `fn::select`, `fn::split`, `fn::length`,
+//!   `fn::toBase64`, `fn::fromBase64`, `fn::sha1`, `fn::unsecret`,
+//!   `fn::readFile`, `fn::filebase64`, `fn::filebase64sha256` and the
+//!   asset/archive functions, evaluated at load with Go's semantics (names
+//!   in any case; see `docs/pulumi-yaml.md`). Files are read through the
+//!   caller's reader, relative to the program.
+//! * References: `${res.id}`, `${res.urn}`, `${res}` (its id), inputs read
+//!   like outputs, quoted keys and roots (`${x["a.b"]}`, `${["my.res"].arn}`),
+//!   `${pulumi.stack}`, `${pulumi.project}`, `${pulumi.organization}`.
 //! * Only the YAML core schema tags (`!!str`, `!!int`, ...) are accepted.
 //!   Values follow YAML 1.2: `yes`/`no`/`on`/`off` are strings.
 //! * Top-level `null` properties are dropped, as the Rust DSL drops them.
