@@ -900,3 +900,109 @@ async fn security_group_rule_waits_for_a_new_group() {
         .expect("a rule on a group not yet visible");
     assert!(created.id.starts_with("sgr-"), "{}", created.id);
 }
+
+/// A stack seen by `check_in_stack`: (name, type, inputs).
+struct View(Vec<cairn_core::provider::StackResource>);
+
+impl cairn_core::provider::StackView for View {
+    fn resource(&self, name: &str) -> Option<cairn_core::provider::StackResource> {
+        self.0.iter().find(|r| r.name == name).cloned()
+    }
+    fn of_type(&self, token: &str) -> Vec<cairn_core::provider::StackResource> {
+        self.0
+            .iter()
+            .filter(|r| r.type_token == token)
+            .cloned()
+            .collect()
+    }
+}
+
+fn res(name: &str, token: &str, inputs: serde_json::Value) -> cairn_core::provider::StackResource {
+    cairn_core::provider::StackResource {
+        name: name.into(),
+        type_token: token.into(),
+        inputs: map(inputs),
+    }
+}
+
+#[test]
+fn network_b_checks_across_the_stack() {
+    use cairn_core::provider::StackView;
+    let mut reg = Registry::new();
+    register_with(
+        &mut reg,
+        Arc::new(AwsClients::lazy(Some("http://127.0.0.1:9"))),
+    );
+    let subnet = |name: &str, az: &str| {
+        res(
+            name,
+            "aws:ec2:Subnet",
+            serde_json::json!({"vpcId": "vpc-1", "cidrBlock": "10.0.0.0/24", "availabilityZone": az}),
+        )
+    };
+    let rules = |token: &str, name: &str, view: &View| -> Vec<String> {
+        let me = view.resource(name).unwrap();
+        reg.get(token)
+            .unwrap()
+            .check_in_stack(name, &me.inputs, view)
+            .into_iter()
+            .map(|f| f.rule)
+            .collect()
+    };
+    let group = |subnets: serde_json::Value| {
+        res(
+            "db",
+            "aws:rds:SubnetGroup",
+            serde_json::json!({"name": "db", "subnetIds": subnets}),
+        )
+    };
+    let one_zone = View(vec![
+        subnet("a", "us-east-1a"),
+        subnet("b", "us-east-1a"),
+        group(serde_json::json!(["${a.id}", "${b.id}"])),
+    ]);
+    assert_eq!(
+        rules("aws:rds:SubnetGroup", "db", &one_zone),
+        ["aws::rds::subnet-group-zones"]
+    );
+    let two_zones = View(vec![
+        subnet("a", "us-east-1a"),
+        subnet("b", "us-east-1b"),
+        group(serde_json::json!(["${a.id}", "${b.id}"])),
+    ]);
+    assert!(rules("aws:rds:SubnetGroup", "db", &two_zones).is_empty());
+    // A subnet from outside the stack: RDS decides at apply.
+    let outside = View(vec![
+        subnet("a", "us-east-1a"),
+        group(serde_json::json!(["${a.id}", "subnet-0123"])),
+    ]);
+    assert!(rules("aws:rds:SubnetGroup", "db", &outside).is_empty());
+
+    let table = res(
+        "rt",
+        "aws:ec2:RouteTable",
+        serde_json::json!({"vpcId": "vpc-1", "routes": [{"cidrBlock": "0.0.0.0/0", "gatewayId": "igw-1"}]}),
+    );
+    let route = |name: &str, dest: &str| {
+        res(
+            name,
+            "aws:ec2:Route",
+            serde_json::json!({"routeTableId": "${rt.id}", "destinationCidrBlock": dest, "natGatewayId": "nat-1"}),
+        )
+    };
+    let v = View(vec![
+        table,
+        route("r1", "0.0.0.0/0"),
+        route("r2", "10.9.0.0/16"),
+        route("r3", "10.9.0.0/16"),
+    ]);
+    assert_eq!(
+        rules("aws:ec2:Route", "r1", &v),
+        ["aws::ec2::route-duplicate"]
+    );
+    assert!(rules("aws:ec2:Route", "r2", &v).is_empty());
+    assert_eq!(
+        rules("aws:ec2:Route", "r3", &v),
+        ["aws::ec2::route-duplicate"]
+    );
+}

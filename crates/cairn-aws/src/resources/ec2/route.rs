@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Route as RouteModel, RouteTable as RouteTableModel};
 use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
 use cairn_core::provider::{
-    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
+    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider, StackView,
 };
 use cairn_core::schema::ResourceSchema;
 use cairn_core::value::{Map, PropertyPath, Value};
@@ -319,6 +319,54 @@ impl ResourceProvider for RouteProvider {
 
     fn check(&self, inputs: &Map) -> Vec<CheckFailure> {
         check_route(inputs, "destinationCidrBlock", &PropertyPath::root())
+    }
+
+    /// One route per destination of a table: not also an inline route of
+    /// that table (this stack's `aws:ec2:RouteTable`), nor an earlier
+    /// `aws:ec2:Route` to the same table and destination.
+    fn check_in_stack(&self, name: &str, inputs: &Map, stack: &dyn StackView) -> Vec<CheckFailure> {
+        let (Some(table), Some(dest)) = (
+            get_str(inputs, "routeTableId"),
+            concrete_str(inputs, "destinationCidrBlock"),
+        ) else {
+            return Vec::new();
+        };
+        let dup = |other: &str| {
+            vec![CheckFailure::error(
+                rules::ROUTE_DUPLICATE,
+                PropertyPath::key("destinationCidrBlock"),
+                format!("{other} also routes `{dest}` in this table: a route table holds one route per destination"),
+            )
+            .with_help("keep one of them (a table with inline `routes` should not also have aws:ec2:Route resources)")]
+        };
+        if let Some(t) = stack
+            .referenced(table)
+            .filter(|t| t.type_token == super::route_table::TOKEN)
+        {
+            let inline = t
+                .inputs
+                .get("routes")
+                .and_then(Value::as_list)
+                .unwrap_or_default();
+            if inline
+                .iter()
+                .filter_map(Value::as_map)
+                .any(|r| concrete_str(r, "cidrBlock") == Some(dest))
+            {
+                return dup(&format!("route table `{}`'s inline route", t.name));
+            }
+        }
+        for other in stack.of_type(TOKEN) {
+            if other.name == name {
+                break;
+            }
+            if get_str(&other.inputs, "routeTableId") == Some(table)
+                && concrete_str(&other.inputs, "destinationCidrBlock") == Some(dest)
+            {
+                return dup(&format!("route `{}`", other.name));
+            }
+        }
+        Vec::new()
     }
 
     async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {

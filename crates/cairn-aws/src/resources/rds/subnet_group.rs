@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{DbSubnetGroup, Tag};
 use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
 use cairn_core::provider::{
-    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
+    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider, StackView,
 };
 use cairn_core::schema::{PropType, ResourceSchema};
 use cairn_core::value::{Map, PropertyPath, Value};
@@ -31,6 +31,7 @@ pub mod rules {
     pub const NAME: &str = "aws::rds::subnet-group-name";
     pub const LOWER_CASE_NAME: &str = "aws::rds::name-stored-lower-case";
     pub const SUBNETS: &str = "aws::rds::subnet-group-subnets";
+    pub const ZONES: &str = "aws::rds::subnet-group-zones";
 }
 
 pub struct SubnetGroup;
@@ -229,6 +230,45 @@ impl ResourceProvider for SubnetGroupProvider {
             );
         }
         out
+    }
+
+    /// Two Availability Zones, when every subnet is one of this stack's
+    /// `aws:ec2:Subnet`s with a literal zone (otherwise RDS answers at apply).
+    fn check_in_stack(
+        &self,
+        _name: &str,
+        inputs: &Map,
+        stack: &dyn StackView,
+    ) -> Vec<CheckFailure> {
+        let Some(list) = inputs.get("subnetIds").and_then(Value::as_list) else {
+            return Vec::new();
+        };
+        let mut zones: Vec<String> = Vec::new();
+        for v in list {
+            let zone = v
+                .as_str()
+                .and_then(|r| stack.referenced(r))
+                .filter(|s| s.type_token == crate::resources::ec2::subnet::TOKEN)
+                .and_then(|s| concrete_str(&s.inputs, "availabilityZone").map(str::to_string));
+            match zone {
+                Some(z) => zones.push(z),
+                None => return Vec::new(),
+            }
+        }
+        zones.sort();
+        zones.dedup();
+        if zones.len() != 1 {
+            return Vec::new();
+        }
+        vec![CheckFailure::error(
+            rules::ZONES,
+            PropertyPath::key("subnetIds"),
+            format!(
+                "every subnet is in {}: RDS wants a DB subnet group to cover at least two Availability Zones",
+                zones[0]
+            ),
+        )
+        .with_help("add a subnet in another Availability Zone")]
     }
 
     async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {
