@@ -2,9 +2,9 @@
 //! RDS stores the name lower case: cairn sends and compares it that way and
 //! warns at preview about upper-case letters. `subnetIds` and `description`
 //! change in place (ModifyDBSubnetGroup). RDS wants subnets in at least two
-//! Availability Zones of one VPC; that needs the subnets' zones, so it is
-//! RDS's answer at apply (`DBSubnetGroupDoesNotCoverEnoughAZs`), while
-//! preview checks the count and the name. A create that finds the group
+//! Availability Zones of one VPC: preview checks it when the subnets are
+//! this stack's with literal zones, else it is RDS's answer at apply
+//! (`DBSubnetGroupDoesNotCoverEnoughAZs`); preview also checks the name. A create that finds the group
 //! already there (its own lost attempt, retried) adopts it only when it
 //! carries this resource's `cairn:urn` tag.
 
