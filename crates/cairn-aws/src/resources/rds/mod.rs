@@ -1,5 +1,6 @@
 //! RDS: one file per resource type.
 
+pub mod instance;
 pub mod subnet_group;
 
 use crate::clients::Shared;
@@ -8,7 +9,8 @@ use std::sync::Arc;
 
 /// This service's providers, sharing `clients`.
 pub(crate) fn providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
-    vec![Arc::new(subnet_group::SubnetGroupProvider::new(
-        clients.clone(),
-    ))]
+    vec![
+        Arc::new(subnet_group::SubnetGroupProvider::new(clients.clone())),
+        Arc::new(instance::InstanceProvider::new(clients.clone())),
+    ]
 }
