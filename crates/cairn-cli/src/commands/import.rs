@@ -152,7 +152,8 @@ async fn many(args: ImportArgs, source: &Path, bulk: bool) -> Result<ExitCode, C
     let names = cairn_import::names::assign(&hints);
     let found = read_all(&registry, &stack, &selection, &names).await?;
 
-    let program = cairn_import::program::build(&stack, &file, &found);
+    let program =
+        cairn_import::program::build_with_outputs(&stack, &file, &found, &selection.outputs);
     if !program.disagreements.is_empty() {
         eprintln!("Terraform's state and the cloud disagree (the program follows the cloud):");
         for d in &program.disagreements {
@@ -182,6 +183,8 @@ async fn many(args: ImportArgs, source: &Path, bulk: bool) -> Result<ExitCode, C
         state.resources.insert(r.name.clone(), r.clone());
     }
     let check = plan::plan(&spec, &state, &registry, &PlanOptions::default())?;
+    // Terraform's root outputs are the stack's outputs (for stack references).
+    let outputs = check.outputs.clone();
     let moving: Vec<String> = check
         .steps
         .iter()
@@ -230,6 +233,9 @@ async fn many(args: ImportArgs, source: &Path, bulk: bool) -> Result<ExitCode, C
             }
             for r in &program.resources {
                 current.resources.insert(r.name.clone(), r.clone());
+            }
+            for (k, v) in &outputs {
+                current.outputs.insert(k.clone(), v.clone());
             }
             writer.replace_all(&current)?;
             let what = format!("import: {} resource(s) from {file}", program.resources.len());

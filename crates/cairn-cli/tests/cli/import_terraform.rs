@@ -300,7 +300,10 @@ fn terraform_state(n: &Net) -> Json {
         "terraform_version": "1.9.8",
         "serial": 17,
         "lineage": "5d0b8c3e-1f2a-4b6c-9d7e-0a1b2c3d4e5f",
-        "outputs": {},
+        "outputs": {
+            "vpc_id": { "value": n.vpc, "type": "string" },
+            "database_subnet_ids": { "value": n.database, "type": ["tuple", ["string", "string"]] },
+        },
         "resources": [
             { "mode": "data", "type": "aws_availability_zones", "name": "available",
               "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
@@ -437,6 +440,22 @@ async fn a_terraform_network_is_imported_with_read_calls_only_then_previews_empt
         rows.iter().all(|r| r.ends_with("protected,imported")),
         "{}",
         list.stdout
+    );
+
+    // Terraform's root outputs are the stack's, references to the imports.
+    assert!(yaml.contains("vpcId: ${mainVpc.id}\n"), "{yaml}");
+    let outputs = cairn(
+        &sb,
+        &endpoint,
+        &["stack", "output", "--json", "--stack-file", &out_s],
+    )
+    .ok();
+    let outputs: Json = serde_json::from_str(&outputs.stdout).expect("outputs json");
+    assert_eq!(outputs["vpcId"], json!(net.vpc), "{outputs}");
+    assert_eq!(
+        outputs["databaseSubnetIds"],
+        json!(net.database),
+        "{outputs}"
     );
 
     let preview = cairn(&sb, &endpoint, &["preview", "--stack-file", &out_s]).ok();
