@@ -16,6 +16,8 @@ mod interp;
 mod interrupt;
 #[path = "core/plan.rs"]
 mod plan;
+#[path = "core/pending.rs"]
+mod pending;
 #[path = "core/props.rs"]
 mod props;
 #[path = "core/reconcile.rs"]
