@@ -151,7 +151,11 @@ impl<T> Clone for Output<T> {
 impl<T> Output<T> {
     pub fn of(resource: &str, output: &str) -> Self {
         Output {
-            reference: format!("${{{resource}.{output}}}"),
+            // Quoted when the name holds dots: `${["my.res"].arn}`.
+            reference: crate::interp::reference_text(
+                resource,
+                &crate::value::PropertyPath::key(output),
+            ),
             _type: PhantomData,
         }
     }

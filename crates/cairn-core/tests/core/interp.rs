@@ -83,3 +83,16 @@ async fn id_urn_bare_name_and_inputs_resolve_like_outputs() {
         Value::from(format!("{a_id}|test/a|{a_id}|alpha"))
     );
 }
+
+#[test]
+fn dsl_references_quote_dotted_resource_names() {
+    use cairn_core::dsl::Output;
+    assert_eq!(
+        Output::<String>::of("plain", "arn").reference(),
+        "${plain.arn}"
+    );
+    assert_eq!(
+        Output::<String>::of("my.res", "arn").reference(),
+        r#"${["my.res"].arn}"#
+    );
+}
