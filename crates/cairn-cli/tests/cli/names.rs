@@ -10,7 +10,11 @@ fn a_wrong_stack_lists_the_stacks_that_exist() {
     let run = sb.run(&["preview", "--stack", "stagin"]);
     assert_eq!(run.code, Some(2), "{}", run.all());
     assert!(
-        run.stderr.contains("dev, prod, staging"),
+        // Compared without whitespace: the help line wraps.
+        run.stderr
+            .split_whitespace()
+            .collect::<String>()
+            .contains("dev,network-dev,network-prod,network-staging,prod,staging"),
         "the stacks that exist should be listed:\n{}",
         run.stderr
     );
@@ -20,7 +24,7 @@ fn a_wrong_stack_lists_the_stacks_that_exist() {
         run.stderr
     );
     assert!(
-        !run.stderr.contains("redis-cache.template"),
+        !run.stderr.contains(".template"),
         "a template is not a stack to pick:\n{}",
         run.stderr
     );
