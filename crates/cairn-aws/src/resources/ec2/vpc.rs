@@ -402,8 +402,15 @@ impl VpcProvider {
         new: &Map,
     ) -> Result<(), ProviderError> {
         let sdk = self.clients.get().await?;
-        // Support first: host names need it on.
-        for (key, default) in [("enableDnsSupport", true), ("enableDnsHostnames", false)] {
+        // Host names need support on: turn support on first, off last.
+        let support = ("enableDnsSupport", true);
+        let hostnames = ("enableDnsHostnames", false);
+        let order = if get_bool(new, "enableDnsSupport").unwrap_or(true) {
+            [support, hostnames]
+        } else {
+            [hostnames, support]
+        };
+        for (key, default) in order {
             let want = get_bool(new, key).unwrap_or(default);
             let had = old.map_or(default, |o| get_bool(o, key).unwrap_or(default));
             if want == had {
