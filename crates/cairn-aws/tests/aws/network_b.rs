@@ -1005,4 +1005,32 @@ fn network_b_checks_across_the_stack() {
         rules("aws:ec2:Route", "r3", &v),
         ["aws::ec2::route-duplicate"]
     );
+
+    let sg = |ingress: bool| {
+        let mut p = serde_json::json!({"name": "cache", "vpcId": "vpc-1"});
+        if ingress {
+            p["ingress"] = serde_json::json!([{"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["10.0.0.0/8"]}]);
+        }
+        res("cache", "aws:ec2:SecurityGroup", p)
+    };
+    let rule = res(
+        "rule",
+        "aws:ec2:SecurityGroupRule",
+        serde_json::json!({"type": "ingress", "securityGroupId": "${cache.id}", "protocol": "tcp",
+            "fromPort": 6379, "toPort": 6379, "sourceSecurityGroupId": "sg-2"}),
+    );
+    assert_eq!(
+        rules(
+            "aws:ec2:SecurityGroupRule",
+            "rule",
+            &View(vec![sg(true), rule.clone()])
+        ),
+        ["aws::ec2::sg-rule-inline-conflict"]
+    );
+    assert!(rules(
+        "aws:ec2:SecurityGroupRule",
+        "rule",
+        &View(vec![sg(false), rule])
+    )
+    .is_empty());
 }

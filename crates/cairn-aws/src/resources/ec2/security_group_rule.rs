@@ -25,7 +25,7 @@ use aws_sdk_ec2::types::{
 };
 use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
 use cairn_core::provider::{
-    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
+    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider, StackView,
 };
 use cairn_core::schema::{PropType, ResourceSchema};
 use cairn_core::value::{Map, PropertyPath, Value};
@@ -38,6 +38,7 @@ pub mod rules {
     pub const PORTS: &str = "aws::ec2::sg-rule-ports";
     pub const SOURCE: &str = "aws::ec2::sg-rule-source";
     pub const DESCRIPTION: &str = "aws::ec2::sg-rule-description";
+    pub const INLINE_CONFLICT: &str = "aws::ec2::sg-rule-inline-conflict";
 }
 
 pub struct SecurityGroupRule;
@@ -493,6 +494,43 @@ impl ResourceProvider for SecurityGroupRuleProvider {
             }
         }
         out
+    }
+
+    /// A group of this stack that lists its rules of that direction inline
+    /// owns all of them: it would revoke this rule on its next update (and
+    /// see it as drift), so the two cannot be mixed (as in Terraform).
+    fn check_in_stack(
+        &self,
+        _name: &str,
+        inputs: &Map,
+        stack: &dyn StackView,
+    ) -> Vec<CheckFailure> {
+        let (Some(group), Some(kind)) =
+            (get_str(inputs, "securityGroupId"), get_str(inputs, "type"))
+        else {
+            return Vec::new();
+        };
+        let Some(g) = stack
+            .referenced(group)
+            .filter(|g| g.type_token == super::security_group::TOKEN)
+        else {
+            return Vec::new();
+        };
+        if !g.inputs.contains_key(kind) {
+            return Vec::new();
+        }
+        vec![CheckFailure::error(
+            rules::INLINE_CONFLICT,
+            PropertyPath::key("securityGroupId"),
+            format!(
+                "security group `{}` lists its {kind} rules inline, so it owns all of them: it would revoke this rule",
+                g.name
+            ),
+        )
+        .with_help(format!(
+            "move this rule into `{}`'s `{kind}` list, or move that list's rules into aws:ec2:SecurityGroupRule resources",
+            g.name
+        ))]
     }
 
     async fn create(&self, ctx: &CallContext, inputs: &Map) -> Result<Created, ProviderError> {
