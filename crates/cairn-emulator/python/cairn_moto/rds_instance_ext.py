@@ -9,6 +9,12 @@
   (AWS's rule; moto deletes). A deleted instance stays ``deleting`` for the
   delay, then is gone (moto: gone at once). Deletion protection is moto's.
 - Identifiers are stored and looked up lower case, like AWS.
+
+DB parameter groups: moto keys a group by the name as sent (AWS: lower
+case, found in any case), answers an empty list for a name that does not
+exist (AWS: ``DBParameterGroupNotFound``), lacks ``ResetDBParameterGroup``,
+and deletes a group an instance still uses (AWS:
+``InvalidDBParameterGroupState``).
 """
 
 from __future__ import annotations
@@ -17,8 +23,13 @@ import threading
 import time
 from typing import Any
 
-from moto.rds.exceptions import InvalidParameterCombination, RDSClientError
+from moto.rds.exceptions import (
+    DBParameterGroupNotFoundError,
+    InvalidParameterCombination,
+    RDSClientError,
+)
 from moto.rds.models import RDSBackend
+from moto.rds.responses import RDSResponse
 
 from . import runtime
 
@@ -116,6 +127,60 @@ def _delete(
     return db
 
 
+def _pg_create(self: RDSBackend, kwargs: dict[str, Any]) -> Any:
+    kwargs["db_parameter_group_name"] = _lower(kwargs.get("db_parameter_group_name"))
+    return _ORIGINAL["pg_create"](self, kwargs)
+
+
+def _pg_describe(self: RDSBackend, kwargs: dict[str, Any]) -> Any:
+    name = _lower(kwargs.get("db_parameter_group_name"))
+    if name:
+        kwargs["db_parameter_group_name"] = name
+    found = _ORIGINAL["pg_describe"](self, kwargs)
+    if name and not found and not name.startswith("default."):
+        raise DBParameterGroupNotFoundError(name)
+    return found
+
+
+def _pg_modify(self: RDSBackend, name: str, parameters: Any) -> Any:
+    return _ORIGINAL["pg_modify"](self, _lower(name), parameters)
+
+
+def _pg_delete(self: RDSBackend, name: str) -> Any:
+    key = _lower(name)
+    users = sorted(
+        db.db_instance_identifier
+        for db in self.databases.values()
+        if _lower(getattr(db, "db_parameter_group_name", None)) == key and db.status != "deleting"
+    )
+    if key in self.db_parameter_groups and users:
+        raise RDSClientError(
+            "InvalidDBParameterGroupState",
+            f"One or more database instances are still members of this parameter group {key}, "
+            f"so the group cannot be deleted ({', '.join(users)}).",
+        )
+    return _ORIGINAL["pg_delete"](self, key)
+
+
+def _reset_db_parameter_group(self: RDSResponse) -> Any:
+    """ResetDBParameterGroup: named parameters (or all) back to the engine default."""
+    from moto.core.responses import ActionResult
+
+    name = _lower(self.params.get("DBParameterGroupName"))
+    group = self.backend.db_parameter_groups.get(name)
+    if group is None:
+        raise DBParameterGroupNotFoundError(name)
+    reset_all = self.params.get("ResetAllParameters") in (True, "true", "True")
+    names = [p.original_dict().get("ParameterName") for p in self.params.get("Parameters", [])]
+    if reset_all == bool(names):
+        raise InvalidParameterCombination(
+            "Specify either ResetAllParameters or a list of Parameters, not both and not neither."
+        )
+    for n in list(group.parameters) if reset_all else names:
+        group.parameters.pop(n, None)
+    return ActionResult({"DBParameterGroupName": group.name})
+
+
 def install() -> None:
     if _ORIGINAL:
         return
@@ -127,3 +192,12 @@ def install() -> None:
     RDSBackend.describe_db_instances = _describe  # type: ignore[method-assign]
     RDSBackend.modify_db_instance = _modify  # type: ignore[method-assign]
     RDSBackend.delete_db_instance = _delete  # type: ignore[method-assign]
+    _ORIGINAL["pg_create"] = RDSBackend.create_db_parameter_group
+    _ORIGINAL["pg_describe"] = RDSBackend.describe_db_parameter_groups
+    _ORIGINAL["pg_modify"] = RDSBackend.modify_db_parameter_group
+    _ORIGINAL["pg_delete"] = RDSBackend.delete_db_parameter_group
+    RDSBackend.create_db_parameter_group = _pg_create  # type: ignore[method-assign]
+    RDSBackend.describe_db_parameter_groups = _pg_describe  # type: ignore[method-assign]
+    RDSBackend.modify_db_parameter_group = _pg_modify  # type: ignore[method-assign]
+    RDSBackend.delete_db_parameter_group = _pg_delete  # type: ignore[method-assign]
+    RDSResponse.reset_db_parameter_group = _reset_db_parameter_group  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ use aws_sdk_rds::types::{DbInstance, Tag};
 use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
 use cairn_core::provider::{
     CallContext, CheckFailure, Created, Observed, Operation, ProviderError, ResourceProvider,
+    StackView,
 };
 use cairn_core::schema::{PropType, ResourceSchema};
 use cairn_core::value::{Map, PropertyPath, Value};
@@ -44,6 +45,7 @@ pub mod rules {
     pub const PASSWORD: &str = "aws::rds::password-not-accepted";
     pub const BACKUP_RETENTION: &str = "aws::rds::backup-retention";
     pub const FINAL_SNAPSHOT: &str = "aws::rds::final-snapshot";
+    pub const PARAMETER_GROUP_FAMILY: &str = "aws::rds::parameter-group-family-mismatch";
 }
 
 pub struct Instance;
@@ -309,6 +311,39 @@ impl InstanceProvider {
             schema: Instance::schema(),
             clients,
         }
+    }
+
+    fn family_mismatch(&self, pg: &str, version: &str, stack: &dyn StackView) -> Vec<CheckFailure> {
+        let group = stack.referenced(pg).or_else(|| {
+            stack
+                .of_type(super::parameter_group::TOKEN)
+                .into_iter()
+                .find(|r| {
+                    concrete_str(&r.inputs, "name").is_some_and(|n| n.eq_ignore_ascii_case(pg))
+                })
+        });
+        let Some(group) = group.filter(|g| g.type_token == super::parameter_group::TOKEN) else {
+            return Vec::new();
+        };
+        let (Some(family), Some((major, _))) = (
+            concrete_str(&group.inputs, "family"),
+            parse_version(version),
+        ) else {
+            return Vec::new();
+        };
+        let wanted = format!("postgres{major}");
+        if family == wanted {
+            return Vec::new();
+        }
+        vec![CheckFailure::error(
+            rules::PARAMETER_GROUP_FAMILY,
+            PropertyPath::key("parameterGroupName"),
+            format!(
+                "parameter group `{}` is of family {family}; RDS wants {wanted} for PostgreSQL {version}",
+                group.name
+            ),
+        )
+        .with_help(format!("use a parameter group of family {wanted}"))]
     }
 
     async fn describe(
@@ -582,6 +617,23 @@ impl ResourceProvider for InstanceProvider {
             _ => {}
         }
         out
+    }
+
+    /// A parameter group of this stack whose family is not the instance's
+    /// engine major version (RDS refuses it at create and modify).
+    fn check_in_stack(
+        &self,
+        _name: &str,
+        inputs: &Map,
+        stack: &dyn StackView,
+    ) -> Vec<CheckFailure> {
+        let (Some(pg), Some(version)) = (
+            get_str(inputs, "parameterGroupName"),
+            concrete_str(inputs, "engineVersion"),
+        ) else {
+            return Vec::new();
+        };
+        self.family_mismatch(pg, version, stack)
     }
 
     fn check_change(&self, old: &Map, new: &Map) -> Vec<CheckFailure> {

@@ -1,6 +1,7 @@
 //! RDS: one file per resource type.
 
 pub mod instance;
+pub mod parameter_group;
 pub mod subnet_group;
 
 use crate::clients::Shared;
@@ -11,6 +12,9 @@ use std::sync::Arc;
 pub(crate) fn providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
     vec![
         Arc::new(subnet_group::SubnetGroupProvider::new(clients.clone())),
+        Arc::new(parameter_group::ParameterGroupProvider::new(
+            clients.clone(),
+        )),
         Arc::new(instance::InstanceProvider::new(clients.clone())),
     ]
 }
