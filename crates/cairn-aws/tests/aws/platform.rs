@@ -484,6 +484,11 @@ async fn ecr_lifecycle_policy_lifecycle() {
     let seen = p.read(&ctx, &created.id, &new).await.unwrap().unwrap();
     assert_eq!(drift(&new, &seen.inputs), Vec::<String>::new());
 
+    assert!(
+        p.recover(&ctx, &inputs).await.unwrap().is_none(),
+        "a policy other than the stack's is not adopted"
+    );
+
     // Another repository replaces.
     let moved = map(serde_json::json!({"repository": names[1], "policy": lifecycle(30)}));
     assert_eq!(
@@ -982,4 +987,86 @@ async fn iam_new_role_not_yet_visible_is_waited_for() {
     p.update(&ctx, &name, &inputs, &new, &created.outputs)
         .await
         .expect("update");
+}
+
+/// S3 encrypts every bucket with SSE-S3 by default (GetBucketEncryption
+/// answers AES256 for a bucket nobody configured): recovery after a lost
+/// answer adopts a bucket's setting only when it is the stack's, never that
+/// default; the same holds for the other settings types.
+#[tokio::test]
+async fn s3_settings_recover_only_what_the_lost_call_set() {
+    let env = setup().await;
+    let b = format!("rec-{}", env.tag);
+    bucket(&env, &b).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&env.sdk_config().await)
+            .force_path_style(true)
+            .build(),
+    );
+    let default = s3
+        .get_bucket_encryption()
+        .bucket(&b)
+        .send()
+        .await
+        .expect("default encryption");
+    let rule = &default
+        .server_side_encryption_configuration()
+        .unwrap()
+        .rules()[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm()
+            .as_str(),
+        "AES256"
+    );
+    let kms = map(
+        serde_json::json!({"bucket": b, "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]}),
+    );
+    let sse = env.p("aws:s3:BucketServerSideEncryptionConfiguration");
+    assert!(
+        sse.recover(&env.ctx("sse"), &kms).await.unwrap().is_none(),
+        "S3's default is not our setting"
+    );
+    sse.create(&env.ctx("sse"), &kms).await.unwrap();
+    assert!(sse.recover(&env.ctx("sse"), &kms).await.unwrap().is_some());
+
+    let pab = env.p("aws:s3:BucketPublicAccessBlock");
+    let on = map(
+        serde_json::json!({"bucket": b, "blockPublicAcls": true, "blockPublicPolicy": true, "ignorePublicAcls": true, "restrictPublicBuckets": true}),
+    );
+    let off = map(
+        serde_json::json!({"bucket": b, "blockPublicAcls": false, "blockPublicPolicy": false, "ignorePublicAcls": false, "restrictPublicBuckets": false}),
+    );
+    pab.create(&env.ctx("pab"), &off).await.unwrap();
+    assert!(
+        pab.recover(&env.ctx("pab"), &on).await.unwrap().is_none(),
+        "another setting is not ours"
+    );
+    let ver = env.p("aws:s3:BucketVersioning");
+    let enabled =
+        map(serde_json::json!({"bucket": b, "versioningConfiguration": {"status": "Enabled"}}));
+    let suspended =
+        map(serde_json::json!({"bucket": b, "versioningConfiguration": {"status": "Suspended"}}));
+    ver.create(&env.ctx("ver"), &suspended).await.unwrap();
+    assert!(ver
+        .recover(&env.ctx("ver"), &enabled)
+        .await
+        .unwrap()
+        .is_none());
+    let pol = env.p("aws:s3:BucketPolicy");
+    pol.create(
+        &env.ctx("pol"),
+        &map(serde_json::json!({"bucket": b, "policy": tls_only(&b)})),
+    )
+    .await
+    .unwrap();
+    let other = map(
+        serde_json::json!({"bucket": b, "policy": tls_only(&b).replace("\"Deny\"", "\"Allow\"")}),
+    );
+    assert!(pol
+        .recover(&env.ctx("pol"), &other)
+        .await
+        .unwrap()
+        .is_none());
 }

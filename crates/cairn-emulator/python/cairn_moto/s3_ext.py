@@ -9,6 +9,11 @@
 * ``x-amz-server-side-encryption-aws-kms-key-id`` must name a KMS key that
   exists and is enabled (S3 answers ``KMS.NotFoundException`` /
   ``KMS.DisabledException``, HTTP 400); moto stores any string.
+* Every bucket is encrypted with SSE-S3 by default (since January 2023):
+  ``GetBucketEncryption`` on a bucket nobody configured answers that
+  default (``AES256``, ``BucketKeyEnabled`` false), not moto's
+  ``ServerSideEncryptionConfigurationNotFoundError``; so does it after
+  ``DeleteBucketEncryption``.
 * ``GetBucketVersioning`` answers with AWS's root element
   ``VersioningConfiguration`` (empty for a never-versioned bucket); moto's
   ``GetBucketVersioningResponse`` root, empty, is refused by the Rust SDK.
@@ -68,9 +73,29 @@ def _get_bucket_versioning(self: S3Response) -> Any:
     return 200, {"Content-Type": "application/xml"}, body
 
 
+_DEFAULT_SSE = (
+    "<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>"
+    "</ApplyServerSideEncryptionByDefault><BucketKeyEnabled>false</BucketKeyEnabled></Rule>"
+)
+
+
+def _with_default_encryption(original: Any) -> Any:
+    def wrapped(self: S3Response, *args: Any, **kwargs: Any) -> Any:
+        if not self.backend.get_bucket_encryption(self.bucket_name):
+            body = (
+                f'<?xml version="1.0" encoding="UTF-8"?>\n<ServerSideEncryptionConfiguration xmlns="{_NS}">'
+                f"{_DEFAULT_SSE}</ServerSideEncryptionConfiguration>"
+            )
+            return 200, {"Content-Type": "application/xml"}, body
+        return original(self, *args, **kwargs)
+
+    return wrapped
+
+
 def install() -> None:
     if getattr(S3Response.put_object, "_cairn_wrapped", False):
         return
+    S3Response.get_bucket_encryption = _with_default_encryption(S3Response.get_bucket_encryption)  # type: ignore[method-assign]
     S3Response.get_bucket_versioning = _get_bucket_versioning  # type: ignore[method-assign]
     S3Response.put_object = _wrap(S3Response.put_object, check_kms=True)  # type: ignore[method-assign]
     S3Response.delete_object = _wrap(S3Response.delete_object, check_kms=False)  # type: ignore[method-assign]

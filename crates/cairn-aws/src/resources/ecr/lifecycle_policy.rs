@@ -3,8 +3,8 @@
 //! place (PutLifecyclePolicy replaces it whole); the repository replaces.
 //! A lifecycle policy carries no tags, and needs none: PutLifecyclePolicy
 //! is idempotent by nature (the same call again leaves the same policy), so
-//! a create whose answer was lost is simply sent again, and recovery adopts
-//! the policy on the repository (the repository itself is tagged ours).
+//! a create whose answer was lost is simply sent again; recovery adopts the
+//! repository's policy only when it is the stack's.
 
 use crate::clients::Shared;
 use crate::util::{api_error, concrete_str, error_code, get_str, resource_label, same_json};
@@ -307,10 +307,12 @@ impl ResourceProvider for LifecyclePolicyProvider {
         let Some(repo) = get_str(inputs, "repository") else {
             return Ok(None);
         };
-        // Idempotent by nature: whatever policy is there, the create's put overwrites.
+        // Adopt only the stack's own policy; otherwise the put is sent again.
+        let want = get_str(inputs, "policy").unwrap_or_default();
         Ok(self
             .get(&resource, repo)
             .await?
+            .filter(|(_, live)| same_json(live, want))
             .map(|(registry, _)| Created {
                 id: repo.to_string(),
                 outputs: outputs(&registry),

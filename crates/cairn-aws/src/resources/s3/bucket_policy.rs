@@ -2,8 +2,8 @@
 //! in place (PutBucketPolicy replaces it whole) and is compared
 //! semantically, so formatting is never drift; the bucket replaces. No tags
 //! and none needed: the put is idempotent by nature, so a create whose
-//! answer was lost is sent again and recovery adopts the bucket's policy
-//! (the bucket itself is tagged ours).
+//! answer was lost is sent again; recovery adopts the bucket's policy only
+//! when it is the stack's.
 
 use super::{bucket_gone, bucket_ref_failures};
 use crate::clients::Shared;
@@ -267,10 +267,16 @@ impl ResourceProvider for BucketPolicyProvider {
         let Some(bucket) = get_str(inputs, "bucket") else {
             return Ok(None);
         };
-        Ok(self.get(&resource, bucket).await?.map(|_| Created {
-            id: bucket.to_string(),
-            outputs: outputs(bucket),
-        }))
+        // Adopt only the stack's own policy; otherwise the put is sent again.
+        let want = get_str(inputs, "policy").unwrap_or_default();
+        Ok(self
+            .get(&resource, bucket)
+            .await?
+            .filter(|live| policy_doc::equivalent(live, want))
+            .map(|_| Created {
+                id: bucket.to_string(),
+                outputs: outputs(bucket),
+            }))
     }
 }
 

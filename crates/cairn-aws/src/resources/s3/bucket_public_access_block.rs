@@ -1,8 +1,8 @@
 //! `aws:s3:BucketPublicAccessBlock`: a bucket's four public-access
 //! switches, changed in place by PutPublicAccessBlock; the bucket replaces.
 //! No tags and none needed: the put is idempotent by nature, so a create
-//! whose answer was lost is sent again and recovery adopts the bucket's
-//! setting (the bucket itself is tagged ours).
+//! whose answer was lost is sent again; recovery adopts the bucket's
+//! setting only when it is the stack's.
 
 use super::{bucket_gone, bucket_ref_failures};
 use crate::clients::Shared;
@@ -214,7 +214,21 @@ impl ResourceProvider for BucketPublicAccessBlockProvider {
         let Some(bucket) = get_str(inputs, "bucket") else {
             return Ok(None);
         };
-        Ok(self.get(&resource, bucket).await?.map(|_| Created {
+        // Adopt only the stack's own setting; otherwise the put is sent again.
+        let Some(c) = self.get(&resource, bucket).await? else {
+            return Ok(None);
+        };
+        let live = [
+            c.block_public_acls(),
+            c.block_public_policy(),
+            c.ignore_public_acls(),
+            c.restrict_public_buckets(),
+        ];
+        let same = SWITCHES
+            .iter()
+            .zip(live)
+            .all(|(k, v)| v.unwrap_or(false) == get_bool(inputs, k).unwrap_or(false));
+        Ok(same.then(|| Created {
             id: bucket.to_string(),
             outputs: outputs(bucket),
         }))

@@ -3,8 +3,9 @@
 //! formerly `...V2`). The rule changes in place (PutBucketEncryption
 //! replaces it whole); the bucket replaces. Deleting it returns the bucket
 //! to S3's default (SSE-S3). No tags and none needed: the put is idempotent
-//! by nature, so a create whose answer was lost is sent again and recovery
-//! adopts the bucket's setting (the bucket itself is tagged ours).
+//! by nature, so a create whose answer was lost is sent again; recovery
+//! adopts the bucket's setting only when it is the stack's (never S3's
+//! default, which every bucket has).
 
 use super::{bucket_gone, bucket_ref_failures};
 use crate::clients::Shared;
@@ -306,9 +307,22 @@ impl ResourceProvider for BucketSseProvider {
         let Some(bucket) = get_str(inputs, "bucket") else {
             return Ok(None);
         };
-        Ok(self.get(&resource, bucket).await?.map(|_| Created {
-            id: bucket.to_string(),
-            outputs: outputs(bucket),
-        }))
+        // Adopt only the stack's own rule: every bucket has S3's default
+        // (SSE-S3), which a lost put did not set; a put again is harmless.
+        let Some(live) = self.get(&resource, bucket).await? else {
+            return Ok(None);
+        };
+        let want = rule_maps(inputs);
+        let rules: Vec<Value> = live
+            .iter()
+            .enumerate()
+            .map(|(i, r)| rule_value(r, want.get(i).copied()))
+            .collect();
+        Ok(
+            (inputs.get("rules") == Some(&Value::List(rules))).then(|| Created {
+                id: bucket.to_string(),
+                outputs: outputs(bucket),
+            }),
+        )
     }
 }

@@ -3,8 +3,8 @@
 //! changes in place; the bucket replaces. A bucket can never go back to
 //! unversioned: deleting this resource suspends versioning. No tags and
 //! none needed: PutBucketVersioning is idempotent by nature, so a create
-//! whose answer was lost is sent again and recovery adopts a versioned
-//! bucket's setting (the bucket itself is tagged ours).
+//! whose answer was lost is sent again; recovery adopts the bucket's
+//! status only when it is the stack's.
 
 use super::{bucket_gone, bucket_ref_failures};
 use crate::clients::Shared;
@@ -190,9 +190,14 @@ impl ResourceProvider for BucketVersioningProvider {
         let Some(bucket) = get_str(inputs, "bucket") else {
             return Ok(None);
         };
-        Ok(self.get(&resource, bucket).await?.map(|_| Created {
-            id: bucket.to_string(),
-            outputs: outputs(bucket),
-        }))
+        // Adopt only the stack's own status; otherwise the put is sent again.
+        Ok(self
+            .get(&resource, bucket)
+            .await?
+            .filter(|s| s == status(inputs))
+            .map(|_| Created {
+                id: bucket.to_string(),
+                outputs: outputs(bucket),
+            }))
     }
 }
