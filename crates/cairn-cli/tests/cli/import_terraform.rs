@@ -466,6 +466,37 @@ async fn a_terraform_network_is_imported_with_read_calls_only_then_previews_empt
         preview.stderr
     );
 
+    // Another stack takes its network from the imported one, by reference.
+    let consumer = sb.dir.path().join("consumer.yaml");
+    std::fs::write(
+        &consumer,
+        "name: consumer\nresources:\n  network:\n    type: pulumi:pulumi:StackReference\n    properties:\n      name: network\n  cacheGroup:\n    type: aws:ec2:SecurityGroup\n    properties:\n      name: consumer-cache\n      description: In the imported network\n      vpcId: ${network.outputs.vpcId}\n",
+    )
+    .expect("write consumer");
+    let consumer_s = consumer.display().to_string();
+    cairn(
+        &sb,
+        &endpoint,
+        &["up", "--yes", "--stack-file", &consumer_s],
+    )
+    .ok();
+    let made = ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values("consumer-cache")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("consumer group");
+    assert_eq!(
+        made.security_groups().first().and_then(|g| g.vpc_id()),
+        Some(net.vpc.as_str()),
+        "the referencing stack lands in the imported VPC"
+    );
+
     let destroy = cairn(
         &sb,
         &endpoint,
