@@ -236,3 +236,47 @@ fn removing_the_auth_token_is_a_preview_error() {
         "a new token rotates"
     );
 }
+
+#[tokio::test]
+async fn set_is_only_accepted_after_rotate() {
+    let env = setup().await;
+    let p = env.p("aws:elasticache:ReplicationGroup");
+    let ctx = env.ctx("redis");
+    let id = format!("redis-{}", env.tag);
+    let mut a = small_rg(&id);
+    a.insert("transitEncryptionEnabled".into(), Value::Bool(true));
+    a.insert("authToken".into(), TOKEN_A.into());
+    a.insert("authTokenUpdateStrategy".into(), "SET".into());
+    let created = p.create(&ctx, &a).await.expect("create");
+    // AWS (ModifyReplicationGroup): "SET - allowed only after ROTATE".
+    let ec = aws_sdk_elasticache::Client::new(&env.sdk_config().await);
+    let err = ec
+        .modify_replication_group()
+        .replication_group_id(&id)
+        .auth_token(TOKEN_B)
+        .auth_token_update_strategy(aws_sdk_elasticache::types::AuthTokenUpdateStrategyType::Set)
+        .apply_immediately(true)
+        .send()
+        .await
+        .expect_err("SET without a ROTATE first");
+    assert_eq!(
+        aws_sdk_elasticache::error::ProvideErrorMetadata::code(&err),
+        Some("InvalidParameterCombination")
+    );
+    // `authTokenUpdateStrategy: SET` (no overlap wanted): ROTATE, then SET at once.
+    let mut b = a.clone();
+    b.insert("authToken".into(), TOKEN_B.into());
+    let (lctx, log) = logged(&ctx);
+    let out = p
+        .update(&lctx, &id, &a, &b, &created.outputs)
+        .await
+        .expect("SET strategy");
+    let modifies = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.starts_with("modifying: "))
+        .count();
+    assert_eq!(modifies, 2, "ROTATE, then SET");
+    assert!(!out.contains_key("authTokenRotationStartedAt"), "{out:?}");
+}

@@ -1259,6 +1259,9 @@ def modify_replication_group(self: ElastiCacheResponse) -> ActionResult:
                 if token is None:
                     raise _ipv(f"AuthToken must be specified with AuthTokenUpdateStrategy {strategy}.")
                 check_auth_token(token)
+                # AWS: "SET - allowed only after ROTATE" (the group holds two tokens).
+                if strategy == "SET" and len(rg.auth_tokens) < 2:
+                    raise _ipc("AuthTokenUpdateStrategy SET is allowed only after ROTATE.")
                 if strategy == "ROTATE" and rg.auth_tokens:
                     new_tokens = [rg.auth_tokens[-1], token] if rg.auth_tokens[-1] != token else [token]
                 else:

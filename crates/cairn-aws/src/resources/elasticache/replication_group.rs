@@ -212,7 +212,7 @@ pub fn schema() -> ResourceSchema {
     )
     .property(
         PropertySchema::new("authTokenUpdateStrategy", PropType::one_of(&["SET", "ROTATE", "DELETE"]))
-            .doc("How a changed token is applied: ROTATE (the default) keeps the old and the new token accepted for `authTokenRotationOverlap`, and a later `cairn up` drops the old one (SET); SET replaces it at once (clients holding the old token are refused)."),
+            .doc("How a changed token is applied: ROTATE (the default) keeps the old and the new token accepted for `authTokenRotationOverlap`, and a later `cairn up` drops the old one (SET); SET drops the old one in the same run (ROTATE, then SET, as AWS takes SET only after ROTATE; clients holding the old token are refused)."),
     )
     .property(
         PropertySchema::new("authTokenRotationOverlap", s())
@@ -1680,6 +1680,8 @@ impl ResourceProvider for ReplicationGroupProvider {
         if changed("authToken") {
             match (get_str(old, "authToken"), token_new) {
                 (had, Some(token)) => {
+                    // AWS takes SET only after a ROTATE; `authTokenUpdateStrategy:
+                    // SET` (no overlap wanted) sends both in this run.
                     let set = get_str(new, "authTokenUpdateStrategy") == Some("SET");
                     if !set && had.is_some() {
                         // Recorded before the call: an old token is never forgotten.
@@ -1689,25 +1691,31 @@ impl ResourceProvider for ReplicationGroupProvider {
                         }
                         rotation_started = Some(now);
                     }
-                    let strategy = if set {
-                        AuthTokenUpdateStrategyType::Set
-                    } else {
-                        AuthTokenUpdateStrategyType::Rotate
-                    };
                     send_and_wait!(
                         "ModifyReplicationGroup",
                         sdk.ec
                             .modify_replication_group()
                             .replication_group_id(id)
                             .auth_token(token)
-                            .auth_token_update_strategy(strategy)
+                            .auth_token_update_strategy(AuthTokenUpdateStrategyType::Rotate)
                             .apply_immediately(true)
                     );
-                    if set && rotation_started.is_some() {
-                        if let Some(arn) = &arn {
-                            self.set_rotation_tag(&resource, arn, None).await?;
+                    if set && had.is_some() {
+                        send_and_wait!(
+                            "ModifyReplicationGroup",
+                            sdk.ec
+                                .modify_replication_group()
+                                .replication_group_id(id)
+                                .auth_token(token)
+                                .auth_token_update_strategy(AuthTokenUpdateStrategyType::Set)
+                                .apply_immediately(true)
+                        );
+                        if rotation_started.is_some() {
+                            if let Some(arn) = &arn {
+                                self.set_rotation_tag(&resource, arn, None).await?;
+                            }
+                            rotation_started = None;
                         }
-                        rotation_started = None;
                     }
                 }
                 (Some(_), None) => {
