@@ -16,6 +16,8 @@ mod network_a;
 mod network_b;
 #[path = "aws/platform.rs"]
 mod platform;
+#[path = "aws/rds.rs"]
+mod rds;
 
 #[path = "aws/fidelity.rs"]
 mod fidelity;
@@ -1291,6 +1293,8 @@ const CFN_TYPES: &[(&str, Option<&str>)] = &[
         Some("AWS::EC2::SecurityGroupIngress"),
     ),
     ("aws:rds:SubnetGroup", Some("AWS::RDS::DBSubnetGroup")),
+    ("aws:rds:ParameterGroup", Some("AWS::RDS::DBParameterGroup")),
+    ("aws:rds:Instance", Some("AWS::RDS::DBInstance")),
     (
         "aws:elasticache:ReplicationGroup",
         Some("AWS::ElastiCache::ReplicationGroup"),
@@ -1330,6 +1334,15 @@ const CFN_NAMES: &[(&str, &str, &str)] = &[
     ("aws:ec2:SecurityGroupRule", "cidrBlocks", "CidrIp"),
     ("aws:rds:SubnetGroup", "name", "DBSubnetGroupName"),
     ("aws:rds:SubnetGroup", "description", "DBSubnetGroupDescription"),
+    ("aws:rds:ParameterGroup", "name", "DBParameterGroupName"),
+    ("aws:rds:Instance", "identifier", "DBInstanceIdentifier"),
+    ("aws:rds:Instance", "username", "MasterUsername"),
+    ("aws:rds:Instance", "password", "MasterUserPassword"),
+    ("aws:rds:Instance", "instanceClass", "DBInstanceClass"),
+    ("aws:rds:Instance", "dbSubnetGroupName", "DBSubnetGroupName"),
+    ("aws:rds:Instance", "parameterGroupName", "DBParameterGroupName"),
+    ("aws:rds:Instance", "vpcSecurityGroupIds", "VPCSecurityGroups"),
+    ("aws:rds:Instance", "multiAz", "MultiAZ"),
     (
         "aws:elasticache:ReplicationGroup",
         "description",
@@ -1392,6 +1405,12 @@ fn cfn_name(token: &str, name: &str) -> String {
 /// "+" before the property: cairn replaces where CloudFormation does not
 /// list it create-only; "-": CloudFormation create-only, cairn in place.
 const CFN_DIFFERENCES: &[(&str, &str, &str)] = &[
+    (
+        "aws:rds:Instance",
+        "+Engine",
+        "cairn's type is PostgreSQL only (`postgres`); CloudFormation allows engine \
+         changes between compatible engines (e.g. to Aurora) that cairn does not model",
+    ),
     (
         "aws:ec2:Eip",
         "+Domain",
