@@ -364,18 +364,28 @@ fn missing(
     } else {
         format!("stacks with state here: {}", existing.join(", "))
     };
-    let local = if loaded.endpoint.is_some() {
-        " --local"
+    let (local, by_itself) = if loaded.endpoint.is_some() {
+        (" --local", " (`up --local` of this stack does that first)")
     } else {
-        ""
+        ("", "")
     };
+    let own_dir = source_file
+        .and_then(|f| {
+            std::path::Path::new(&f.name)
+                .parent()
+                .map(|p| p.to_path_buf())
+        })
+        .unwrap_or_default();
+    let file = crate::local::stack_file(stack, &[&own_dir, std::path::Path::new("stacks")])
+        .map(|f| f.display().to_string())
+        .unwrap_or_else(|| "<its file>".to_string());
     Problem::error(
         MISSING_CODE,
         format!("`{}` refers to stack `{stack}`, which {what}{place}", r.name),
     )
     .at(at, "the referenced stack")
     .help(format!(
-        "bring that stack up first (`cairn up --stack-file <its file>{local}`), or fix the name; {stacks}"
+        "bring that stack up first: `cairn up --stack-file {file}{local}`{by_itself}; or fix the name; {stacks}"
     ))
     .in_source(source_file)
 }
