@@ -4,6 +4,7 @@
 //! update, a replace with its reason, delete, adopt after a lost answer.
 
 use super::*;
+use cairn_aws::{register_with, AwsClients};
 use cairn_core::plan::diff_inputs;
 
 /// The changes between `want` and what a read reports (empty: no drift).
@@ -1069,4 +1070,31 @@ async fn s3_settings_recover_only_what_the_lost_call_set() {
         .await
         .unwrap()
         .is_none());
+}
+
+/// A replace deletes first only where the new object would take the old
+/// one's name: a role (new path, same name) and a repository (new
+/// encryption, same name). A bucket or OIDC provider is replaced only for a
+/// new name or URL, so the new one is made before the old one goes.
+#[test]
+fn replace_order_follows_physical_names() {
+    let mut reg = Registry::new();
+    register_with(
+        &mut reg,
+        Arc::new(AwsClients::lazy(Some("http://127.0.0.1:9"))),
+    );
+    for (token, fixed) in [
+        ("aws:iam:Role", true),
+        ("aws:ecr:Repository", true),
+        ("aws:s3:Bucket", false),
+        ("aws:iam:OpenIdConnectProvider", false),
+        ("aws:iam:RolePolicyAttachment", false),
+        ("aws:s3:BucketPolicy", false),
+    ] {
+        assert_eq!(
+            reg.schema(token).unwrap().fixed_physical_name,
+            fixed,
+            "{token}"
+        );
+    }
 }

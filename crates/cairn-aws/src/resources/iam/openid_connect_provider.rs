@@ -37,7 +37,7 @@ pub struct OpenIdConnectProvider;
 /// An IAM OpenID Connect identity provider (e.g. an EKS cluster's issuer).
 #[derive(Serialize, Clone, Debug, Resource)]
 #[serde(rename_all = "camelCase")]
-#[resource(token = "aws:iam:OpenIdConnectProvider", kind = OpenIdConnectProvider, outputs = OpenIdConnectProviderOutputs, fixed_name)]
+#[resource(token = "aws:iam:OpenIdConnectProvider", kind = OpenIdConnectProvider, outputs = OpenIdConnectProviderOutputs)]
 pub struct OpenIdConnectProviderArgs {
     /// Issuer URL (`https://...`, at most 255 characters).
     #[prop(replaces, ty = PropType::String { min_len: Some(1), max_len: Some(255) })]

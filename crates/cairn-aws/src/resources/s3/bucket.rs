@@ -39,7 +39,7 @@ pub struct Bucket;
 /// A general purpose S3 bucket.
 #[derive(Serialize, Clone, Debug, Resource)]
 #[serde(rename_all = "camelCase")]
-#[resource(token = "aws:s3:Bucket", kind = Bucket, outputs = BucketOutputs, fixed_name)]
+#[resource(token = "aws:s3:Bucket", kind = Bucket, outputs = BucketOutputs)]
 pub struct BucketArgs {
     /// Bucket name (globally unique; 3 to 63 lower-case letters, digits, `.` and `-`).
     #[prop(replaces, ty = PropType::String { min_len: Some(3), max_len: Some(63) })]
