@@ -25,6 +25,9 @@ def build_app() -> Any:
     from . import iam_ext
 
     iam_ext.install()
+    from . import eks_ext
+
+    eks_ext.install()
     rds_ext.install()
     from . import rds_instance_ext
 
