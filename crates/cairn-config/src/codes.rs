@@ -78,3 +78,13 @@ pub const TOO_MANY_PROBLEMS: &str = "cairn::config::too-many-problems";
 pub const TEMPLATE_UNREADABLE: &str = "cairn::config::template-unreadable";
 /// The parser failed in an unexpected way (a bug; reported, never a panic).
 pub const INTERNAL: &str = "cairn::config::internal";
+/// `fn::invoke` names a function no provider offers.
+pub const INVOKE_UNKNOWN_FUNCTION: &str = "cairn::invoke::unknown-function";
+/// `fn::invoke`'s arguments are refused (shape, names, types, values).
+pub const INVOKE_ARGUMENT: &str = "cairn::invoke::bad-argument";
+/// `fn::invoke`'s arguments name a resource output (known only at apply).
+pub const INVOKE_OF_OUTPUT: &str = "cairn::invoke::argument-of-output";
+/// The data source failed.
+pub const INVOKE_FAILED: &str = "cairn::invoke::failed";
+/// `fn::invoke` where this caller runs no data sources.
+pub const INVOKE_UNAVAILABLE: &str = "cairn::invoke::unavailable";

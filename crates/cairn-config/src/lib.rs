@@ -85,7 +85,7 @@ mod yaml;
 
 pub use cairn_core::validate::OPTIONS_KEY;
 pub use jsonschema::json_schema;
-pub use stack::{Program, ReadFile, ARCHIVE_SIG, ASSET_SIG, SIG_KEY};
+pub use stack::{Invoke, Program, ReadFile, ARCHIVE_SIG, ASSET_SIG, SIG_KEY};
 pub use yaml::{MAX_DEPTH, MAX_NODES};
 
 use cairn_core::diag::{Problem, Problems};

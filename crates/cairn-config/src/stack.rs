@@ -13,11 +13,17 @@ use cairn_core::value::{Map, PathSegment, PropertyPath, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 mod functions;
+mod invoke;
 pub use functions::{ARCHIVE_SIG, ASSET_SIG, SIG_KEY};
 
 /// Reads a file named by the stack (`fn::readFile`, ...), relative to the
 /// program's directory; the caller does the IO.
 pub type ReadFile<'a> = &'a dyn Fn(&str) -> Result<Vec<u8>, String>;
+
+/// Runs a data source for `fn::invoke` (token, revealed arguments); the
+/// caller does the IO, e.g. through [`cairn_core::provider::Registry::prepare_invoke`].
+pub type Invoke<'a> =
+    &'a dyn Fn(&str, &Map) -> Result<Map, cairn_core::provider::InvokeError>;
 
 /// What the program knows of where it runs: `${pulumi.stack}`,
 /// `${pulumi.project}`, `${pulumi.organization}`, and how to read files.
@@ -31,6 +37,8 @@ pub struct Program<'a> {
     /// organization (its DIY backends); cairn's backends have none.
     pub organization: Option<String>,
     pub read_file: Option<ReadFile<'a>>,
+    /// Runs `fn::invoke`; without it an invoke is an error.
+    pub invoke: Option<Invoke<'a>>,
 }
 
 pub(crate) const MINIMAL_STACK: &str = "a minimal stack:\n\n  name: my-stack\n  resources:\n    myKey:\n      type: aws:kms:Key\n      properties:\n        description: my key\n";
@@ -54,13 +62,13 @@ const OPTIONS: &[&str] = &[
     "deleteBeforeReplace",
     "import",
     "customTimeouts",
+    "aliases",
 ];
 /// Pulumi options cairn does not implement (named in the help text).
 const PULUMI_ONLY_OPTIONS: &[&str] = &[
     "provider",
     "providers",
     "parent",
-    "aliases",
     "additionalSecretOutputs",
     "replaceOnChanges",
     "version",
@@ -90,6 +98,7 @@ const FUNCTIONS: &[&str] = &[
     "fn::fileAsset",
     "fn::fileArchive",
     "fn::assetArchive",
+    "fn::invoke",
 ];
 
 /// The declared (or inferred) type of a config value.
@@ -1082,6 +1091,31 @@ impl<'a> Loader<'a> {
                     options.ignore_changes.clear();
                 }
             }
+            "aliases" => {
+                let Value::List(items) = value else {
+                    return self.invalid_option(
+                        name,
+                        "a list of former URNs or `{name, type}` maps",
+                        span,
+                    );
+                };
+                for (i, item) in items.iter().enumerate() {
+                    let at = spans.get(&path.index(i)).copied().or(span);
+                    match parse_alias(resource, item) {
+                        Ok(a) => options.aliases.push(a),
+                        Err(help) => {
+                            self.invalid_option(
+                                "aliases",
+                                "a list of former URNs or `{name, type}` maps",
+                                at,
+                            );
+                            if let Some(p) = self.problems.last_mut() {
+                                p.help = Some(help);
+                            }
+                        }
+                    }
+                }
+            }
             "customTimeouts" => {
                 let Value::Map(m) = value else {
                     return self.invalid_option(
@@ -1392,6 +1426,12 @@ impl<'a> Loader<'a> {
             .find(|b| b.to_ascii_lowercase() == lower)
         {
             return self.builtin(name, f, path, spans, refs);
+        }
+        if lower == "fn::invoke" {
+            return self.invoke(f, None, path, spans, refs);
+        }
+        if let Some(token) = f.key.get(4..).filter(|t| t.contains(':')) {
+            return self.invoke(f, Some(token), path, spans, refs);
         }
         let canonical = FUNCTIONS
             .iter()
@@ -1774,6 +1814,50 @@ fn coerce(raw: &Value, ty: Option<ConfigType>) -> Option<Value> {
 }
 
 /// Seconds from an integer or a duration such as `"1h30m"`, `"60m"`, `"90s"`.
+/// One `aliases` entry: a former URN
+/// (`urn:pulumi:stack::project::[parentType$]type::name`) or a map with
+/// `name`, `type`, `parent`, `noParent`, `stack`, `project` (Pulumi's
+/// fields; a missing `name` means the resource's own).
+fn parse_alias(resource: &str, v: &Value) -> Result<cairn_core::spec::Alias, String> {
+    const KEYS: &[&str] = &["name", "type", "parent", "noParent", "stack", "project"];
+    match v {
+        Value::String(urn) => {
+            let rest = urn.strip_prefix("urn:pulumi:").ok_or_else(|| {
+                format!("an alias string is a former URN such as `urn:pulumi:<stack>::<project>::<type>::<name>`; for a former name write `- name: {urn}`")
+            })?;
+            let parts: Vec<&str> = rest.splitn(4, "::").collect();
+            let [_stack, _project, ty, name] = parts[..] else {
+                return Err("a URN has four `::`-separated parts: `urn:pulumi:<stack>::<project>::<type>::<name>`".into());
+            };
+            let ty = ty.rsplit('$').next().unwrap_or(ty);
+            if name.is_empty() || ty.is_empty() {
+                return Err("the URN's type and name must not be empty".into());
+            }
+            Ok(cairn_core::spec::Alias {
+                name: name.to_string(),
+                type_token: Some(ty.to_string()),
+            })
+        }
+        Value::Map(m) => {
+            if let Some(k) = m.keys().find(|k| !KEYS.contains(&k.as_str())) {
+                return Err(format!("an alias map has no `{k}`; it takes {}", list(KEYS)));
+            }
+            let text = |k: &str| match m.get(k) {
+                None => Ok(None),
+                Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+                Some(_) => Err(format!("the alias's `{k}` must be a non-empty string")),
+            };
+            let name = text("name")?.unwrap_or_else(|| resource.to_string());
+            let type_token = text("type")?;
+            if name == resource && type_token.is_none() {
+                return Err("an alias names a former `name` or `type`".into());
+            }
+            Ok(cairn_core::spec::Alias { name, type_token })
+        }
+        _ => Err("write the former URN as a string, or a map such as `{name: oldName}`".into()),
+    }
+}
+
 fn timeout_secs(v: &Value) -> Option<u64> {
     match v {
         Value::Int(i) => u64::try_from(*i).ok(),

@@ -4,9 +4,10 @@
 //! provider crate, registered in that crate's `register` function. The core
 //! never changes for it.
 
-use crate::schema::ResourceSchema;
+use crate::schema::{PropType, PropertySchema, ResourceSchema};
+use serde::Serialize;
 use crate::spec::Timeouts;
-use crate::value::{Map, PropertyPath};
+use crate::value::{Map, PropertyPath, Value};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -348,10 +349,121 @@ pub trait ResourceProvider: Send + Sync {
     }
 }
 
+/// What a data source accepts and returns (`fn::invoke`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataSourceSchema {
+    /// e.g. `aws:getRegion`.
+    pub token: String,
+    pub description: String,
+    pub inputs: Vec<PropertySchema>,
+    /// Result property names (Pulumi's, camelCase).
+    pub outputs: Vec<String>,
+}
+
+impl DataSourceSchema {
+    /// Unknown or missing arguments and top-level type mismatches. No IO.
+    pub fn check_args(&self, args: &Map) -> Vec<CheckFailure> {
+        let mut out = Vec::new();
+        for (k, v) in args {
+            let Some(p) = self.inputs.iter().find(|p| &p.name == k) else {
+                let names: Vec<&str> = self.inputs.iter().map(|p| p.name.as_str()).collect();
+                let help = crate::validate::did_you_mean(k, names.iter().copied())
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| {
+                        if names.is_empty() {
+                            format!("`{}` takes no arguments", self.token)
+                        } else {
+                            format!("`{}` takes {}", self.token, names.join(", "))
+                        }
+                    });
+                out.push(
+                    CheckFailure::error(
+                        "cairn::invoke::unknown-argument",
+                        PropertyPath::root().child(k.clone()),
+                        format!("`{}` has no argument `{k}`", self.token),
+                    )
+                    .with_help(help),
+                );
+                continue;
+            };
+            if !arg_matches(&p.ty, v) {
+                out.push(
+                    CheckFailure::error(
+                        "cairn::invoke::argument-type",
+                        PropertyPath::root().child(k.clone()),
+                        format!(
+                            "argument `{k}` of `{}` must be a {}, not {}",
+                            self.token,
+                            p.ty.describe(),
+                            v.type_name()
+                        ),
+                    )
+                    .with_help(p.doc.clone()),
+                );
+            }
+        }
+        for p in self.inputs.iter().filter(|p| p.required) {
+            if !args.contains_key(&p.name) {
+                out.push(
+                    CheckFailure::error(
+                        "cairn::invoke::missing-argument",
+                        PropertyPath::root().child(p.name.clone()),
+                        format!("`{}` needs the argument `{}`", self.token, p.name),
+                    )
+                    .with_help(p.doc.clone()),
+                );
+            }
+        }
+        out
+    }
+}
+
+fn arg_matches(ty: &PropType, v: &Value) -> bool {
+    match (ty, v) {
+        (_, Value::Secret(inner)) => arg_matches(ty, inner),
+        (PropType::Any, _) | (_, Value::Unknown) => true,
+        (PropType::Bool, Value::Bool(_)) => true,
+        (PropType::Int { .. }, Value::Int(_)) => true,
+        (PropType::String { .. } | PropType::Enum { .. }, Value::String(_)) => true,
+        (PropType::List { items }, Value::List(l)) => l.iter().all(|x| arg_matches(items, x)),
+        (PropType::Map { values }, Value::Map(m)) => m.values().all(|x| arg_matches(values, x)),
+        (PropType::Object { .. }, Value::Map(_)) => true,
+        _ => false,
+    }
+}
+
+/// A function for `fn::invoke`: reads (from the cloud, or computes), never
+/// changes anything. Arguments are resolved and revealed; a result value
+/// that is secret is wrapped in [`Value::Secret`].
+#[async_trait]
+pub trait DataSource: Send + Sync {
+    fn schema(&self) -> &DataSourceSchema;
+
+    /// Validation beyond the schema's types. No IO.
+    fn check(&self, _args: &Map) -> Vec<CheckFailure> {
+        Vec::new()
+    }
+
+    async fn invoke(&self, ctx: &CallContext, args: &Map) -> Result<Map, ProviderError>;
+}
+
+/// Why an `fn::invoke` gave no result.
+#[derive(Debug, Clone)]
+pub enum InvokeError {
+    /// No data source has this token; a close one, if any.
+    Unknown { suggestion: Option<String> },
+    /// The arguments were refused before any call.
+    Invalid(Vec<CheckFailure>),
+    /// The data source failed.
+    Failed(ProviderError),
+}
+
 /// All resource types known to a run, by type token.
 #[derive(Clone, Default)]
 pub struct Registry {
     providers: BTreeMap<String, Arc<dyn ResourceProvider>>,
+    data_sources: BTreeMap<String, Arc<dyn DataSource>>,
 }
 
 impl Registry {
@@ -373,6 +485,39 @@ impl Registry {
     }
     pub fn schemas(&self) -> impl Iterator<Item = &ResourceSchema> {
         self.providers.values().map(|p| p.schema())
+    }
+    pub fn register_data_source(&mut self, ds: Arc<dyn DataSource>) {
+        self.data_sources.insert(ds.schema().token.clone(), ds);
+    }
+    pub fn data_source(&self, token: &str) -> Option<&Arc<dyn DataSource>> {
+        self.data_sources.get(token)
+    }
+    pub fn data_source_tokens(&self) -> impl Iterator<Item = &str> {
+        self.data_sources.keys().map(String::as_str)
+    }
+    /// The data source for `token` once its arguments pass its checks
+    /// (errors only; warnings are dropped). No IO: the caller awaits
+    /// [`DataSource::invoke`].
+    pub fn prepare_invoke(
+        &self,
+        token: &str,
+        args: &Map,
+    ) -> Result<Arc<dyn DataSource>, InvokeError> {
+        let Some(ds) = self.data_sources.get(token) else {
+            let suggestion =
+                crate::validate::did_you_mean(token, self.data_source_tokens()).map(str::to_string);
+            return Err(InvokeError::Unknown { suggestion });
+        };
+        let mut failures = ds.schema().check_args(args);
+        if failures.is_empty() {
+            failures = ds.check(args);
+        }
+        failures.retain(|f| !f.warning);
+        if failures.is_empty() {
+            Ok(ds.clone())
+        } else {
+            Err(InvokeError::Invalid(failures))
+        }
     }
 }
 

@@ -40,7 +40,7 @@ pub(crate) const BUILTINS: &[&str] = &[
 
 /// An argument's value with its secret flag; `None` when it is known
 /// only at apply (it holds a resource reference) or already failed.
-enum Arg {
+pub(super) enum Arg {
     Known(Value),
     Later,
     Failed,
@@ -48,7 +48,7 @@ enum Arg {
 
 /// Template-form value to data: strings unescaped. `Later` when a string
 /// holds a reference, `Failed` for an unknown (already reported).
-fn to_data(v: &Value, depth: usize) -> Arg {
+pub(super) fn to_data(v: &Value, depth: usize) -> Arg {
     if depth > crate::MAX_DEPTH {
         return Arg::Failed;
     }

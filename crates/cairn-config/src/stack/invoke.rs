@@ -1,0 +1,208 @@
+//! `fn::invoke` (and its `fn::<pkg>:<fn>` shorthand): a data source called
+//! while the stack loads, i.e. at preview, as Pulumi YAML does. The caller
+//! (the CLI) runs the call; see [`super::Program::invoke`].
+
+use super::functions::{to_data, Arg};
+use super::{escape_value, Loader};
+use crate::codes;
+use crate::yaml::{Entry, Kind};
+use cairn_core::diag::Problem;
+use cairn_core::provider::InvokeError;
+use cairn_core::spec::Span;
+use cairn_core::value::{Map, PropertyPath, Value};
+use std::collections::BTreeMap;
+
+const INVOKE_KEYS: &[&str] = &["function", "arguments", "options", "return"];
+const INVOKE_FORM: &str = "e.g. `fn::invoke: { function: aws:getRegion, arguments: {}, return: name }` or `fn::aws:getRegion: {}`";
+
+impl Loader<'_> {
+    /// `fn::invoke: {function, arguments, return}`, or, with `token` set,
+    /// the shorthand `fn::<token>: arguments`.
+    pub(super) fn invoke(
+        &mut self,
+        f: &Entry,
+        shorthand: Option<&str>,
+        path: &PropertyPath,
+        spans: &mut BTreeMap<PropertyPath, Span>,
+        refs: bool,
+    ) -> Value {
+        let (token, token_span, args_node, ret) = match shorthand {
+            Some(t) => (t.to_string(), f.key_span, Some(&f.value), None),
+            None => {
+                let Kind::Map(list) = &f.value.kind else {
+                    return self.bad_invoke(f.value.span, "`fn::invoke` takes a map");
+                };
+                for e in list {
+                    if !INVOKE_KEYS.contains(&e.key.as_str()) {
+                        let help = super::suggest(&e.key, INVOKE_KEYS).unwrap_or_else(|| {
+                            format!("`fn::invoke` takes {}", super::list(INVOKE_KEYS))
+                        });
+                        self.push(
+                            Problem::error(
+                                codes::INVOKE_ARGUMENT,
+                                format!("unknown key `{}` in `fn::invoke`", e.key),
+                            )
+                            .at(Some(e.key_span), "unknown key")
+                            .help(help),
+                        );
+                        return Value::Unknown;
+                    }
+                }
+                let Some(func) = list.iter().find(|e| e.key == "function") else {
+                    return self.bad_invoke(f.key_span, "`fn::invoke` needs `function`");
+                };
+                let Some(token) = func.value.as_str() else {
+                    return self.bad_invoke(
+                        func.value.span,
+                        "`function` must be a token such as `aws:getRegion`",
+                    );
+                };
+                let ret = match list.iter().find(|e| e.key == "return") {
+                    Some(r) => match r.value.as_str() {
+                        Some(s) => Some((s.to_string(), r.value.span)),
+                        None => {
+                            return self.bad_invoke(
+                                r.value.span,
+                                "`return` must be the name of one result property",
+                            )
+                        }
+                    },
+                    None => None,
+                };
+                let args = list.iter().find(|e| e.key == "arguments").map(|e| &e.value);
+                (token.to_string(), func.value.span, args, ret)
+            }
+        };
+        let args = match args_node {
+            None => Map::new(),
+            Some(node) if matches!(node.kind, Kind::Null) => Map::new(),
+            Some(node) => match self.eval_with(node, path, spans, refs) {
+                Value::Map(m) => m,
+                Value::Unknown => return Value::Unknown,
+                other => {
+                    return self.bad_invoke(
+                        node.span,
+                        &format!(
+                            "the arguments of `{token}` must be a map, not {}",
+                            other.type_name()
+                        ),
+                    )
+                }
+            },
+        };
+        let args_span = args_node.map(|n| n.span).unwrap_or(f.key_span);
+        let args = match to_data(&Value::Map(args), 0) {
+            Arg::Known(Value::Map(m)) => m,
+            Arg::Known(_) | Arg::Failed => return Value::Unknown,
+            Arg::Later => {
+                self.push(
+                    Problem::error(
+                        codes::INVOKE_OF_OUTPUT,
+                        format!("the arguments of `{token}` name a resource output, known only at apply"),
+                    )
+                    .at(Some(args_span), "invokes run at preview")
+                    .help("pass config, variables or other invokes' results; read the resource with `get:` or pass its id through config"),
+                );
+                return Value::Unknown;
+            }
+        };
+        let secret = Value::Map(args.clone()).contains_secret();
+        let revealed = match Value::Map(args).reveal() {
+            Value::Map(m) => m,
+            _ => Map::new(),
+        };
+        let Some(run) = self.program.invoke else {
+            self.push(
+                Problem::error(
+                    codes::INVOKE_UNAVAILABLE,
+                    format!("`{token}` cannot be invoked here"),
+                )
+                .at(Some(token_span), "needs the data source")
+                .help("run the stack with `cairn preview` or `cairn up`, which call data sources"),
+            );
+            return Value::Unknown;
+        };
+        let result = match run(&token, &revealed) {
+            Ok(m) => m,
+            Err(e) => return self.invoke_error(&token, token_span, args_span, e),
+        };
+        let mut value = match ret {
+            Some((name, span)) => match result.get(&name) {
+                Some(v) => v.clone(),
+                None => {
+                    let names: Vec<&str> = result.keys().map(String::as_str).collect();
+                    let help = super::suggest(&name, &names)
+                        .unwrap_or_else(|| format!("`{token}` returns {}", super::list(&names)));
+                    self.push(
+                        Problem::error(
+                            codes::INVOKE_ARGUMENT,
+                            format!("`{token}` has no result `{name}`"),
+                        )
+                        .at(Some(span), "not a result property")
+                        .help(help),
+                    );
+                    return Value::Unknown;
+                }
+            },
+            None => Value::Map(result),
+        };
+        if secret && !value.is_secret() {
+            value = Value::secret(value);
+        }
+        escape_value(value, 0).unwrap_or(Value::Unknown)
+    }
+
+    fn bad_invoke(&mut self, span: Span, message: &str) -> Value {
+        self.push(
+            Problem::error(codes::INVOKE_ARGUMENT, message.to_string())
+                .at(Some(span), "here")
+                .help(INVOKE_FORM),
+        );
+        Value::Unknown
+    }
+
+    fn invoke_error(
+        &mut self,
+        token: &str,
+        token_span: Span,
+        args_span: Span,
+        e: InvokeError,
+    ) -> Value {
+        let p = match e {
+            InvokeError::Unknown { suggestion } => Problem::error(
+                codes::INVOKE_UNKNOWN_FUNCTION,
+                format!("no data source `{token}`"),
+            )
+            .at(Some(token_span), "unknown function")
+            .help(match suggestion {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "see docs/pulumi-yaml.md for the data sources cairn offers".to_string(),
+            }),
+            InvokeError::Invalid(failures) => {
+                for fl in failures.iter().skip(1) {
+                    let mut p = Problem::error(codes::INVOKE_ARGUMENT, format!("{} (at `{}`)", fl.message, fl.path))
+                        .at(Some(args_span), "arguments refused");
+                    if let Some(h) = &fl.help {
+                        p = p.help(h.clone());
+                    }
+                    self.push(p);
+                }
+                let Some(fl) = failures.into_iter().next() else {
+                    return Value::Unknown;
+                };
+                let mut p = Problem::error(codes::INVOKE_ARGUMENT, format!("{} (at `{}`)", fl.message, fl.path))
+                    .at(Some(args_span), "arguments refused");
+                p = p.help(fl.help.unwrap_or_else(|| INVOKE_FORM.to_string()));
+                p
+            }
+            InvokeError::Failed(err) => Problem::error(
+                codes::INVOKE_FAILED,
+                format!("`{token}` failed: {err}"),
+            )
+            .at(Some(token_span), "this invoke")
+            .help("check the arguments and the credentials and region of this run (`-v` shows the calls)"),
+        };
+        self.push(p);
+        Value::Unknown
+    }
+}
