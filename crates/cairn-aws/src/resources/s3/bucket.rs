@@ -55,7 +55,7 @@ pub struct BucketArgs {
 
 #[derive(Outputs)]
 pub struct BucketOutputs {
-    /// Bucket ARN (`arn:aws:s3:::NAME`).
+    /// Bucket ARN (`arn:PARTITION:s3:::NAME`).
     pub arn: Output<String>,
     /// Bucket name.
     pub bucket: Output<String>,
@@ -114,17 +114,26 @@ fn check(inputs: &Map) -> Vec<CheckFailure> {
     }
 }
 
+/// The partition and DNS suffix of `region` (China and GovCloud differ).
+fn partition(region: &str) -> (&'static str, &'static str) {
+    if region.starts_with("cn-") {
+        ("aws-cn", "amazonaws.com.cn")
+    } else if region.starts_with("us-gov-") {
+        ("aws-us-gov", "amazonaws.com")
+    } else {
+        ("aws", "amazonaws.com")
+    }
+}
+
 fn outputs(name: &str, region: &str) -> Map {
+    let (partition, dns) = partition(region);
     let mut m = Map::new();
-    m.insert("arn".into(), format!("arn:aws:s3:::{name}").into());
+    m.insert("arn".into(), format!("arn:{partition}:s3:::{name}").into());
     m.insert("bucket".into(), name.into());
-    m.insert(
-        "bucketDomainName".into(),
-        format!("{name}.s3.amazonaws.com").into(),
-    );
+    m.insert("bucketDomainName".into(), format!("{name}.s3.{dns}").into());
     m.insert(
         "bucketRegionalDomainName".into(),
-        format!("{name}.s3.{region}.amazonaws.com").into(),
+        format!("{name}.s3.{region}.{dns}").into(),
     );
     m.insert("id".into(), name.into());
     m
@@ -447,6 +456,26 @@ impl ResourceProvider for BucketProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arns_follow_the_partition() {
+        assert_eq!(
+            outputs("b", "cn-north-1")["arn"],
+            "arn:aws-cn:s3:::b".into()
+        );
+        assert_eq!(
+            outputs("b", "cn-north-1")["bucketRegionalDomainName"],
+            "b.s3.cn-north-1.amazonaws.com.cn".into()
+        );
+        assert_eq!(
+            outputs("b", "us-gov-west-1")["arn"],
+            "arn:aws-us-gov:s3:::b".into()
+        );
+        assert_eq!(
+            outputs("b", "eu-west-1")["bucketDomainName"],
+            "b.s3.amazonaws.com".into()
+        );
+    }
 
     #[test]
     fn bucket_names() {
