@@ -421,3 +421,26 @@ fn references_read_the_s3_backend_without_its_lock() {
     let out = with(&["preview", "--json", "--stack-file", p(&s.down)]).ok();
     assert!(out.stdout.contains("vpc-0s3b"), "{}", out.stdout);
 }
+
+#[test]
+fn json_up_reads_references_and_destroy_works_once_the_upstream_is_gone() {
+    let s = stacks();
+    s.upstream_up("vpc-0aaa");
+    let up =
+        s.sb.run(&["up", "--json", "--yes", "--stack-file", p(&s.down)])
+            .ok();
+    assert!(up.stdout.contains("\"type\":\"summary\""), "{}", up.stdout);
+    let out =
+        s.sb.run(&["stack", "output", "--stack-file", p(&s.down), "vpc"])
+            .ok();
+    assert_eq!(out.stdout.trim(), "vpc-0aaa");
+    // The upstream stack goes first; the downstream one can still be destroyed.
+    s.sb.run(&["destroy", "--yes", "--stack-file", p(&s.up)])
+        .ok();
+    s.sb.run(&["destroy", "--yes", "--stack-file", p(&s.down)])
+        .ok();
+    let list =
+        s.sb.run(&["state", "list", "--stack-file", p(&s.down)])
+            .ok();
+    assert!(list.stdout.trim().is_empty(), "{}", list.stdout);
+}
