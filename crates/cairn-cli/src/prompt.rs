@@ -167,6 +167,7 @@ mod tests {
                     retain_on_delete: false,
                     import_id: None,
                     pending_update: None,
+                    renamed_from: None,
                 })
                 .collect(),
             outputs: Default::default(),

@@ -1840,7 +1840,10 @@ fn parse_alias(resource: &str, v: &Value) -> Result<cairn_core::spec::Alias, Str
         }
         Value::Map(m) => {
             if let Some(k) = m.keys().find(|k| !KEYS.contains(&k.as_str())) {
-                return Err(format!("an alias map has no `{k}`; it takes {}", list(KEYS)));
+                return Err(format!(
+                    "an alias map has no `{k}`; it takes {}",
+                    list(KEYS)
+                ));
             }
             let text = |k: &str| match m.get(k) {
                 None => Ok(None),

@@ -1269,6 +1269,9 @@ pub async fn apply(
     sink: &dyn StateSink,
     opts: &ExecOptions,
 ) -> ApplyReport {
+    let next_op = AtomicU64::new(opts.first_op_id.max(1));
+    let (moved, move_failures) = move_renamed(plan, state, sink, &next_op).await;
+    let state = moved.as_ref().unwrap_or(state);
     let ops = build_ops(plan, state);
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); ops.len()];
     for (id, op) in ops.iter().enumerate() {
@@ -1303,10 +1306,8 @@ pub async fn apply(
         late_updates: HashSet::new(),
         rewritten: HashSet::new(),
     };
-    let shared = Shared {
-        sink,
-        next_op: AtomicU64::new(opts.first_op_id.max(1)),
-    };
+    s.failed.extend(move_failures);
+    let shared = Shared { sink, next_op };
     let parallel = opts.parallel.max(1);
     let mut inflight: FuturesUnordered<BoxFuture<'_, (usize, OpDone)>> = FuturesUnordered::new();
     let mut interrupted = false;
@@ -1405,6 +1406,82 @@ pub async fn apply(
         not_started,
         state: s.current,
     }
+}
+
+/// Moves the records of renamed steps (`aliases`) to their new names in the
+/// sink, before any provider call: the new record is written before the
+/// old one is removed, so a crash between leaves both, which the next plan
+/// recognizes (same id) and finishes. Dependencies naming an old name are
+/// renamed too. Returns the moved state, if anything moved.
+async fn move_renamed(
+    plan: &Plan,
+    state: &StackState,
+    sink: &dyn StateSink,
+    next_op: &AtomicU64,
+) -> (Option<StackState>, Vec<(String, String)>) {
+    let renames: HashMap<String, String> = plan
+        .steps
+        .iter()
+        .filter(|s| s.action != Action::Delete)
+        .filter_map(|s| Some((s.name.clone(), s.renamed_from.clone()?)))
+        .filter(|(_, old)| state.resources.contains_key(old))
+        .collect();
+    if renames.is_empty() {
+        return (None, Vec::new());
+    }
+    let moved = crate::plan::moved_state(state, &renames);
+    let mut failed = Vec::new();
+    let write = |name: String, rs: Option<ResourceState>| {
+        let op_id = next_op.fetch_add(1, Ordering::Relaxed);
+        let base = rs.as_ref().or_else(|| state.resources.get(&name));
+        let intent = Intent {
+            op_id,
+            resource: name.clone(),
+            type_token: base.map(|b| b.type_token.clone()).unwrap_or_default(),
+            operation: Operation::Read,
+            id: base.map(|b| b.id.clone()),
+            inputs: Map::new(),
+            dependencies: Vec::new(),
+            external: false,
+            create_token: None,
+        };
+        async move {
+            sink.begin(&intent).await?;
+            let outcome = match rs {
+                Some(rs) => Outcome::Written(rs),
+                None => Outcome::Removed,
+            };
+            sink.finish(op_id, &name, &outcome).await
+        }
+    };
+    let mut order: Vec<(&String, &String)> = renames.iter().collect();
+    order.sort();
+    for (new, old) in order {
+        let Some(rs) = moved.resources.get(new) else {
+            continue;
+        };
+        if let Err(e) = write(new.clone(), Some(rs.clone())).await {
+            failed.push((new.clone(), format!("moving `{old}` to `{new}`: {e}")));
+            return (None, failed);
+        }
+        if let Err(e) = write(old.clone(), None).await {
+            failed.push((new.clone(), format!("removing the record `{old}`: {e}")));
+            return (None, failed);
+        }
+    }
+    for (name, rs) in &moved.resources {
+        let before = renames.get(name).map_or(name.as_str(), String::as_str);
+        if state
+            .resources
+            .get(before)
+            .is_some_and(|b| b.dependencies != rs.dependencies)
+        {
+            if let Err(e) = write(name.clone(), Some(rs.clone())).await {
+                failed.push((name.clone(), format!("renaming its dependencies: {e}")));
+            }
+        }
+    }
+    (Some(moved), failed)
 }
 
 /// What a reference to `root` resolves against during apply.

@@ -37,6 +37,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 
+/// Two resources name the same former resource in `aliases`.
+pub const ALIAS_CONFLICT_CODE: &str = "cairn::plan::alias-conflict";
 /// A resource type with no registered provider.
 pub const UNKNOWN_TYPE_CODE: &str = "cairn::plan::unknown-type";
 /// Deleting a protected resource.
@@ -145,6 +147,9 @@ pub struct Step {
     /// Why an `Update` is planned although no input changed: a step the
     /// provider still owes ([`crate::provider::PendingUpdate`]).
     pub pending_update: Option<String>,
+    /// The recorded name this resource is moved from (`aliases`): state
+    /// only, no provider call.
+    pub renamed_from: Option<String>,
 }
 
 /// A plan for one stack.
@@ -269,6 +274,9 @@ impl Plan {
                 if let Some(reason) = &s.pending_update {
                     j["pending_update"] = json!(reason);
                 }
+                if let Some(from) = &s.renamed_from {
+                    j["renamed_from"] = json!(from);
+                }
                 j
             })
             .collect();
@@ -355,8 +363,11 @@ impl fmt::Debug for PropertyChange {
 
 impl fmt::Debug for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Step")
-            .field("name", &self.name)
+        let mut d = f.debug_struct("Step");
+        if let Some(from) = &self.renamed_from {
+            d.field("renamed_from", from);
+        }
+        d.field("name", &self.name)
             .field("type_token", &self.type_token)
             .field("action", &self.action)
             .field("changes", &self.changes)
@@ -748,6 +759,13 @@ pub fn plan_with(
     }
     let n = spec.resources.len();
 
+    // `aliases`: recorded resources under a former name move to the new one.
+    let (moved, renames) = resolve_aliases(spec, state, &mut problems);
+    if problems.has_errors() {
+        return Err(problems);
+    }
+    let state: &StackState = moved.as_ref().unwrap_or(state);
+
     // Which resources this plan considers.
     for name in opts.targets.iter().chain(&opts.excludes) {
         if !graph.contains(name) && !state.resources.contains_key(name) {
@@ -1007,6 +1025,7 @@ pub fn plan_with(
             retain_on_delete: retain,
             import_id: r.options.import.clone(),
             pending_update,
+            renamed_from: renames.get(&r.name).cloned(),
         });
     }
 
@@ -1061,6 +1080,7 @@ pub fn plan_with(
                 retain_on_delete: old.retain_on_delete,
                 import_id: None,
                 pending_update: None,
+                renamed_from: None,
             });
         }
     }
@@ -1146,6 +1166,95 @@ pub fn plan_with(
     })
 }
 
+/// Resolves `aliases`: a spec resource not in state whose alias names a
+/// recorded resource (of the alias's type, when given) that no spec
+/// resource is called takes that record, renamed. A record left under the
+/// old name beside an identical new one (a move cut short) is dropped.
+/// Returns the moved state (when anything moved) and new name -> old name.
+fn resolve_aliases(
+    spec: &StackSpec,
+    state: &StackState,
+    problems: &mut Problems,
+) -> (Option<StackState>, HashMap<String, String>) {
+    let mut renames: HashMap<String, String> = HashMap::new();
+    let mut claimed: HashMap<&str, &str> = HashMap::new();
+    let in_spec: HashSet<&str> = spec.resources.iter().map(|r| r.name.as_str()).collect();
+    let source = spec.source.as_ref();
+    for r in &spec.resources {
+        for a in &r.options.aliases {
+            if a.name == r.name || in_spec.contains(a.name.as_str()) {
+                continue;
+            }
+            if let Some(first) = claimed.get(a.name.as_str()) {
+                problems.push(
+                    Problem::error(
+                        ALIAS_CONFLICT_CODE,
+                        format!(
+                            "`{}` and `{first}` both alias `{}`; one recorded resource cannot become two",
+                            r.name, a.name
+                        ),
+                    )
+                    .at(
+                        r.span_of(
+                            &PropertyPath::key(crate::validate::OPTIONS_KEY).child("aliases"),
+                        ),
+                        "second alias here",
+                    )
+                    .help(format!("keep `{}` in the aliases of one resource only", a.name))
+                    .in_source(source),
+                );
+                continue;
+            }
+            claimed.insert(&a.name, &r.name);
+            let Some(old) = state.resources.get(&a.name) else {
+                continue;
+            };
+            if a.type_token.as_ref().is_some_and(|t| *t != old.type_token) {
+                continue;
+            }
+            let leftover = state
+                .resources
+                .get(&r.name)
+                .is_some_and(|cur| cur.id == old.id && cur.type_token == old.type_token);
+            if (!state.resources.contains_key(&r.name) || leftover)
+                && !renames.contains_key(&r.name)
+            {
+                renames.insert(r.name.clone(), a.name.clone());
+            }
+        }
+    }
+    if renames.is_empty() {
+        return (None, renames);
+    }
+    (Some(moved_state(state, &renames)), renames)
+}
+
+/// `state` with each `old` record moved to `new` (`renames`: new -> old),
+/// and the dependencies naming the old names renamed.
+pub(crate) fn moved_state(state: &StackState, renames: &HashMap<String, String>) -> StackState {
+    let back: HashMap<&str, &str> = renames
+        .iter()
+        .map(|(new, old)| (old.as_str(), new.as_str()))
+        .collect();
+    let mut out = state.clone();
+    for (new, old) in renames {
+        if let Some(mut rs) = out.resources.remove(old) {
+            if !out.resources.contains_key(new) {
+                rs.name = new.clone();
+                out.resources.insert(new.clone(), rs);
+            }
+        }
+    }
+    for rs in out.resources.values_mut() {
+        for d in &mut rs.dependencies {
+            if let Some(new) = back.get(d.as_str()) {
+                *d = new.to_string();
+            }
+        }
+    }
+    out
+}
+
 /// Plans the deletion of everything in `state`, dependents first.
 ///
 /// Protected resources (and whatever they depend on) are left out with a
@@ -1227,6 +1336,7 @@ pub fn plan_destroy(state: &StackState, opts: &PlanOptions) -> Plan {
             retain_on_delete: old.retain_on_delete,
             import_id: None,
             pending_update: None,
+            renamed_from: None,
         })
         .collect();
     let partial = opts.is_partial();

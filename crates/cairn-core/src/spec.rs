@@ -84,6 +84,19 @@ pub struct ResourceOptions {
     /// Adopt an existing cloud resource with this physical id.
     pub import: Option<String>,
     pub custom_timeouts: Timeouts,
+    /// Former names (Pulumi's `aliases`): a recorded resource under one of
+    /// them is moved to this name instead of being replaced.
+    pub aliases: Vec<Alias>,
+}
+
+/// A former identity of a resource (one entry of `aliases`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Alias {
+    /// The former logical name.
+    pub name: String,
+    /// The former type token, when the alias names one.
+    pub type_token: Option<String>,
 }
 
 /// One resource in the desired state.

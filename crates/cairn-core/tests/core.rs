@@ -14,6 +14,8 @@ mod graph;
 mod interp;
 #[path = "core/interrupt.rs"]
 mod interrupt;
+#[path = "core/options.rs"]
+mod options;
 #[path = "core/plan.rs"]
 mod plan;
 #[path = "core/pending.rs"]
