@@ -36,6 +36,9 @@ pub fn providers(clients: Arc<AwsClients>) -> Vec<Arc<dyn ResourceProvider>> {
 
 /// Registers every AWS resource type with clients shared from `clients`.
 pub fn register_with(registry: &mut Registry, clients: Arc<AwsClients>) {
+    for d in resources::all_data_sources(&clients) {
+        registry.register_data_source(d);
+    }
     for p in providers(clients) {
         registry.register(p);
     }

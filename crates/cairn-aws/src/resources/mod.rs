@@ -5,8 +5,10 @@
 //!
 //! The old flat module names (`resources::kms_key`, ...) stay as aliases.
 
+pub mod aws;
 pub mod ec2;
 pub mod ecr;
+pub mod eks;
 pub mod elasticache;
 pub mod iam;
 pub mod kms;
@@ -30,12 +32,20 @@ pub fn all_providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
     let mut all = Vec::new();
     all.extend(ec2::providers(clients));
     all.extend(ecr::providers(clients));
+    all.extend(eks::providers(clients));
     all.extend(elasticache::providers(clients));
     all.extend(iam::providers(clients));
     all.extend(kms::providers(clients));
     all.extend(s3::providers(clients));
     all.extend(rds::providers(clients));
     all.extend(secretsmanager::providers(clients));
+    all
+}
+
+/// Every data source (`fn::invoke`), sharing `clients`.
+pub fn all_data_sources(clients: &Shared) -> Vec<Arc<dyn cairn_core::provider::DataSource>> {
+    let mut all = aws::data_sources(clients);
+    all.extend(iam::data_sources());
     all
 }
 

@@ -1,5 +1,6 @@
 //! IAM: one file per resource type.
 
+pub mod get_policy_document;
 pub mod openid_connect_provider;
 pub mod policy;
 pub(crate) mod policy_doc;
@@ -22,4 +23,9 @@ pub(crate) fn providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
             clients.clone(),
         )),
     ]
+}
+
+/// This service's data sources.
+pub(crate) fn data_sources() -> Vec<Arc<dyn cairn_core::provider::DataSource>> {
+    vec![Arc::new(get_policy_document::GetPolicyDocument::new())]
 }
