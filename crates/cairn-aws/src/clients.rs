@@ -88,8 +88,6 @@ pub(crate) struct Sdk {
     pub ec2: aws_sdk_ec2::Client,
     pub sts: aws_sdk_sts::Client,
     pub rds: aws_sdk_rds::Client,
-    // The platform types (EKS, ECR, S3) are being added one file each.
-    #[allow(dead_code)]
     pub eks: aws_sdk_eks::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub s3: aws_sdk_s3::Client,

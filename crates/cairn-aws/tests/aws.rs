@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[path = "aws/eks.rs"]
+mod eks;
 #[path = "aws/network_a.rs"]
 mod network_a;
 #[path = "aws/network_b.rs"]
@@ -1292,6 +1294,7 @@ const CFN_TYPES: &[(&str, Option<&str>)] = &[
         "aws:ec2:SecurityGroupRule",
         Some("AWS::EC2::SecurityGroupIngress"),
     ),
+    ("aws:eks:Cluster", Some("AWS::EKS::Cluster")),
     ("aws:rds:SubnetGroup", Some("AWS::RDS::DBSubnetGroup")),
     ("aws:rds:ParameterGroup", Some("AWS::RDS::DBParameterGroup")),
     ("aws:rds:Instance", Some("AWS::RDS::DBInstance")),
@@ -1332,6 +1335,7 @@ const CFN_NAMES: &[(&str, &str, &str)] = &[
     ("aws:ec2:SecurityGroupRule", "securityGroupId", "GroupId"),
     ("aws:ec2:SecurityGroupRule", "protocol", "IpProtocol"),
     ("aws:ec2:SecurityGroupRule", "cidrBlocks", "CidrIp"),
+    ("aws:eks:Cluster", "vpcConfig", "ResourcesVpcConfig"),
     ("aws:rds:SubnetGroup", "name", "DBSubnetGroupName"),
     ("aws:rds:SubnetGroup", "description", "DBSubnetGroupDescription"),
     ("aws:rds:ParameterGroup", "name", "DBParameterGroupName"),
@@ -1405,6 +1409,13 @@ fn cfn_name(token: &str, name: &str) -> String {
 /// "+" before the property: cairn replaces where CloudFormation does not
 /// list it create-only; "-": CloudFormation create-only, cairn in place.
 const CFN_DIFFERENCES: &[(&str, &str, &str)] = &[
+    (
+        "aws:eks:Cluster",
+        "-EncryptionConfig",
+        "EKS adds secrets encryption to a running cluster (AssociateEncryptionConfig), as \
+         Terraform's aws_eks_cluster does; removing or changing it is a preview error \
+         (aws::eks::encryption-config-change), not a replace",
+    ),
     (
         "aws:rds:Instance",
         "+Engine",

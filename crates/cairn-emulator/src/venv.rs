@@ -39,6 +39,7 @@ const PY_FILES: &[(&str, &str)] = &[
         "ec2_routes_ext.py",
         include_str!("../python/cairn_moto/ec2_routes_ext.py"),
     ),
+    ("eks_ext.py", include_str!("../python/cairn_moto/eks_ext.py")),
     (
         "elasticache_ext.py",
         include_str!("../python/cairn_moto/elasticache_ext.py"),
