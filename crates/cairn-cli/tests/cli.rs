@@ -19,6 +19,7 @@ mod cli {
     mod network;
     mod network_b_stack;
     mod offline;
+    mod options;
     mod plan_json;
     mod plan_unknown;
     mod prompt_interrupt;

@@ -1829,13 +1829,13 @@ fn parse_alias(resource: &str, v: &Value) -> Result<cairn_core::spec::Alias, Str
             let [_stack, _project, ty, name] = parts[..] else {
                 return Err("a URN has four `::`-separated parts: `urn:pulumi:<stack>::<project>::<type>::<name>`".into());
             };
-            let ty = ty.rsplit('$').next().unwrap_or(ty);
+            let ty = short_type(ty.rsplit('$').next().unwrap_or(ty));
             if name.is_empty() || ty.is_empty() {
                 return Err("the URN's type and name must not be empty".into());
             }
             Ok(cairn_core::spec::Alias {
                 name: name.to_string(),
-                type_token: Some(ty.to_string()),
+                type_token: Some(ty),
             })
         }
         Value::Map(m) => {
@@ -1851,13 +1851,25 @@ fn parse_alias(resource: &str, v: &Value) -> Result<cairn_core::spec::Alias, Str
                 Some(_) => Err(format!("the alias's `{k}` must be a non-empty string")),
             };
             let name = text("name")?.unwrap_or_else(|| resource.to_string());
-            let type_token = text("type")?;
+            let type_token = text("type")?.map(|t| short_type(&t));
             if name == resource && type_token.is_none() {
                 return Err("an alias names a former `name` or `type`".into());
             }
             Ok(cairn_core::spec::Alias { name, type_token })
         }
         _ => Err("write the former URN as a string, or a map such as `{name: oldName}`".into()),
+    }
+}
+
+/// Pulumi's long type form `aws:iam/policy:Policy` as the short `aws:iam:Policy`.
+fn short_type(token: &str) -> String {
+    let parts: Vec<&str> = token.split(':').collect();
+    match parts[..] {
+        [pkg, module, name] => {
+            let module = module.split('/').next().unwrap_or(module);
+            format!("{pkg}:{module}:{name}")
+        }
+        _ => token.to_string(),
     }
 }
 

@@ -220,9 +220,11 @@ impl Plan {
         s
     }
 
-    /// True when any step does something.
+    /// True when any step does something (a rename moves the record).
     pub fn has_changes(&self) -> bool {
-        self.steps.iter().any(|s| s.action != Action::Same)
+        self.steps
+            .iter()
+            .any(|s| s.action != Action::Same || s.renamed_from.is_some())
     }
 
     pub fn step(&self, name: &str) -> Option<&Step> {

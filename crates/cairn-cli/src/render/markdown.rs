@@ -49,11 +49,20 @@ pub fn plan(plan: &Plan, warnings: &Problems) -> String {
         }
     }
     let mut truncated = 0usize;
-    for step in plan.steps.iter().filter(|s| s.action != Action::Same) {
+    let shown_steps = plan
+        .steps
+        .iter()
+        .filter(|s| s.action != Action::Same || s.renamed_from.is_some());
+    for step in shown_steps {
         let mut section = String::new();
+        let renamed = step
+            .renamed_from
+            .as_ref()
+            .map(|f| format!(", renamed from <code>{f}</code>"))
+            .unwrap_or_default();
         let _ = writeln!(
             section,
-            "<details><summary><code>{:?}</code> <b>{}</b> ({})</summary>\n",
+            "<details><summary><code>{:?}</code> <b>{}</b> ({}){renamed}</summary>\n",
             step.action, step.name, step.type_token
         );
         if !step.replace_paths.is_empty() {

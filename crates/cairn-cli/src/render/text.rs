@@ -33,6 +33,14 @@ fn paint(text: &str, action: Action, colour: bool) -> String {
 }
 
 fn action_word(step: &Step) -> String {
+    let word = action_only(step);
+    match &step.renamed_from {
+        Some(from) => format!("{word} (renamed from {from})"),
+        None => word,
+    }
+}
+
+fn action_only(step: &Step) -> String {
     match step.action {
         Action::Replace if step.delete_before_replace => "replace (delete first)".into(),
         Action::Replace => "replace".into(),
@@ -55,7 +63,11 @@ pub fn plan(plan: &Plan, colour: bool) -> String {
         );
         out.push_str(&drift(&plan.drift));
     }
-    for step in plan.steps.iter().filter(|s| s.action != Action::Same) {
+    let shown_steps = plan
+        .steps
+        .iter()
+        .filter(|s| s.action != Action::Same || s.renamed_from.is_some());
+    for step in shown_steps {
         let head = format!(
             "{} {} ({}) {}",
             symbol(step.action),
@@ -122,11 +134,21 @@ pub fn plan(plan: &Plan, colour: bool) -> String {
         let _ = writeln!(out, "warning: this plan is partial (--target/--exclude)");
     }
     let s = plan.summary();
+    let renamed = plan
+        .steps
+        .iter()
+        .filter(|s| s.renamed_from.is_some())
+        .count();
     let _ = writeln!(
         out,
-        "Resources: {} ({} unchanged){}",
+        "Resources: {} ({} unchanged){}{}",
         s.line(),
         s.same,
+        if renamed > 0 {
+            format!(", {renamed} renamed")
+        } else {
+            String::new()
+        },
         if s.import > 0 {
             format!(", {} to import", s.import)
         } else {
