@@ -12,6 +12,10 @@ use std::time::Duration;
 
 #[path = "aws/eks.rs"]
 mod eks;
+#[path = "aws/fidelity.rs"]
+mod fidelity;
+#[path = "aws/members.rs"]
+mod members;
 #[path = "aws/network_a.rs"]
 mod network_a;
 #[path = "aws/network_b.rs"]
@@ -20,9 +24,6 @@ mod network_b;
 mod platform;
 #[path = "aws/rds.rs"]
 mod rds;
-
-#[path = "aws/fidelity.rs"]
-mod fidelity;
 
 struct Env {
     reg: Registry,

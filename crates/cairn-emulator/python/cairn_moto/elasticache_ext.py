@@ -59,6 +59,10 @@ class InvalidReplicationGroupState(ElastiCacheException):
     code = "InvalidReplicationGroupState"
 
 
+class InvalidCacheClusterState(ElastiCacheException):
+    code = "InvalidCacheClusterState"
+
+
 class NodeGroupNotFound(ElastiCacheException):
     code = "NodeGroupNotFoundFault"
 
@@ -290,6 +294,10 @@ class ReplicationGroup:
         self.domain = f"{self.replication_group_id}.{rnd}.{region_short(ext.region)}.cache.amazonaws.com"
         self.pending: dict[str, Any] = {}
         self.twin_error: str | None = None
+        # Members still settling after a replica change: id -> "creating" or
+        # "deleting", until ``lag_until`` (None: until the group is available).
+        self.lagging: dict[str, str] = {}
+        self.lag_until: float | None = None
 
     # attributes read by moto's create_snapshot
     @property
@@ -312,6 +320,22 @@ class ReplicationGroup:
 
     def member_clusters(self) -> list[str]:
         return [m for s in self.shards for m in self.members(s)]
+
+    def member_status(self, cid: str) -> str | None:
+        """``creating``/``deleting`` while a member settles after the group is available."""
+        if cid not in self.lagging:
+            return None
+        if self.lag_until is not None and time.monotonic() >= self.lag_until:
+            self.lagging = {}
+            return None
+        return self.lagging[cid]
+
+    def unsettled_member(self) -> tuple[str, str] | None:
+        for cid in list(self.lagging):
+            status = self.member_status(cid)
+            if status is not None:
+                return cid, status
+        return None
 
     def az_of(self, index: int) -> str:
         return self.azs[index % len(self.azs)]
@@ -428,7 +452,7 @@ class ReplicationGroup:
                     "CacheNodeType": self.cache_node_type,
                     "Engine": self.engine,
                     "EngineVersion": self.engine_version,
-                    "CacheClusterStatus": status,
+                    "CacheClusterStatus": self.member_status(cid) or status,
                     "NumCacheNodes": 1,
                     "PreferredAvailabilityZone": az,
                     "CacheClusterCreateTime": self.created,
@@ -476,6 +500,15 @@ class ReplicationGroup:
                         }
                     ]
                 out.append(c)
+        # Removed members are listed as deleting while they settle.
+        for cid in list(self.lagging):
+            if cid not in self.member_clusters() and self.member_status(cid) == "deleting" and out:
+                gone = dict(out[-1])
+                gone.pop("CacheNodes", None)
+                gone["CacheClusterId"] = cid
+                gone["CacheClusterStatus"] = "deleting"
+                gone["ARN"] = f"arn:aws:elasticache:{self.ext.region}:{self.ext.account}:cluster:{cid}"
+                out.append(gone)
         return out
 
     def twin_spec(self) -> dict[str, Any]:
@@ -622,6 +655,9 @@ def _finish_available(rg: ReplicationGroup) -> Callable[[], None]:
         if rg.status in ("creating", "modifying"):
             rg.status = "available"
             rg.pending = {}
+            # Members changed by a replica change settle member_lag_ms later.
+            lag = max(0, int(runtime.CONFIG.get("member_lag_ms", 0))) / 1000.0
+            rg.lag_until = time.monotonic() + lag
 
     return done
 
@@ -1101,6 +1137,14 @@ def _require_available(rg: ReplicationGroup) -> None:
         raise InvalidReplicationGroupState(
             f"Replication group {rg.replication_group_id} is not in available state (current state: {rg.status})."
         )
+    # AWS: the group reads available before a new (or removed) member has
+    # settled; a modify then is refused for that member cluster.
+    unsettled = rg.unsettled_member()
+    if unsettled is not None:
+        cid, status = unsettled
+        raise InvalidCacheClusterState(
+            f"Cache cluster {cid} is not in a valid state to be modified (current state: {status})."
+        )
 
 
 def _schedule_modify(rg: ReplicationGroup, rebuild: bool, params: bool, tokens: list[str] | None) -> None:
@@ -1456,9 +1500,13 @@ def _change_replicas(self: ElastiCacheResponse, increase: bool) -> ActionResult:
                 raise _ipv(
                     f"NewReplicaCount must be at least {minimum} while automatic failover / Multi-AZ is enabled."
                 )
+        before = set(rg.member_clusters())
         for shard in rg.shards:
             if shard.id in targets:
                 shard.replicas = targets[shard.id]
+        after = set(rg.member_clusters())
+        rg.lagging = {c: "creating" for c in after - before} | {c: "deleting" for c in before - after}
+        rg.lag_until = None
         rg.status = "modifying"
         rg.pending = {}
         result = rg.to_dict()

@@ -6,10 +6,13 @@ Endpoints (all JSON):
   POST /_cairn/calls/reset       -> {}
   GET  /_cairn/config            -> {"delay_ms": N, "twin": bool}
   POST /_cairn/config            <- {"delay_ms": N, "twin": bool, "latency_ms": N,
-                                     "hide_new_ms": N, "subnet_group_in_use_ms": N} (all optional;
+                                     "hide_new_ms": N, "subnet_group_in_use_ms": N,
+                                     "member_lag_ms": N} (all optional;
                                      hide_new_ms hides new keys/aliases/policies/groups, see
                                      consistency.py; subnet_group_in_use_ms keeps a cache subnet
-                                     group in use after its replication group is deleted)
+                                     group in use after its replication group is deleted;
+                                     member_lag_ms keeps members added/removed by a replica
+                                     change creating/deleting after the group is available)
   GET  /_cairn/twin/<rg-id>      -> twin description, 404 if none
 """
 
@@ -206,6 +209,8 @@ class CairnMiddleware:
                         runtime.CONFIG["hide_new_ms"] = max(0, int(data["hide_new_ms"]))
                     if "subnet_group_in_use_ms" in data:
                         runtime.CONFIG["subnet_group_in_use_ms"] = max(0, int(data["subnet_group_in_use_ms"]))
+                    if "member_lag_ms" in data:
+                        runtime.CONFIG["member_lag_ms"] = max(0, int(data["member_lag_ms"]))
             with runtime.LOCK:
                 cfg = {
                     "delay_ms": runtime.CONFIG["delay_ms"],
@@ -213,6 +218,7 @@ class CairnMiddleware:
                     "latency_ms": runtime.CONFIG["latency_ms"],
                     "hide_new_ms": runtime.CONFIG["hide_new_ms"],
                     "subnet_group_in_use_ms": runtime.CONFIG["subnet_group_in_use_ms"],
+                    "member_lag_ms": runtime.CONFIG["member_lag_ms"],
                 }
             return _json(start_response, "200 OK", cfg)
         if path.startswith("/_cairn/twin/") and method == "GET":

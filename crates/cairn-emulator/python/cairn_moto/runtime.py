@@ -19,6 +19,9 @@ CONFIG: dict[str, Any] = {
     "hide_new_ms": int(os.environ.get("CAIRN_EMULATOR_HIDE_NEW_MS", "0") or "0"),
     # A cache subnet group stays "in use" this long after its replication group is deleted.
     "subnet_group_in_use_ms": int(os.environ.get("CAIRN_EMULATOR_SUBNET_GROUP_IN_USE_MS", "0") or "0"),
+    # Members added/removed by a replica change stay creating/deleting this long
+    # after their replication group reads available again.
+    "member_lag_ms": int(os.environ.get("CAIRN_EMULATOR_MEMBER_LAG_MS", "0") or "0"),
 }
 
 CALLS: collections.Counter[str] = collections.Counter()

@@ -992,6 +992,67 @@ impl ReplicationGroupProvider {
         .await
     }
 
+    /// Waits until every cache cluster of the group (current members and
+    /// ones being removed) is `available` or gone. After a replica change AWS
+    /// reports the group `available` while a member is still `creating` or
+    /// `deleting`, and refuses the next modify (`InvalidCacheClusterState`).
+    async fn wait_members_available(
+        &self,
+        ctx: &CallContext,
+        resource: &str,
+        id: &str,
+        deadline: Duration,
+    ) -> Result<(), ProviderError> {
+        let sdk = self.clients.get().await?;
+        wait_until(
+            ctx,
+            &self.clients,
+            WaitSpec {
+                resource,
+                api: "elasticache:DescribeCacheClusters",
+                wanted: "members available",
+                deadline,
+            },
+            || async {
+                let mut marker: Option<String> = None;
+                let mut unsettled: Vec<String> = Vec::new();
+                loop {
+                    let out = sdk
+                        .ec
+                        .describe_cache_clusters()
+                        .set_marker(marker.clone())
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            api_error(resource, "elasticache:DescribeCacheClusters", e, &[])
+                        })?;
+                    for c in out.cache_clusters() {
+                        let ours = c
+                            .replication_group_id()
+                            .is_some_and(|g| g.eq_ignore_ascii_case(id));
+                        match c.cache_cluster_status() {
+                            Some("available") | None => {}
+                            Some(status) if ours => unsettled
+                                .push(format!("{} {status}", c.cache_cluster_id().unwrap_or("?"))),
+                            Some(_) => {}
+                        }
+                    }
+                    marker = out.marker().map(str::to_string);
+                    if marker.is_none() {
+                        break;
+                    }
+                }
+                Ok(if unsettled.is_empty() {
+                    Probe::Done(())
+                } else {
+                    unsettled.sort();
+                    Probe::Pending(format!("member {}", unsettled.join(", ")))
+                })
+            },
+        )
+        .await
+    }
+
     /// Waits until the group no longer exists.
     async fn wait_gone(
         &self,
@@ -1537,6 +1598,14 @@ impl ResourceProvider for ReplicationGroupProvider {
                 rg = self.wait_available(ctx, &resource, id, deadline).await?;
             }};
         }
+        // A replica change also waits for the member clusters (same deadline).
+        macro_rules! send_and_wait_members {
+            ($api:literal, $req:expr) => {{
+                send_and_wait!($api, $req);
+                self.wait_members_available(ctx, &resource, id, deadline)
+                    .await?;
+            }};
+        }
 
         let failover_new = get_bool(new, "automaticFailoverEnabled").unwrap_or(false);
         let maz_new = get_bool(new, "multiAzEnabled").unwrap_or(false);
@@ -1599,7 +1668,7 @@ impl ResourceProvider for ReplicationGroupProvider {
             let have = replicas_of(old);
             let want = want as i32;
             if have.is_none_or(|h| (want as i64) > h) {
-                send_and_wait!(
+                send_and_wait_members!(
                     "IncreaseReplicaCount",
                     sdk.ec
                         .increase_replica_count()
@@ -1608,7 +1677,7 @@ impl ResourceProvider for ReplicationGroupProvider {
                         .apply_immediately(true)
                 );
             } else if have.is_some_and(|h| (want as i64) < h) {
-                send_and_wait!(
+                send_and_wait_members!(
                     "DecreaseReplicaCount",
                     sdk.ec
                         .decrease_replica_count()
