@@ -1,8 +1,8 @@
 //! Orchestration: load the stack, open state, recover, plan, confirm, apply.
 
 use crate::args::{
-    ApplyArgs, Cli, Command, EmulatorCommand, Format, ImportOne, PreviewArgs, RefreshArgs,
-    RunArgs, StackCommand, StackSelect, StateCommand, VerifyArgs,
+    ApplyArgs, Cli, Command, EmulatorCommand, Format, ImportOne, PreviewArgs, RefreshArgs, RunArgs,
+    StackCommand, StackSelect, StateCommand, VerifyArgs,
 };
 use crate::backend::{with_writer, Backend, Writer};
 use crate::error::CliError;
@@ -193,22 +193,32 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
     let chosen = backend_choice(&path, &bytes, select.backend.as_deref())?;
     let mut registry = registry(endpoint.as_deref()).await;
     registry.register(std::sync::Arc::new(
-        crate::stack_reference::StackReferenceProvider::new(Some(
-            crate::stack_reference::Source {
-                backend: chosen.clone(),
-                state_root: state_root.clone(),
-                endpoint: endpoint.clone(),
-            },
-        )),
+        crate::stack_reference::StackReferenceProvider::new(Some(crate::stack_reference::Source {
+            backend: chosen.clone(),
+            state_root: state_root.clone(),
+            endpoint: endpoint.clone(),
+        })),
     ));
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let read_template = |name: &str| std::fs::read(dir.join(name)).map_err(|e| e.to_string());
-    let (spec, mut warnings) = cairn_config::load_stack_layered(
+    let stack_name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let invoke = |token: &str, args: &cairn_core::value::Map| {
+        crate::invoke::run(&registry, &stack_name, token, args)
+    };
+    let program = cairn_config::Program {
+        invoke: Some(&invoke),
+        ..Default::default()
+    };
+    let (spec, mut warnings) = cairn_config::load_stack_layered_in(
         &path.display().to_string(),
         &bytes,
         &read_template,
         &registry,
         &overrides,
+        &program,
     )?;
     let policy = cairn_policy::evaluate(&spec);
     if policy.has_errors() {

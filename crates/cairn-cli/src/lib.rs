@@ -9,6 +9,7 @@ mod engine;
 mod error;
 mod graph;
 mod interrupt;
+mod invoke;
 mod killswitch;
 mod local;
 mod names;

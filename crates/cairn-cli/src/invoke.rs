@@ -1,0 +1,41 @@
+//! Runs `fn::invoke` data sources while a stack loads (at preview): the
+//! loader is synchronous, so each call blocks this thread on the runtime.
+
+use cairn_core::provider::{CallContext, InvokeError, Registry};
+use cairn_core::value::Map;
+
+/// The `Program::invoke` of a run: the registry's data source for `token`,
+/// its arguments checked, awaited on the current runtime.
+pub fn run(registry: &Registry, stack: &str, token: &str, args: &Map) -> Result<Map, InvokeError> {
+    let ds = registry.prepare_invoke(token, args)?;
+    let ctx = CallContext::new(stack, token);
+    let call = async move { ds.invoke(&ctx, args).await };
+    let result = match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| handle.block_on(call))
+        }
+        // A current-thread runtime (tests) or none: a thread of its own.
+        _ => std::thread::scope(|s| {
+            s.spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(call),
+                    Err(e) => Err(cairn_core::provider::ProviderError::invalid(
+                        token,
+                        format!("cannot start a runtime: {e}"),
+                    )),
+                }
+            })
+            .join()
+            .unwrap_or_else(|_| {
+                Err(cairn_core::provider::ProviderError::invalid(
+                    token,
+                    "the data source panicked",
+                ))
+            })
+        }),
+    };
+    result.map_err(InvokeError::Failed)
+}
