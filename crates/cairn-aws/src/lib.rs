@@ -1,6 +1,8 @@
 //! AWS resource providers for cairn: KMS keys and aliases, ElastiCache
 //! parameter groups, subnet groups and replication groups, Secrets Manager
-//! secrets and versions, IAM policies and EC2 security groups.
+//! secrets and versions, IAM policies, roles, role policy attachments and
+//! OIDC providers, ECR repositories and lifecycle policies, S3 buckets and
+//! their settings, and EC2 security groups.
 //!
 //! This is the only crate that links the AWS SDK. Providers build their
 //! clients on first use, so [`register`] / [`register_lazy`] and
@@ -80,6 +82,16 @@ mod tests {
             "aws:elasticache:ReplicationGroup",
             "aws:elasticache:SubnetGroup",
             "aws:iam:Policy",
+            "aws:iam:Role",
+            "aws:iam:RolePolicyAttachment",
+            "aws:iam:OpenIdConnectProvider",
+            "aws:ecr:Repository",
+            "aws:ecr:LifecyclePolicy",
+            "aws:s3:Bucket",
+            "aws:s3:BucketVersioning",
+            "aws:s3:BucketServerSideEncryptionConfiguration",
+            "aws:s3:BucketPublicAccessBlock",
+            "aws:s3:BucketPolicy",
             "aws:kms:Alias",
             "aws:kms:Key",
             "aws:secretsmanager:Secret",
