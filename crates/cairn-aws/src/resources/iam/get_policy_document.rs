@@ -3,11 +3,11 @@
 //! `internal/service/iam/policy_document_data_source.go` and `policy_model.go`
 //! (MPL-2.0) render it, which Pulumi's `aws.iam.getPolicyDocument` returns:
 //! Go's `json.MarshalIndent(doc, "", "  ")`; `Version` defaults to
-//! `2012-10-17`, `Effect` to `Allow`; a one-element actions, resources or
-//! identifiers set is a string, a longer one a list; sets (actions,
-//! resources, identifiers, principals, conditions) come in the order of
-//! the SDK's `schema.Set.List()` (by the decimal CRC-32 of each element, as
-//! text), identifier lists reverse-sorted; condition values keep their order.
+//! `2012-10-17`, `Effect` to `Allow`, an empty `Sid` is left out; a
+//! one-element actions, resources or identifiers set is a string, a longer
+//! one a list, reverse-sorted (`policyDecodeConfigStringList`); principals
+//! and conditions are merged by type (test, variable), keys sorted;
+//! condition values keep their order.
 
 use cairn_core::provider::{CallContext, DataSource, DataSourceSchema, ProviderError};
 use cairn_core::schema::{PropType, PropertySchema};
@@ -228,7 +228,7 @@ fn conditions(v: Option<&Value>) -> Result<Option<J>, String> {
             .ok_or("a condition must be a map of test, variable and values")?;
         let test = str_of(c.get("test")).ok_or("a condition needs `test`")?;
         let variable = str_of(c.get("variable")).ok_or("a condition needs `variable`")?;
-        let values = strings(c.get("values"))?;
+        let values: Vec<String> = strings(c.get("values"))?.iter().map(|v| vars(v)).collect();
         set.push((test, variable, values));
     }
     if set.is_empty() {
@@ -281,9 +281,18 @@ fn one_or_list(set: Vec<String>) -> Option<J> {
     }
 }
 
-/// A string set in `schema.Set.List()` order, duplicates dropped.
-fn tf_set(items: Vec<String>) -> Vec<String> {
-    tf_set_by(items, |s| s.clone())
+/// A string set as `policyDecodeConfigStringList` writes it: duplicates
+/// dropped, reverse-sorted, with Terraform's `&{` written `${` (IAM policy
+/// variables).
+fn tf_set(mut items: Vec<String>) -> Vec<String> {
+    items.sort_by(|a, b| b.cmp(a));
+    items.dedup();
+    items.into_iter().map(|s| vars(&s)).collect()
+}
+
+/// `&{aws:username}` is `${aws:username}`, as Terraform's replacer writes it.
+fn vars(s: &str) -> String {
+    s.replace("&{", "${")
 }
 
 fn tf_set_by<T>(items: Vec<T>, key: impl Fn(&T) -> String) -> Vec<T> {
@@ -388,5 +397,198 @@ fn write(out: &mut String, j: &J, indent: Option<usize>) {
             }
             out.push('}');
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_core::value::Value;
+
+    fn l(items: &[&str]) -> Value {
+        Value::List(items.iter().map(|s| Value::String(s.to_string())).collect())
+    }
+    fn m(pairs: Vec<(&str, Value)>) -> Value {
+        Value::Map(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+    fn principal(ty: &str, ids: &[&str]) -> Value {
+        m(vec![
+            ("type", Value::String(ty.into())),
+            ("identifiers", l(ids)),
+        ])
+    }
+
+    /// terraform-provider-aws `internal/service/iam/policy_document_data_source_test.go`
+    /// (`TestAccIAMPolicyDocumentDataSource_basic`: its configuration and
+    /// `testAccPolicyDocumentExpectedJSON`, with the second principal of
+    /// its `_source` variant), MPL-2.0, HashiCorp; written here in Pulumi's
+    /// argument names. Terraform 4+ leaves out the empty `"Sid": ""` lines
+    /// that older expected JSON shows.
+    #[test]
+    fn renders_as_terraform_renders_its_basic_example() {
+        let args = match m(vec![
+            ("policyId", Value::String("policy_id".into())),
+            (
+                "statements",
+                Value::List(vec![
+                    m(vec![
+                        ("sid", Value::String("1".into())),
+                        (
+                            "actions",
+                            l(&["s3:ListAllMyBuckets", "s3:GetBucketLocation"]),
+                        ),
+                        ("resources", l(&["arn:aws:s3:::*"])),
+                    ]),
+                    m(vec![
+                        ("actions", l(&["s3:ListBucket"])),
+                        ("resources", l(&["arn:aws:s3:::foo"])),
+                        (
+                            "conditions",
+                            Value::List(vec![m(vec![
+                                ("test", Value::String("StringLike".into())),
+                                ("variable", Value::String("s3:prefix".into())),
+                                ("values", l(&["home/", "", "home/&{aws:username}/"])),
+                            ])]),
+                        ),
+                        (
+                            "notPrincipals",
+                            Value::List(vec![principal("AWS", &["arn:blahblah:example"])]),
+                        ),
+                    ]),
+                    m(vec![
+                        ("actions", l(&["s3:*"])),
+                        (
+                            "resources",
+                            l(&[
+                                "arn:aws:s3:::foo/home/&{aws:username}",
+                                "arn:aws:s3:::foo/home/&{aws:username}/*",
+                            ]),
+                        ),
+                        (
+                            "principals",
+                            Value::List(vec![principal(
+                                "AWS",
+                                &["arn:blahblah:example", "arn:blahblahblah:example"],
+                            )]),
+                        ),
+                    ]),
+                    m(vec![
+                        ("effect", Value::String("Deny".into())),
+                        ("notActions", l(&["s3:*"])),
+                        ("notResources", l(&["arn:aws:s3:::*"])),
+                    ]),
+                    m(vec![
+                        ("effect", Value::String("Allow".into())),
+                        ("actions", l(&["kinesis:*"])),
+                        ("principals", Value::List(vec![principal("AWS", &["*"])])),
+                    ]),
+                    m(vec![
+                        ("effect", Value::String("Allow".into())),
+                        ("actions", l(&["firehose:*"])),
+                        ("principals", Value::List(vec![principal("*", &["*"])])),
+                    ]),
+                ]),
+            ),
+        ]) {
+            Value::Map(m) => m,
+            _ => unreachable!(),
+        };
+        let out = render(&args).expect("renders");
+        let expected = r#"{
+  "Version": "2012-10-17",
+  "Id": "policy_id",
+  "Statement": [
+    {
+      "Sid": "1",
+      "Effect": "Allow",
+      "Action": [
+        "s3:ListAllMyBuckets",
+        "s3:GetBucketLocation"
+      ],
+      "Resource": "arn:aws:s3:::*"
+    },
+    {
+      "Effect": "Allow",
+      "Action": "s3:ListBucket",
+      "Resource": "arn:aws:s3:::foo",
+      "NotPrincipal": {
+        "AWS": "arn:blahblah:example"
+      },
+      "Condition": {
+        "StringLike": {
+          "s3:prefix": [
+            "home/",
+            "",
+            "home/${aws:username}/"
+          ]
+        }
+      }
+    },
+    {
+      "Effect": "Allow",
+      "Action": "s3:*",
+      "Resource": [
+        "arn:aws:s3:::foo/home/${aws:username}/*",
+        "arn:aws:s3:::foo/home/${aws:username}"
+      ],
+      "Principal": {
+        "AWS": [
+          "arn:blahblahblah:example",
+          "arn:blahblah:example"
+        ]
+      }
+    },
+    {
+      "Effect": "Deny",
+      "NotAction": "s3:*",
+      "NotResource": "arn:aws:s3:::*"
+    },
+    {
+      "Effect": "Allow",
+      "Action": "kinesis:*",
+      "Principal": {
+        "AWS": "*"
+      }
+    },
+    {
+      "Effect": "Allow",
+      "Action": "firehose:*",
+      "Principal": "*"
+    }
+  ]
+}"#;
+        assert_eq!(
+            out["json"],
+            Value::String(expected.into()),
+            "{}",
+            out["json"].as_str().unwrap_or("")
+        );
+        let minified: serde_json::Value =
+            serde_json::from_str(out["minifiedJson"].as_str().unwrap_or("")).expect("json");
+        let pretty: serde_json::Value = serde_json::from_str(expected).expect("json");
+        assert_eq!(minified, pretty);
+    }
+
+    #[test]
+    fn go_escapes_and_empty_document() {
+        let out = render(&Map::new()).expect("renders");
+        assert_eq!(
+            out["json"],
+            Value::String("{\n  \"Version\": \"2012-10-17\"\n}".into())
+        );
+        let mut args = Map::new();
+        args.insert(
+            "statements".into(),
+            Value::List(vec![m(vec![("actions", l(&["a<b>&"]))])]),
+        );
+        let out = render(&args).expect("renders");
+        assert!(
+            out["minifiedJson"]
+                .as_str()
+                .unwrap_or("")
+                .contains("a\\u003cb\\u003e\\u0026"),
+            "{:?}",
+            out["minifiedJson"]
+        );
     }
 }
