@@ -7,6 +7,7 @@ use crate::codes;
 use crate::yaml::{Entry, Kind, Node};
 use cairn_core::diag::Problem;
 use cairn_core::interp::{self, Part};
+use cairn_core::plan::option_property_path;
 use cairn_core::spec::{ResourceOptions, ResourceSpec, SourceFile, Span, StackSpec, Waiver};
 use cairn_core::validate::{did_you_mean, is_valid_name, key_path, option_path, type_path};
 use cairn_core::value::{Map, PathSegment, PropertyPath, Value};
@@ -63,14 +64,14 @@ const OPTIONS: &[&str] = &[
     "import",
     "customTimeouts",
     "aliases",
+    "replaceOnChanges",
+    "additionalSecretOutputs",
 ];
 /// Pulumi options cairn does not implement (named in the help text).
 const PULUMI_ONLY_OPTIONS: &[&str] = &[
     "provider",
     "providers",
     "parent",
-    "additionalSecretOutputs",
-    "replaceOnChanges",
     "version",
     "pluginDownloadURL",
     "deletedWith",
@@ -1077,18 +1078,49 @@ impl<'a> Loader<'a> {
                 let mut invalid = false;
                 for (i, item) in items.iter().enumerate() {
                     match item {
-                        Value::String(s) if is_valid_name(s) => {
+                        Value::String(s) if option_property_path(s).is_some() => {
                             options.ignore_changes.push(s.clone())
                         }
                         _ => {
                             let at = spans.get(&path.index(i)).copied().or(span);
-                            self.invalid_option(name, "a list of top-level property names", at);
+                            self.invalid_option(
+                                name,
+                                "a list of property paths (`tags`, `tags.env`, `tags[\"env\"]`)",
+                                at,
+                            );
                             invalid = true;
                         }
                     }
                 }
                 if invalid {
                     options.ignore_changes.clear();
+                }
+            }
+            "replaceOnChanges" | "additionalSecretOutputs" => {
+                let expected = if name == "replaceOnChanges" {
+                    "a list of property paths (`name`, `tags.env`, `ingress[0].port`) or `*`"
+                } else {
+                    "a list of output names"
+                };
+                let Value::List(items) = value else {
+                    return self.invalid_option(name, expected, span);
+                };
+                for (i, item) in items.iter().enumerate() {
+                    let ok = match item {
+                        Value::String(s) if name == "additionalSecretOutputs" => is_valid_name(s),
+                        Value::String(s) => s == "*" || option_property_path(s).is_some(),
+                        _ => false,
+                    };
+                    match (ok, item) {
+                        (true, Value::String(s)) if name == "replaceOnChanges" => {
+                            options.replace_on_changes.push(s.clone())
+                        }
+                        (true, Value::String(s)) => options.additional_secret_outputs.push(s.clone()),
+                        _ => {
+                            let at = spans.get(&path.index(i)).copied().or(span);
+                            self.invalid_option(name, expected, at);
+                        }
+                    }
                 }
             }
             "aliases" => {
@@ -1881,35 +1913,57 @@ fn timeout_secs(v: &Value) -> Option<u64> {
     }
 }
 
+/// A Go duration string (`time.ParseDuration`: `"1.5h"`, `"90m"`,
+/// `"10m30s"`, `"500ms"`; units ns, us, µs, ms, s, m, h) in whole seconds,
+/// rounded up. A bare integer string is seconds, as cairn always took it.
+/// Negative, empty or unit-less strings are `None`.
 fn parse_duration(s: &str) -> Option<u64> {
     let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
     if let Ok(n) = s.parse::<u64>() {
         return Some(n);
     }
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let n: u64 = digits.parse().ok()?;
-        digits.clear();
-        let unit = match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(unit)?)?;
-    }
-    if !digits.is_empty() {
+    let rest = s.strip_prefix('+').unwrap_or(s);
+    if rest.is_empty() || rest.starts_with('-') {
         return None;
     }
-    Some(total)
+    let mut nanos: u128 = 0;
+    let mut rest = rest;
+    while !rest.is_empty() {
+        let int_len = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let (int, after) = rest.split_at(int_len);
+        let (frac, after) = match after.strip_prefix('.') {
+            Some(a) => {
+                let n = a.find(|c: char| !c.is_ascii_digit()).unwrap_or(a.len());
+                a.split_at(n)
+            }
+            None => ("", after),
+        };
+        if int.is_empty() && frac.is_empty() {
+            return None;
+        }
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        let scale: u128 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return None,
+        };
+        let whole: u128 = if int.is_empty() { 0 } else { int.parse().ok()? };
+        nanos = nanos.checked_add(whole.checked_mul(scale)?)?;
+        let mut place = scale;
+        for d in frac.bytes().take(18) {
+            place /= 10;
+            nanos = nanos.checked_add(u128::from(d - b'0') * place)?;
+        }
+        rest = next;
+    }
+    u64::try_from(nanos.div_ceil(1_000_000_000)).ok()
 }
 
 #[cfg(test)]
@@ -1926,6 +1980,22 @@ mod tests {
         assert_eq!(parse_duration("m"), None);
         assert_eq!(parse_duration("5"), Some(5));
         assert_eq!(parse_duration("5h5"), None);
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_duration("1.5h"), Some(5400));
+        assert_eq!(parse_duration("90m"), Some(5400));
+        assert_eq!(parse_duration("10m30s"), Some(630));
+        assert_eq!(parse_duration("1h0m0s"), Some(3600));
+        assert_eq!(parse_duration("2.5m"), Some(150));
+        assert_eq!(parse_duration("500ms"), Some(1), "rounded up");
+        assert_eq!(parse_duration(".5s"), Some(1));
+        assert_eq!(parse_duration("1500us"), Some(1));
+        assert_eq!(parse_duration("-5m"), None);
+        assert_eq!(parse_duration("1.5"), None, "a fraction needs a unit");
+        assert_eq!(parse_duration("1.5.5h"), None);
+        assert_eq!(parse_duration("10 m"), None);
     }
 
     #[test]

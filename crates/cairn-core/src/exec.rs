@@ -368,6 +368,8 @@ struct Meta {
     dependencies: Vec<String>,
     protect: bool,
     retain_on_delete: bool,
+    /// `additionalSecretOutputs`.
+    secret_outputs: Vec<String>,
 }
 
 enum Job {
@@ -471,9 +473,16 @@ impl Shared<'_> {
 
 /// Outputs as recorded: secret outputs per schema wrapped, and outputs that
 /// echo a secret input wrapped too.
-fn record_outputs(schema: &ResourceSchema, inputs: &Map, raw: &Map) -> Map {
+fn record_outputs(schema: &ResourceSchema, inputs: &Map, raw: &Map, secret: &[String]) -> Map {
     let mut out = schema.normalize_outputs(raw);
     crate::value::wrap_outputs_echoing_secrets(&mut out, inputs);
+    for name in secret {
+        if let Some(v) = out.get_mut(name) {
+            if !v.is_secret() {
+                *v = Value::secret(v.clone());
+            }
+        }
+    }
     out
 }
 
@@ -488,7 +497,7 @@ fn recorded(
         name: l.name.clone(),
         type_token: l.type_token.clone(),
         id,
-        outputs: record_outputs(schema, &inputs, raw),
+        outputs: record_outputs(schema, &inputs, raw, &l.meta.secret_outputs),
         inputs,
         dependencies: l.meta.dependencies.clone(),
         protect: l.meta.protect,
@@ -964,6 +973,7 @@ impl<'a> Sched<'a> {
             dependencies: step.dependencies.clone(),
             protect: step.protect,
             retain_on_delete: step.retain_on_delete,
+            secret_outputs: Vec::new(),
         }
     }
 
@@ -992,7 +1002,14 @@ impl<'a> Sched<'a> {
             provider: self.registry.get(&type_token).cloned(),
             type_token,
             ctx: self.context(step),
-            meta: Self::meta(step),
+            meta: Meta {
+                secret_outputs: self
+                    .spec_res
+                    .get(step.name.as_str())
+                    .map(|r| r.options.additional_secret_outputs.clone())
+                    .unwrap_or_default(),
+                ..Self::meta(step)
+            },
             job,
         }))
     }

@@ -571,18 +571,104 @@ fn output_at(outputs: &Map, path: &PropertyPath) -> Value {
     }
 }
 
-/// Applies `ignoreChanges`: ignored top-level properties keep their recorded value.
-pub(crate) fn apply_ignore_changes(new: &mut Map, old: &Map, ignore: &[String]) {
-    for p in ignore {
-        match old.get(p) {
+/// An option's property path (`tags`, `tags.env`, `tags["env"]`,
+/// `ingress[0].description`), parsed like a reference's path.
+pub fn option_property_path(text: &str) -> Option<PropertyPath> {
+    let (root, path) = interp::whole_reference(&format!("${{{text}}}"))?;
+    let mut segments = vec![PathSegment::Key(root)];
+    segments.extend(path.0);
+    Some(PropertyPath(segments))
+}
+
+fn value_at<'a>(m: &'a Map, path: &PropertyPath) -> Option<&'a Value> {
+    let (Some(PathSegment::Key(top)), rest) = (path.0.first(), path.0.get(1..).unwrap_or(&[]))
+    else {
+        return None;
+    };
+    m.get(top)?.get_path(&PropertyPath(rest.to_vec()))
+}
+
+/// Sets (or, for `None`, removes) the value at `path` inside `m`; a missing
+/// map on the way is created when there is a value to set.
+fn set_at(m: &mut Map, path: &[PathSegment], v: Option<Value>) {
+    let Some((PathSegment::Key(k), rest)) = path.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        match v {
             Some(v) => {
-                new.insert(p.clone(), v.clone());
+                m.insert(k.clone(), v);
             }
             None => {
-                new.remove(p);
+                m.remove(k);
+            }
+        }
+        return;
+    }
+    if v.is_some() && !m.contains_key(k) && matches!(rest.first(), Some(PathSegment::Key(_))) {
+        m.insert(k.clone(), Value::Map(Map::new()));
+    }
+    match m.get_mut(k) {
+        Some(Value::Map(inner)) => set_at(inner, rest, v),
+        Some(Value::List(items)) => set_in_list(items, rest, v),
+        _ => {}
+    }
+}
+
+fn set_in_list(items: &mut [Value], path: &[PathSegment], v: Option<Value>) {
+    let Some((PathSegment::Index(i), rest)) = path.split_first() else {
+        return;
+    };
+    let Some(item) = items.get_mut(*i) else {
+        return;
+    };
+    match (rest.is_empty(), item) {
+        (true, item) => {
+            if let Some(v) = v {
+                *item = v;
+            }
+        }
+        (false, Value::Map(inner)) => set_at(inner, rest, v),
+        (false, Value::List(inner)) => set_in_list(inner, rest, v),
+        _ => {}
+    }
+}
+
+/// Applies `ignoreChanges`: ignored property paths keep their recorded value.
+pub(crate) fn apply_ignore_changes(new: &mut Map, old: &Map, ignore: &[String]) {
+    for p in ignore {
+        match option_property_path(p) {
+            Some(path) => set_at(new, &path.0, value_at(old, &path).cloned()),
+            None => match old.get(p) {
+                Some(v) => {
+                    new.insert(p.clone(), v.clone());
+                }
+                None => {
+                    new.remove(p);
+                }
+            },
+        }
+    }
+}
+
+/// The `replaceOnChanges` paths whose value differs between `old` and `new`.
+fn replace_on_changes(
+    r: &ResourceSpec,
+    old: &Map,
+    new: &Map,
+    changes: &[PropertyChange],
+) -> Vec<PropertyPath> {
+    let mut out = Vec::new();
+    for p in &r.options.replace_on_changes {
+        if p == "*" {
+            out.extend(changes.iter().map(|c| c.path.clone()));
+        } else if let Some(path) = option_property_path(p) {
+            if value_at(old, &path) != value_at(new, &path) {
+                out.push(path);
             }
         }
     }
+    out
 }
 
 pub(crate) fn reveal_map(m: &Map) -> Map {
@@ -891,6 +977,16 @@ pub fn plan_with(
                     c.forces_replace = type_changed || schema_forces_replace(schema, &c.path);
                     if c.forces_replace && !type_changed {
                         replace_paths.insert(c.path.clone());
+                    }
+                }
+                if !type_changed {
+                    for p in replace_on_changes(r, &old.inputs, &new_inputs, &changes) {
+                        for c in &mut changes {
+                            if starts_with(&c.path, &p) || starts_with(&p, &c.path) {
+                                c.forces_replace = true;
+                            }
+                        }
+                        replace_paths.insert(p);
                     }
                 }
                 if !changes.is_empty() && !type_changed && !map_has_unknown(&new_inputs) {

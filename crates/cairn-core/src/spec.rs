@@ -78,7 +78,8 @@ pub struct ResourceOptions {
     pub depends_on: Vec<String>,
     pub protect: bool,
     pub retain_on_delete: bool,
-    /// Top-level property names whose changes are ignored by the planner.
+    /// Property paths whose changes the planner ignores: a top-level name
+    /// or a nested path (`tags["env"]`, `tags.env`, `ingress[0].description`).
     pub ignore_changes: Vec<String>,
     pub delete_before_replace: bool,
     /// Adopt an existing cloud resource with this physical id.
@@ -87,6 +88,11 @@ pub struct ResourceOptions {
     /// Former names (Pulumi's `aliases`): a recorded resource under one of
     /// them is moved to this name instead of being replaced.
     pub aliases: Vec<Alias>,
+    /// Property paths whose change forces a replacement (`replaceOnChanges`;
+    /// `*` for any property).
+    pub replace_on_changes: Vec<String>,
+    /// Outputs recorded and shown as secret (`additionalSecretOutputs`).
+    pub additional_secret_outputs: Vec<String>,
 }
 
 /// A former identity of a resource (one entry of `aliases`).

@@ -826,7 +826,10 @@ impl<'a> Validator<'a> {
         if let Some(schema) = schema {
             let names: Vec<&str> = schema.properties.iter().map(|p| p.name.as_str()).collect();
             for (i, ignored) in r.options.ignore_changes.iter().enumerate() {
-                if schema.prop(ignored).is_none() {
+                let top = crate::plan::option_property_path(ignored)
+                    .and_then(|p| p.top().map(str::to_string))
+                    .unwrap_or_else(|| ignored.clone());
+                if schema.prop(&top).is_none() {
                     let mut p = Problem::error(
                         codes::UNKNOWN_IGNORE_CHANGES,
                         format!(

@@ -124,7 +124,7 @@ fn unknown_option() {
 #[test]
 fn option_of_the_wrong_type() {
     let p = errors(
-        "name: s\nresources:\n  a:\n    type: core:Data\n    options:\n      protect: yes\n      dependsOn: b\n      customTimeouts: { create: soon, delet: 5 }\n      ignoreChanges: [tags.Name]\n",
+        "name: s\nresources:\n  a:\n    type: core:Data\n    options:\n      protect: yes\n      dependsOn: b\n      customTimeouts: { create: soon, delet: 5 }\n      ignoreChanges: [tags..Name]\n",
     );
     assert_eq!(
         codes(&p),

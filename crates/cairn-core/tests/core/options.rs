@@ -6,6 +6,7 @@ use cairn_core::plan::{plan, Action, PlanOptions, ALIAS_CONFLICT_CODE};
 use cairn_core::provider::Operation;
 use cairn_core::spec::Alias;
 use cairn_core::state::StackState;
+use cairn_core::value::Value;
 use serde_json::json;
 
 fn alias(name: &str) -> Alias {
@@ -161,4 +162,99 @@ async fn a_move_cut_short_is_finished_by_the_next_run() {
     assert!(r2.ok(), "{r2:?}");
     assert!(!r2.state.resources.contains_key("old"));
     assert_eq!(w.data.calls(Operation::Delete), 0);
+}
+
+#[tokio::test]
+async fn replace_on_changes_replaces_on_a_nested_path_only() {
+    let w = World::new();
+    let v1 = stack(vec![res(
+        "t",
+        THING,
+        json!({"name": "n", "tags": {"env": "dev", "team": "a"}}),
+    )]);
+    let (_, r1, _) = w.up(&v1, &StackState::default(), 4).await;
+    assert!(r1.ok(), "{r1:?}");
+    let with = |tags: serde_json::Value, roc: &[&str]| {
+        let mut r = res("t", THING, json!({"name": "n", "tags": tags}));
+        r.options.replace_on_changes = roc.iter().map(|s| s.to_string()).collect();
+        stack(vec![r])
+    };
+    // Another tag changes: an update.
+    let p = w.plan(
+        &with(json!({"env": "dev", "team": "b"}), &["tags[\"env\"]"]),
+        &r1.state,
+    );
+    assert_eq!(p.step("t").unwrap().action, Action::Update, "{p:?}");
+    // The named tag changes: a replace, with the path as the reason.
+    let v2 = with(json!({"env": "prod", "team": "a"}), &["tags.env"]);
+    let p = w.plan(&v2, &r1.state);
+    let s = p.step("t").unwrap();
+    assert_eq!(s.action, Action::Replace, "{p:?}");
+    assert_eq!(
+        s.replace_paths
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["tags.env"]
+    );
+    assert!(s.changes.iter().all(|c| c.forces_replace), "{p:?}");
+    // `*`: any change replaces.
+    let p = w.plan(&with(json!({"env": "dev", "team": "b"}), &["*"]), &r1.state);
+    assert_eq!(p.step("t").unwrap().action, Action::Replace, "{p:?}");
+    let (_, r2, _) = w.up(&v2, &r1.state, 4).await;
+    assert!(r2.ok(), "{r2:?}");
+    assert_ne!(r2.state.resources["t"].id, r1.state.resources["t"].id);
+    assert_eq!(w.thing.calls(Operation::Create), 2);
+}
+
+#[tokio::test]
+async fn ignore_changes_takes_nested_paths() {
+    let w = World::new();
+    let v1 = stack(vec![res(
+        "t",
+        THING,
+        json!({"name": "n", "tags": {"env": "dev", "team": "a"},
+               "refs": [{"description": "old", "port": 1}]}),
+    )]);
+    let (_, r1, _) = w.up(&v1, &StackState::default(), 4).await;
+    for ignore in [
+        vec!["tags[\"env\"]", "refs[0].description"],
+        vec!["tags.env", "refs[0].description"],
+    ] {
+        let mut r = res(
+            "t",
+            THING,
+            json!({"name": "n", "tags": {"env": "changed-by-a-tool", "team": "a"},
+                   "refs": [{"description": "new", "port": 1}]}),
+        );
+        r.options.ignore_changes = ignore.iter().map(|s| s.to_string()).collect();
+        let p = w.plan(&stack(vec![r.clone()]), &r1.state);
+        assert_eq!(
+            p.step("t").unwrap().action,
+            Action::Same,
+            "{ignore:?}: {p:?}"
+        );
+        // A change beside the ignored path still shows, alone.
+        r.properties.insert(
+            "tags".into(),
+            Value::Map(map(json!({"env": "x", "team": "b"}))),
+        );
+        let p = w.plan(&stack(vec![r]), &r1.state);
+        let s = p.step("t").unwrap();
+        assert_eq!(s.action, Action::Update, "{p:?}");
+        let paths: Vec<String> = s.changes.iter().map(|c| c.path.to_string()).collect();
+        assert_eq!(paths, ["tags.team"], "{p:?}");
+    }
+}
+
+#[tokio::test]
+async fn additional_secret_outputs_are_recorded_secret() {
+    let w = World::new();
+    let mut r = res("t", THING, json!({"name": "n", "input": "visible"}));
+    r.options.additional_secret_outputs = vec!["output".into()];
+    let (_, r1, _) = w.up(&stack(vec![r]), &StackState::default(), 4).await;
+    assert!(r1.ok(), "{r1:?}");
+    let out = &r1.state.resources["t"].outputs["output"];
+    assert!(out.is_secret(), "{out:?}");
+    assert_eq!(out.display_masked(), "[secret]");
 }
