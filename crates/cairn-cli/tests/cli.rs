@@ -13,6 +13,7 @@ mod cli {
     mod graph;
     mod import_terraform;
     mod interrupt;
+    mod invoke;
     mod json_plan;
     mod local_output;
     mod names;

@@ -124,6 +124,23 @@ impl Loader<'_> {
         };
         let result = match run(&token, &revealed) {
             Ok(m) => m,
+            Err(InvokeError::Invalid(failures)) => {
+                // Each failure at its argument's key (or value), else the arguments.
+                let located = failures
+                    .into_iter()
+                    .map(|f| {
+                        let mut full = path.clone();
+                        full.0.extend(f.path.0.iter().cloned());
+                        let span = spans
+                            .get(&cairn_core::validate::key_path(&full))
+                            .or_else(|| spans.get(&full))
+                            .copied()
+                            .unwrap_or(args_span);
+                        (f, span)
+                    })
+                    .collect();
+                return self.invoke_invalid(located);
+            }
             Err(e) => return self.invoke_error(&token, token_span, args_span, e),
         };
         let mut value = match ret {
@@ -150,6 +167,20 @@ impl Loader<'_> {
             value = Value::secret(value);
         }
         escape_value(value, 0).unwrap_or(Value::Unknown)
+    }
+
+    fn invoke_invalid(
+        &mut self,
+        failures: Vec<(cairn_core::provider::CheckFailure, Span)>,
+    ) -> Value {
+        for (fl, span) in failures {
+            self.push(
+                Problem::error(codes::INVOKE_ARGUMENT, fl.message)
+                    .at(Some(span), "argument refused")
+                    .help(fl.help.unwrap_or_else(|| INVOKE_FORM.to_string())),
+            );
+        }
+        Value::Unknown
     }
 
     fn bad_invoke(&mut self, span: Span, message: &str) -> Value {
