@@ -291,3 +291,154 @@ fn eks_cluster_preview_checks() {
     }))
     .is_empty());
 }
+
+#[tokio::test]
+async fn eks_node_group_lifecycle_with_status_sequence() {
+    let env = setup().await;
+    env._emulator.set_delay_ms(400).await.unwrap();
+    let eks = aws_sdk_eks::Client::new(&env.sdk_config().await);
+    let cluster = format!("ng-{}", env.tag);
+    env.p("aws:eks:Cluster")
+        .create(
+            &env.ctx("cluster"),
+            &map(serde_json::json!({
+                "name": cluster,
+                "roleArn": ROLE,
+                "vpcConfig": {"subnetIds": ["subnet-0a", "subnet-0b"]}
+            })),
+        )
+        .await
+        .expect("cluster");
+    let token = "aws:eks:NodeGroup";
+    let p = env.p(token);
+    let inputs = map(serde_json::json!({
+        "clusterName": cluster,
+        "nodeGroupName": "workers",
+        "nodeRoleArn": "arn:aws:iam::123456789012:role/eks-nodes",
+        "subnetIds": ["subnet-0a", "subnet-0b"],
+        "scalingConfig": {"desiredSize": 2, "minSize": 1, "maxSize": 3},
+        "instanceTypes": ["t3.large"],
+        "capacityType": "ON_DEMAND",
+        "labels": {"role": "app"},
+        "tags": {"team": "platform"}
+    }));
+    let (ctx, log) = logged(&env.ctx("ng"));
+    let created = p.create(&ctx, &inputs).await.expect("create");
+    let seen_statuses = statuses(&log);
+    assert!(
+        seen_statuses.iter().any(|s| s == "CREATING")
+            && seen_statuses.last().map(String::as_str) == Some("ACTIVE"),
+        "CREATING then ACTIVE expected: {seen_statuses:?}"
+    );
+    assert_eq!(created.id, format!("{cluster}:workers"));
+    assert_eq!(s(&created.outputs, "status"), "ACTIVE");
+    assert!(s(&created.outputs, "arn").contains(&format!(":nodegroup/{cluster}/workers/")));
+    let seen = p.read(&ctx, &created.id, &inputs).await.unwrap().unwrap();
+    assert_eq!(drift(&inputs, &seen.inputs), Vec::<String>::new());
+
+    // In place: scaling and labels (one UpdateNodegroupConfig), tags.
+    let new = with(
+        &inputs,
+        serde_json::json!({
+            "scalingConfig": {"desiredSize": 3, "minSize": 2, "maxSize": 5},
+            "labels": {"tier": "web"},
+            "tags": {"team": "platform", "cost": "k8s"}
+        }),
+    );
+    assert_eq!(
+        replace_reasons(&env, token, &inputs, &new),
+        Vec::<String>::new()
+    );
+    let (uctx, ulog) = logged(&env.ctx("ng"));
+    p.update(&uctx, &created.id, &inputs, &new, &created.outputs)
+        .await
+        .expect("update in place");
+    assert!(
+        statuses(&ulog).iter().any(|s| s == "update InProgress"),
+        "{:?}",
+        statuses(&ulog)
+    );
+    let live = eks
+        .describe_nodegroup()
+        .cluster_name(&cluster)
+        .nodegroup_name("workers")
+        .send()
+        .await
+        .unwrap();
+    let live = live.nodegroup().unwrap();
+    assert_eq!(live.scaling_config().unwrap().desired_size(), Some(3));
+    assert_eq!(
+        live.labels().unwrap().get("tier").map(String::as_str),
+        Some("web")
+    );
+    assert!(
+        !live.labels().unwrap().contains_key("role"),
+        "label removed"
+    );
+    let seen = p.read(&ctx, &created.id, &new).await.unwrap().unwrap();
+    assert_eq!(drift(&new, &seen.inputs), Vec::<String>::new());
+
+    // Instance types, capacity type and subnets are fixed: a replace naming them.
+    let other = with(
+        &new,
+        serde_json::json!({
+            "instanceTypes": ["m5.large"],
+            "capacityType": "SPOT",
+            "subnetIds": ["subnet-0a"]
+        }),
+    );
+    assert_eq!(
+        replace_reasons(&env, token, &new, &other),
+        ["capacityType", "instanceTypes[0]", "subnetIds"]
+    );
+
+    // A retried create adopts it; another resource's create or recovery is refused.
+    assert_eq!(p.create(&ctx, &new).await.unwrap().id, created.id);
+    assert_eq!(p.recover(&ctx, &new).await.unwrap().unwrap().id, created.id);
+    let err = p.recover(&env.ctx("other"), &new).await.unwrap_err();
+    assert!(matches!(err, ProviderError::NotOwned { .. }), "{err:?}");
+    let err = p.create(&env.ctx("other"), &new).await.unwrap_err();
+    assert!(
+        err.to_string().contains("was not made by this resource"),
+        "{err}"
+    );
+
+    let (dctx, dlog) = logged(&env.ctx("ng"));
+    p.delete(&dctx, &created.id, &new, &created.outputs)
+        .await
+        .expect("delete");
+    assert!(
+        statuses(&dlog).iter().any(|s| s == "DELETING"),
+        "{:?}",
+        statuses(&dlog)
+    );
+    assert!(p.read(&ctx, &created.id, &new).await.unwrap().is_none());
+    p.delete(&ctx, &created.id, &new, &created.outputs)
+        .await
+        .expect("idempotent delete");
+}
+
+#[test]
+fn eks_node_group_preview_checks() {
+    let mut reg = Registry::new();
+    register_with(
+        &mut reg,
+        Arc::new(AwsClients::lazy(Some("http://127.0.0.1:9"))),
+    );
+    let p = reg.get("aws:eks:NodeGroup").expect("registered");
+    let rules = |j: serde_json::Value| -> Vec<String> {
+        p.check(&map(j)).into_iter().map(|f| f.rule).collect()
+    };
+    assert_eq!(
+        rules(serde_json::json!({
+            "nodeGroupName": "_workers",
+            "scalingConfig": {"desiredSize": 5, "minSize": 1, "maxSize": 3}
+        })),
+        ["aws::eks::node-group-name", "aws::eks::scaling-config"]
+    );
+    assert!(rules(serde_json::json!({
+        "nodeGroupName": "workers",
+        "scalingConfig": {"desiredSize": 2, "minSize": 1, "maxSize": 3}
+    }))
+    .is_empty());
+}

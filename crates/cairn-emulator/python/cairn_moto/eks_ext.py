@@ -18,6 +18,8 @@
   (moto's); a deleted cluster or node group is ``DELETING`` for the delay,
   then gone. Node groups are ``CREATING`` then ``ACTIVE``, and
   ``UPDATING`` during a config update.
+- TagResource/UntagResource/ListTagsForResource work on node groups too
+  (moto: clusters only).
 """
 
 from __future__ import annotations
@@ -307,6 +309,37 @@ def _update_nodegroup_config(self: EKSBackend, cluster_name: str, nodegroup_name
     return update
 
 
+def _tagged(self: EKSBackend, arn: str) -> Any:
+    """The cluster or node group whose ARN is ``arn``."""
+    for cluster in self.clusters.values():
+        if cluster.arn == arn:
+            return cluster
+        for ng in cluster.nodegroups.values():
+            if ng.arn == arn:
+                return ng
+    raise ResourceNotFoundException(
+        clusterName=None,
+        nodegroupName=None,
+        fargateProfileName=None,
+        addonName=None,
+        message="Resource was not found",
+    )
+
+
+def _tag_resource(self: EKSBackend, resource_arn: str, tags: dict[str, str]) -> None:
+    _tagged(self, resource_arn).tags.update(tags)
+
+
+def _untag_resource(self: EKSBackend, resource_arn: str, tag_keys: Any) -> None:
+    obj = _tagged(self, resource_arn)
+    for key in tag_keys if isinstance(tag_keys, list) else [tag_keys]:
+        obj.tags.pop(key, None)
+
+
+def _list_tags_for_resource(self: EKSBackend, resource_arn: str) -> dict[str, str]:
+    return _tagged(self, resource_arn).tags
+
+
 def install() -> None:
     if _ORIGINAL:
         return
@@ -317,6 +350,9 @@ def install() -> None:
     EKSBackend.create_nodegroup = _create_nodegroup  # type: ignore[method-assign]
     EKSBackend.delete_nodegroup = _delete_nodegroup  # type: ignore[method-assign]
     EKSBackend.update_nodegroup_config = _update_nodegroup_config  # type: ignore[method-assign]
+    EKSBackend.tag_resource = _tag_resource  # type: ignore[method-assign]
+    EKSBackend.untag_resource = _untag_resource  # type: ignore[method-assign]
+    EKSBackend.list_tags_for_resource = _list_tags_for_resource  # type: ignore[method-assign]
     EKSResponse.update_cluster_config = _update_cluster_config  # type: ignore[method-assign]
     EKSResponse.update_cluster_version = _update_cluster_version  # type: ignore[attr-defined]
     EKSResponse.associate_encryption_config = _associate_encryption_config  # type: ignore[attr-defined]
