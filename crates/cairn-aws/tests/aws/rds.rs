@@ -412,6 +412,39 @@ async fn rds_instance_lifecycle_with_status_sequence() {
     p.delete(&ctx, &created.id, &unprotected, &created.outputs)
         .await
         .expect("idempotent delete");
+
+    // Encrypted with a customer key: reads back with no drift.
+    env._emulator.set_delay_ms(0).await.unwrap();
+    let kms = aws_sdk_kms::Client::new(&cfg);
+    let key = kms.create_key().send().await.unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_string();
+    let enc = with(
+        &inputs,
+        serde_json::json!({
+            "identifier": format!("enc-{}", env.tag),
+            "storageEncrypted": true,
+            "kmsKeyId": key_id,
+            "skipFinalSnapshot": true
+        }),
+    );
+    let mut enc = enc;
+    enc.remove("finalSnapshotIdentifier");
+    let enc_ctx = env.ctx("enc");
+    let made = p.create(&enc_ctx, &enc).await.expect("encrypted create");
+    let seen = p.read(&enc_ctx, &made.id, &enc).await.unwrap().unwrap();
+    assert_eq!(drift(&enc, &seen.inputs), Vec::<String>::new());
+    // A stack that leaves the key to RDS sees no drift from the key RDS chose.
+    let mut default_key = enc.clone();
+    default_key.remove("kmsKeyId");
+    let seen = p
+        .read(&enc_ctx, &made.id, &default_key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(drift(&default_key, &seen.inputs), Vec::<String>::new());
+    p.delete(&enc_ctx, &made.id, &enc, &made.outputs)
+        .await
+        .expect("delete, skipping the final snapshot");
 }
 
 fn checks(token: &str, props: serde_json::Value) -> Vec<String> {

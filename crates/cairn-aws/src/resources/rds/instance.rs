@@ -820,7 +820,8 @@ impl ResourceProvider for InstanceProvider {
             db.storage_encrypted().unwrap_or(false).into(),
         );
         if let Some(k) = db.kms_key_id() {
-            if inputs.contains_key("kmsKeyId") || db.storage_encrypted() == Some(true) {
+            // Only when declared (or imported): RDS fills in the default key.
+            if inputs.contains_key("kmsKeyId") || inputs.is_empty() {
                 let k = match get_str(inputs, "kmsKeyId") {
                     // RDS answers with the key's ARN; the stack may name its id.
                     Some(i) if k.ends_with(&format!("/{i}")) || k == i => i.to_string(),
@@ -842,7 +843,7 @@ impl ResourceProvider for InstanceProvider {
             .iter()
             .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
             .collect();
-        if inputs.contains_key("vpcSecurityGroupIds") {
+        if inputs.contains_key("vpcSecurityGroupIds") || inputs.is_empty() {
             obs.insert(
                 "vpcSecurityGroupIds".into(),
                 str_list_value(&order_like(
