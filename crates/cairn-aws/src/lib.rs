@@ -2,7 +2,8 @@
 //! parameter groups, subnet groups and replication groups, Secrets Manager
 //! secrets and versions, IAM policies, roles, role policy attachments and
 //! OIDC providers, ECR repositories and lifecycle policies, S3 buckets and
-//! their settings, and EC2 security groups.
+//! their settings, RDS parameter groups and PostgreSQL instances, and EC2
+//! security groups.
 //!
 //! This is the only crate that links the AWS SDK. Providers build their
 //! clients on first use, so [`register`] / [`register_lazy`] and
@@ -96,6 +97,8 @@ mod tests {
             "aws:kms:Key",
             "aws:secretsmanager:Secret",
             "aws:secretsmanager:SecretVersion",
+            "aws:rds:ParameterGroup",
+            "aws:rds:Instance",
         ] {
             assert!(tokens.contains(&t), "{t} is not registered");
         }
