@@ -609,6 +609,7 @@ async fn destroy(args: ApplyArgs) -> Result<ExitCode, CliError> {
     let code = with_writer(writer, async |writer: &Writer| {
         let state = recover(writer, &loaded.registry, &loaded.spec.name).await?;
         let mut plan = plan::plan_destroy(&state, &plan_options(&args.target, &args.exclude));
+        plan::apply_deleted_with(&mut plan, &loaded.spec);
         plan.stack = loaded.spec.name.clone();
         crate::names::refuse_unknown_targets(&plan)?;
         crate::destroy_notes::explain_imported(&mut plan, &state);

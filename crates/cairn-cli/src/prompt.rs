@@ -168,6 +168,7 @@ mod tests {
                     import_id: None,
                     pending_update: None,
                     renamed_from: None,
+                    deleted_with: None,
                 })
                 .collect(),
             outputs: Default::default(),

@@ -66,6 +66,7 @@ const OPTIONS: &[&str] = &[
     "aliases",
     "replaceOnChanges",
     "additionalSecretOutputs",
+    "deletedWith",
 ];
 /// Pulumi options cairn does not implement (named in the help text).
 const PULUMI_ONLY_OPTIONS: &[&str] = &[
@@ -74,7 +75,6 @@ const PULUMI_ONLY_OPTIONS: &[&str] = &[
     "parent",
     "version",
     "pluginDownloadURL",
-    "deletedWith",
     "replaceWith",
     "hideDiffs",
 ];
@@ -1094,6 +1094,21 @@ impl<'a> Loader<'a> {
                 }
                 if invalid {
                     options.ignore_changes.clear();
+                }
+            }
+            "deletedWith" => {
+                let target = match &value {
+                    Value::String(s) => match interp::whole_reference(s) {
+                        Some((root, p)) if p.0.is_empty() => Some(root),
+                        Some(_) => None,
+                        None if is_valid_name(s) => Some(s.clone()),
+                        None => None,
+                    },
+                    _ => None,
+                };
+                match target {
+                    Some(t) => options.deleted_with = Some(t),
+                    None => self.invalid_option(name, "a resource name (`name` or `${name}`)", span),
                 }
             }
             "replaceOnChanges" | "additionalSecretOutputs" => {

@@ -1032,7 +1032,7 @@ impl<'a> Sched<'a> {
                         step.name
                     )));
                 }
-                if step.retain_on_delete {
+                if step.retain_on_delete || step.deleted_with.is_some() {
                     self.launch(step, Job::Forget { old })
                 } else {
                     self.launch(step, Job::Delete { old })

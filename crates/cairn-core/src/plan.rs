@@ -37,6 +37,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 
+/// `deletedWith` names no resource of the stack.
+pub const DELETED_WITH_UNKNOWN_CODE: &str = "cairn::plan::deleted-with-unknown";
 /// Two resources name the same former resource in `aliases`.
 pub const ALIAS_CONFLICT_CODE: &str = "cairn::plan::alias-conflict";
 /// A resource type with no registered provider.
@@ -150,6 +152,9 @@ pub struct Step {
     /// The recorded name this resource is moved from (`aliases`): state
     /// only, no provider call.
     pub renamed_from: Option<String>,
+    /// For a delete: the resource it goes with (`deletedWith`), also being
+    /// deleted, so its own delete call is skipped.
+    pub deleted_with: Option<String>,
 }
 
 /// A plan for one stack.
@@ -279,6 +284,9 @@ impl Plan {
                 if let Some(from) = &s.renamed_from {
                     j["renamed_from"] = json!(from);
                 }
+                if let Some(with) = &s.deleted_with {
+                    j["deleted_with"] = json!(with);
+                }
                 j
             })
             .collect();
@@ -368,6 +376,9 @@ impl fmt::Debug for Step {
         let mut d = f.debug_struct("Step");
         if let Some(from) = &self.renamed_from {
             d.field("renamed_from", from);
+        }
+        if let Some(with) = &self.deleted_with {
+            d.field("deleted_with", with);
         }
         d.field("name", &self.name)
             .field("type_token", &self.type_token)
@@ -847,6 +858,31 @@ pub fn plan_with(
     }
     let n = spec.resources.len();
 
+    for r in &spec.resources {
+        let Some(with) = &r.options.deleted_with else {
+            continue;
+        };
+        if !graph.contains(with) || *with == r.name {
+            problems.push(
+                Problem::error(
+                    DELETED_WITH_UNKNOWN_CODE,
+                    format!(
+                        "`{}` is deleted with `{with}`, which is not another resource of the stack",
+                        r.name
+                    ),
+                )
+                .at(
+                    r.span_of(
+                        &PropertyPath::key(crate::validate::OPTIONS_KEY).child("deletedWith"),
+                    ),
+                    "not another resource",
+                )
+                .help("name another resource of this stack, e.g. `deletedWith: ${cluster}`")
+                .in_source(source),
+            );
+        }
+    }
+
     // `aliases`: recorded resources under a former name move to the new one.
     let (moved, renames) = resolve_aliases(spec, state, &mut problems);
     if problems.has_errors() {
@@ -1124,6 +1160,7 @@ pub fn plan_with(
             import_id: r.options.import.clone(),
             pending_update,
             renamed_from: renames.get(&r.name).cloned(),
+            deleted_with: None,
         });
     }
 
@@ -1179,6 +1216,7 @@ pub fn plan_with(
                 import_id: None,
                 pending_update: None,
                 renamed_from: None,
+                deleted_with: None,
             });
         }
     }
@@ -1353,6 +1391,26 @@ pub(crate) fn moved_state(state: &StackState, renames: &HashMap<String, String>)
     out
 }
 
+/// Applies the program's `deletedWith` options to a destroy plan: a delete
+/// whose resource is deleted with another that this plan also deletes
+/// skips its own delete call (the record is dropped).
+pub fn apply_deleted_with(plan: &mut Plan, spec: &StackSpec) {
+    let deleting: HashSet<String> = plan
+        .steps
+        .iter()
+        .filter(|s| s.action == Action::Delete)
+        .map(|s| s.name.clone())
+        .collect();
+    for step in plan.steps.iter_mut().filter(|s| s.action == Action::Delete) {
+        let with = spec
+            .resource(&step.name)
+            .and_then(|r| r.options.deleted_with.as_ref());
+        if let Some(with) = with.filter(|w| deleting.contains(*w)) {
+            step.deleted_with = Some(with.clone());
+        }
+    }
+}
+
 /// Plans the deletion of everything in `state`, dependents first.
 ///
 /// Protected resources (and whatever they depend on) are left out with a
@@ -1435,6 +1493,7 @@ pub fn plan_destroy(state: &StackState, opts: &PlanOptions) -> Plan {
             import_id: None,
             pending_update: None,
             renamed_from: None,
+            deleted_with: None,
         })
         .collect();
     let partial = opts.is_partial();

@@ -93,6 +93,9 @@ pub struct ResourceOptions {
     pub replace_on_changes: Vec<String>,
     /// Outputs recorded and shown as secret (`additionalSecretOutputs`).
     pub additional_secret_outputs: Vec<String>,
+    /// Deleted together with this resource (`deletedWith`): when both go,
+    /// this one's delete call is skipped.
+    pub deleted_with: Option<String>,
 }
 
 /// A former identity of a resource (one entry of `aliases`).

@@ -81,6 +81,7 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> Result<ExitCode, CliError>
         }
         let plan = if destroy {
             let mut p = plan::plan_destroy(&state, &options);
+            plan::apply_deleted_with(&mut p, &loaded.spec);
             p.stack = loaded.spec.name.clone();
             crate::names::refuse_unknown_targets(&p)?;
             p

@@ -34,9 +34,10 @@ fn paint(text: &str, action: Action, colour: bool) -> String {
 
 fn action_word(step: &Step) -> String {
     let word = action_only(step);
-    match &step.renamed_from {
-        Some(from) => format!("{word} (renamed from {from})"),
-        None => word,
+    match (&step.renamed_from, &step.deleted_with) {
+        (Some(from), _) => format!("{word} (renamed from {from})"),
+        (None, Some(with)) => format!("{word} (with {with}: no delete call of its own)"),
+        (None, None) => word,
     }
 }
 

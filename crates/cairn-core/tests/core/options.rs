@@ -2,7 +2,9 @@
 
 use crate::common::*;
 use cairn_core::mem::DATA_TOKEN;
-use cairn_core::plan::{plan, Action, PlanOptions, ALIAS_CONFLICT_CODE};
+use cairn_core::plan::{
+    apply_deleted_with, plan, plan_destroy, Action, PlanOptions, ALIAS_CONFLICT_CODE,
+};
 use cairn_core::provider::Operation;
 use cairn_core::spec::Alias;
 use cairn_core::state::StackState;
@@ -257,4 +259,69 @@ async fn additional_secret_outputs_are_recorded_secret() {
     let out = &r1.state.resources["t"].outputs["output"];
     assert!(out.is_secret(), "{out:?}");
     assert_eq!(out.display_masked(), "[secret]");
+}
+
+#[tokio::test]
+async fn deleted_with_skips_the_delete_call_when_both_go() {
+    let w = World::new();
+    let mut member = res("member", DATA_TOKEN, json!({"input": "${cluster.id}"}));
+    member.options.deleted_with = Some("cluster".into());
+    let spec = stack(vec![
+        res("cluster", DATA_TOKEN, json!({"input": 1})),
+        member,
+        res("other", DATA_TOKEN, json!({"input": 2})),
+    ]);
+    let (_, r1, _) = w.up(&spec, &StackState::default(), 4).await;
+    assert!(r1.ok(), "{r1:?}");
+    let mut d = plan_destroy(&r1.state, &PlanOptions::default());
+    apply_deleted_with(&mut d, &spec);
+    assert_eq!(
+        d.step("member").unwrap().deleted_with.as_deref(),
+        Some("cluster")
+    );
+    assert_eq!(d.step("other").unwrap().deleted_with, None);
+    let (r2, _) = w.apply(&d, None, &r1.state, 4).await;
+    assert!(r2.ok(), "{r2:?}");
+    assert!(r2.state.resources.is_empty(), "{r2:?}");
+    assert_eq!(
+        w.data.calls(Operation::Delete),
+        2,
+        "cluster and other are deleted; member goes with cluster"
+    );
+
+    // Destroying only the member (cluster stays): its delete is made.
+    let (_, r3, _) = w.up(&spec, &StackState::default(), 4).await;
+    let mut d = plan_destroy(
+        &r3.state,
+        &PlanOptions {
+            targets: vec!["member".into()],
+            ..Default::default()
+        },
+    );
+    apply_deleted_with(&mut d, &spec);
+    assert_eq!(d.step("member").unwrap().deleted_with, None, "{d:?}");
+    let (r4, _) = w.apply(&d, None, &r3.state, 4).await;
+    assert!(r4.ok(), "{r4:?}");
+    assert_eq!(w.data.calls(Operation::Delete), 3);
+}
+
+#[test]
+fn deleted_with_an_unknown_resource_is_an_error() {
+    let w = World::new();
+    let mut r = res("a", DATA_TOKEN, json!({"input": 1}));
+    r.options.deleted_with = Some("nope".into());
+    let err = plan(
+        &stack(vec![r]),
+        &StackState::default(),
+        &w.registry,
+        &PlanOptions::default(),
+    )
+    .expect_err("unknown deletedWith");
+    assert!(
+        err.problems
+            .iter()
+            .any(|p| p.code == cairn_core::plan::DELETED_WITH_UNKNOWN_CODE),
+        "{:?}",
+        err.problems
+    );
 }
