@@ -46,6 +46,9 @@ pub fn all_providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
 pub fn all_data_sources(clients: &Shared) -> Vec<Arc<dyn cairn_core::provider::DataSource>> {
     let mut all = aws::data_sources(clients);
     all.extend(iam::data_sources());
+    all.extend(ec2::data_sources(clients));
+    all.extend(kms::data_sources(clients));
+    all.extend(secretsmanager::data_sources(clients));
     all
 }
 

@@ -1,6 +1,9 @@
 //! EC2 (VPC networking): one file per resource type.
 
 pub mod eip;
+pub mod get_security_group;
+pub mod get_subnets;
+pub mod get_vpc;
 pub mod internet_gateway;
 pub mod nat_gateway;
 pub mod route;
@@ -27,7 +30,18 @@ pub(crate) fn providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
         Arc::new(nat_gateway::NatGatewayProvider::new(c())),
         Arc::new(route_table::RouteTableProvider::new(c())),
         Arc::new(route::RouteProvider::new(c())),
-        Arc::new(route_table_association::RouteTableAssociationProvider::new(c())),
+        Arc::new(route_table_association::RouteTableAssociationProvider::new(
+            c(),
+        )),
         Arc::new(security_group_rule::SecurityGroupRuleProvider::new(c())),
+    ]
+}
+
+/// This service's data sources (`fn::invoke`), sharing `clients`.
+pub(crate) fn data_sources(clients: &Shared) -> Vec<Arc<dyn cairn_core::provider::DataSource>> {
+    vec![
+        Arc::new(get_security_group::GetSecurityGroup::new(clients.clone())),
+        Arc::new(get_subnets::GetSubnets::new(clients.clone())),
+        Arc::new(get_vpc::GetVpc::new(clients.clone())),
     ]
 }

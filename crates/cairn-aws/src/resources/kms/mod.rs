@@ -1,6 +1,7 @@
 //! KMS: one file per resource type.
 
 pub mod alias;
+pub mod get_alias;
 pub mod key;
 
 use crate::clients::Shared;
@@ -13,4 +14,9 @@ pub(crate) fn providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
         Arc::new(alias::AliasProvider::new(clients.clone())),
         Arc::new(key::KeyProvider::new(clients.clone())),
     ]
+}
+
+/// This service's data sources (`fn::invoke`), sharing `clients`.
+pub(crate) fn data_sources(clients: &Shared) -> Vec<Arc<dyn cairn_core::provider::DataSource>> {
+    vec![Arc::new(get_alias::GetAlias::new(clients.clone()))]
 }

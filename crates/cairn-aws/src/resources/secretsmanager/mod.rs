@@ -1,5 +1,6 @@
 //! Secrets Manager: one file per resource type.
 
+pub mod get_secret;
 pub mod secret;
 pub mod secret_version;
 
@@ -13,4 +14,9 @@ pub(crate) fn providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
         Arc::new(secret::SecretProvider::new(clients.clone())),
         Arc::new(secret_version::SecretVersionProvider::new(clients.clone())),
     ]
+}
+
+/// This service's data sources (`fn::invoke`), sharing `clients`.
+pub(crate) fn data_sources(clients: &Shared) -> Vec<Arc<dyn cairn_core::provider::DataSource>> {
+    vec![Arc::new(get_secret::GetSecret::new(clients.clone()))]
 }
