@@ -1134,6 +1134,13 @@ impl<'a> Loader<'a> {
                         _ => {
                             let at = spans.get(&path.index(i)).copied().or(span);
                             self.invalid_option(name, expected, at);
+                            if let Some(p) = self.problems.last_mut() {
+                                p.help = Some(if name == "replaceOnChanges" {
+                                    "write a property path as in a reference: `tags.env`, `tags[\"a.b\"]`, `ingress[0].port`".into()
+                                } else {
+                                    "name outputs of the resource's type (`cairn schema` lists them)".into()
+                                });
+                            }
                         }
                     }
                 }
@@ -1190,9 +1197,12 @@ impl<'a> Loader<'a> {
                     let Some(secs) = timeout_secs(v) else {
                         self.invalid_option(
                             &format!("customTimeouts.{k}"),
-                            "seconds (e.g. `3600`) or a duration such as \"60m\", \"1h30m\" or \"90s\"",
+                            "a Go duration such as \"1.5h\", \"90m\" or \"10m30s\", or seconds",
                             at,
                         );
+                        if let Some(p) = self.problems.last_mut() {
+                            p.help = Some("a duration is numbers with units h, m, s, ms, us or ns, as Go's time.ParseDuration reads them (\"1h30m\", \"2.5m\")".into());
+                        }
                         continue;
                     };
                     match k.as_str() {

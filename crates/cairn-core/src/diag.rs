@@ -152,8 +152,8 @@ impl Problems {
 /// The help line for a problem that carries none of its own.
 pub fn default_help(code: &str) -> &'static str {
     match code.rsplit("::").next().unwrap_or("") {
-        "invalid-option" => "options are dependsOn (list), protect, retainOnDelete, deleteBeforeReplace (booleans), ignoreChanges (list), import (string) and customTimeouts",
-        "unknown-option" => "options are dependsOn, protect, retainOnDelete, ignoreChanges, deleteBeforeReplace, import and customTimeouts",
+        "invalid-option" => "options are dependsOn, ignoreChanges, replaceOnChanges, additionalSecretOutputs, aliases (lists), protect, retainOnDelete, deleteBeforeReplace (booleans), import, deletedWith (strings) and customTimeouts (Go durations)",
+        "unknown-option" => "options are dependsOn, protect, retainOnDelete, ignoreChanges, deleteBeforeReplace, import, customTimeouts, aliases, replaceOnChanges, additionalSecretOutputs and deletedWith",
         "yaml-syntax" => "fix the YAML at the marked position; indent with spaces, and close every bracket and quote",
         "duplicate-key" => "each key may appear once in a mapping; remove or rename one of them",
         "wrong-shape" => "see the stack format in README.md: resources map names to { type, properties, options }",
