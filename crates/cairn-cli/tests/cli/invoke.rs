@@ -61,3 +61,61 @@ fn invoke_diagnostics() {
         insta::assert_snapshot!(format!("invoke-{name}"), run.stderr);
     }
 }
+
+/// Against a private emulator (`--local`): the values come from AWS's
+/// answers, checked through the SDK.
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_lookups_against_the_emulator() {
+    use super::common::{free_port, sdk_config};
+    let port = free_port();
+    let sb = Sandbox::new();
+    let state = sb.dir.path().join("emulator");
+    let sb = sb
+        .with_env("LOCAL_AWS_PORT", &port.to_string())
+        .with_env("CAIRN_EMULATOR_STATE", &state.display().to_string());
+    struct Stop<'a>(&'a Sandbox);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.command(&["emulator", "stop"]).output();
+        }
+    }
+    let _stop = Stop(&sb);
+    let stack = "tests/invoke/aws-lookups.yaml";
+    sb.run(&["up", "--yes", "--local", "--stack-file", stack])
+        .ok();
+    let out = sb
+        .run(&[
+            "stack",
+            "output",
+            "--json",
+            "--local",
+            "--stack-file",
+            stack,
+        ])
+        .ok();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json outputs");
+    let cfg = sdk_config(&format!("http://127.0.0.1:{port}")).await;
+    let ec2 = aws_sdk_ec2::Client::new(&cfg);
+    // The account owns the region's default VPC.
+    let vpcs = ec2.describe_vpcs().send().await.expect("vpcs");
+    let owner = vpcs.vpcs().iter().find_map(|v| v.owner_id());
+    assert!(owner.is_some(), "no VPC to name the account");
+    assert_eq!(json["account"].as_str(), owner, "{json}");
+    assert_eq!(
+        json["region"].as_str().map(str::to_string),
+        cfg.region().map(|r| r.to_string()),
+        "{json}"
+    );
+    let zones = ec2
+        .describe_availability_zones()
+        .send()
+        .await
+        .expect("zones");
+    let mut names: Vec<&str> = zones
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.zone_name())
+        .collect();
+    names.sort();
+    assert_eq!(json["firstZone"].as_str(), names.first().copied(), "{json}");
+}
