@@ -7,6 +7,7 @@ mod config {
     mod diagnostics;
     mod fuzz;
     mod hostile;
+    mod invoke;
     mod layered;
     mod loading;
     mod schema;
