@@ -1270,7 +1270,10 @@ const CFN_TYPES: &[(&str, Option<&str>)] = &[
     ("aws:iam:Role", Some("AWS::IAM::Role")),
     // CloudFormation attaches managed policies through the role's ManagedPolicyArns.
     ("aws:iam:RolePolicyAttachment", None),
-    ("aws:iam:OpenIdConnectProvider", Some("AWS::IAM::OIDCProvider")),
+    (
+        "aws:iam:OpenIdConnectProvider",
+        Some("AWS::IAM::OIDCProvider"),
+    ),
     ("aws:ecr:Repository", Some("AWS::ECR::Repository")),
     // CloudFormation has the lifecycle policy as a property of AWS::ECR::Repository.
     ("aws:ecr:LifecyclePolicy", None),
@@ -1323,9 +1326,21 @@ const CFN_NAMES: &[(&str, &str, &str)] = &[
     ("aws:iam:Policy", "name", "ManagedPolicyName"),
     ("aws:iam:Policy", "policy", "PolicyDocument"),
     ("aws:iam:Role", "name", "RoleName"),
-    ("aws:iam:Role", "assumeRolePolicy", "AssumeRolePolicyDocument"),
-    ("aws:iam:OpenIdConnectProvider", "clientIdLists", "ClientIdList"),
-    ("aws:iam:OpenIdConnectProvider", "thumbprintLists", "ThumbprintList"),
+    (
+        "aws:iam:Role",
+        "assumeRolePolicy",
+        "AssumeRolePolicyDocument",
+    ),
+    (
+        "aws:iam:OpenIdConnectProvider",
+        "clientIdLists",
+        "ClientIdList",
+    ),
+    (
+        "aws:iam:OpenIdConnectProvider",
+        "thumbprintLists",
+        "ThumbprintList",
+    ),
     ("aws:ecr:Repository", "name", "RepositoryName"),
     (
         "aws:ecr:Repository",
@@ -1344,15 +1359,27 @@ const CFN_NAMES: &[(&str, &str, &str)] = &[
     ("aws:eks:NodeGroup", "nodeRoleArn", "NodeRole"),
     ("aws:eks:NodeGroup", "subnetIds", "Subnets"),
     ("aws:rds:SubnetGroup", "name", "DBSubnetGroupName"),
-    ("aws:rds:SubnetGroup", "description", "DBSubnetGroupDescription"),
+    (
+        "aws:rds:SubnetGroup",
+        "description",
+        "DBSubnetGroupDescription",
+    ),
     ("aws:rds:ParameterGroup", "name", "DBParameterGroupName"),
     ("aws:rds:Instance", "identifier", "DBInstanceIdentifier"),
     ("aws:rds:Instance", "username", "MasterUsername"),
     ("aws:rds:Instance", "password", "MasterUserPassword"),
     ("aws:rds:Instance", "instanceClass", "DBInstanceClass"),
     ("aws:rds:Instance", "dbSubnetGroupName", "DBSubnetGroupName"),
-    ("aws:rds:Instance", "parameterGroupName", "DBParameterGroupName"),
-    ("aws:rds:Instance", "vpcSecurityGroupIds", "VPCSecurityGroups"),
+    (
+        "aws:rds:Instance",
+        "parameterGroupName",
+        "DBParameterGroupName",
+    ),
+    (
+        "aws:rds:Instance",
+        "vpcSecurityGroupIds",
+        "VPCSecurityGroups",
+    ),
     ("aws:rds:Instance", "multiAz", "MultiAZ"),
     (
         "aws:elasticache:ReplicationGroup",

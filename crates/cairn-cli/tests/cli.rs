@@ -30,8 +30,8 @@ mod cli {
     mod results;
     mod rotation;
     mod saved_plan;
-    mod stack_reference;
     mod schema;
+    mod stack_reference;
     mod stack_verbs;
     mod state_surgery;
     mod terminal;

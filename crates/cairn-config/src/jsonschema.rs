@@ -67,7 +67,16 @@ pub fn json_schema(registry: &Registry) -> Json {
                 "fn::stringAsset": { "description": "An asset holding this text." },
                 "fn::fileAsset": { "description": "An asset from this file." },
                 "fn::fileArchive": { "description": "An archive from this file or directory." },
-                "fn::assetArchive": { "type": "object", "description": "An archive of named assets and archives." }
+                "fn::assetArchive": { "type": "object", "description": "An archive of named assets and archives." },
+                "fn::invoke": {
+                    "type": "object",
+                    "required": ["function"],
+                    "properties": { "function": { "type": "string" }, "arguments": { "type": "object" }, "return": { "type": "string" }, "options": { "type": "object" } },
+                    "description": "Calls a data source at preview (`function`, `arguments`, optional `return`)."
+                }
+            },
+            "patternProperties": {
+                "^fn::[A-Za-z0-9_-]+:[A-Za-z0-9_:/-]+$": { "type": "object", "description": "Shorthand for `fn::invoke` of `<pkg>:<fn>` with these arguments." }
             },
             "additionalProperties": false
         }),
@@ -355,10 +364,10 @@ fn options_schema() -> Json {
     let timeout = json!({
         "anyOf": [
             { "type": "integer", "minimum": 0 },
-            { "type": "string", "pattern": "^([0-9]+[hms])+$" },
+            { "type": "string", "pattern": "^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$" },
             { "$ref": "#/$defs/reference" }
         ],
-        "description": "Seconds, or a duration such as \"60m\", \"1h30m\", \"90s\"."
+        "description": "Seconds, or a Go duration such as \"60m\", \"1.5h\", \"1h30m\", \"90s\"."
     });
     json!({
         "type": "object",
@@ -374,8 +383,24 @@ fn options_schema() -> Json {
             "ignoreChanges": {
                 "type": "array",
                 "items": { "type": "string" },
-                "description": "Top-level properties whose changes are ignored."
+                "description": "Property paths whose changes are ignored (`tags`, `tags[\"env\"]`, `ingress[0].description`)."
             },
+            "replaceOnChanges": {
+                "type": "array",
+                "items": { "type": "string" },
+                "description": "Property paths whose change forces a replace (`*` for any)."
+            },
+            "additionalSecretOutputs": {
+                "type": "array",
+                "items": { "type": "string" },
+                "description": "Outputs recorded and shown as secret."
+            },
+            "aliases": {
+                "type": "array",
+                "items": { "anyOf": [{ "type": "string" }, { "type": "object" }] },
+                "description": "Old names (URNs or `{name, type}`) of this resource: a rename keeps the cloud object."
+            },
+            "deletedWith": { "type": "string", "description": "A resource whose deletion deletes this one (no delete call of its own)." },
             "deleteBeforeReplace": or_reference(json!({ "type": "boolean" }), "Delete the old resource before creating its replacement."),
             "import": { "type": "string", "description": "Adopt the existing cloud resource with this id (may use `${config}`)." },
             "customTimeouts": {

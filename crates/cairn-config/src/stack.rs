@@ -23,8 +23,7 @@ pub type ReadFile<'a> = &'a dyn Fn(&str) -> Result<Vec<u8>, String>;
 
 /// Runs a data source for `fn::invoke` (token, revealed arguments); the
 /// caller does the IO, e.g. through [`cairn_core::provider::Registry::prepare_invoke`].
-pub type Invoke<'a> =
-    &'a dyn Fn(&str, &Map) -> Result<Map, cairn_core::provider::InvokeError>;
+pub type Invoke<'a> = &'a dyn Fn(&str, &Map) -> Result<Map, cairn_core::provider::InvokeError>;
 
 /// What the program knows of where it runs: `${pulumi.stack}`,
 /// `${pulumi.project}`, `${pulumi.organization}`, and how to read files.
@@ -1108,7 +1107,9 @@ impl<'a> Loader<'a> {
                 };
                 match target {
                     Some(t) => options.deleted_with = Some(t),
-                    None => self.invalid_option(name, "a resource name (`name` or `${name}`)", span),
+                    None => {
+                        self.invalid_option(name, "a resource name (`name` or `${name}`)", span)
+                    }
                 }
             }
             "replaceOnChanges" | "additionalSecretOutputs" => {
@@ -1130,7 +1131,9 @@ impl<'a> Loader<'a> {
                         (true, Value::String(s)) if name == "replaceOnChanges" => {
                             options.replace_on_changes.push(s.clone())
                         }
-                        (true, Value::String(s)) => options.additional_secret_outputs.push(s.clone()),
+                        (true, Value::String(s)) => {
+                            options.additional_secret_outputs.push(s.clone())
+                        }
                         _ => {
                             let at = spans.get(&path.index(i)).copied().or(span);
                             self.invalid_option(name, expected, at);
@@ -1954,7 +1957,9 @@ fn parse_duration(s: &str) -> Option<u64> {
     let mut nanos: u128 = 0;
     let mut rest = rest;
     while !rest.is_empty() {
-        let int_len = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let int_len = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let (int, after) = rest.split_at(int_len);
         let (frac, after) = match after.strip_prefix('.') {
             Some(a) => {

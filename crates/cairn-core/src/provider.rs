@@ -5,10 +5,10 @@
 //! never changes for it.
 
 use crate::schema::{PropType, PropertySchema, ResourceSchema};
-use serde::Serialize;
 use crate::spec::Timeouts;
 use crate::value::{Map, PropertyPath, Value};
 use async_trait::async_trait;
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;

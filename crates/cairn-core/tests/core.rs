@@ -16,10 +16,10 @@ mod interp;
 mod interrupt;
 #[path = "core/options.rs"]
 mod options;
-#[path = "core/plan.rs"]
-mod plan;
 #[path = "core/pending.rs"]
 mod pending;
+#[path = "core/plan.rs"]
+mod plan;
 #[path = "core/props.rs"]
 mod props;
 #[path = "core/reconcile.rs"]

@@ -39,7 +39,10 @@ const PY_FILES: &[(&str, &str)] = &[
         "ec2_routes_ext.py",
         include_str!("../python/cairn_moto/ec2_routes_ext.py"),
     ),
-    ("eks_ext.py", include_str!("../python/cairn_moto/eks_ext.py")),
+    (
+        "eks_ext.py",
+        include_str!("../python/cairn_moto/eks_ext.py"),
+    ),
     (
         "elasticache_ext.py",
         include_str!("../python/cairn_moto/elasticache_ext.py"),
@@ -48,9 +51,15 @@ const PY_FILES: &[(&str, &str)] = &[
         "middleware.py",
         include_str!("../python/cairn_moto/middleware.py"),
     ),
-    ("iam_ext.py", include_str!("../python/cairn_moto/iam_ext.py")),
+    (
+        "iam_ext.py",
+        include_str!("../python/cairn_moto/iam_ext.py"),
+    ),
     ("params.py", include_str!("../python/cairn_moto/params.py")),
-    ("rds_ext.py", include_str!("../python/cairn_moto/rds_ext.py")),
+    (
+        "rds_ext.py",
+        include_str!("../python/cairn_moto/rds_ext.py"),
+    ),
     (
         "rds_instance_ext.py",
         include_str!("../python/cairn_moto/rds_instance_ext.py"),

@@ -12,8 +12,8 @@ pub mod eks;
 pub mod elasticache;
 pub mod iam;
 pub mod kms;
-pub mod s3;
 pub mod rds;
+pub mod s3;
 pub mod secretsmanager;
 
 pub use ec2::security_group;

@@ -37,9 +37,12 @@ const RENDERING: [&str; 4] = [
     "miette::set_hook",
 ];
 /// URLs in sources that name something and are never connected to.
-const IDENTIFIER_URLS: [&str; 2] = [
+const IDENTIFIER_URLS: [&str; 4] = [
     "https://json-schema.org/",              // JSON Schema `$schema` ids
     "http://elasticache.amazonaws.com/doc/", // XML namespaces in mocked answers
+    // EKS OIDC issuer ids stored by IAM; the emulator never fetches them.
+    "https://oidc.eks.",
+    "http://oidc.eks.",
 ];
 
 fn metadata() -> Json {

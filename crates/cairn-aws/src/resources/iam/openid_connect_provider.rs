@@ -531,7 +531,7 @@ mod tests {
     #[test]
     fn url_and_thumbprints() {
         let mut m = Map::new();
-        m.insert("url".into(), "http://oidc.example.com".into());
+        m.insert("url".into(), "http://oidc.eks.example/id/A".into());
         m.insert(
             "thumbprintLists".into(),
             Value::List(vec![
