@@ -27,6 +27,8 @@ const INHERITED: &[&str] = &[
     "CAIRN_REDIS_SERVER",
     "CAIRN_EMULATOR_LATENCY_MS",
     "CAIRN_EMULATOR_HIDE_NEW_MS",
+    "CAIRN_EMULATOR_SUBNET_GROUP_IN_USE_MS",
+    "CAIRN_EMULATOR_MEMBER_LAG_MS",
 ];
 
 /// Start `python -m cairn_moto` in its own process group (pgid == pid), output appended
@@ -227,4 +229,32 @@ pub(crate) fn free_port() -> Result<u16, EmulatorError> {
 /// Whether 127.0.0.1:port can be bound right now.
 pub(crate) fn port_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::INHERITED;
+
+    /// A knob the Python side reads from its environment must reach it:
+    /// either inherited from ours or set by `spawn_server` itself.
+    #[test]
+    fn every_knob_the_python_side_reads_is_passed_to_it() {
+        const SET_BY_SPAWN: [&str; 2] = ["CAIRN_EMULATOR_DELAY_MS", "CAIRN_TWIN"];
+        let sources = [
+            include_str!("../python/cairn_moto/runtime.py"),
+            include_str!("../python/cairn_moto/consistency.py"),
+            include_str!("../python/cairn_moto/middleware.py"),
+            include_str!("../python/cairn_moto/twin.py"),
+            include_str!("../python/cairn_moto/server.py"),
+        ];
+        let mut missing = vec![];
+        for text in sources {
+            for name in text.split('"').filter(|s| s.starts_with("CAIRN_")) {
+                if !INHERITED.contains(&name) && !SET_BY_SPAWN.contains(&name) {
+                    missing.push(name);
+                }
+            }
+        }
+        assert!(missing.is_empty(), "not passed to the emulator: {missing:?}");
+    }
 }
