@@ -255,6 +255,9 @@ mod tests {
                 }
             }
         }
-        assert!(missing.is_empty(), "not passed to the emulator: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "not passed to the emulator: {missing:?}"
+        );
     }
 }
