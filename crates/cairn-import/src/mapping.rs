@@ -19,6 +19,8 @@ enum IdRule {
     Association,
     /// `sg-…_ingress_tcp_6379_6379_10.0.10.0/24` (Terraform's rule import id).
     SgRule,
+    /// Two attributes joined (`role/policyArn` for a role policy attachment).
+    Pair(&'static str, &'static str, &'static str),
 }
 
 struct Mapping {
@@ -118,7 +120,98 @@ static MAPPINGS: &[Mapping] = &[
         IdRule::Attr("arn"),
     ),
     m("aws_iam_policy", "aws:iam:Policy", IdRule::Attr("arn")),
+    m("aws_iam_role", "aws:iam:Role", IdRule::Attr("name")),
+    m(
+        "aws_iam_role_policy_attachment",
+        "aws:iam:RolePolicyAttachment",
+        IdRule::Pair("role", "/", "policy_arn"),
+    ),
+    Mapping {
+        tf_type: "aws_iam_openid_connect_provider",
+        token: "aws:iam:OpenIdConnectProvider",
+        id: IdRule::Attr("arn"),
+        renames: &[
+            ("client_id_list", "clientIdLists"),
+            ("thumbprint_list", "thumbprintLists"),
+        ],
+    },
+    Mapping {
+        tf_type: "aws_ecr_repository",
+        token: "aws:ecr:Repository",
+        id: IdRule::Attr("name"),
+        renames: &[("encryption_configuration", "encryptionConfigurations")],
+    },
+    m(
+        "aws_ecr_lifecycle_policy",
+        "aws:ecr:LifecyclePolicy",
+        IdRule::Attr("repository"),
+    ),
+    m("aws_s3_bucket", "aws:s3:Bucket", IdRule::Attr("bucket")),
+    m(
+        "aws_s3_bucket_versioning",
+        "aws:s3:BucketVersioning",
+        IdRule::Attr("bucket"),
+    ),
+    Mapping {
+        tf_type: "aws_s3_bucket_server_side_encryption_configuration",
+        token: "aws:s3:BucketServerSideEncryptionConfiguration",
+        id: IdRule::Attr("bucket"),
+        renames: &[("rule", "rules")],
+    },
+    m(
+        "aws_s3_bucket_public_access_block",
+        "aws:s3:BucketPublicAccessBlock",
+        IdRule::Attr("bucket"),
+    ),
+    m(
+        "aws_s3_bucket_policy",
+        "aws:s3:BucketPolicy",
+        IdRule::Attr("bucket"),
+    ),
+    Mapping {
+        tf_type: "aws_db_parameter_group",
+        token: "aws:rds:ParameterGroup",
+        id: IdRule::Attr("name"),
+        renames: &[("parameter", "parameters")],
+    },
+    // Terraform's `id` of a DB instance is its resource id (`db-…`) in
+    // provider v5; RDS and cairn name it by identifier.
+    m(
+        "aws_db_instance",
+        "aws:rds:Instance",
+        IdRule::Attr("identifier"),
+    ),
+    m("aws_eks_cluster", "aws:eks:Cluster", IdRule::Attr("name")),
+    // `cluster:nodegroup`, Terraform's id and import id.
+    m(
+        "aws_eks_node_group",
+        "aws:eks:NodeGroup",
+        IdRule::Attr("id"),
+    ),
 ];
+
+/// Every Terraform type cairn imports: `(tf_type, token, renames)`, where
+/// `renames` lists the attributes whose property is not their camelCase.
+pub fn mappings() -> impl Iterator<
+    Item = (
+        &'static str,
+        &'static str,
+        &'static [(&'static str, &'static str)],
+    ),
+> {
+    MAPPINGS.iter().map(|m| (m.tf_type, m.token, m.renames))
+}
+
+/// The cairn property a Terraform attribute of `tf_type` becomes (before
+/// the schema filters it).
+pub fn property_name(tf_type: &str, attribute: &str) -> String {
+    MAPPINGS
+        .iter()
+        .find(|m| m.tf_type == tf_type)
+        .and_then(|m| m.renames.iter().find(|(from, _)| *from == attribute))
+        .map(|(_, to)| to.to_string())
+        .unwrap_or_else(|| crate::names::camel(attribute))
+}
 
 /// The cairn token a Terraform type maps to, if any.
 pub fn token_for(tf_type: &str) -> Option<&'static str> {
@@ -340,6 +433,7 @@ fn import_id(file: &str, mapping: &Mapping, inst: &TfInstance) -> Result<String,
             }
             id
         }
+        IdRule::Pair(a, sep, b) => format!("{}{sep}{}", need(a)?, need(b)?),
     })
 }
 
@@ -349,12 +443,7 @@ fn import_id(file: &str, mapping: &Mapping, inst: &TfInstance) -> Result<String,
 fn properties(mapping: &Mapping, inst: &TfInstance, schema: &ResourceSchema) -> Map {
     let mut out = Map::new();
     for (k, v) in &inst.attributes {
-        let name = mapping
-            .renames
-            .iter()
-            .find(|(from, _)| from == k)
-            .map(|(_, to)| to.to_string())
-            .unwrap_or_else(|| crate::names::camel(k));
+        let name = property_name(mapping.tf_type, k);
         let Some(prop) = schema.prop(&name) else {
             continue;
         };
@@ -392,6 +481,12 @@ fn convert(v: &Json, ty: &PropType) -> Option<Value> {
     match v {
         Json::Null => None,
         Json::String(s) if s.is_empty() => None,
+        // Terraform keeps a nested block as a list of one object; cairn's
+        // schema has the object itself (`vpc_config`, `scaling_config`).
+        Json::Array(items) if matches!(ty, PropType::Object { .. }) => match items.as_slice() {
+            [one] => convert(one, ty),
+            _ => None,
+        },
         Json::Array(items) => {
             let item_ty = match ty {
                 PropType::List { items } => items.as_ref(),

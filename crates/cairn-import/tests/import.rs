@@ -322,3 +322,70 @@ fn the_program_refers_to_imported_ids_keeps_secrets_out_and_reports_disagreement
         "the sensitive token is stored as a secret"
     );
 }
+
+/// Schemas shaped like the platform types' (nested objects, not lists).
+fn platform_schemas() -> Vec<ResourceSchema> {
+    vec![
+        ResourceSchema::new("aws:iam:RolePolicyAttachment", "")
+            .property(PropertySchema::new("role", s()))
+            .property(PropertySchema::new("policyArn", s())),
+        ResourceSchema::new("aws:eks:Cluster", "")
+            .property(PropertySchema::new("name", s()))
+            .property(PropertySchema::new("roleArn", s()))
+            .property(PropertySchema::new("version", s()))
+            .property(PropertySchema::new(
+                "vpcConfig",
+                PropType::object(vec![
+                    PropertySchema::new("subnetIds", PropType::list(s())),
+                    PropertySchema::new("endpointPrivateAccess", PropType::Bool),
+                    PropertySchema::new("endpointPublicAccess", PropType::Bool),
+                    PropertySchema::new("publicAccessCidrs", PropType::list(s())),
+                ]),
+            ))
+            .property(PropertySchema::new(
+                "encryptionConfig",
+                PropType::object(vec![
+                    PropertySchema::new(
+                        "provider",
+                        PropType::object(vec![PropertySchema::new("keyArn", s())]),
+                    ),
+                    PropertySchema::new("resources", PropType::list(s())),
+                ]),
+            )),
+        ResourceSchema::new("aws:eks:NodeGroup", "")
+            .property(PropertySchema::new("clusterName", s()))
+            .property(PropertySchema::new("nodeGroupName", s()))
+            .property(PropertySchema::new(
+                "scalingConfig",
+                PropType::object(vec![
+                    PropertySchema::new("desiredSize", PropType::int()),
+                    PropertySchema::new("maxSize", PropType::int()),
+                    PropertySchema::new("minSize", PropType::int()),
+                ]),
+            )),
+        ResourceSchema::new("aws:rds:Instance", "")
+            .property(PropertySchema::new("identifier", s()))
+            .property(PropertySchema::new("engine", s())),
+        ResourceSchema::new("aws:s3:BucketVersioning", "")
+            .property(PropertySchema::new("bucket", s()))
+            .property(PropertySchema::new(
+                "versioningConfiguration",
+                PropType::object(vec![
+                    PropertySchema::new("status", s()),
+                    PropertySchema::new("mfaDelete", s()),
+                ]),
+            )),
+    ]
+}
+
+#[test]
+fn platform_types_get_terraforms_import_ids_and_nested_blocks_become_objects() {
+    let all = platform_schemas();
+    let file = "platform.tfstate";
+    let state = tfstate::parse(file, &fixture(file)).expect("parse");
+    let sel =
+        mapping::select(file, &state, &|t| all.iter().find(|s| s.token == t)).expect("select");
+    let text = render(&sel);
+    assert!(!text.contains(SECRET), "{text}");
+    insta::assert_snapshot!(text);
+}
