@@ -43,6 +43,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
 
+pub mod program;
+
 /// A resource type usable from the Rust DSL.
 pub trait ResourceType {
     /// The Pulumi-style type token.

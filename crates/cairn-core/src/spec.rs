@@ -1,7 +1,7 @@
 //! The desired state of a stack, as loaded from YAML or built with the Rust DSL.
 
 use crate::value::{Map, PropertyPath, Value};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -63,8 +63,8 @@ impl SourceFile {
 }
 
 /// Custom per-operation deadlines, in seconds (Pulumi's `customTimeouts`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Timeouts {
     pub create: Option<u64>,
     pub update: Option<u64>,
@@ -72,8 +72,8 @@ pub struct Timeouts {
 }
 
 /// Pulumi-style resource options.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct ResourceOptions {
     pub depends_on: Vec<String>,
     pub protect: bool,
@@ -99,8 +99,8 @@ pub struct ResourceOptions {
 }
 
 /// A former identity of a resource (one entry of `aliases`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Alias {
     /// The former logical name.
     pub name: String,
@@ -108,8 +108,10 @@ pub struct Alias {
     pub type_token: Option<String>,
 }
 
-/// One resource in the desired state.
-#[derive(Clone, Debug, PartialEq)]
+/// One resource in the desired state. The serde form (spans left out) is
+/// what a Rust stack program hands the CLI (`dsl::program`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ResourceSpec {
     pub name: String,
     pub type_token: String,
@@ -117,6 +119,7 @@ pub struct ResourceSpec {
     pub properties: Map,
     pub options: ResourceOptions,
     /// Where each property (and the resource itself, at the root path) was written.
+    #[serde(skip)]
     pub spans: BTreeMap<PropertyPath, Span>,
 }
 
@@ -144,7 +147,7 @@ impl ResourceSpec {
 }
 
 /// A waiver of a policy rule, with the reason the stack gives for it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Waiver {
     pub rule: String,
     pub resource: Option<String>,
@@ -153,15 +156,18 @@ pub struct Waiver {
     pub span: Option<Span>,
 }
 
-/// A whole stack's desired state.
-#[derive(Clone, Debug, PartialEq, Default)]
+/// A whole stack's desired state. Its serde form (source left out) is what
+/// a Rust stack program writes (`dsl::program`).
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 pub struct StackSpec {
     pub name: String,
     /// Resources in source order.
     pub resources: Vec<ResourceSpec>,
     /// Stack outputs; strings may hold references.
     pub outputs: Map,
+    #[serde(default)]
     pub waivers: Vec<Waiver>,
+    #[serde(skip)]
     pub source: Option<SourceFile>,
 }
 
