@@ -16,6 +16,8 @@ mod data_sources;
 mod eks;
 #[path = "aws/fidelity.rs"]
 mod fidelity;
+#[path = "aws/import_mappings.rs"]
+mod import_mappings;
 #[path = "aws/members.rs"]
 mod members;
 #[path = "aws/network_a.rs"]
