@@ -5,10 +5,12 @@
 //! against the refreshed state then proposes to undo the drift.
 
 use crate::plan::{diff_inputs, PropertyChange};
-use crate::provider::{CallContext, ProviderError, Registry};
-use crate::state::StackState;
+use crate::provider::{CallContext, ProviderError, ReadRequest, Registry, ResourceProvider};
+use crate::state::{ResourceState, StackState};
 use crate::value::{Map, Value};
 use futures::stream::{self, StreamExt, TryStreamExt};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One resource that drifted.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,35 +48,85 @@ pub async fn refresh(
     refresh_with(state, registry, stack, DEFAULT_READ_PARALLELISM).await
 }
 
-/// Reads every resource, at most `parallel` at once; returns the refreshed
-/// state and its drift (in resource-name order, whatever order reads finish).
+/// Reads every resource, at most `parallel` calls at once; returns the
+/// refreshed state and its drift (in resource-name order, whatever order
+/// reads finish). Types with a batch read API
+/// ([`ResourceProvider::read_batch_limit`]) are read in chunks through
+/// `read_many`, the others one at a time.
 pub async fn refresh_with(
     state: &StackState,
     registry: &Registry,
     stack: &str,
     parallel: usize,
 ) -> Result<(StackState, Vec<Drift>), ProviderError> {
-    let reads = state.resources.iter().filter_map(|(name, rs)| {
-        let provider = registry.get(&rs.type_token)?;
-        Some(async move {
-            let ctx = CallContext::new(stack, name);
-            let revealed: Map = rs
-                .inputs
+    type Job<'a> = Vec<(&'a String, &'a ResourceState)>;
+    // One job per call: a chunk of a batchable type, or a single resource.
+    let mut batched: BTreeMap<&str, Job> = BTreeMap::new();
+    let mut jobs: Vec<(Arc<dyn ResourceProvider>, bool, Job)> = Vec::new();
+    for (name, rs) in &state.resources {
+        let Some(provider) = registry.get(&rs.type_token) else {
+            continue;
+        };
+        match provider.read_batch_limit() {
+            Some(_) => batched.entry(&rs.type_token).or_default().push((name, rs)),
+            None => jobs.push((provider.clone(), false, vec![(name, rs)])),
+        }
+    }
+    for (token, members) in batched {
+        let Some(provider) = registry.get(token) else {
+            continue;
+        };
+        let limit = provider.read_batch_limit().unwrap_or(1).max(1);
+        for chunk in members.chunks(limit) {
+            jobs.push((provider.clone(), true, chunk.to_vec()));
+        }
+    }
+    let reads = jobs
+        .into_iter()
+        .map(|(provider, batch, members)| async move {
+            let reqs: Vec<ReadRequest> = members
                 .iter()
-                .map(|(k, v)| (k.clone(), v.reveal()))
+                .map(|(name, rs)| ReadRequest {
+                    ctx: CallContext::new(stack, name),
+                    id: rs.id.clone(),
+                    inputs: rs
+                        .inputs
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.reveal()))
+                        .collect(),
+                })
                 .collect();
-            let observed = provider.read(&ctx, &rs.id, &revealed).await?;
-            Ok::<_, ProviderError>((name, rs, provider, observed))
-        })
-    });
-    let observations: Vec<_> = stream::iter(reads)
-        .buffered(parallel.max(1))
-        .try_collect()
-        .await?;
+            let found = if batch {
+                provider.read_many(&reqs).await?
+            } else {
+                let r = &reqs[0];
+                let mut one = BTreeMap::new();
+                if let Some(o) = provider.read(&r.ctx, &r.id, &r.inputs).await? {
+                    one.insert(r.id.clone(), o);
+                }
+                one
+            };
+            Ok::<_, ProviderError>(
+                members
+                    .into_iter()
+                    .map(|(name, rs)| {
+                        let observed = found.get(&rs.id).cloned();
+                        (name, (rs, provider.clone(), observed))
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        });
+    let observations: BTreeMap<_, _> = stream::iter(reads)
+        .buffer_unordered(parallel.max(1))
+        .try_collect::<Vec<_>>()
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
 
     let mut refreshed = state.clone();
     let mut drift = Vec::new();
-    for (name, rs, provider, observed) in observations {
+    for (name, (rs, provider, observed)) in observations {
         let Some(observed) = observed else {
             refreshed.resources.remove(name);
             drift.push(Drift {

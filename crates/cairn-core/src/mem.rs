@@ -7,7 +7,9 @@
 //! name, so parallel and serial runs produce the same ids.
 //! Outputs mirror the inputs, plus `id` and `output` (= the `input` input).
 
-use crate::provider::{CallContext, Created, Observed, Operation, ProviderError, ResourceProvider};
+use crate::provider::{
+    CallContext, Created, Observed, Operation, ProviderError, ReadRequest, ResourceProvider,
+};
 use crate::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use crate::spec::Timeouts;
 use crate::value::{Map, PropertyPath, Value};
@@ -106,6 +108,17 @@ impl MemoryCloud {
         Self::insert_locked(&mut g, type_token, name, urn, inputs)
     }
 
+    /// Changes a resource's inputs (and so its outputs) out of band (drift).
+    pub fn set_inputs(&self, id: &str, inputs: Map) -> bool {
+        let mut g = self.lock();
+        let Some(r) = g.resources.get_mut(id) else {
+            return false;
+        };
+        r.outputs = outputs_for(id, &inputs);
+        r.inputs = inputs;
+        true
+    }
+
     /// Removes a resource out of band (drift).
     pub fn remove(&self, id: &str) -> Option<CloudResource> {
         self.lock().resources.remove(id)
@@ -166,6 +179,7 @@ struct Calls {
     update: AtomicUsize,
     delete: AtomicUsize,
     recover: AtomicUsize,
+    read_many: AtomicUsize,
     reads_in_flight: AtomicUsize,
     max_reads_in_flight: AtomicUsize,
 }
@@ -181,6 +195,8 @@ pub struct MemoryProvider {
     delay: Option<Duration>,
     external: bool,
     replace_rule: Option<ReplaceRule>,
+    /// `Some(limit)`: answers `read_many` itself, `limit` ids per call.
+    batch_limit: Option<usize>,
     /// The `ctx.timeouts` of the last call per logical name.
     timeouts: Mutex<BTreeMap<String, Timeouts>>,
 }
@@ -196,6 +212,7 @@ impl MemoryProvider {
             delay: None,
             external: true,
             replace_rule: None,
+            batch_limit: None,
             timeouts: Mutex::default(),
         }
     }
@@ -230,6 +247,18 @@ impl MemoryProvider {
     ) -> Self {
         self.replace_rule = Some(Box::new(rule));
         self
+    }
+
+    /// Reads in batches of up to `limit` ids (`read_many`), like an API
+    /// that describes many objects per call.
+    pub fn with_batch_reads(mut self, limit: usize) -> Self {
+        self.batch_limit = Some(limit);
+        self
+    }
+
+    /// How many `read_many` calls were made (each counts once, whatever its size).
+    pub fn read_many_calls(&self) -> usize {
+        self.calls.read_many.load(Ordering::SeqCst)
     }
 
     pub fn cloud(&self) -> &MemoryCloud {
@@ -396,6 +425,38 @@ impl ResourceProvider for MemoryProvider {
             inputs: r.inputs,
             outputs: r.outputs,
         }))
+    }
+
+    fn read_batch_limit(&self) -> Option<usize> {
+        self.batch_limit
+    }
+
+    async fn read_many(
+        &self,
+        reqs: &[ReadRequest],
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        self.calls.read_many.fetch_add(1, Ordering::SeqCst);
+        if self.batch_limit.is_some_and(|l| reqs.len() > l) {
+            return Err(ProviderError::invalid(
+                "read_many",
+                format!("{} ids in one batch, more than the limit", reqs.len()),
+            ));
+        }
+        self.pause().await;
+        Ok(reqs
+            .iter()
+            .filter_map(|r| {
+                let c = self.cloud.get(&r.id)?;
+                Some((
+                    r.id.clone(),
+                    Observed {
+                        id: c.id,
+                        inputs: c.inputs,
+                        outputs: c.outputs,
+                    },
+                ))
+            })
+            .collect())
     }
 
     async fn update(

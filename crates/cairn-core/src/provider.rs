@@ -149,6 +149,16 @@ pub struct Observed {
     pub outputs: Map,
 }
 
+/// One resource a batched read asks about ([`ResourceProvider::read_many`]).
+#[derive(Clone)]
+pub struct ReadRequest {
+    pub ctx: CallContext,
+    /// The recorded physical id.
+    pub id: String,
+    /// The recorded inputs, revealed.
+    pub inputs: Map,
+}
+
 /// What a plan tells [`ResourceProvider::pending_update`]: the time, and
 /// whether the operator asked to finish pending steps now
 /// (`cairn up --finish-rotation`).
@@ -315,6 +325,30 @@ pub trait ResourceProvider: Send + Sync {
         id: &str,
         inputs: &Map,
     ) -> Result<Option<Observed>, ProviderError>;
+
+    /// How many resources one [`read_many`](Self::read_many) call takes
+    /// (`usize::MAX`: every one of this type in the run). `None` (the
+    /// default): the type has no batch read API and is read one at a time.
+    fn read_batch_limit(&self) -> Option<usize> {
+        None
+    }
+
+    /// Reads many resources of this type in as few calls as the API allows
+    /// (paginated). Answers the live ones keyed by requested id; an id left
+    /// out no longer exists, exactly as [`read`](Self::read)'s `Ok(None)`.
+    /// Each observation must equal what `read` reports for that resource.
+    async fn read_many(
+        &self,
+        reqs: &[ReadRequest],
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let mut found = BTreeMap::new();
+        for r in reqs {
+            if let Some(o) = self.read(&r.ctx, &r.id, &r.inputs).await? {
+                found.insert(r.id.clone(), o);
+            }
+        }
+        Ok(found)
+    }
 
     /// Updates in place; returns the new outputs.
     async fn update(
