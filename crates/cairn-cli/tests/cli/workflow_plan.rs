@@ -91,3 +91,58 @@ fn the_pull_request_workflow_applies_the_plan_its_comment_showed() {
         "steps out of order"
     );
 }
+
+/// The `up` job's matrix, in order.
+fn up_matrix(text: &str) -> Vec<String> {
+    let mut lines = text.lines().skip_while(|l| l.trim() != "stack:").skip(1);
+    let mut out = Vec::new();
+    for line in lines.by_ref() {
+        match line.trim().strip_prefix("- ") {
+            Some(stack) => out.push(stack.to_string()),
+            None if line.trim().starts_with('#') => {}
+            None => break,
+        }
+    }
+    out
+}
+
+#[test]
+fn the_up_workflow_applies_every_stack_after_the_stacks_it_references() {
+    let matrix = up_matrix(&workflow("up.yml"));
+    let stacks_dir = workspace().join("stacks");
+    let mut files: Vec<String> = std::fs::read_dir(&stacks_dir)
+        .expect("stacks/")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml") && !n.ends_with(".template.yaml"))
+        .map(|n| n.trim_end_matches(".yaml").to_string())
+        .collect();
+    files.sort();
+    for stack in &files {
+        assert!(
+            matrix.contains(stack),
+            "stacks/{stack}.yaml is never applied by up.yml (matrix: {matrix:?})"
+        );
+    }
+    let at = |s: &str| {
+        matrix
+            .iter()
+            .position(|m| m == s)
+            .unwrap_or_else(|| panic!("{s} not in the up matrix {matrix:?}"))
+    };
+    for env in ["dev", "staging", "prod"] {
+        let network = at(&format!("network-{env}"));
+        let redis = at(env);
+        assert!(network < redis, "the Redis stack {env} reads network-{env}");
+        for platform in ["eks", "rds", "storage"] {
+            let name = format!("{platform}-{env}");
+            if files.contains(&name) {
+                assert!(
+                    redis < at(&name),
+                    "{name} must come after network-{env} and {env}"
+                );
+            }
+        }
+    }
+    assert!(at("dev") < at("staging") && at("staging") < at("prod"));
+}
