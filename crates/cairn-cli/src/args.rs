@@ -101,6 +101,11 @@ pub struct StackSelect {
     /// Override a config value: `--config key=value` (value parsed as YAML scalar).
     #[arg(long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
+    /// Build the stack with this Rust program (a `[[bin]]` or package of the
+    /// workspace, built with cargo; or a built program's path) instead of
+    /// the YAML template; it gets the `--stack` file's name and config on stdin.
+    #[arg(long, value_name = "NAME")]
+    pub program: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -212,14 +212,18 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
         invoke: Some(&invoke),
         ..Default::default()
     };
-    let (spec, mut warnings) = cairn_config::load_stack_layered_in(
-        &path.display().to_string(),
-        &bytes,
-        &read_template,
-        &registry,
-        &overrides,
-        &program,
-    )?;
+    let (spec, mut warnings) = match &select.program {
+        // A Rust stack program: its spec, from the same file's config.
+        Some(name) => crate::program::load(name, &path, &bytes, &overrides, &registry)?,
+        None => cairn_config::load_stack_layered_in(
+            &path.display().to_string(),
+            &bytes,
+            &read_template,
+            &registry,
+            &overrides,
+            &program,
+        )?,
+    };
     let policy = cairn_policy::evaluate(&spec);
     if policy.has_errors() {
         return Err(CliError::Invalid(policy));

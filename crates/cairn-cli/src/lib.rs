@@ -13,6 +13,7 @@ mod invoke;
 mod killswitch;
 mod local;
 mod names;
+mod program;
 mod progress;
 mod prompt;
 mod render;

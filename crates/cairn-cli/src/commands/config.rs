@@ -99,6 +99,7 @@ fn open(select: &ConfigSelect) -> Result<EnvFile, CliError> {
         local: false,
         force: false,
         config: Vec::new(),
+        program: None,
     };
     let path = crate::engine::stack_path(&stack_select)?;
     let bytes = std::fs::read(&path).map_err(|source| CliError::Read {
