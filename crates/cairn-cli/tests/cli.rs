@@ -23,6 +23,7 @@ mod cli {
     mod options;
     mod plan_json;
     mod plan_unknown;
+    mod program;
     mod prompt_interrupt;
     mod pty;
     mod pulumi_yaml;

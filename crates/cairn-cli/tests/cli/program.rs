@@ -1,0 +1,219 @@
+//! `--program`: stacks written in Rust, run by the CLI. Prebuilt programs
+//! (shell scripts speaking the protocol) test the CLI side quickly; the
+//! Redis program is built with cargo and previewed against the YAML stack.
+
+use super::common::Sandbox;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+/// A template and an environment file for it, in the sandbox.
+fn env_file(sb: &Sandbox) -> PathBuf {
+    let dir = sb.dir.path();
+    std::fs::write(
+        dir.join("demo.template.yaml"),
+        "name: demo\nconfig:\n  greeting:\n    type: string\n  token:\n    type: string\n    secret: true\n    default: none\nresources:\n  first:\n    type: core:Data\n    properties:\n      input: ${greeting}\n",
+    )
+    .unwrap();
+    let env = dir.join("demo.yaml");
+    std::fs::write(
+        &env,
+        "name: demo-dev\ntemplate: demo.template.yaml\nconfig:\n  greeting: hello\n",
+    )
+    .unwrap();
+    env
+}
+
+/// A shell-script program in the sandbox: records its stdin, argv and
+/// environment under `dump`, then prints `stdout` (or runs `body`).
+fn script(sb: &Sandbox, name: &str, body: &str) -> String {
+    let path = sb.dir.path().join(name);
+    let dump = sb.dir.path().join(format!("{name}.dump"));
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\ncat > '{d}.stdin'\necho \"$0 $*\" > '{d}.argv'\nenv > '{d}.env'\n{body}\n",
+            d = dump.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+/// The protocol's answer for a two-resource core:Data stack.
+const DATA_STACK: &str = r#"{"protocol":1,"spec":{"name":"ignored","resources":[
+{"name":"first","typeToken":"core:Data","properties":{"input":{"t":"String","v":"hello"}},"options":{}},
+{"name":"second","typeToken":"core:Data","properties":{"input":{"t":"String","v":"${first.output}!"}},"options":{"protect":false}}],
+"outputs":{"message":{"t":"String","v":"${second.output}"}}}}"#;
+
+fn print(json: &str) -> String {
+    format!("cat <<'EOF'\n{json}\nEOF")
+}
+
+#[test]
+fn a_program_previews_applies_and_destroys_like_a_yaml_stack() {
+    let sb = Sandbox::new();
+    let env = env_file(&sb).display().to_string();
+    let prog = script(&sb, "data-program", &print(DATA_STACK));
+    let run = |verb: &[&str]| {
+        let mut args = verb.to_vec();
+        args.extend(["--stack-file", &env, "--program", &prog]);
+        sb.run(&args)
+    };
+    let preview = run(&["preview"]).ok();
+    assert!(
+        preview.stdout.contains("+ first (core:Data) create")
+            && preview.stdout.contains("+ second (core:Data) create"),
+        "{}",
+        preview.stdout
+    );
+    run(&["up", "--yes"]).ok();
+    let again = run(&["up", "--yes"]).ok();
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    // State is the environment file's stack, whatever the program named it.
+    let out = sb
+        .run(&[
+            "stack",
+            "output",
+            "--json",
+            "--stack-file",
+            &env,
+            "--program",
+            &prog,
+        ])
+        .ok();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json outputs");
+    assert_eq!(json["message"], "hello!");
+    assert!(
+        sb.state_dir().join("demo-dev").exists(),
+        "state under the stack's name"
+    );
+    run(&["destroy", "--yes"]).ok();
+    let list = run(&["state", "list"]).ok();
+    assert_eq!(list.stdout.trim(), "", "destroy leaves nothing");
+}
+
+#[test]
+fn a_program_gets_its_config_on_stdin_and_secrets_never_in_argv_or_env() {
+    let sb = Sandbox::new();
+    let env = env_file(&sb).display().to_string();
+    let secret = "s3cr3t-program-token";
+    sb.run(&[
+        "config",
+        "set",
+        "token",
+        secret,
+        "--secret",
+        "--stack-file",
+        &env,
+    ])
+    .ok();
+    let prog = script(&sb, "config-program", &print(DATA_STACK));
+    sb.run(&[
+        "preview",
+        "--stack-file",
+        &env,
+        "--program",
+        &prog,
+        "--config",
+        "extra=7",
+    ])
+    .ok();
+    let dump = |what: &str| {
+        std::fs::read_to_string(sb.dir.path().join(format!("config-program.dump.{what}")))
+            .unwrap_or_else(|e| panic!("the program recorded its {what}: {e}"))
+    };
+    let input: serde_json::Value = serde_json::from_str(&dump("stdin")).expect("JSON on stdin");
+    assert_eq!(input["protocol"], 1);
+    assert_eq!(input["stack"], "demo-dev");
+    assert_eq!(input["project"], "config-program");
+    assert_eq!(
+        input["config"]["greeting"],
+        serde_json::json!({"t":"String","v":"hello"})
+    );
+    assert_eq!(
+        input["config"]["extra"],
+        serde_json::json!({"t":"Int","v":7})
+    );
+    assert_eq!(
+        input["config"]["token"],
+        serde_json::json!({"t":"Secret","v":{"t":"String","v":secret}}),
+        "the secret arrives decrypted, and marked secret"
+    );
+    for what in ["argv", "env"] {
+        assert!(
+            !dump(what).contains(secret),
+            "the secret is in the program's {what}"
+        );
+    }
+}
+
+#[test]
+fn a_program_that_fails_or_prints_garbage_is_a_diagnostic_naming_it() {
+    let sb = Sandbox::new();
+    let env = env_file(&sb).display().to_string();
+    let cases = [
+        (
+            "panicking-program",
+            "echo \"thread 'main' panicked at src/main.rs:1:1\" >&2; exit 101",
+            "cairn::program::failed",
+            "program `panicking-program` failed (exit status: 101)",
+        ),
+        (
+            "garbage-program",
+            "echo 'hello, I am not JSON'",
+            "cairn::program::bad_output",
+            "program `garbage-program` printed something that is not a stack",
+        ),
+        (
+            "old-program",
+            &print(&DATA_STACK.replace("\"protocol\":1", "\"protocol\":99")),
+            "cairn::program::bad_output",
+            "it speaks protocol 99",
+        ),
+    ];
+    for (name, body, code, message) in cases {
+        let prog = script(&sb, name, body);
+        let run = sb.run(&["preview", "--stack-file", &env, "--program", &prog]);
+        assert_eq!(run.code, Some(2), "{name}: {}", run.all());
+        assert!(run.stderr.contains(code), "{name}: {}", run.stderr);
+        assert!(run.stderr.contains(message), "{name}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{name}: no plan: {}", run.stdout);
+    }
+}
+
+#[test]
+fn an_unknown_program_is_a_diagnostic_listing_the_workspace_programs() {
+    let sb = Sandbox::new();
+    let env = env_file(&sb).display().to_string();
+    let run = sb.run(&["preview", "--stack-file", &env, "--program", "redis-cach"]);
+    assert_eq!(run.code, Some(2), "{}", run.all());
+    assert!(
+        run.stderr.contains("cairn::program::not_found"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("no program `redis-cach`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did you mean `redis-cache`"),
+        "{}",
+        run.stderr
+    );
+    let missing = sb.run(&[
+        "preview",
+        "--stack-file",
+        &env,
+        "--program",
+        "./no/such/file",
+    ]);
+    assert_eq!(missing.code, Some(2), "{}", missing.all());
+    assert!(
+        missing.stderr.contains("is not a file"),
+        "{}",
+        missing.stderr
+    );
+}
