@@ -167,19 +167,8 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
     for (k, v) in secure {
         overrides.entry(k).or_insert(v);
     }
-    let mut fixture = None;
     let endpoint = if select.local {
-        let env = local::Local::prepare(&path).await?;
-        fixture = env.fixture.clone();
-        for (k, v) in env.config_overrides() {
-            // Shown with -v: the ids the emulator's network fixture substitutes.
-            tracing::info!(
-                "local: config {k} = {} (from the emulator's network fixture)",
-                v.to_masked_json()
-            );
-            overrides.entry(k).or_insert(v);
-        }
-        Some(env.endpoint)
+        Some(local::Local::prepare().await?.endpoint)
     } else {
         None
     };
@@ -230,10 +219,6 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
     }
     warnings.extend(policy.problems);
     let backend = Backend::parse(chosen.as_deref(), &state_root, endpoint.as_deref()).await?;
-    if let Some(fixture) = &fixture {
-        let state = backend.read(&spec.name, None, true).await?;
-        local::check_not_reset(&state, fixture, &spec.name, &state_root)?;
-    }
     Ok(Loaded {
         spec,
         warnings,

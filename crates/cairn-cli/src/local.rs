@@ -1,12 +1,10 @@
 //! `--local`: run against the emulator. A stack that reads another with a
 //! `pulumi:pulumi:StackReference` (the Redis stacks read `network-<env>`)
-//! gets that stack brought up first ([`bring_up_references`]), or reused;
-//! a stack that still declares a `network` config map gets the emulator's
-//! seeded stand-in for Story 0.2's network instead.
+//! gets that stack brought up first ([`bring_up_references`]), or reused.
 
 use crate::error::CliError;
-use cairn_core::{Map, Value};
-use cairn_emulator::{DaemonStatus, EmulatorConfig, NetworkFixture};
+use cairn_core::Value;
+use cairn_emulator::{DaemonStatus, EmulatorConfig};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
@@ -40,15 +38,13 @@ fn twin_enabled(var: Option<&str>) -> bool {
 
 pub struct Local {
     pub endpoint: String,
-    /// Seeded only for a stack that declares a `network` config map.
-    pub fixture: Option<NetworkFixture>,
 }
 
 impl Local {
-    /// Starts the emulator if it is not running and, for a stack that
-    /// declares `network` config, seeds the network fixture for its environment. The endpoint is handed to the AWS provider
-    /// explicitly (with test credentials), never through the environment.
-    pub async fn prepare(stack_path: &Path) -> Result<Local, CliError> {
+    /// Starts the emulator if it is not running. The endpoint is handed to
+    /// the AWS provider explicitly (with test credentials), never through
+    /// the environment.
+    pub async fn prepare() -> Result<Local, CliError> {
         let cfg = emulator_config();
         let status = cairn_emulator::daemon_start(&cfg)?;
         let endpoint = status.endpoint.clone().ok_or_else(|| {
@@ -57,77 +53,8 @@ impl Local {
                 status.log_path.display()
             ))
         })?;
-        let environment = stack_path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("dev")
-            .to_string();
-        let fixture = if declares_network(stack_path) {
-            Some(cairn_emulator::seed_network_fixture(&endpoint, &environment).await?)
-        } else {
-            None
-        };
-        Ok(Local { endpoint, fixture })
+        Ok(Local { endpoint })
     }
-
-    /// The stack config that the fixture replaces: the `network` map.
-    pub fn config_overrides(&self) -> Vec<(String, Value)> {
-        let Some(f) = &self.fixture else {
-            return Vec::new();
-        };
-        let mut network = Map::new();
-        network.insert("vpcId".into(), Value::from(f.vpc_id.as_str()));
-        network.insert(
-            "subnetIds".into(),
-            Value::List(
-                f.subnet_ids
-                    .iter()
-                    .map(|s| Value::from(s.as_str()))
-                    .collect(),
-            ),
-        );
-        network.insert(
-            "subnetGroupName".into(),
-            Value::from(f.subnet_group_name.as_str()),
-        );
-        network.insert(
-            "securityGroupName".into(),
-            Value::from(f.security_group_name.as_str()),
-        );
-        network.insert(
-            "securityGroupId".into(),
-            Value::from(f.security_group_id.as_str()),
-        );
-        vec![("network".into(), Value::Map(network))]
-    }
-}
-
-/// Whether the stack (or its template) declares a top-level `network`
-/// config key: a plain text scan, enough for the fixture's old contract.
-fn declares_network(stack_path: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(stack_path) else {
-        return false;
-    };
-    let template = text.lines().find_map(|l| {
-        l.strip_prefix("template:")
-            .map(|t| t.trim().trim_matches(['"', '\'']).to_string())
-    });
-    let program = match template {
-        Some(t) => {
-            let dir = stack_path.parent().unwrap_or(Path::new("."));
-            std::fs::read_to_string(dir.join(t)).unwrap_or_default()
-        }
-        None => text,
-    };
-    let mut in_config = false;
-    for line in program.lines() {
-        if !line.starts_with(' ') && !line.starts_with('#') && !line.is_empty() {
-            in_config = line.trim_end() == "config:";
-        } else if in_config && line.starts_with("  network:") {
-            return true;
-        }
-    }
-    false
 }
 
 /// The code of a cycle of stack references met while bringing stacks up.
@@ -259,44 +186,6 @@ pub fn describe(status: &DaemonStatus) -> String {
         (true, _, _) => format!("emulator running (log {})", status.log_path.display()),
         (false, _, _) => "emulator not running".to_string(),
     }
-}
-
-/// The code of a `--local` state written against an emulator that has
-/// since restarted (moto keeps everything in memory).
-pub const EMULATOR_RESET_CODE: &str = "cairn::local::emulator_reset";
-
-/// A `--local` state records the fixture's security group by id; a
-/// restarted emulator seeds a new one. Then every resource in the state is
-/// gone from the emulator: say so and offer the clean path, instead of a
-/// plan that would replace the protected, imported group.
-pub fn check_not_reset(
-    state: &cairn_core::state::StackState,
-    fixture: &NetworkFixture,
-    stack: &str,
-    state_root: &Path,
-) -> Result<(), CliError> {
-    let stale = state.resources.values().find(|r| {
-        r.imported && r.type_token == "aws:ec2:SecurityGroup" && r.id != fixture.security_group_id
-    });
-    let Some(old) = stale else { return Ok(()) };
-    let problem = cairn_core::diag::Problem::error(
-        EMULATOR_RESET_CODE,
-        format!(
-            "the emulator was reset since `{stack}`'s local state was written: it records security group {} (`{}`), the emulator now has {}; the {} resource(s) in this state no longer exist there",
-            old.id,
-            old.name,
-            fixture.security_group_id,
-            state.resources.len()
-        ),
-    )
-    .help(format!(
-        "start clean: delete {} and run again (local state only describes the emulator)",
-        state_root.join(stack).display()
-    ));
-    Err(CliError::Invalid(cairn_core::diag::Problems {
-        file: None,
-        problems: vec![problem],
-    }))
 }
 
 #[cfg(test)]

@@ -12,13 +12,12 @@ use crate::engine::Loaded;
 use crate::error::CliError;
 use async_trait::async_trait;
 use cairn_core::diag::{Problem, Problems};
-use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
+use cairn_core::dsl::DeclaredType;
 use cairn_core::graph::DependencyGraph;
 use cairn_core::provider::{CallContext, Created, Observed, ProviderError, ResourceProvider};
 use cairn_core::schema::ResourceSchema;
 use cairn_core::state::{ResourceState, StackState};
 use cairn_core::value::{Map, PropertyPath, Value};
-use serde::Serialize;
 use std::path::PathBuf;
 
 pub const TOKEN: &str = "pulumi:pulumi:StackReference";
@@ -29,27 +28,8 @@ pub const NAME_CODE: &str = "cairn::stack_reference::name";
 /// The referenced stack could not be read.
 pub const READ_CODE: &str = "cairn::stack_reference::read";
 
-pub struct StackReference;
-
-/// Another stack's outputs, as Pulumi's `pulumi:pulumi:StackReference`: read at preview, never written.
-#[derive(Serialize, Clone, Debug, Resource)]
-#[serde(rename_all = "camelCase")]
-#[resource(token = "pulumi:pulumi:StackReference", kind = StackReference, outputs = StackReferenceOutputs)]
-pub struct StackReferenceArgs {
-    /// The name of another stack of the same backend (its `name:`), e.g. `network-prod`.
-    #[prop(replaces)]
-    pub name: Input<String>,
-}
-
-// The typed outputs are for the Rust DSL; the CLI itself reads maps.
-#[allow(dead_code)]
-#[derive(Outputs)]
-pub struct StackReferenceOutputs {
-    /// That stack's outputs, by name (`${ref.outputs.vpcId}`); secret outputs stay secret.
-    pub outputs: Output<serde_json::Value>,
-    /// The names of that stack's secret outputs.
-    pub secret_output_names: Output<Vec<String>>,
-}
+// Declared once in cairn-builtin (the typed DSL uses it too).
+use cairn_builtin::StackReference;
 
 /// Where referenced stacks are read from: the referencing stack's backend.
 #[derive(Clone, Debug)]

@@ -10,26 +10,12 @@ use cairn_aws::resources::parameter_group::{ParameterArgs, ParameterGroup, Param
 use cairn_aws::resources::replication_group::{ReplicationGroup, ReplicationGroupArgs};
 use cairn_aws::resources::secret::{Secret, SecretArgs};
 use cairn_aws::resources::secret_version::{SecretVersion, SecretVersionArgs};
-use cairn_aws::resources::security_group::{
-    SecurityGroup, SecurityGroupArgs, SecurityGroupRuleArgs,
-};
-use cairn_aws::resources::subnet_group::{SubnetGroup, SubnetGroupArgs};
-use cairn_builtin::{Password, PasswordArgs};
+use cairn_builtin::{stack_output, Password, PasswordArgs, StackReference, StackReferenceArgs};
 use cairn_core::dsl::{Input, StackBuilder};
 use cairn_core::spec::{ResourceOptions, StackSpec, Timeouts};
 use std::collections::BTreeMap;
 
-/// Story 0.2's network in one environment: imported, never created here.
-#[derive(Clone, Debug)]
-pub struct Network {
-    pub vpc_id: String,
-    pub subnet_ids: Vec<String>,
-    pub subnet_group_name: String,
-    pub security_group_name: String,
-    pub security_group_id: String,
-}
-
-/// One environment's sizing and network.
+/// One environment's sizing and the network stack it reads.
 #[derive(Clone, Debug)]
 pub struct Environment {
     pub name: String,
@@ -40,8 +26,9 @@ pub struct Environment {
     pub multi_az_enabled: bool,
     pub snapshot_retention_limit: i64,
     pub redis_port: i64,
-    pub allowed_cidrs: Vec<String>,
-    pub network: Network,
+    /// The stack that owns Story 0.2's network (`network-<env>`), read
+    /// by a stack reference.
+    pub network_stack: String,
 }
 
 impl Environment {
@@ -52,7 +39,6 @@ impl Environment {
         replicas: i64,
         multi_az: bool,
         retention: i64,
-        n: u8,
     ) -> Self {
         Environment {
             name: name.to_string(),
@@ -63,40 +49,23 @@ impl Environment {
             multi_az_enabled: multi_az,
             snapshot_retention_limit: retention,
             redis_port: 6379,
-            allowed_cidrs: vec!["10.0.10.0/24".into(), "10.0.11.0/24".into()],
-            network: Network {
-                vpc_id: format!("vpc-0a1b2c3d4e5f600{n}"),
-                subnet_ids: vec![
-                    format!("subnet-0a1b2c3d4e5f6a{n}1"),
-                    format!("subnet-0a1b2c3d4e5f6a{n}2"),
-                ],
-                subnet_group_name: format!("qualisys-redis-{name}"),
-                security_group_name: format!("qualisys-redis-{name}"),
-                security_group_id: format!("sg-0a1b2c3d4e5f6a7{n}0"),
-            },
+            network_stack: format!("network-{name}"),
         }
     }
     /// 1 shard × 0 replicas; failover on because cluster mode requires it.
     pub fn dev() -> Self {
-        Self::sized("dev", "cache.t3.micro", 1, 0, false, 1, 1)
+        Self::sized("dev", "cache.t3.micro", 1, 0, false, 1)
     }
     pub fn staging() -> Self {
-        Self::sized("staging", "cache.t3.small", 2, 1, true, 7, 2)
+        Self::sized("staging", "cache.t3.small", 2, 1, true, 7)
     }
     pub fn prod() -> Self {
-        Self::sized("prod", "cache.r5.large", 2, 1, true, 7, 3)
+        Self::sized("prod", "cache.r5.large", 2, 1, true, 7)
     }
 }
 
 fn s(text: impl Into<String>) -> Input<String> {
     Input::Value(text.into())
-}
-
-fn import(id: &str) -> ResourceOptions {
-    ResourceOptions {
-        import: Some(id.to_string()),
-        ..Default::default()
-    }
 }
 
 /// The Redis caching layer for one environment.
@@ -123,38 +92,12 @@ pub fn redis_cache(env: &Environment) -> StackSpec {
             target_key_id: key.key_id.clone().into(),
         },
     );
-    let net = &env.network;
-    let subnets = b.resource_with::<SubnetGroup>(
-        "redisSubnetGroup",
-        SubnetGroupArgs {
-            name: s(&net.subnet_group_name),
-            description: Some(s(
-                "Database subnets for the Redis caching layer (Story 0.2)",
-            )),
-            subnet_ids: net.subnet_ids.iter().map(s).collect(),
-            tags: None,
+    // Story 0.2's network belongs to the network stack: read, never imported.
+    let network = b.resource::<StackReference>(
+        "network",
+        StackReferenceArgs {
+            name: s(&env.network_stack),
         },
-        import(&net.subnet_group_name),
-    );
-    let sg = b.resource_with::<SecurityGroup>(
-        "redisSecurityGroup",
-        SecurityGroupArgs {
-            name: s(&net.security_group_name),
-            description: Some(s("Redis access from the Kubernetes node subnets only")),
-            vpc_id: Some(s(&net.vpc_id)),
-            ingress: Some(vec![SecurityGroupRuleArgs {
-                protocol: s("tcp"),
-                from_port: 6379.into(),
-                to_port: 6379.into(),
-                cidr_blocks: Some(env.allowed_cidrs.iter().map(s).collect()),
-                ipv6_cidr_blocks: None,
-                security_groups: None,
-                description: None,
-            }]),
-            egress: None,
-            tags: None,
-        },
-        import(&net.security_group_id),
     );
     let parameters = [
         ("maxmemory-policy", "allkeys-lru"),
@@ -215,8 +158,8 @@ pub fn redis_cache(env: &Environment) -> StackSpec {
             auth_token_update_strategy: None,
             auth_token_rotation_overlap: None,
             parameter_group_name: Some(params.name.clone().into()),
-            subnet_group_name: Some(subnets.name.clone().into()),
-            security_group_ids: Some(vec![sg.id.clone().into()]),
+            subnet_group_name: Some(stack_output(&network, "elasticacheSubnetGroupName")),
+            security_group_ids: Some(vec![stack_output(&network, "elasticacheSecurityGroupId")]),
             port: Some(env.redis_port.into()),
             maintenance_window: Some(s("sun:05:00-sun:06:00")),
             snapshot_window: Some(s("03:00-04:00")),

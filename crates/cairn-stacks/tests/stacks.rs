@@ -121,3 +121,48 @@ fn the_policy_check_catches_the_rust_stack_with_tls_off() {
         );
     }
 }
+
+#[test]
+fn the_redis_stacks_read_their_network_by_reference() {
+    for env in ["dev", "staging", "prod"] {
+        let spec = load_yaml(env);
+        fn of<'a>(
+            spec: &'a StackSpec,
+            token: &'a str,
+        ) -> impl Iterator<Item = &'a cairn_core::ResourceSpec> {
+            spec.resources.iter().filter(move |r| r.type_token == token)
+        }
+        // The network's objects belong to the network stack: none declared or imported here.
+        for token in ["aws:ec2:SecurityGroup", "aws:elasticache:SubnetGroup"] {
+            assert_eq!(of(&spec, token).count(), 0, "{env}: declares a {token}");
+        }
+        assert!(
+            spec.resources.iter().all(|r| r.options.import.is_none()),
+            "{env}: imports something"
+        );
+        let refs: Vec<_> = of(&spec, "pulumi:pulumi:StackReference").collect();
+        assert_eq!(refs.len(), 1, "{env}: one stack reference");
+        assert_eq!(
+            refs[0].properties.get("name"),
+            Some(&Value::from(format!("network-{env}").as_str())),
+            "{env}"
+        );
+        let rg = of(&spec, "aws:elasticache:ReplicationGroup")
+            .next()
+            .expect("group");
+        assert_eq!(
+            rg.properties.get("subnetGroupName"),
+            Some(&Value::from(
+                "${network.outputs.elasticacheSubnetGroupName}"
+            )),
+            "{env}"
+        );
+        assert_eq!(
+            rg.properties.get("securityGroupIds"),
+            Some(&Value::List(vec![Value::from(
+                "${network.outputs.elasticacheSecurityGroupId}"
+            )])),
+            "{env}"
+        );
+    }
+}

@@ -12,6 +12,7 @@ pub const PG_TYPE: &str = "aws:elasticache:ParameterGroup";
 pub const SG_TYPE: &str = "aws:ec2:SecurityGroup";
 pub const SECRET_TYPE: &str = "aws:secretsmanager:Secret";
 pub const KEY_TYPE: &str = "aws:kms:Key";
+pub const REFERENCE_TYPE: &str = "pulumi:pulumi:StackReference";
 
 /// The namespacing guide, relative to the repository root.
 pub const NAMESPACING_DOC: &str = "docs/key-namespacing.md";
@@ -33,7 +34,7 @@ pub struct Expectations {
     pub security_group_id: String,
     /// The only CIDRs the security group may admit.
     pub allowed_cidrs: Vec<String>,
-    /// The only source security groups it may admit (none in the story).
+    /// The only source security groups it may admit (the Kubernetes nodes' group).
     pub allowed_source_security_groups: Vec<String>,
     /// The port the stack asked for (6379).
     pub port: i64,
@@ -160,10 +161,96 @@ fn missing(rs: &ResourceState, field: &str) -> VerifyError {
     }
 }
 
+/// The story's Kubernetes node subnets: the only CIDRs the cache admits.
+pub const NODE_CIDRS: [&str; 2] = ["10.0.10.0/24", "10.0.11.0/24"];
+
+/// (id, allowed CIDRs, allowed source groups) of a group this stack declares.
+fn declared_group(sg: &ResourceState) -> Result<(String, Vec<String>, Vec<String>), VerifyError> {
+    let id = if sg.id.is_empty() {
+        sg.outputs
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| missing(sg, "id"))?
+    } else {
+        sg.id.clone()
+    };
+    let mut cidrs = Vec::new();
+    let mut sources = Vec::new();
+    for rule in sg
+        .inputs
+        .get("ingress")
+        .and_then(Value::as_list)
+        .unwrap_or_default()
+    {
+        let Some(rule) = rule.as_map() else { continue };
+        for c in strings(rule.get("cidrBlocks"))
+            .into_iter()
+            .chain(strings(rule.get("ipv6CidrBlocks")))
+        {
+            if !cidrs.contains(&c) {
+                cidrs.push(c);
+            }
+        }
+        for g in strings(rule.get("securityGroups")) {
+            if !sources.contains(&g) {
+                sources.push(g);
+            }
+        }
+    }
+    Ok((id, cidrs, sources))
+}
+
+/// (id, allowed CIDRs, allowed source groups) of the network stack's group
+/// that the replication group uses: the story's rule, "6379 from the
+/// Kubernetes nodes' group and node subnets only", with the node subnets'
+/// CIDRs (`privateSubnetCidrs`) and the nodes' group (`nodeSecurityGroupId`)
+/// as the referenced network stack's outputs name them, recorded with the
+/// reference; the story's node CIDRs when it does not name them.
+fn referenced_group(
+    state: &StackState,
+    rg: &ResourceState,
+    rg_sgs: &[String],
+) -> Result<(String, Vec<String>, Vec<String>), VerifyError> {
+    let networks: Vec<&Map> = state
+        .resources
+        .values()
+        .filter(|r| r.type_token == REFERENCE_TYPE)
+        .filter_map(|r| r.outputs.get("outputs").and_then(Value::as_map))
+        .collect();
+    let cache_group = |n: &Map| s(n, "elasticacheSecurityGroupId").map(str::to_string);
+    let id = rg_sgs
+        .iter()
+        .find(|id| {
+            networks
+                .iter()
+                .any(|n| cache_group(n).as_ref() == Some(*id))
+        })
+        .or_else(|| rg_sgs.first())
+        .cloned()
+        .ok_or_else(|| missing(rg, "securityGroupIds"))?;
+    let network = networks
+        .iter()
+        .find(|n| cache_group(n).as_ref() == Some(&id))
+        .or_else(|| networks.first().filter(|_| networks.len() == 1));
+    let mut cidrs = network
+        .map(|n| strings(n.get("privateSubnetCidrs")))
+        .unwrap_or_default();
+    if cidrs.is_empty() {
+        cidrs = NODE_CIDRS.iter().map(|c| c.to_string()).collect();
+    }
+    let sources = network
+        .and_then(|n| s(n, "nodeSecurityGroupId"))
+        .map(|g| vec![g.to_string()])
+        .unwrap_or_default();
+    Ok((id, cidrs, sources))
+}
+
 impl Expectations {
     /// Reads the expectations from the stack's resources of types
     /// `aws:elasticache:ReplicationGroup` (required), `aws:ec2:SecurityGroup`
-    /// (required), `aws:secretsmanager:Secret` (required),
+    /// (the group's, else the referenced network stack's: `pulumi:pulumi:StackReference`),
+    /// `aws:secretsmanager:Secret` (required),
     /// `aws:elasticache:ParameterGroup` and `aws:kms:Key` (optional: the
     /// replication group's own inputs name them too), using their recorded
     /// state: physical ids, output ARNs and the resolved inputs last applied.
@@ -208,41 +295,14 @@ impl Expectations {
         let require_failover_multi_az =
             multi_az_input || story_sizing(&environment).is_some_and(|(_, _, _, m)| m);
 
-        // Security group: the one the replication group uses.
+        // Security group: the one the replication group uses, declared in
+        // this stack, or else the network stack's, read by a stack reference.
         let rg_sgs = strings(ri.get("securityGroupIds"));
-        let sg = look.required(SG_TYPE, |r| rg_sgs.contains(&r.id))?;
-        let security_group_id = if sg.id.is_empty() {
-            sg.outputs
-                .get("id")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| missing(sg, "id"))?
-        } else {
-            sg.id.clone()
-        };
-        let mut allowed_cidrs = Vec::new();
-        let mut allowed_source_security_groups = Vec::new();
-        for rule in sg
-            .inputs
-            .get("ingress")
-            .and_then(Value::as_list)
-            .unwrap_or_default()
-        {
-            let Some(rule) = rule.as_map() else { continue };
-            for c in strings(rule.get("cidrBlocks"))
-                .into_iter()
-                .chain(strings(rule.get("ipv6CidrBlocks")))
-            {
-                if !allowed_cidrs.contains(&c) {
-                    allowed_cidrs.push(c);
-                }
-            }
-            for g in strings(rule.get("securityGroups")) {
-                if !allowed_source_security_groups.contains(&g) {
-                    allowed_source_security_groups.push(g);
-                }
-            }
-        }
+        let (security_group_id, allowed_cidrs, allowed_source_security_groups) =
+            match look.one(SG_TYPE, |r| rg_sgs.contains(&r.id))? {
+                Some(sg) => declared_group(sg)?,
+                None => referenced_group(state, rg, &rg_sgs)?,
+            };
 
         // Parameter group: the replication group's input, else the declared group.
         let pg_input = s(ri, "parameterGroupName").map(str::to_string);
@@ -439,6 +499,64 @@ mod tests {
         assert_eq!(
             e.namespacing_doc,
             Path::new("/repo/docs/key-namespacing.md")
+        );
+    }
+
+    /// The Redis stack as it is now: no security group of its own; the
+    /// replication group uses the network stack's, read by a stack reference.
+    fn prod_by_reference() -> (StackSpec, StackState) {
+        let (mut spec, mut state) = prod();
+        spec.resources.retain(|r| r.type_token != SG_TYPE);
+        state.resources.remove("redisSecurityGroup");
+        let net = rs(
+            "network",
+            REFERENCE_TYPE,
+            "network-prod",
+            serde_json::json!({"name": "network-prod"}),
+            serde_json::json!({"outputs": {
+                "vpcId": "vpc-1",
+                "elasticacheSecurityGroupId": "sg-0a1",
+                "nodeSecurityGroupId": "sg-nodes",
+                "privateSubnetCidrs": ["10.0.10.0/24", "10.0.11.0/24"]
+            }, "secretOutputNames": []}),
+        );
+        spec.add(ResourceSpec::new("network", REFERENCE_TYPE, Map::new()));
+        state.resources.insert("network".into(), net);
+        (spec, state)
+    }
+
+    #[test]
+    fn the_security_group_comes_from_the_referenced_network() {
+        let (spec, state) = prod_by_reference();
+        let e = Expectations::from_state(&spec, &state, Path::new(".")).unwrap();
+        assert_eq!(e.security_group_id, "sg-0a1");
+        assert_eq!(e.allowed_cidrs, vec!["10.0.10.0/24", "10.0.11.0/24"]);
+        assert_eq!(e.allowed_source_security_groups, vec!["sg-nodes"]);
+
+        // A network without those outputs: the story's node subnets, no source group.
+        let (spec, mut state) = prod_by_reference();
+        state.resources.get_mut("network").unwrap().outputs =
+            map(serde_json::json!({"outputs": {"vpcId": "vpc-1"}}));
+        let e = Expectations::from_state(&spec, &state, Path::new(".")).unwrap();
+        assert_eq!(e.security_group_id, "sg-0a1");
+        assert_eq!(e.allowed_cidrs, vec!["10.0.10.0/24", "10.0.11.0/24"]);
+        assert!(e.allowed_source_security_groups.is_empty());
+
+        // No group at all: named.
+        let (spec, mut state) = prod_by_reference();
+        state
+            .resources
+            .get_mut("redis")
+            .unwrap()
+            .inputs
+            .remove("securityGroupIds");
+        let err = Expectations::from_state(&spec, &state, Path::new(".")).unwrap_err();
+        assert_eq!(
+            err,
+            VerifyError::MissingField {
+                resource: "redis".into(),
+                field: "securityGroupIds".into()
+            }
         );
     }
 

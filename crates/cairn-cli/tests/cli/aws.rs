@@ -351,7 +351,7 @@ async fn prod_from_empty_meets_every_criterion_then_updates_replaces_and_destroy
         port.stdout
     );
 
-    // destroy removes everything but the protected imports.
+    // destroy removes everything the stack made; the network stack's objects stay.
     local
         .cairn(&[
             "destroy",
@@ -396,19 +396,20 @@ async fn prod_from_empty_meets_every_criterion_then_updates_replaces_and_destroy
     assert_eq!(
         sgs.security_groups().len(),
         1,
-        "the imported security group is kept"
+        "the network stack's security group is kept"
     );
     let subnets = ec
         .describe_cache_subnet_groups()
-        .cache_subnet_group_name("qualisys-redis-subnets-prod")
+        .cache_subnet_group_name("qualisys-redis-prod")
         .send()
-        .await;
-    assert!(subnets.is_ok(), "the imported subnet group is kept");
+        .await
+        .expect("the network stack's subnet group is kept");
+    assert_eq!(subnets.cache_subnet_groups().len(), 1);
     let list = local.cairn(&["state", "list", "--stack", "prod"]).ok();
     assert_eq!(
         list.stdout.lines().count(),
-        2,
-        "only the protected imports stay in state: {}",
+        0,
+        "nothing stays in the Redis stack's state: {}",
         list.stdout
     );
 }
@@ -432,63 +433,41 @@ fn urlencoding_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The Redis stack takes its network from `network-dev` by reference: a
+/// preview before that stack exists is a diagnostic naming it; once it is
+/// up, the plan reads its subnet group and security group, known at preview.
 #[tokio::test(flavor = "multi_thread")]
-async fn importing_the_existing_network_adopts_it_and_the_next_preview_is_clean() {
+async fn the_dev_stack_reads_its_network_by_reference() {
     let local = Local::new();
-    // `--local` seeds the network; preview shows the imports without touching state.
-    let preview = local.cairn(&["preview", "--stack", "dev"]).ok();
+    let before = local.cairn(&["preview", "--stack", "dev"]);
+    assert_eq!(before.code, Some(2), "{}", before.all());
     assert!(
-        preview
-            .stdout
-            .contains("= redisSecurityGroup (aws:ec2:SecurityGroup) import"),
-        "{}",
+        before.stderr.contains("cairn::stack_reference::missing")
+            && before.stderr.contains("`network-dev`"),
+        "names the missing network stack: {}",
+        before.stderr
+    );
+    local.cairn(&["up", "--yes", "--stack", "network-dev"]).ok();
+    let outputs = local
+        .cairn(&["stack", "output", "--json", "--stack", "network-dev"])
+        .ok();
+    let net: serde_json::Value = serde_json::from_str(&outputs.stdout).expect("outputs json");
+    let sg = net["elasticacheSecurityGroupId"].as_str().expect("sg id");
+    let preview = local.cairn(&["preview", "--stack", "dev", "--json"]).ok();
+    let plan: serde_json::Value = serde_json::from_str(&preview.stdout).expect("plan json");
+    let text = plan.to_string();
+    assert!(
+        text.contains(sg) && text.contains("qualisys-redis-dev"),
+        "the plan uses the network's group {sg} and subnet group: {}",
         preview.stdout
     );
-    let fixture = cairn_emulator::seed_network_fixture(&local.endpoint(), "dev")
-        .await
-        .expect("fixture");
-    let sg = local
-        .cairn(&[
-            "import",
-            "--stack",
-            "dev",
-            "aws:ec2:SecurityGroup",
-            "redisSecurityGroup",
-            &fixture.security_group_id,
-        ])
-        .ok();
-    assert!(
-        sg.stdout.contains("cidrBlocks"),
-        "prints matching YAML: {}",
-        sg.stdout
-    );
-    local
-        .cairn(&[
-            "import",
-            "--stack",
-            "dev",
-            "aws:elasticache:SubnetGroup",
-            "redisSubnetGroup",
-            &fixture.subnet_group_name,
-        ])
-        .ok();
-    let list = local.cairn(&["state", "list", "--stack", "dev"]).ok();
-    assert!(
-        list.stdout.contains("redisSecurityGroup") && list.stdout.contains("protected,imported"),
-        "{}",
-        list.stdout
-    );
-    let after = local.cairn(&["preview", "--stack", "dev"]).ok();
-    assert!(
-        !after.stdout.contains("redisSecurityGroup"),
-        "the imported group needs no change: {}",
-        after.stdout
-    );
-    assert!(
-        !after.stdout.contains("redisSubnetGroup"),
-        "the imported subnet group needs no change: {}",
-        after.stdout
-    );
+    for gone in ["redisSecurityGroup", "redisSubnetGroup", "\"import\""] {
+        assert!(
+            !text.contains(gone),
+            "{gone} in the plan: {}",
+            preview.stdout
+        );
+    }
 }
 
 /// Snapshot settings that blank out random cloud ids and ports.
@@ -518,6 +497,10 @@ fn snapshot_settings() -> insta::Settings {
 async fn prod_plans_in_markdown_and_json_including_drift() {
     let local = Local::new();
     let settings = snapshot_settings();
+    // The plan reads the network stack's outputs: it is up first.
+    local
+        .cairn(&["up", "--yes", "--stack", "network-prod"])
+        .ok();
     let create_md = local
         .cairn(&["preview", "--stack", "prod", "--format", "markdown"])
         .ok();
@@ -663,12 +646,14 @@ async fn verify_is_all_pass_on_prod_and_the_drill_reports_recovery() {
 
     // Break it out of band: open the security group to the world.
     let sdk = local.sdk().await;
-    let fixture = cairn_emulator::seed_network_fixture(&local.endpoint(), "prod")
-        .await
-        .expect("fixture");
+    let outputs = local
+        .cairn(&["stack", "output", "--json", "--stack", "network-prod"])
+        .ok();
+    let net: serde_json::Value = serde_json::from_str(&outputs.stdout).expect("outputs json");
+    let sg = net["elasticacheSecurityGroupId"].as_str().expect("sg id");
     aws_sdk_ec2::Client::new(&sdk)
         .authorize_security_group_ingress()
-        .group_id(&fixture.security_group_id)
+        .group_id(sg)
         .ip_protocol("tcp")
         .from_port(6379)
         .to_port(6379)

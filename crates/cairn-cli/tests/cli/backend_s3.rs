@@ -73,6 +73,13 @@ impl Cloud {
         self.sb.run(&all)
     }
 
+    /// `network-ENV` (which the Redis stack references) up with its state
+    /// in S3 beforehand, so the run under test only reads it.
+    fn network_in_s3(&self, env: &str) {
+        self.cairn_s3(&["up", "--yes", "--stack", &format!("network-{env}")])
+            .ok();
+    }
+
     fn replication_groups(&self) -> Vec<String> {
         runtime().block_on(async {
             let ec = aws_sdk_elasticache::Client::new(&self.sdk().await);
@@ -165,6 +172,7 @@ fn two_concurrent_ups_one_wins_and_the_other_gets_a_lock_error() {
     // the lock that long; the second starts once the lock object exists.
     // (A truly simultaneous race is tested at the API level in cairn-backend-s3.)
     let cloud = Cloud::start_with_delay(5000);
+    cloud.network_in_s3("prod");
     let url = backend_url();
     let spawn = || {
         cloud
@@ -261,6 +269,10 @@ fn migrating_to_s3_and_back_keeps_every_resource_and_output() {
         .cairn(&["state", "migrate", "--stack", "prod", "--to", &url])
         .ok();
     assert!(to_s3.stdout.contains("verified"), "{}", to_s3.all());
+    // The network stack it references (brought up locally by `up --local`) moves too.
+    cloud
+        .cairn(&["state", "migrate", "--stack", "network-prod", "--to", &url])
+        .ok();
     assert_eq!(
         cloud
             .cairn_s3(&["state", "list", "--stack", "prod"])
@@ -289,27 +301,31 @@ fn migrating_to_s3_and_back_keeps_every_resource_and_output() {
         .cairn(&["state", "migrate", "--stack", "prod", "--to", &url])
         .ok();
 
-    // And back, into an empty local state directory.
+    // And back, into an empty local state directory (the network too).
     let fresh = cloud.sb.dir.path().join("state-back");
     let fresh = fresh.display().to_string();
-    let back = cloud
-        .sb
-        .command(&[
-            "state",
-            "migrate",
-            "--stack",
-            "prod",
-            "--local",
-            "--backend",
-            &url,
-            "--to",
-            "local",
-        ])
-        .env("CAIRN_STATE_DIR", &fresh)
-        .output()
-        .expect("run cairn");
-    let back = Run::from(back).ok();
+    let migrate_back = |stack: &str| {
+        let back = cloud
+            .sb
+            .command(&[
+                "state",
+                "migrate",
+                "--stack",
+                stack,
+                "--local",
+                "--backend",
+                &url,
+                "--to",
+                "local",
+            ])
+            .env("CAIRN_STATE_DIR", &fresh)
+            .output()
+            .expect("run cairn");
+        Run::from(back).ok()
+    };
+    let back = migrate_back("prod");
     assert!(back.stdout.contains("verified"), "{}", back.all());
+    migrate_back("network-prod");
     let local = |args: &[&str]| {
         let mut all = args.to_vec();
         all.push("--local");
@@ -372,6 +388,8 @@ fn migrating_onto_a_different_state_is_refused_and_changes_nothing() {
 #[test]
 fn a_run_killed_mid_apply_is_recovered_from_the_remote_journal() {
     let cloud = Cloud::start();
+    // The network first: a child `up` of it would inherit CAIRN_TEST_KILL_AT.
+    cloud.network_in_s3("prod");
     let url = backend_url();
     // Journal point 10: an intent recorded (and uploaded) mid-run, its
     // provider call not yet made or its answer not yet recorded.

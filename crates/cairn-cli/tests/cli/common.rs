@@ -222,3 +222,16 @@ pub async fn make_state_bucket_and_key(
         .expect("create state key alias");
     meta.arn().expect("key arn").to_string()
 }
+
+/// A stand-in `network-ENV` stack in the sandbox's state (outputs only, no
+/// cloud), so an offline preview of the Redis stack `ENV` can read its
+/// network by reference.
+pub fn network_stand_in(sb: &Sandbox, env: &str) {
+    let file = sb.dir.path().join(format!("network-{env}.yaml"));
+    let text = format!(
+        "name: network-{env}\noutputs:\n  vpcId: vpc-0a1b2c3d4e5f60001\n  elasticacheSubnetGroupName: qualisys-redis-{env}\n  elasticacheSecurityGroupId: sg-0a1b2c3d4e5f6a710\n  nodeSecurityGroupId: sg-0a1b2c3d4e5f6a711\n  privateSubnetCidrs: [10.0.10.0/24, 10.0.11.0/24]\n"
+    );
+    std::fs::write(&file, text).expect("write the network stand-in");
+    sb.run(&["up", "--yes", "--stack-file", &file.display().to_string()])
+        .ok();
+}

@@ -2,11 +2,13 @@
 //! Story 0.2-like network made through the SDK (not through cairn), a
 //! version-4 state file for it (a module, `count`, `for_each`, a data
 //! source, a type cairn does not know), the import (read calls only), an
-//! empty next preview, and a destroy that keeps everything.
+//! empty next preview, the Redis prod stack taking its network from the
+//! imported stack by reference (up, then `verify`), and a destroy that
+//! keeps everything.
 
 use super::common::{sdk_config, start_private_emulator, Run, Sandbox};
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, DomainType, IpPermission, ResourceType, Tag, TagSpecification,
+    AttributeBooleanValue, DomainType, IpPermission, IpRange, ResourceType, Tag, TagSpecification,
     UserIdGroupPair,
 };
 use aws_sdk_ec2::Client as Ec2;
@@ -22,7 +24,7 @@ impl Drop for Stop {
 }
 
 /// `cairn ARGS` with the AWS provider pointed at the emulator through the
-/// standard environment (not `--local`, which seeds a fixture network).
+/// standard environment (not `--local`, which brings up `network-<env>`).
 fn cairn(sb: &Sandbox, endpoint: &str, args: &[&str]) -> Run {
     let none = sb.dir.path().join("empty-aws-config");
     std::fs::write(&none, "").expect("empty AWS config");
@@ -59,7 +61,11 @@ struct Net {
     rtb_private: String,
     nodes_sg: String,
     redis_sg: String,
+    /// The ElastiCache subnet group over the database subnets.
+    cache_subnets: String,
 }
+
+const CACHE_SUBNET_GROUP: &str = "qualisys-dev-redis";
 
 async fn subnet(ec2: &Ec2, vpc: &str, cidr: &str, az: &str) -> String {
     ec2.create_subnet()
@@ -75,7 +81,7 @@ async fn subnet(ec2: &Ec2, vpc: &str, cidr: &str, az: &str) -> String {
         .to_string()
 }
 
-async fn make_network(ec2: &Ec2) -> Net {
+async fn make_network(sdk: &aws_config::SdkConfig, ec2: &Ec2) -> Net {
     let vpc = ec2
         .create_vpc()
         .cidr_block("10.0.0.0/16")
@@ -218,11 +224,21 @@ async fn make_network(ec2: &Ec2) -> Net {
                 .from_port(6379)
                 .to_port(6379)
                 .user_id_group_pairs(UserIdGroupPair::builder().group_id(&nodes_sg).build())
+                .ip_ranges(IpRange::builder().cidr_ip("10.0.10.0/24").build())
+                .ip_ranges(IpRange::builder().cidr_ip("10.0.11.0/24").build())
                 .build(),
         )
         .send()
         .await
         .expect("redis from nodes");
+    aws_sdk_elasticache::Client::new(sdk)
+        .create_cache_subnet_group()
+        .cache_subnet_group_name(CACHE_SUBNET_GROUP)
+        .cache_subnet_group_description("Database subnets for Redis (Story 0.2)")
+        .set_subnet_ids(Some(database.clone()))
+        .send()
+        .await
+        .expect("cache subnet group");
     Net {
         vpc,
         public,
@@ -235,6 +251,7 @@ async fn make_network(ec2: &Ec2) -> Net {
         rtb_private,
         nodes_sg,
         redis_sg,
+        cache_subnets: CACHE_SUBNET_GROUP.to_string(),
     }
 }
 
@@ -303,6 +320,10 @@ fn terraform_state(n: &Net) -> Json {
         "outputs": {
             "vpc_id": { "value": n.vpc, "type": "string" },
             "database_subnet_ids": { "value": n.database, "type": ["tuple", ["string", "string"]] },
+            "private_subnet_cidrs": { "value": ["10.0.10.0/24", "10.0.11.0/24"], "type": ["tuple", ["string", "string"]] },
+            "node_security_group_id": { "value": n.nodes_sg, "type": "string" },
+            "elasticache_security_group_id": { "value": n.redis_sg, "type": "string" },
+            "elasticache_subnet_group_name": { "value": n.cache_subnets, "type": "string" },
         },
         "resources": [
             { "mode": "data", "type": "aws_availability_zones", "name": "available",
@@ -349,6 +370,10 @@ fn terraform_state(n: &Net) -> Json {
                 "id": n.redis_sg, "name": "qualisys-dev-redis", "vpc_id": n.vpc,
                 "description": "qualisys-dev-redis (Story 0.2)",
             }))]),
+            resource(m, "aws_elasticache_subnet_group", "redis", vec![instance(None, json!({
+                "id": n.cache_subnets, "name": n.cache_subnets,
+                "description": "Database subnets for Redis (Story 0.2)", "subnet_ids": n.database,
+            }))]),
             resource(None, "aws_flow_log", "vpc", vec![instance(None, json!({ "id": "fl-0123456789abcdef0" }))]),
         ],
         "check_results": null
@@ -363,7 +388,7 @@ async fn a_terraform_network_is_imported_with_read_calls_only_then_previews_empt
     let endpoint = format!("http://127.0.0.1:{port}");
     let sdk = sdk_config(&endpoint).await;
     let ec2 = Ec2::new(&sdk);
-    let net = make_network(&ec2).await;
+    let net = make_network(&sdk, &ec2).await;
 
     let tfstate = sb.dir.path().join("terraform.tfstate");
     let text = serde_json::to_string_pretty(&terraform_state(&net)).expect("json");
@@ -496,6 +521,98 @@ async fn a_terraform_network_is_imported_with_read_calls_only_then_previews_empt
         Some(net.vpc.as_str()),
         "the referencing stack lands in the imported VPC"
     );
+
+    // The Redis prod stack takes its network from the imported stack (its
+    // `networkStack` pointed at it), comes up in it, and verifies.
+    let redis = cairn(
+        &sb,
+        &endpoint,
+        &[
+            "up",
+            "--yes",
+            "--stack",
+            "prod",
+            "--config",
+            "networkStack=network",
+        ],
+    )
+    .ok();
+    assert!(
+        !redis.stderr.contains("bringing up stack"),
+        "the imported network is read, not brought up: {}",
+        redis.stderr
+    );
+    let rg = aws_sdk_elasticache::Client::new(&sdk)
+        .describe_replication_groups()
+        .replication_group_id("qualisys-redis-prod")
+        .send()
+        .await
+        .expect("replication group");
+    let member = rg.replication_groups()[0].member_clusters()[0].clone();
+    let cluster = aws_sdk_elasticache::Client::new(&sdk)
+        .describe_cache_clusters()
+        .cache_cluster_id(&member)
+        .send()
+        .await
+        .expect("member cluster");
+    let cluster = &cluster.cache_clusters()[0];
+    assert_eq!(
+        cluster.cache_subnet_group_name(),
+        Some(CACHE_SUBNET_GROUP),
+        "in the imported subnet group"
+    );
+    assert_eq!(
+        cluster
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.security_group_id())
+            .collect::<Vec<_>>(),
+        vec![net.redis_sg.as_str()],
+        "behind the imported security group"
+    );
+    // No redis-server twins behind this emulator: the control plane is what
+    // can be verified here (aws.rs verifies the data plane with twins).
+    let verify = cairn(
+        &sb,
+        &endpoint,
+        &[
+            "verify",
+            "--json",
+            "--control-plane-only",
+            "--stack",
+            "prod",
+            "--config",
+            "networkStack=network",
+        ],
+    );
+    assert_eq!(verify.code, Some(0), "verify passes:\n{}", verify.all());
+    let report: Json = serde_json::from_str(&verify.stdout).expect("verify json");
+    assert_eq!(report["ok"], true, "{}", verify.stdout);
+    let ac8 = report["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["id"] == "AC8")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        ac8["status"].as_str().map(str::to_lowercase).as_deref(),
+        Some("pass"),
+        "{ac8}"
+    );
+    cairn(
+        &sb,
+        &endpoint,
+        &[
+            "destroy",
+            "--yes",
+            "--stack",
+            "prod",
+            "--config",
+            "networkStack=network",
+        ],
+    )
+    .ok();
 
     let destroy = cairn(
         &sb,

@@ -1,4 +1,4 @@
-//! What `--local` prints: the network ids it substitutes only with `-v`.
+//! What `--local` prints, and where the emulator keeps its files.
 
 use super::common::{start_private_emulator, Sandbox};
 
@@ -11,23 +11,26 @@ impl Drop for StopEmulator {
     }
 }
 
+/// `--local` substitutes nothing for the Redis stack's network: it reads
+/// `network-dev` by reference, so a preview before that stack is up is a
+/// diagnostic that says `up --local` brings it up first.
 #[test]
-fn local_prints_the_substituted_network_ids_only_with_verbose() {
+fn a_local_preview_before_the_network_is_up_says_how_to_bring_it_up() {
     let (sb, _port, emulator) = start_private_emulator(Sandbox::new(), 0);
     let _stop = StopEmulator(emulator);
-    let quiet = sb.run(&["preview", "--local", "--stack", "dev"]).ok();
-    for line in quiet.stderr.lines() {
-        assert!(
-            !line.contains("vpc-") && !line.trim_start().starts_with('{'),
-            "a --local run without -v printed the fixture: {line}\n{}",
-            quiet.stderr
-        );
-    }
-    let verbose = sb.run(&["preview", "-v", "--local", "--stack", "dev"]).ok();
+    let run = sb.run(&["preview", "-v", "--local", "--stack", "dev"]);
+    assert_eq!(run.code, Some(2), "{}", run.all());
     assert!(
-        verbose.stderr.contains("vpcId") && verbose.stderr.contains("vpc-"),
-        "-v should name the substituted network ids:\n{}",
-        verbose.stderr
+        run.stderr.contains("cairn::stack_reference::missing")
+            && run.stderr.contains("`network-dev`")
+            && run.stderr.contains("--local"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("vpc-") && !run.stderr.contains("fixture"),
+        "no substituted network ids: {}",
+        run.stderr
     );
 }
 
@@ -64,49 +67,4 @@ fn the_emulator_files_go_to_one_place() {
         doubled.display()
     );
     run("stop").ok();
-}
-
-/// After an emulator restart (moto keeps nothing) a `--local` run says the
-/// emulator was reset and how to start clean, instead of planning to
-/// replace the protected security group it imported from the old fixture.
-#[test]
-fn a_run_after_an_emulator_restart_says_it_was_reset() {
-    let (sb, port, emulator) = start_private_emulator(Sandbox::new(), 0);
-    let _stop = StopEmulator(emulator.clone());
-    let shown = sb.run(&["preview", "-v", "--local", "--stack", "dev"]).ok();
-    let sg = shown
-        .stderr
-        .split("\"securityGroupId\":\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_else(|| panic!("no securityGroupId in:\n{}", shown.stderr))
-        .to_string();
-    sb.run(&[
-        "import",
-        "--local",
-        "--stack",
-        "dev",
-        "aws:ec2:SecurityGroup",
-        "redisSecurityGroup",
-        &sg,
-    ])
-    .ok();
-    cairn_emulator::daemon_stop(&emulator).expect("stop the emulator");
-    cairn_emulator::daemon_start(&cairn_emulator::EmulatorConfig {
-        port,
-        state_dir: emulator.clone(),
-        delay_ms: 0,
-        twin: false,
-    })
-    .expect("restart the emulator");
-    let run = sb.run(&["preview", "--local", "--stack", "dev"]);
-    assert_eq!(run.code, Some(2), "{}", run.all());
-    assert!(
-        run.stderr.contains("cairn::local::emulator_reset")
-            && run.stderr.contains("the emulator was reset")
-            && run.stderr.contains("start clean"),
-        "{}",
-        run.stderr
-    );
-    assert!(!run.stderr.contains("would be replaced"), "{}", run.stderr);
 }

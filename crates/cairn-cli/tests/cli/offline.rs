@@ -399,9 +399,8 @@ fn a_depends_on_change_alone_is_planned_and_recorded() {
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
 }
 
-/// A stack of built-in types that `--local` can run too (it declares the
-/// `network` config the emulator's fixture fills in).
-const BOUND_STACK: &str = "name: bound\nconfig:\n  network:\n    type: object\n    default: {}\nresources:\n  a:\n    type: core:Data\n    properties:\n      input: kept\n  b:\n    type: core:Data\n    properties:\n      input: ${a.output}\n";
+/// A stack of built-in types that `--local` can run too.
+const BOUND_STACK: &str = "name: bound\nresources:\n  a:\n    type: core:Data\n    properties:\n      input: kept\n  b:\n    type: core:Data\n    properties:\n      input: ${a.output}\n";
 
 fn bound_stack(sb: &Sandbox) -> String {
     let file = sb.dir.path().join("bound.yaml");
@@ -505,7 +504,7 @@ fn env_with_backend(sb: &Sandbox, backend: &str) -> String {
     let file = sb.dir.path().join("team.yaml");
     std::fs::write(
         &file,
-        format!("name: team\ntemplate: bound.yaml\nbackend: {backend}\nconfig:\n  network: {{}}\n"),
+        format!("name: team\ntemplate: bound.yaml\nbackend: {backend}\n"),
     )
     .expect("write env file");
     file.display().to_string()

@@ -19,7 +19,6 @@ use aws_sdk_elasticache::Client as ElastiCache;
 use aws_sdk_iam::Client as Iam;
 use aws_sdk_kms::Client as Kms;
 use aws_sdk_secretsmanager::Client as SecretsManager;
-use cairn_emulator::NetworkFixture;
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
@@ -29,9 +28,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The stack every scenario runs: 2 imports + 8 creates.
+/// The stack every scenario runs: 8 creates, and a reference to `network-prod`.
 const STACK: &str = "prod";
 const ENV: &str = "prod";
+/// The network stack the Redis stack reads (brought up before any scenario).
+const NETWORK: &str = "network-prod";
 const URN: &str = "redis-prod/redisKey";
 const ALIAS: &str = "alias/qualisys-redis-prod";
 const PARAMETER_GROUP: &str = "qualisys-redis7-prod";
@@ -158,11 +159,46 @@ impl Cloud {
         sdk_config(&self.endpoint()).await
     }
 
-    fn fixture(&self) -> NetworkFixture {
-        runtime()
-            .block_on(cairn_emulator::seed_network_fixture(&self.endpoint(), ENV))
-            .expect("network fixture")
+    /// `network-prod`, brought up if it has no outputs yet, so the runs
+    /// under test only read it (a child `up` of the network would inherit
+    /// `CAIRN_TEST_KILL_AT`).
+    fn network(&self) -> Net {
+        self.network_of(ENV)
     }
+
+    fn network_of(&self, env: &str) -> Net {
+        let stack = format!("network-{env}");
+        let outputs = |cloud: &Cloud| {
+            let run = cloud.cairn(&["stack", "output", "--json", "--stack", &stack]);
+            (run.code == Some(0))
+                .then(|| serde_json::from_str::<serde_json::Value>(&run.stdout).ok())
+                .flatten()
+                .filter(|o| o.get("elasticacheSecurityGroupId").is_some())
+        };
+        let o = match outputs(self) {
+            Some(o) => o,
+            None => {
+                let up = self.cairn(&["up", "--yes", "--stack", &stack]);
+                assert_eq!(up.code, Some(0), "{stack} up:\n{}", up.all());
+                outputs(self).unwrap_or_else(|| panic!("{stack} has no outputs"))
+            }
+        };
+        let text = |k: &str| {
+            o[k].as_str()
+                .unwrap_or_else(|| panic!("{k}: {o}"))
+                .to_string()
+        };
+        Net {
+            security_group_id: text("elasticacheSecurityGroupId"),
+            subnet_group_name: text("elasticacheSubnetGroupName"),
+        }
+    }
+}
+
+/// The network stack's objects the Redis stack uses, from its outputs.
+struct Net {
+    security_group_id: String,
+    subnet_group_name: String,
 }
 
 impl Drop for Cloud {
@@ -196,7 +232,7 @@ struct Census {
 }
 
 impl Census {
-    async fn take(sdk: &aws_config::SdkConfig, fixture: &NetworkFixture) -> Result<Census, String> {
+    async fn take(sdk: &aws_config::SdkConfig, net: &Net) -> Result<Census, String> {
         let kms = Kms::new(sdk);
         let ec = ElastiCache::new(sdk);
         let sm = SecretsManager::new(sdk);
@@ -319,14 +355,14 @@ impl Census {
         }
         c.security_group_exists = ec2
             .describe_security_groups()
-            .group_ids(&fixture.security_group_id)
+            .group_ids(&net.security_group_id)
             .send()
             .await
             .map(|r| r.security_groups().len() == 1)
             .unwrap_or(false);
         c.subnet_group_exists = ec
             .describe_cache_subnet_groups()
-            .cache_subnet_group_name(&fixture.subnet_group_name)
+            .cache_subnet_group_name(&net.subnet_group_name)
             .send()
             .await
             .is_ok();
@@ -382,16 +418,16 @@ macro_rules! check {
 /// The whole stack exists exactly once in the cloud, state records exactly
 /// those ids, and the replication group has `node_type`.
 fn check_converged_up(cloud: &Cloud, select: &[&str], node_type: &str) -> Result<(), String> {
-    let fixture = cloud.fixture();
+    let net = cloud.network();
     let census = runtime().block_on(async {
         let sdk = cloud.sdk().await;
-        Census::take(&sdk, &fixture).await
+        Census::take(&sdk, &net).await
     })?;
     let state = state_list(cloud, select)?;
     let id = |name: &str| state.get(name).map(|(_, id, _)| id.as_str()).unwrap_or("");
     check!(
-        state.len() == 10,
-        "state holds {} resources, not 10: {state:?}",
+        state.len() == 9,
+        "state holds {} resources, not 9 (8 and the network reference): {state:?}",
         state.len()
     );
 
@@ -488,33 +524,25 @@ fn check_converged_up(cloud: &Cloud, select: &[&str], node_type: &str) -> Result
 
     check!(
         census.security_group_exists && census.subnet_group_exists,
-        "the imported network is gone"
+        "the network stack's security group or subnet group is gone"
     );
     check!(
-        id("redisSecurityGroup") == fixture.security_group_id
-            && id("redisSubnetGroup") == fixture.subnet_group_name,
-        "state imports {:?} / {:?}",
-        state.get("redisSecurityGroup"),
-        state.get("redisSubnetGroup")
+        state
+            .get("network")
+            .is_some_and(|(ty, id, _)| ty == "pulumi:pulumi:StackReference" && id == NETWORK),
+        "state records the network by reference: {:?}",
+        state.get("network")
     );
-    for name in ["redisSecurityGroup", "redisSubnetGroup"] {
-        check!(
-            state
-                .get(name)
-                .is_some_and(|(_, _, f)| f == "protected,imported"),
-            "{name} is not recorded as a protected import: {:?}",
-            state.get(name)
-        );
-    }
     Ok(())
 }
 
-/// None of the 8 created resources is left; the imports stay, in the cloud and in state.
+/// None of the 8 created resources is left, nor the reference in state; the
+/// network stack's objects stay.
 fn check_converged_destroy(cloud: &Cloud, select: &[&str]) -> Result<(), String> {
-    let fixture = cloud.fixture();
+    let net = cloud.network();
     let census = runtime().block_on(async {
         let sdk = cloud.sdk().await;
-        Census::take(&sdk, &fixture).await
+        Census::take(&sdk, &net).await
     })?;
     check!(
         census.live_keys().is_empty(),
@@ -556,17 +584,12 @@ fn check_converged_destroy(cloud: &Cloud, select: &[&str]) -> Result<(), String>
     );
     check!(
         census.security_group_exists && census.subnet_group_exists,
-        "destroy removed an import (security group {}, subnet group {})",
+        "destroy removed the network stack's objects (security group {}, subnet group {})",
         census.security_group_exists,
         census.subnet_group_exists
     );
     let state = state_list(cloud, select)?;
-    check!(
-        state.len() == 2
-            && state.contains_key("redisSecurityGroup")
-            && state.contains_key("redisSubnetGroup"),
-        "state after destroy: {state:?}"
-    );
+    check!(state.is_empty(), "state after destroy: {state:?}");
     Ok(())
 }
 
@@ -615,11 +638,12 @@ impl Scenario {
         }
     }
 
-    /// Operations of the run under test: 8 creates + 2 imports, 8 deletes, 1 update.
+    /// Operations of the run under test: 8 creates (the network reference
+    /// is read before planning), 8 deletes and forgetting the reference, 1 update.
     fn operations(self) -> u32 {
         match self {
-            Scenario::Up | Scenario::UpS3 => 10,
-            Scenario::Destroy => 8,
+            Scenario::Up | Scenario::UpS3 => 8,
+            Scenario::Destroy => 9,
             Scenario::Update => 1,
         }
     }
@@ -634,6 +658,7 @@ impl Scenario {
 
     /// Brings a fresh cloud to where the run under test starts.
     fn setup(self, cloud: &Cloud) -> Result<(), String> {
+        cloud.network();
         match self {
             Scenario::Up | Scenario::UpS3 => Ok(()),
             Scenario::Destroy | Scenario::Update => {
@@ -816,7 +841,7 @@ fn a_kill_at_every_journal_point_of_up_with_state_in_s3_converges() {
 }
 
 #[test]
-fn a_kill_at_every_journal_point_of_destroy_converges_and_keeps_the_imports() {
+fn a_kill_at_every_journal_point_of_destroy_converges_and_keeps_the_network() {
     Scenario::Destroy.sweep();
 }
 
@@ -894,7 +919,7 @@ fn hostname() -> String {
 fn two_ups_on_one_stack_one_proceeds_the_other_fails_at_once_naming_the_holder() {
     // Transitions of 3 s make the winner's run last several seconds.
     let cloud = Cloud::start(3000);
-    cloud.fixture();
+    cloud.network();
     let up = ["up", "--yes", "--stack", STACK];
     let a = spawn_timed(&cloud, &up);
     let b = spawn_timed(&cloud, &up);
@@ -960,11 +985,9 @@ fn two_ups_on_one_stack_one_proceeds_the_other_fails_at_once_naming_the_holder()
 #[test]
 fn ups_on_two_stacks_run_in_parallel() {
     let cloud = Cloud::start(3000);
-    // Seed both networks first, so the two runs only look them up.
+    // Both networks first, so the two runs only read them.
     for env in ["dev", "staging"] {
-        runtime()
-            .block_on(cairn_emulator::seed_network_fixture(&cloud.endpoint(), env))
-            .expect("fixture");
+        cloud.network_of(env);
     }
     let dev = spawn_timed(&cloud, &["up", "--yes", "--stack", "dev"]);
     let staging = spawn_timed(&cloud, &["up", "--yes", "--stack", "staging"]);
@@ -1006,7 +1029,7 @@ fn ups_on_two_stacks_run_in_parallel() {
         overlap > 2.0,
         "the runs overlap for seconds, not an instant ({overlap:.1}s)"
     );
-    let fixture_ok = runtime().block_on(async {
+    let statuses = runtime().block_on(async {
         let sdk = cloud.sdk().await;
         let ec = ElastiCache::new(&sdk);
         let mut ok = Vec::new();
@@ -1023,12 +1046,12 @@ fn ups_on_two_stacks_run_in_parallel() {
         ok
     });
     assert_eq!(
-        fixture_ok,
+        statuses,
         vec![Some("available".to_string()), Some("available".to_string())]
     );
     for stack in ["dev", "staging"] {
         let state = state_list(&cloud, &["--stack", stack]).expect("state list");
-        assert_eq!(state.len(), 10, "{stack}: {state:?}");
+        assert_eq!(state.len(), 9, "{stack}: {state:?}");
     }
 }
 
@@ -1197,27 +1220,17 @@ fn no_secret_reaches_any_output_log_or_state_file_in_plaintext() {
 
 // ------------------------------------------------------------------ faults
 
-/// stacks/prod.yaml with the emulator's network ids and the template by
-/// absolute path, for runs that reach the emulator through the fault proxy
-/// (no `--local`: the SDK's endpoint is the proxy).
+/// stacks/prod.yaml with the template by absolute path, for runs that
+/// reach the emulator through the fault proxy (no `--local`: the SDK's
+/// endpoint is the proxy). `network-prod` is brought up first (through
+/// `--local`, in the same state directory), so the reference finds it.
 fn proxied_stack_file(cloud: &Cloud) -> PathBuf {
-    let f = cloud.fixture();
+    cloud.network();
     let prod = std::fs::read_to_string(workspace().join("stacks/prod.yaml")).expect("prod.yaml");
-    let (head, _) = prod
-        .split_once("  network:\n")
-        .expect("stacks/prod.yaml ends with its network map");
     let anchor = "template: redis-cache.template.yaml\n";
-    assert!(head.contains(anchor), "stacks/prod.yaml names its template");
+    assert!(prod.contains(anchor), "stacks/prod.yaml names its template");
     let template = workspace().join("stacks/redis-cache.template.yaml");
-    let head = head.replace(anchor, &format!("template: {}\n", template.display()));
-    let text = format!(
-        "{head}  network:\n    vpcId: {}\n    subnetIds: [{}]\n    subnetGroupName: {}\n    securityGroupName: {}\n    securityGroupId: {}\n",
-        f.vpc_id,
-        f.subnet_ids.join(", "),
-        f.subnet_group_name,
-        f.security_group_name,
-        f.security_group_id
-    );
+    let text = prod.replace(anchor, &format!("template: {}\n", template.display()));
     let path = cloud.sb.dir.path().join("prod-via-proxy.yaml");
     std::fs::write(&path, text).expect("write stack file");
     path
@@ -1399,11 +1412,11 @@ fn a_permanent_error_fails_fast_naming_the_resource_and_the_call() {
         stats.by_action
     );
     // Only the key's dependents were skipped: nothing that needs the key exists.
-    let fixture = cloud.fixture();
+    let net = cloud.network();
     let census = runtime()
         .block_on(async {
             let sdk = cloud.sdk().await;
-            Census::take(&sdk, &fixture).await
+            Census::take(&sdk, &net).await
         })
         .expect("census");
     assert!(

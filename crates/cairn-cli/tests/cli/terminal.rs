@@ -31,6 +31,7 @@ fn piped(sb: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> super::common::Ru
 #[test]
 fn piped_errors_warnings_and_logs_have_no_colour_escapes() {
     let sb = colourless_env();
+    super::common::network_stand_in(&sb, "dev");
     // A policy warning (miette report), the plan, and -v logs.
     let warned = piped(&sb, &["preview", "-v", "--stack", "dev"], &[]);
     assert_eq!(warned.code, Some(0), "{}", warned.all());

@@ -1,11 +1,12 @@
 //! Policy warnings: printed once, compactly (the code once, one help line),
 //! and carried in the JSON and markdown previews.
 
-use super::common::Sandbox;
+use super::common::{network_stand_in, Sandbox};
 
 #[test]
 fn each_policy_warning_is_printed_once_compactly() {
     let sb = Sandbox::new();
+    network_stand_in(&sb, "dev");
     let run = sb.run(&["preview", "--stack", "dev"]).ok();
     let err = &run.stderr;
     assert_eq!(
@@ -35,6 +36,7 @@ fn each_policy_warning_is_printed_once_compactly() {
 #[test]
 fn warnings_are_in_the_json_and_the_markdown() {
     let sb = Sandbox::new();
+    network_stand_in(&sb, "dev");
     let json = sb.run(&["preview", "--json", "--stack", "dev"]).ok();
     let plan: serde_json::Value = serde_json::from_str(&json.stdout).expect("plan json");
     let warnings = plan["warnings"].as_array().expect("a warnings array");
