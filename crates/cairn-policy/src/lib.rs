@@ -10,6 +10,13 @@ use cairn_core::diag::{Problem, Problems};
 use cairn_core::spec::{ResourceSpec, StackSpec};
 use cairn_core::value::{PropertyPath, Value};
 
+mod platform;
+pub use platform::{
+    ECR_IMMUTABLE_TAGS, ECR_SCAN_ON_PUSH, EKS_PUBLIC_ENDPOINT, EKS_SECRETS_ENCRYPTED,
+    IAM_TRUST_NOT_PUBLIC, RDS_DELETION_PROTECTION, RDS_ENCRYPTED, RDS_MULTI_AZ, RDS_NOT_PUBLIC,
+    S3_PUBLIC_ACCESS_BLOCKED, S3_SSE_KMS, S3_TLS_ONLY, S3_VERSIONING,
+};
+
 /// One rule of the pack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rule {
@@ -109,6 +116,19 @@ pub const RULES: &[Rule] = &[
     IAM_NO_WILDCARD,
     CLUSTER_PARAMETERS,
     IAM_READABLE,
+    RDS_ENCRYPTED,
+    RDS_NOT_PUBLIC,
+    RDS_MULTI_AZ,
+    RDS_DELETION_PROTECTION,
+    S3_PUBLIC_ACCESS_BLOCKED,
+    S3_SSE_KMS,
+    S3_VERSIONING,
+    S3_TLS_ONLY,
+    ECR_SCAN_ON_PUSH,
+    ECR_IMMUTABLE_TAGS,
+    EKS_PUBLIC_ENDPOINT,
+    EKS_SECRETS_ENCRYPTED,
+    IAM_TRUST_NOT_PUBLIC,
     KEY_ROTATION,
     SNAPSHOTS,
     SECRET_ROTATION,
@@ -139,15 +159,30 @@ impl<'a> Checker<'a> {
         message: String,
         help: &str,
     ) {
-        let waiver = self.spec.waivers.iter().find(|w| {
-            w.rule == rule.id && w.resource.as_deref().is_none_or(|r| r == resource.name)
-        });
+        self.violation_at(rule, resource, resource, path, message, help);
+    }
+
+    /// A violation by `owner` (the resource a waiver names) found at `path`
+    /// of `at` (the same resource, or a settings resource of it).
+    fn violation_at(
+        &mut self,
+        rule: Rule,
+        owner: &ResourceSpec,
+        at: &ResourceSpec,
+        path: PropertyPath,
+        message: String,
+        help: &str,
+    ) {
+        let waiver =
+            self.spec.waivers.iter().find(|w| {
+                w.rule == rule.id && w.resource.as_deref().is_none_or(|r| r == owner.name)
+            });
         let checkov = rule
             .checkov
             .map(|c| format!(" (Checkov {c})"))
             .unwrap_or_default();
         let code = format!("cairn::policy::{}", rule.id);
-        let span = resource.span_of(&path);
+        let span = at.span_of(&path);
         let problem = match waiver {
             Some(w) => Problem::warning(&code, format!("waived {}: {message}", rule.id))
                 .at(span, format!("{} waived", rule.title))
@@ -194,16 +229,28 @@ fn flag(r: &ResourceSpec, name: &str) -> Option<bool> {
     r.properties.get(name).and_then(Value::as_bool)
 }
 
-fn is_production_like(spec: &StackSpec, rg: &ResourceSpec) -> bool {
-    let tag_env = rg
+/// The environment of `r`: its `environment` tag, else the stack name's
+/// last `-` segment (`redis-prod` is prod).
+fn environment(spec: &StackSpec, r: &ResourceSpec) -> String {
+    let tag_env = r
         .properties
         .get("tags")
         .and_then(Value::as_map)
         .and_then(|t| t.get("environment"))
         .and_then(Value::as_str)
         .map(str::to_string);
-    let env = tag_env.unwrap_or_else(|| spec.name.rsplit('-').next().unwrap_or("").to_string());
-    matches!(env.as_str(), "prod" | "production" | "staging")
+    tag_env.unwrap_or_else(|| spec.name.rsplit('-').next().unwrap_or("").to_string())
+}
+
+fn is_production_like(spec: &StackSpec, r: &ResourceSpec) -> bool {
+    matches!(
+        environment(spec, r).as_str(),
+        "prod" | "production" | "staging"
+    )
+}
+
+fn is_prod(spec: &StackSpec, r: &ResourceSpec) -> bool {
+    matches!(environment(spec, r).as_str(), "prod" | "production")
 }
 
 /// Evaluates every rule; the result holds errors (mandatory, unwaived),
@@ -262,6 +309,7 @@ pub fn evaluate(spec: &StackSpec) -> Problems {
             );
         }
     }
+    platform::check(&mut c);
     c.problems
 }
 
@@ -509,6 +557,21 @@ fn check_iam_policy(c: &mut Checker, policy: &ResourceSpec) {
     }
 }
 
+/// A policy document (JSON text, or a map written in YAML) as a JSON
+/// object; `Err` says why it cannot be read.
+fn document(value: &Value) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let doc = match value {
+        Value::String(text) => serde_json::from_str::<serde_json::Value>(text)
+            .map_err(|e| format!("it is not JSON ({e})"))?,
+        Value::Map(_) => value.to_masked_json(),
+        _ => return Err("it is neither JSON text nor a map".into()),
+    };
+    match doc {
+        serde_json::Value::Object(obj) => Ok(obj),
+        _ => Err("it is not a JSON object".into()),
+    }
+}
+
 /// One statement of an IAM policy: Deny or Allow, and the strings of its
 /// Action, NotAction, Resource and NotResource fields.
 struct Statement {
@@ -519,15 +582,7 @@ struct Statement {
 /// Reads a policy document (JSON text, or a map written in YAML) into its
 /// statements; `Err` says what the pack cannot read.
 fn iam_statements(value: &Value) -> Result<Vec<Statement>, String> {
-    let doc = match value {
-        Value::String(text) => serde_json::from_str::<serde_json::Value>(text)
-            .map_err(|e| format!("it is not JSON ({e})"))?,
-        Value::Map(_) => value.to_masked_json(),
-        _ => return Err("it is neither JSON text nor a map".into()),
-    };
-    let Some(obj) = doc.as_object() else {
-        return Err("it is not a JSON object".into());
-    };
+    let obj = document(value)?;
     let statements = match obj.get("Statement") {
         Some(serde_json::Value::Array(a)) => a.iter().collect::<Vec<_>>(),
         Some(st @ serde_json::Value::Object(_)) => vec![st],

@@ -2,6 +2,9 @@ use cairn_core::spec::{ResourceSpec, StackSpec, Waiver};
 use cairn_core::value::{Map, Value};
 use cairn_policy::evaluate;
 
+#[path = "policy/platform.rs"]
+mod platform;
+
 fn props(pairs: &[(&str, Value)]) -> Map {
     pairs
         .iter()
