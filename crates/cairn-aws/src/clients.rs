@@ -64,12 +64,30 @@ impl Default for Backoff {
 /// test credentials. Either way the retry policy is [`retry_config`].
 /// No network call is made here: credentials resolve on first use.
 pub async fn load_sdk_config(endpoint_override: Option<&str>) -> SdkConfig {
+    load_sdk_config_in(endpoint_override, None).await
+}
+
+/// [`load_sdk_config`] in `region` (an explicit provider's, e.g.
+/// `pulumi:providers:aws`'s `region`) instead of the default one; the
+/// emulator serves every region on its one endpoint.
+pub async fn load_sdk_config_in(
+    endpoint_override: Option<&str>,
+    region: Option<&str>,
+) -> SdkConfig {
     let loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry_config());
+    let loader = match region {
+        Some(r) => loader.region(Region::new(r.to_string())),
+        None => loader,
+    };
     match endpoint_override {
         Some(endpoint) => {
+            let loader = if region.is_none() {
+                loader.region(Region::new(LOCAL_REGION))
+            } else {
+                loader
+            };
             loader
                 .endpoint_url(endpoint)
-                .region(Region::new(LOCAL_REGION))
                 .test_credentials()
                 .load()
                 .await
@@ -118,7 +136,8 @@ impl Sdk {
 
 enum Source {
     Config(Box<SdkConfig>),
-    Lazy(Option<String>),
+    /// Endpoint override and region (`None`: the default one).
+    Lazy(Option<String>, Option<String>),
     #[cfg(test)]
     Ready,
 }
@@ -188,7 +207,15 @@ impl AwsClients {
     /// Clients whose configuration is loaded by [`load_sdk_config`] on first use.
     pub fn lazy(endpoint_override: Option<&str>) -> Self {
         AwsClients {
-            source: Source::Lazy(endpoint_override.map(str::to_string)),
+            source: Source::Lazy(
+                endpoint_override.map(str::to_string),
+                region.map(str::to_string),
+            ),
+        Self::lazy_in(endpoint_override, None)
+    }
+
+    /// [`lazy`](Self::lazy) in `region` ([`load_sdk_config_in`]).
+    pub fn lazy_in(endpoint_override: Option<&str>, region: Option<&str>) -> Self {
             sdk: OnceCell::new(),
             poll: PollConfig::from_env(),
             backoff: Backoff::default(),
@@ -198,6 +225,33 @@ impl AwsClients {
 
     /// Overrides the waiters' poll intervals.
     pub fn with_poll(mut self, poll: PollConfig) -> Self {
+    /// Clients like these (same endpoint, credentials and policies) in
+    /// `region`, built on first use.
+    pub fn in_region(&self, region: &str) -> Self {
+        let source = match &self.source {
+            Source::Config(cfg) => Source::Config(Box::new(
+                cfg.to_builder()
+                    .region(Region::new(region.to_string()))
+                    .build(),
+            )),
+            Source::Lazy(endpoint, _) => Source::Lazy(endpoint.clone(), Some(region.to_string())),
+            #[cfg(test)]
+            Source::Ready => Source::Ready,
+        };
+        let sdk = match &source {
+            #[cfg(test)]
+            Source::Ready => OnceCell::new_with(self.sdk.get().cloned()),
+            _ => OnceCell::new(),
+        };
+        AwsClients {
+            source,
+            sdk,
+            poll: self.poll,
+            backoff: self.backoff,
+            describe_calls: AtomicU64::new(0),
+        }
+    }
+
         self.poll = poll;
         self
     }
@@ -247,7 +301,9 @@ impl AwsClients {
             .get_or_init(|| async {
                 match &self.source {
                     Source::Config(cfg) => Sdk::new(cfg),
-                    Source::Lazy(endpoint) => Sdk::new(&load_sdk_config(endpoint.as_deref()).await),
+                    Source::Lazy(endpoint, region) => {
+                        Sdk::new(&load_sdk_config_in(endpoint.as_deref(), region.as_deref()).await)
+                    }
                     #[cfg(test)]
                     Source::Ready => unreachable!("test clients are built ready"),
                 }

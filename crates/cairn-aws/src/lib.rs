@@ -13,6 +13,8 @@ pub mod clients;
 pub mod error;
 pub mod inspect;
 pub mod resources;
+pub mod provider_resource;
+pub mod regional;
 mod util;
 mod wait;
 
@@ -37,15 +39,18 @@ pub fn providers(clients: Arc<AwsClients>) -> Vec<Arc<dyn ResourceProvider>> {
     resources::all_providers(&clients)
 }
 
-/// Registers every AWS resource type with clients shared from `clients`.
+/// Registers every AWS resource type with clients shared from `clients`,
+/// each taking a `region` input ([`regional`]), and `pulumi:providers:aws`.
 pub fn register_with(registry: &mut Registry, clients: Arc<AwsClients>) {
     for d in resources::all_data_sources(&clients) {
         registry.register_data_source(d);
     }
     for p in providers(clients) {
-        registry.register(p);
+    let regions = regional::Regions::new(clients.clone());
+        registry.register(Arc::new(regional::Regional::new(p, regions.clone())));
     }
 }
+    registry.register(Arc::new(provider_resource::AwsProviderResource::new()));
 
 /// Registers every AWS resource type using an already-loaded configuration.
 /// No network call is made until a provider is used.
@@ -61,9 +66,20 @@ pub fn register_lazy(registry: &mut Registry, endpoint_override: Option<&str>) {
     register_with(registry, Arc::new(AwsClients::lazy(endpoint_override)));
 }
 
-/// The schemas of every AWS resource type (no clients, no IO).
+/// The schemas of every AWS resource type as registered (with `region`),
+/// and `pulumi:providers:aws`'s (no clients, no IO).
 pub fn schemas() -> Vec<ResourceSchema> {
-    resources::all_schemas()
+    let mut all: Vec<ResourceSchema> = resources::all_schemas()
+        .into_iter()
+        .map(regional::with_region)
+        .collect();
+    all.push(
+        provider_resource::AwsProviderResource::new()
+            .schema()
+            .clone(),
+    );
+    all.sort_by(|a, b| a.token.cmp(&b.token));
+    all
 }
 
 #[cfg(test)]
@@ -114,7 +130,8 @@ mod tests {
     #[test]
     fn schemas_are_consistent() {
         for s in schemas() {
-            assert!(s.token.starts_with("aws:"), "{}", s.token);
+            let provider = s.token == provider_resource::TOKEN;
+            assert!(s.token.starts_with("aws:") || provider, "{}", s.token);
             let mut names: Vec<&str> = s.properties.iter().map(|p| p.name.as_str()).collect();
             let n = names.len();
             names.sort();
@@ -134,7 +151,17 @@ mod tests {
                     assert!(min.is_none_or(|m| d >= m) && max.is_none_or(|m| d <= m));
                 }
             }
-            assert!(!s.outputs.is_empty());
+            assert!(
+                !s.outputs.is_empty() || provider,
+                "{} has no outputs",
+                s.token
+            );
+            if !provider {
+                let region = s
+                    .prop(regional::REGION)
+                    .expect("every AWS type takes `region`");
+                assert!(region.replace_on_change && !region.required);
+            }
         }
         let rg = schemas()
             .into_iter()

@@ -43,6 +43,10 @@ pub const WRONG_SHAPE: &str = "cairn::config::wrong-shape";
 pub const UNKNOWN_OPTION: &str = "cairn::config::unknown-option";
 /// An option value of the wrong type or form.
 pub const INVALID_OPTION: &str = "cairn::config::invalid-option";
+/// `options.provider(s)` names no provider of the resource's package.
+pub const INVALID_PROVIDER: &str = "cairn::config::invalid-provider";
+/// An option cairn accepts but does not act on (`version`); a warning.
+pub const OPTION_IGNORED: &str = "cairn::config::option-ignored";
 /// A `--config` override for a key the stack does not declare.
 pub const UNKNOWN_CONFIG: &str = "cairn::config::unknown-config";
 /// A config key with neither a default nor an override.

@@ -79,6 +79,7 @@
 
 pub mod codes;
 mod jsonschema;
+mod providers;
 mod source;
 mod stack;
 mod yaml;
@@ -775,6 +776,7 @@ fn load_tree(
         .with_program(program)
         .load(root, config, env);
     problems.append(&mut loaded.problems);
+    providers::apply(root, &mut loaded.spec, registry, &mut problems);
     // Literal secrets in the file must not show up in rendered snippets.
     let mut secret_spans = std::mem::take(&mut loaded.secret_spans);
     secret_spans.extend(schema_secret_spans(&loaded.spec, registry, &source.text));

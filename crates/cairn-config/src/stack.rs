@@ -66,13 +66,13 @@ const OPTIONS: &[&str] = &[
     "replaceOnChanges",
     "additionalSecretOutputs",
     "deletedWith",
+    "provider",
+    "providers",
+    "version",
 ];
 /// Pulumi options cairn does not implement (named in the help text).
 const PULUMI_ONLY_OPTIONS: &[&str] = &[
-    "provider",
-    "providers",
     "parent",
-    "version",
     "pluginDownloadURL",
     "replaceWith",
     "hideDiffs",

@@ -10,6 +10,7 @@ mod config {
     mod invoke;
     mod layered;
     mod loading;
+    mod providers;
     mod schema;
     mod validate;
 }
