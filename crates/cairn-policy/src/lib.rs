@@ -270,7 +270,9 @@ pub fn evaluate(spec: &StackSpec) -> Problems {
         check_parameter_group(&mut c, pg);
     }
     for sg in c.resources(SECURITY_GROUP).collect::<Vec<_>>() {
-        check_security_group(&mut c, sg);
+        if !guards_a_database(spec, sg) {
+            check_security_group(&mut c, sg);
+        }
     }
     for secret in c.resources(SECRET).collect::<Vec<_>>() {
         if !c.refers_to(secret.properties.get("kmsKeyId"), KMS_KEY) {
@@ -457,6 +459,26 @@ fn check_parameter_group(c: &mut Checker, pg: &ResourceSpec) {
             "set the parameter maxmemory-policy to allkeys-lru",
         );
     }
+}
+
+/// A group an RDS instance of the stack names (`vpcSecurityGroupIds`): the
+/// database's, not the Redis layer's, so CAIRN-POL-006 is not its rule.
+fn guards_a_database(spec: &StackSpec, sg: &ResourceSpec) -> bool {
+    spec.resources
+        .iter()
+        .filter(|r| r.type_token == "aws:rds:Instance")
+        .filter_map(|db| {
+            db.properties
+                .get("vpcSecurityGroupIds")
+                .and_then(Value::as_list)
+        })
+        .flatten()
+        .filter_map(Value::as_str)
+        .any(|id| {
+            cairn_core::interp::references(id)
+                .iter()
+                .any(|(root, _)| *root == sg.name)
+        })
 }
 
 fn check_security_group(c: &mut Checker, sg: &ResourceSpec) {

@@ -2,6 +2,8 @@ use cairn_core::spec::{ResourceSpec, StackSpec, Waiver};
 use cairn_core::value::{Map, Value};
 use cairn_policy::evaluate;
 
+#[path = "policy/database_group.rs"]
+mod database_group;
 #[path = "policy/platform.rs"]
 mod platform;
 
