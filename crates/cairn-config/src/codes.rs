@@ -92,3 +92,13 @@ pub const INVOKE_OF_OUTPUT: &str = "cairn::invoke::argument-of-output";
 pub const INVOKE_FAILED: &str = "cairn::invoke::failed";
 /// `fn::invoke` where this caller runs no data sources.
 pub const INVOKE_UNAVAILABLE: &str = "cairn::invoke::unavailable";
+/// A `Pulumi.yaml` `runtime` other than `yaml` (or a malformed one).
+pub const UNSUPPORTED_RUNTIME: &str = "cairn::project::unsupported-runtime";
+/// A `Pulumi.<stack>.yaml` config key of another package's namespace
+/// (a warning: cairn does not read it).
+pub const OTHER_NAMESPACE: &str = "cairn::project::other-namespace";
+/// A `Pulumi.<stack>.yaml` feature cairn does not read (`secure:` values).
+pub const UNSUPPORTED_STACK_SETTING: &str = "cairn::project::unsupported-setting";
+/// `replaceOnChanges` or `additionalSecretOutputs` naming no property
+/// (or output) of the resource's type.
+pub const UNKNOWN_OPTION_PROPERTY: &str = "cairn::config::unknown-option-property";

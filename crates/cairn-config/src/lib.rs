@@ -79,6 +79,7 @@
 
 pub mod codes;
 mod jsonschema;
+mod project;
 mod providers;
 mod source;
 mod stack;
@@ -86,6 +87,7 @@ mod yaml;
 
 pub use cairn_core::validate::OPTIONS_KEY;
 pub use jsonschema::json_schema;
+pub use project::{load_project, project_stack_region, PROJECT_FILE};
 pub use stack::{Invoke, Program, ReadFile, ARCHIVE_SIG, ASSET_SIG, SIG_KEY};
 pub use yaml::{MAX_DEPTH, MAX_NODES};
 
@@ -765,16 +767,33 @@ fn read_source(file_name: &str, bytes: &[u8]) -> ReadSource {
 /// Interprets a parsed stack (or template) and validates it.
 fn load_tree(
     source: SourceFile,
-    mut problems: Vec<Problem>,
+    problems: Vec<Problem>,
     root: &yaml::Node,
     registry: &Registry,
     config: &BTreeMap<String, Value>,
     env: &[stack::EnvValue],
     program: &Program<'_>,
 ) -> Outcome {
-    let mut loaded = stack::Loader::new(&source)
-        .with_program(program)
-        .load(root, config, env);
+    load_tree_as(source, problems, root, registry, config, env, program, false)
+}
+
+/// [`load_tree`]; `project`: the program of a `Pulumi.yaml` project.
+#[allow(clippy::too_many_arguments)]
+fn load_tree_as(
+    source: SourceFile,
+    mut problems: Vec<Problem>,
+    root: &yaml::Node,
+    registry: &Registry,
+    config: &BTreeMap<String, Value>,
+    env: &[stack::EnvValue],
+    program: &Program<'_>,
+    project: bool,
+) -> Outcome {
+    let mut loader = stack::Loader::new(&source).with_program(program);
+    if project {
+        loader = loader.in_project();
+    }
+    let mut loaded = loader.load(root, config, env);
     problems.append(&mut loaded.problems);
     providers::apply(root, &mut loaded.spec, registry, &mut problems);
     // Literal secrets in the file must not show up in rendered snippets.
@@ -787,6 +806,7 @@ fn load_tree(
         registry,
         &loaded.output_spans,
     );
+    problems.extend(option_names(&loaded.spec, registry));
     // The loader reports a missing or malformed `type` itself, more precisely.
     problems.extend(
         validated
@@ -800,6 +820,58 @@ fn load_tree(
         env_problems: loaded.env_problems,
         env_secret_spans: loaded.env_secret_spans,
     }
+}
+
+/// `replaceOnChanges` entries that name no property of the resource's
+/// type, and `additionalSecretOutputs` entries that name neither an output
+/// nor a property (inputs read like outputs), each at its line.
+fn option_names(spec: &StackSpec, registry: &Registry) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for r in &spec.resources {
+        let Some(schema) = registry.schema(&r.type_token) else {
+            continue;
+        };
+        let props: Vec<&str> = schema.properties.iter().map(|p| p.name.as_str()).collect();
+        let mut names = props.clone();
+        names.extend(schema.outputs.iter().map(|o| o.name.as_str()));
+        let checks = [
+            ("replaceOnChanges", &r.options.replace_on_changes, &props, "property"),
+            ("additionalSecretOutputs", &r.options.additional_secret_outputs, &names, "output"),
+        ];
+        for (option, entries, known, what) in checks {
+            let at = cairn_core::validate::option_path(option);
+            for (i, entry) in entries.iter().enumerate() {
+                let root = match cairn_core::plan::option_property_path(entry) {
+                    _ if entry == "*" => continue,
+                    Some(p) => match p.0.first() {
+                        Some(PathSegment::Key(k)) => k.clone(),
+                        _ => continue,
+                    },
+                    None => continue,
+                };
+                if known.contains(&root.as_str()) {
+                    continue;
+                }
+                let span = r.spans.get(&at.index(i)).or(r.spans.get(&at)).copied();
+                let help = match cairn_core::validate::did_you_mean(&root, known.iter().copied()) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => format!("`{}` has {what}s {}", r.type_token, stack::list(known)),
+                };
+                out.push(
+                    Problem::error(
+                        codes::UNKNOWN_OPTION_PROPERTY,
+                        format!(
+                            "`{option}` of `{}` names `{root}`, which is no {what} of `{}`",
+                            r.name, r.type_token
+                        ),
+                    )
+                    .at(span, format!("no such {what}"))
+                    .help(help),
+                );
+            }
+        }
+    }
+    out
 }
 
 /// Spans of values written for properties the schema marks secret

@@ -185,6 +185,8 @@ pub(crate) struct Loader<'a> {
     program: Program<'a>,
     /// `${pulumi.*}`: `stack`, `project`, `organization`.
     pulumi: Value,
+    /// Loading a `Pulumi.yaml` project's program (see [`crate::load_project`]).
+    project: bool,
 }
 
 /// A config value set by an environment stack file (see
@@ -289,7 +291,16 @@ impl<'a> Loader<'a> {
             files: None,
             program: Program::default(),
             pulumi: Value::Null,
+            project: false,
         }
+    }
+
+    /// A `Pulumi.yaml` project's program: its project keys are accepted
+    /// (checked by the project loader), `configuration:` means `config:`,
+    /// the stack's name is the program's `stack`, `resources` is optional.
+    pub(crate) fn in_project(mut self) -> Self {
+        self.project = true;
+        self
     }
 
     /// Sets what `${pulumi.*}` says and how files are read.
@@ -344,7 +355,8 @@ impl<'a> Loader<'a> {
             return self.finish(spec, output_spans);
         }
         for e in entries(root) {
-            if !TOP_LEVEL.contains(&e.key.as_str()) {
+            let project_key = self.project && crate::project::PROJECT_KEYS.contains(&e.key.as_str());
+            if !TOP_LEVEL.contains(&e.key.as_str()) && !project_key {
                 let mut p = Problem::error(
                     codes::UNKNOWN_KEY,
                     format!("unknown top-level key `{}`", e.key),
@@ -359,6 +371,8 @@ impl<'a> Loader<'a> {
         }
         let start = Span::new(root.span.offset, 0);
         match find(root, "name") {
+            // A project's `name` is the project's; the stack is named apart.
+            _ if self.project => spec.name = self.program.stack.clone().unwrap_or_default(),
             None => self.push(
                 Problem::error(codes::MISSING_KEY, "the stack has no `name`")
                     .at(Some(start), "`name` is missing")
@@ -387,7 +401,7 @@ impl<'a> Loader<'a> {
         pulumi.insert("organization".into(), Value::String(escape(&org)));
         self.pulumi = Value::Map(pulumi);
         for key in ["description", "runtime"] {
-            if let Some(e) = find(root, key) {
+            if let Some(e) = find(root, key).filter(|_| !(self.project && key == "runtime")) {
                 match (key, e.value.as_str()) {
                     ("runtime", Some("yaml")) | ("description", Some(_)) => {}
                     ("description", None) if matches!(e.value.kind, Kind::Null) => {}
@@ -404,10 +418,23 @@ impl<'a> Loader<'a> {
                 self.resources.insert(r.key.clone());
             }
         }
-        self.load_config(find(root, "config"), overrides, env);
+        let config = match (find(root, "config"), find(root, "configuration")) {
+            (Some(c), Some(legacy)) if self.project => {
+                self.push(
+                    Problem::error(codes::UNKNOWN_KEY, "both `config` and `configuration`")
+                        .at(Some(legacy.key_span), "legacy spelling of `config`")
+                        .help("`configuration:` is the legacy name of `config:`; keep one"),
+                );
+                Some(c)
+            }
+            (None, Some(legacy)) if self.project => Some(legacy),
+            (c, _) => c,
+        };
+        self.load_config(config, overrides, env);
         self.load_variables(find(root, "variables"));
 
         match resources_node {
+            None if self.project => {}
             None => self.push(
                 Problem::error(codes::MISSING_KEY, "the stack has no `resources`")
                     .at(Some(start), "`resources` is missing")
@@ -901,8 +928,9 @@ impl<'a> Loader<'a> {
             Some(t) => {
                 spec.spans.insert(type_path(), t.value.span);
                 match &t.value.kind {
+                    // Pulumi's `aws:ec2/vpc:Vpc` is `aws:ec2:Vpc`.
                     Kind::Str { text, .. } if !text.trim().is_empty() => {
-                        spec.type_token = text.clone()
+                        spec.type_token = cairn_core::provider::canonical_token(text).into_owned()
                     }
                     _ => self.wrong_shape("`type`", "a type token such as `aws:kms:Key`", &t.value),
                 }

@@ -11,6 +11,7 @@ mod config {
     mod layered;
     mod loading;
     mod providers;
+    mod pulumi_parity;
     mod schema;
     mod validate;
 }

@@ -493,6 +493,34 @@ pub enum InvokeError {
     Failed(ProviderError),
 }
 
+/// Pulumi's spellings of a token in cairn's short form: `pkg:index:name`
+/// and `pkg:index/name:name` are `pkg:name`; `pkg:mod/name:Name` is
+/// `pkg:mod:Name` (`aws:ec2/getVpc:getVpc` is `aws:ec2:getVpc`,
+/// `aws:ec2/vpc:Vpc` is `aws:ec2:Vpc`). Any other token is returned as is.
+pub fn canonical_token(token: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let mut parts = token.split(':');
+    let (Some(pkg), Some(module), Some(member), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Cow::Borrowed(token);
+    };
+    let module = match module.split_once('/') {
+        Some((m, tail)) if tail.eq_ignore_ascii_case(member) => m,
+        Some(_) => return Cow::Borrowed(token),
+        None if module == "index" => module,
+        None => return Cow::Borrowed(token),
+    };
+    if pkg.is_empty() || member.is_empty() {
+        return Cow::Borrowed(token);
+    }
+    Cow::Owned(if module == "index" {
+        format!("{pkg}:{member}")
+    } else {
+        format!("{pkg}:{module}:{member}")
+    })
+}
+
 /// All resource types known to a run, by type token.
 #[derive(Clone, Default)]
 pub struct Registry {
@@ -523,8 +551,10 @@ impl Registry {
     pub fn register_data_source(&mut self, ds: Arc<dyn DataSource>) {
         self.data_sources.insert(ds.schema().token.clone(), ds);
     }
+    /// The data source for `token`, in any of Pulumi's spellings
+    /// ([`canonical_token`]).
     pub fn data_source(&self, token: &str) -> Option<&Arc<dyn DataSource>> {
-        self.data_sources.get(token)
+        self.data_sources.get(canonical_token(token).as_ref())
     }
     pub fn data_source_tokens(&self) -> impl Iterator<Item = &str> {
         self.data_sources.keys().map(String::as_str)
@@ -537,6 +567,8 @@ impl Registry {
         token: &str,
         args: &Map,
     ) -> Result<Arc<dyn DataSource>, InvokeError> {
+        let token = canonical_token(token);
+        let token = token.as_ref();
         let Some(ds) = self.data_sources.get(token) else {
             let suggestion =
                 crate::validate::did_you_mean(token, self.data_source_tokens()).map(str::to_string);
@@ -558,6 +590,26 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pulumi_token_spellings_are_canonical() {
+        for (given, want) in [
+            ("aws:index:getCallerIdentity", "aws:getCallerIdentity"),
+            (
+                "aws:index/getCallerIdentity:getCallerIdentity",
+                "aws:getCallerIdentity",
+            ),
+            ("aws:ec2/getVpc:getVpc", "aws:ec2:getVpc"),
+            ("aws:ec2/vpc:Vpc", "aws:ec2:Vpc"),
+            ("aws:ec2:getVpc", "aws:ec2:getVpc"),
+            ("aws:getRegion", "aws:getRegion"),
+            ("aws:ec2/other:Vpc", "aws:ec2/other:Vpc"),
+            ("core:Data", "core:Data"),
+            ("a:b:c:d", "a:b:c:d"),
+        ] {
+            assert_eq!(canonical_token(given), want, "{given}");
+        }
+    }
 
     struct One;
     impl StackView for One {
