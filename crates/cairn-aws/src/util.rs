@@ -5,7 +5,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cairn_core::provider::{CallContext, ProviderError};
+use cairn_core::provider::{CallContext, Observed, ProviderError, ReadRequest, ResourceProvider};
 use cairn_core::value::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -594,6 +594,45 @@ where
             r => return Ok(r),
         }
     }
+}
+
+/// The most values one EC2 `Describe*` filter takes.
+pub(crate) const EC2_FILTER_VALUES_MAX: usize = 200;
+
+/// A batched read's label for errors: the resource, or how many of a type.
+pub(crate) fn batch_label(reqs: &[ReadRequest], token: &str) -> String {
+    match reqs {
+        [one] => resource_label(&one.ctx, token),
+        _ => format!("{} resources ({token})", reqs.len()),
+    }
+}
+
+/// One EC2 filter matching every id of a batch (distinct, at most
+/// [`EC2_FILTER_VALUES_MAX`]: the core chunks by `read_batch_limit`). A
+/// filter, unlike an id list, does not fail the call when one id is gone.
+pub(crate) fn ec2_id_filter(name: &str, reqs: &[ReadRequest]) -> aws_sdk_ec2::types::Filter {
+    let ids: std::collections::BTreeSet<&str> = reqs.iter().map(|r| r.id.as_str()).collect();
+    aws_sdk_ec2::types::Filter::builder()
+        .name(name)
+        .set_values(Some(ids.into_iter().map(str::to_string).collect()))
+        .build()
+}
+
+/// After a batch: an id it did not return that was created moments ago
+/// (not yet visible everywhere) gets the single read, which waits for it.
+pub(crate) async fn read_missing_recent<P: ResourceProvider + ?Sized>(
+    provider: &P,
+    reqs: &[ReadRequest],
+    found: &mut BTreeMap<String, Observed>,
+) -> Result<(), ProviderError> {
+    for r in reqs {
+        if !found.contains_key(&r.id) && recently_created(&r.id) {
+            if let Some(o) = provider.read(&r.ctx, &r.id, &r.inputs).await? {
+                found.insert(r.id.clone(), o);
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[path = "aws/batch_reads.rs"]
+mod batch_reads;
 #[path = "aws/data_sources.rs"]
 mod data_sources;
 #[path = "aws/eks.rs"]

@@ -67,9 +67,13 @@ pub async fn refresh_with(
         let Some(provider) = registry.get(&rs.type_token) else {
             continue;
         };
-        match provider.read_batch_limit() {
-            Some(_) => batched.entry(&rs.type_token).or_default().push((name, rs)),
-            None => jobs.push((provider.clone(), false, vec![(name, rs)])),
+        // A batch answers by id: a second resource recorded with the same id
+        // (whose inputs may shape what a read reports) is read on its own.
+        let batch = batched.entry(&rs.type_token).or_default();
+        if provider.read_batch_limit().is_some() && !batch.iter().any(|(_, b)| b.id == rs.id) {
+            batch.push((name, rs));
+        } else {
+            jobs.push((provider.clone(), false, vec![(name, rs)]));
         }
     }
     for (token, members) in batched {

@@ -15,14 +15,15 @@ use super::route::{
 use super::vpc::{all_tags, ec2_arn, observe_tags, pick_ours, tag_spec, update_tags};
 use crate::clients::Shared;
 use crate::util::{
-    api_error, concrete_str, error_code, get_str, missing, order_like, resource_label,
-    CREATE_TOKEN_TAG, URN_TAG,
+    api_error, batch_label, concrete_str, ec2_id_filter, error_code, get_str, missing, order_like,
+    read_missing_recent, resource_label, CREATE_TOKEN_TAG, EC2_FILTER_VALUES_MAX, URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType as Ec2ResourceType, RouteTable as RouteTableModel};
 use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, PropObject, Resource};
 use cairn_core::provider::{
-    CallContext, CheckFailure, Created, Observed, Operation, ProviderError, ResourceProvider,
+    CallContext, CheckFailure, Created, Observed, Operation, ProviderError, ReadRequest,
+    ResourceProvider,
 };
 use cairn_core::schema::ResourceSchema;
 use cairn_core::value::{Map, PropertyPath, Value};
@@ -128,6 +129,39 @@ impl RouteTableProvider {
         m.insert("arn".into(), ec2_arn(ec2, owner, "route-table", id).into());
         m.insert("ownerId".into(), owner.into());
         m
+    }
+
+    /// What a read reports for the described `table` (single and batched reads).
+    fn observe(
+        &self,
+        ec2: &aws_sdk_ec2::Client,
+        id: &str,
+        table: &RouteTableModel,
+        inputs: &Map,
+    ) -> Observed {
+        let mut obs = Map::new();
+        obs.insert("vpcId".into(), table.vpc_id().unwrap_or_default().into());
+        // Unmanaged routes are not reported (no perpetual diff), except for a bare import.
+        if inputs.contains_key("routes") || inputs.is_empty() {
+            let live = managed_routes(table);
+            let want = desired_routes(inputs);
+            let keys: Vec<&String> = order_like(
+                &live.iter().map(|(d, _)| d).collect::<Vec<_>>(),
+                &want.iter().map(|(d, _)| d).collect::<Vec<_>>(),
+            );
+            let routes = keys
+                .iter()
+                .filter_map(|d| live.iter().find(|(l, _)| l == *d))
+                .map(|(d, t)| route_value(d, t))
+                .collect();
+            obs.insert("routes".into(), Value::List(routes));
+        }
+        observe_tags(&mut obs, inputs, table.tags());
+        Observed {
+            id: id.to_string(),
+            inputs: obs,
+            outputs: self.outputs(ec2, table),
+        }
     }
 
     async fn describe(
@@ -249,29 +283,53 @@ impl ResourceProvider for RouteTableProvider {
         else {
             return Ok(None);
         };
-        let mut obs = Map::new();
-        obs.insert("vpcId".into(), table.vpc_id().unwrap_or_default().into());
-        // Unmanaged routes are not reported (no perpetual diff), except for a bare import.
-        if inputs.contains_key("routes") || inputs.is_empty() {
-            let live = managed_routes(&table);
-            let want = desired_routes(inputs);
-            let keys: Vec<&String> = order_like(
-                &live.iter().map(|(d, _)| d).collect::<Vec<_>>(),
-                &want.iter().map(|(d, _)| d).collect::<Vec<_>>(),
-            );
-            let routes = keys
-                .iter()
-                .filter_map(|d| live.iter().find(|(l, _)| l == *d))
-                .map(|(d, t)| route_value(d, t))
-                .collect();
-            obs.insert("routes".into(), Value::List(routes));
+        Ok(Some(self.observe(&sdk.ec2, id, &table, inputs)))
+    }
+
+    fn read_batch_limit(&self) -> Option<usize> {
+        Some(EC2_FILTER_VALUES_MAX)
+    }
+
+    /// One `DescribeRouteTables` per batch, filtered by `route-table-id`, paginated.
+    async fn read_many(
+        &self,
+        reqs: &[ReadRequest],
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let resource = batch_label(reqs, TOKEN);
+        let sdk = self.clients.get().await?;
+        let mut live = BTreeMap::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = sdk
+                .ec2
+                .describe_route_tables()
+                .filters(ec2_id_filter("route-table-id", reqs))
+                .max_results(100)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| api_error(&resource, "ec2:DescribeRouteTables", e, &[]))?;
+            for t in out.route_tables() {
+                if let Some(id) = t.route_table_id() {
+                    live.insert(id.to_string(), t.clone());
+                }
+            }
+            next = out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            if next.is_none() {
+                break;
+            }
         }
-        observe_tags(&mut obs, inputs, table.tags());
-        Ok(Some(Observed {
-            id: id.to_string(),
-            inputs: obs,
-            outputs: self.outputs(&sdk.ec2, &table),
-        }))
+        let mut found = BTreeMap::new();
+        for r in reqs {
+            if let Some(t) = live.get(&r.id) {
+                found.insert(r.id.clone(), self.observe(&sdk.ec2, &r.id, t, &r.inputs));
+            }
+        }
+        read_missing_recent(self, reqs, &mut found).await?;
+        Ok(found)
     }
 
     async fn update(

@@ -6,8 +6,9 @@
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, api_failure, ensure_ours, error_code, get_str, get_tags, is_not_found, missing,
-    resource_label, tag_diff, tags_value, URN_TAG,
+    api_error, api_failure, batch_label, ec2_id_filter, ensure_ours, error_code, get_str, get_tags,
+    is_not_found, missing, read_missing_recent, resource_label, tag_diff, tags_value,
+    EC2_FILTER_VALUES_MAX, URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
@@ -16,7 +17,7 @@ use aws_sdk_ec2::types::{
 };
 use cairn_core::dsl::{Input, Output, ResourceType};
 use cairn_core::provider::{
-    CallContext, Created, Observed, Operation, ProviderError, ResourceProvider,
+    CallContext, Created, Observed, Operation, ProviderError, ReadRequest, ResourceProvider,
 };
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::value::{Map, Value};
@@ -530,6 +531,55 @@ impl SecurityGroupProvider {
     }
 }
 
+/// What a read reports for the described group `sg` (single and batched reads).
+fn observe(id: &str, sg: &SgModel, inputs: &Map) -> Observed {
+    let mut obs = Map::new();
+    obs.insert("name".into(), sg.group_name().unwrap_or_default().into());
+    obs.insert(
+        "description".into(),
+        sg.description().unwrap_or_default().into(),
+    );
+    if let Some(v) = sg.vpc_id() {
+        obs.insert("vpcId".into(), v.into());
+    }
+    let ingress = order_rules(
+        &rules_from_permissions(sg.ip_permissions()),
+        &rules_of(inputs, "ingress"),
+    );
+    obs.insert(
+        "ingress".into(),
+        rules_value(&ingress, inputs.get("ingress")),
+    );
+    let egress = order_rules(
+        &rules_from_permissions(sg.ip_permissions_egress()),
+        &rules_of(inputs, "egress"),
+    );
+    // Egress the stack does not manage is not reported (no perpetual diff),
+    // except for a bare import, which shows everything.
+    if inputs.contains_key("egress") || inputs.is_empty() {
+        obs.insert("egress".into(), rules_value(&egress, inputs.get("egress")));
+    }
+    let tags: BTreeMap<String, String> = sg
+        .tags()
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .filter(|(k, _)| k != URN_TAG)
+        .collect();
+    if inputs.contains_key("tags") || !tags.is_empty() {
+        obs.insert("tags".into(), tags_value(&tags));
+    }
+    Observed {
+        id: id.to_string(),
+        inputs: obs,
+        outputs: outputs(sg),
+    }
+}
+
 #[async_trait]
 impl ResourceProvider for SecurityGroupProvider {
     fn schema(&self) -> &ResourceSchema {
@@ -626,51 +676,51 @@ impl ResourceProvider for SecurityGroupProvider {
         let Some(sg) = found else {
             return Ok(None);
         };
-        let mut obs = Map::new();
-        obs.insert("name".into(), sg.group_name().unwrap_or_default().into());
-        obs.insert(
-            "description".into(),
-            sg.description().unwrap_or_default().into(),
-        );
-        if let Some(v) = sg.vpc_id() {
-            obs.insert("vpcId".into(), v.into());
+        Ok(Some(observe(id, &sg, inputs)))
+    }
+
+    fn read_batch_limit(&self) -> Option<usize> {
+        Some(EC2_FILTER_VALUES_MAX)
+    }
+
+    /// One `DescribeSecurityGroups` per batch, filtered by `group-id`, paginated.
+    async fn read_many(
+        &self,
+        reqs: &[ReadRequest],
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let resource = batch_label(reqs, TOKEN);
+        let sdk = self.clients.get().await?;
+        let mut live = BTreeMap::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = sdk
+                .ec2
+                .describe_security_groups()
+                .filters(ec2_id_filter("group-id", reqs))
+                .max_results(1000)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| api_error(&resource, "ec2:DescribeSecurityGroups", e, &[]))?;
+            for sg in out.security_groups() {
+                if let Some(id) = sg.group_id() {
+                    live.insert(id.to_string(), sg.clone());
+                }
+            }
+            next = out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            if next.is_none() {
+                break;
+            }
         }
-        let ingress = order_rules(
-            &rules_from_permissions(sg.ip_permissions()),
-            &rules_of(inputs, "ingress"),
-        );
-        obs.insert(
-            "ingress".into(),
-            rules_value(&ingress, inputs.get("ingress")),
-        );
-        let egress = order_rules(
-            &rules_from_permissions(sg.ip_permissions_egress()),
-            &rules_of(inputs, "egress"),
-        );
-        // Egress the stack does not manage is not reported (no perpetual diff),
-        // except for a bare import, which shows everything.
-        if inputs.contains_key("egress") || inputs.is_empty() {
-            obs.insert("egress".into(), rules_value(&egress, inputs.get("egress")));
-        }
-        let tags: BTreeMap<String, String> = sg
-            .tags()
+        let mut found: BTreeMap<String, Observed> = reqs
             .iter()
-            .filter_map(|t| {
-                Some((
-                    t.key()?.to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                ))
-            })
-            .filter(|(k, _)| k != URN_TAG)
+            .filter_map(|r| Some((r.id.clone(), observe(&r.id, live.get(&r.id)?, &r.inputs))))
             .collect();
-        if inputs.contains_key("tags") || !tags.is_empty() {
-            obs.insert("tags".into(), tags_value(&tags));
-        }
-        Ok(Some(Observed {
-            id: id.to_string(),
-            inputs: obs,
-            outputs: outputs(&sg),
-        }))
+        read_missing_recent(self, reqs, &mut found).await?;
+        Ok(found)
     }
 
     async fn update(

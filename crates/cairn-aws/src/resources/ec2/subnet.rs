@@ -12,8 +12,9 @@ use super::vpc::{
 };
 use crate::clients::Shared;
 use crate::util::{
-    api_error, concrete_str, ensure_ours, error_code, get_bool, get_str, missing, resource_label,
-    CREATE_TOKEN_TAG, URN_TAG,
+    api_error, batch_label, concrete_str, ec2_id_filter, ensure_ours, error_code, get_bool,
+    get_str, missing, read_missing_recent, resource_label, CREATE_TOKEN_TAG, EC2_FILTER_VALUES_MAX,
+    URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
@@ -21,8 +22,8 @@ use aws_sdk_ec2::types::{
 };
 use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
 use cairn_core::provider::{
-    CallContext, CheckFailure, Created, Observed, Operation, ProviderError, ResourceProvider,
-    StackView,
+    CallContext, CheckFailure, Created, Observed, Operation, ProviderError, ReadRequest,
+    ResourceProvider, StackView,
 };
 use cairn_core::schema::ResourceSchema;
 use cairn_core::value::{Map, PropertyPath, Value};
@@ -273,6 +274,30 @@ fn outputs(s: &SubnetModel) -> Map {
     m
 }
 
+/// What a read reports for the described subnet `s` (single and batched reads).
+fn observe(id: &str, s: &SubnetModel, inputs: &Map) -> Observed {
+    let mut obs = Map::new();
+    obs.insert("vpcId".into(), s.vpc_id().unwrap_or_default().into());
+    obs.insert(
+        "cidrBlock".into(),
+        s.cidr_block().unwrap_or_default().into(),
+    );
+    obs.insert(
+        "availabilityZone".into(),
+        s.availability_zone().unwrap_or_default().into(),
+    );
+    obs.insert(
+        "mapPublicIpOnLaunch".into(),
+        Value::Bool(s.map_public_ip_on_launch().unwrap_or(false)),
+    );
+    observe_tags(&mut obs, inputs, s.tags());
+    Observed {
+        id: id.to_string(),
+        inputs: obs,
+        outputs: outputs(s),
+    }
+}
+
 #[async_trait]
 impl ResourceProvider for SubnetProvider {
     fn schema(&self) -> &ResourceSchema {
@@ -411,26 +436,51 @@ impl ResourceProvider for SubnetProvider {
         else {
             return Ok(None);
         };
-        let mut obs = Map::new();
-        obs.insert("vpcId".into(), s.vpc_id().unwrap_or_default().into());
-        obs.insert(
-            "cidrBlock".into(),
-            s.cidr_block().unwrap_or_default().into(),
-        );
-        obs.insert(
-            "availabilityZone".into(),
-            s.availability_zone().unwrap_or_default().into(),
-        );
-        obs.insert(
-            "mapPublicIpOnLaunch".into(),
-            Value::Bool(s.map_public_ip_on_launch().unwrap_or(false)),
-        );
-        observe_tags(&mut obs, inputs, s.tags());
-        Ok(Some(Observed {
-            id: id.to_string(),
-            inputs: obs,
-            outputs: outputs(&s),
-        }))
+        Ok(Some(observe(id, &s, inputs)))
+    }
+
+    fn read_batch_limit(&self) -> Option<usize> {
+        Some(EC2_FILTER_VALUES_MAX)
+    }
+
+    /// One `DescribeSubnets` per batch, filtered by `subnet-id`, paginated.
+    async fn read_many(
+        &self,
+        reqs: &[ReadRequest],
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let resource = batch_label(reqs, TOKEN);
+        let sdk = self.clients.get().await?;
+        let mut live = BTreeMap::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = sdk
+                .ec2
+                .describe_subnets()
+                .filters(ec2_id_filter("subnet-id", reqs))
+                .max_results(1000)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| api_error(&resource, "ec2:DescribeSubnets", e, &[]))?;
+            for s in out.subnets() {
+                if let Some(id) = s.subnet_id() {
+                    live.insert(id.to_string(), s.clone());
+                }
+            }
+            next = out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            if next.is_none() {
+                break;
+            }
+        }
+        let mut found: BTreeMap<String, Observed> = reqs
+            .iter()
+            .filter_map(|r| Some((r.id.clone(), observe(&r.id, live.get(&r.id)?, &r.inputs))))
+            .collect();
+        read_missing_recent(self, reqs, &mut found).await?;
+        Ok(found)
     }
 
     async fn update(
