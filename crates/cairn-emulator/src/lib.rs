@@ -142,6 +142,10 @@ pub struct TwinInfo {
 /// Whether a `service:Action` call-counter key denotes a mutating API call
 /// (anything but `Describe*`, `List*`, `Get*`, `Head*`).
 pub fn is_mutating(key: &str) -> bool {
+    // `throttled:…` entries repeat a call already counted under its own key.
+    if key.starts_with("throttled:") {
+        return false;
+    }
     let action = key.split_once(':').map(|(_, a)| a).unwrap_or(key);
     !["Describe", "List", "Get", "Head"]
         .iter()
@@ -426,6 +430,19 @@ impl Emulator {
     /// (0 turns it off). Also `CAIRN_EMULATOR_HIDE_NEW_MS` at start.
     pub async fn set_hide_new_ms(&self, ms: u64) -> Result<(), EmulatorError> {
         let body = serde_json::json!({ "hide_new_ms": ms })
+            .to_string()
+            .into_bytes();
+        let _: (u16, Option<serde_json::Value>) =
+            self.get_json("POST", "/_cairn/config".into(), body).await?;
+        Ok(())
+    }
+
+    /// Throttling: from now on a `rate` fraction (0.0-1.0) of API calls
+    /// answers the service's throttling error, drawn from `seed` (repeatable).
+    /// Also `CAIRN_EMULATOR_THROTTLE_RATE` / `_SEED` at start. Throttled calls
+    /// are also counted under `throttled:<service>:<Action>`.
+    pub async fn set_throttle(&self, rate: f64, seed: u64) -> Result<(), EmulatorError> {
+        let body = serde_json::json!({ "throttle_rate": rate, "throttle_seed": seed })
             .to_string()
             .into_bytes();
         let _: (u16, Option<serde_json::Value>) =

@@ -29,6 +29,8 @@ const INHERITED: &[&str] = &[
     "CAIRN_EMULATOR_HIDE_NEW_MS",
     "CAIRN_EMULATOR_SUBNET_GROUP_IN_USE_MS",
     "CAIRN_EMULATOR_MEMBER_LAG_MS",
+    "CAIRN_EMULATOR_THROTTLE_RATE",
+    "CAIRN_EMULATOR_THROTTLE_SEED",
 ];
 
 /// Start `python -m cairn_moto` in its own process group (pgid == pid), output appended
@@ -246,6 +248,7 @@ mod tests {
             include_str!("../python/cairn_moto/middleware.py"),
             include_str!("../python/cairn_moto/twin.py"),
             include_str!("../python/cairn_moto/server.py"),
+            include_str!("../python/cairn_moto/throttle.py"),
         ];
         let mut missing = vec![];
         for text in sources {

@@ -72,6 +72,10 @@ const PY_FILES: &[(&str, &str)] = &[
     ("s3_ext.py", include_str!("../python/cairn_moto/s3_ext.py")),
     ("seed.py", include_str!("../python/cairn_moto/seed.py")),
     ("server.py", include_str!("../python/cairn_moto/server.py")),
+    (
+        "throttle.py",
+        include_str!("../python/cairn_moto/throttle.py"),
+    ),
     ("twin.py", include_str!("../python/cairn_moto/twin.py")),
 ];
 

@@ -12,7 +12,8 @@ Endpoints (all JSON):
                                      consistency.py; subnet_group_in_use_ms keeps a cache subnet
                                      group in use after its replication group is deleted;
                                      member_lag_ms keeps members added/removed by a replica
-                                     change creating/deleting after the group is available)
+                                     change creating/deleting after the group is available;
+                                     throttle_rate/throttle_seed: see throttle.py)
   GET  /_cairn/twin/<rg-id>      -> twin description, 404 if none
 """
 
@@ -26,7 +27,7 @@ import re
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
-from . import MOTO_VERSION, runtime
+from . import MOTO_VERSION, runtime, throttle
 
 # X-Amz-Target prefixes -> service name, for JSON-protocol services.
 TARGET_PREFIXES = {
@@ -179,6 +180,9 @@ class CairnMiddleware:
             latency = runtime.latency_seconds()
             if latency > 0:
                 time.sleep(latency)
+            if key and throttle.should_throttle():
+                runtime.record_call(f"throttled:{key}")
+                return throttle.answer(key, environ, start_response)
             if runtime.CONFIG.get("hide_new_ms"):
                 from . import consistency
 
@@ -211,6 +215,11 @@ class CairnMiddleware:
                         runtime.CONFIG["subnet_group_in_use_ms"] = max(0, int(data["subnet_group_in_use_ms"]))
                     if "member_lag_ms" in data:
                         runtime.CONFIG["member_lag_ms"] = max(0, int(data["member_lag_ms"]))
+                    if "throttle_rate" in data:
+                        runtime.CONFIG["throttle_rate"] = min(1.0, max(0.0, float(data["throttle_rate"])))
+                    if "throttle_seed" in data:
+                        runtime.CONFIG["throttle_seed"] = int(data["throttle_seed"])
+                        throttle.reseed()
             with runtime.LOCK:
                 cfg = {
                     "delay_ms": runtime.CONFIG["delay_ms"],
@@ -219,6 +228,8 @@ class CairnMiddleware:
                     "hide_new_ms": runtime.CONFIG["hide_new_ms"],
                     "subnet_group_in_use_ms": runtime.CONFIG["subnet_group_in_use_ms"],
                     "member_lag_ms": runtime.CONFIG["member_lag_ms"],
+                    "throttle_rate": runtime.CONFIG["throttle_rate"],
+                    "throttle_seed": runtime.CONFIG["throttle_seed"],
                 }
             return _json(start_response, "200 OK", cfg)
         if path.startswith("/_cairn/twin/") and method == "GET":

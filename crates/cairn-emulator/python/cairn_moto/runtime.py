@@ -22,6 +22,10 @@ CONFIG: dict[str, Any] = {
     # Members added/removed by a replica change stay creating/deleting this long
     # after their replication group reads available again.
     "member_lag_ms": int(os.environ.get("CAIRN_EMULATOR_MEMBER_LAG_MS", "0") or "0"),
+    # This fraction of API calls answers the service's throttling error (throttle.py).
+    "throttle_rate": min(1.0, max(0.0, float(os.environ.get("CAIRN_EMULATOR_THROTTLE_RATE", "0") or "0"))),
+    # Seed of the throttling draw, so a run is repeatable.
+    "throttle_seed": int(os.environ.get("CAIRN_EMULATOR_THROTTLE_SEED", "0") or "0"),
 }
 
 CALLS: collections.Counter[str] = collections.Counter()
