@@ -213,6 +213,86 @@ impl<T: Serialize> Serialize for Input<T> {
     }
 }
 
+/// Options read as a chain: `ResourceOptions::default().protect().import("sg-1")`.
+impl ResourceOptions {
+    /// Refuse to delete or replace it (`protect`).
+    pub fn protect(mut self) -> Self {
+        self.protect = true;
+        self
+    }
+    /// Keep the cloud object when it leaves the stack (`retainOnDelete`).
+    pub fn retain_on_delete(mut self) -> Self {
+        self.retain_on_delete = true;
+        self
+    }
+    /// Delete the old object before creating its replacement.
+    pub fn delete_before_replace(mut self) -> Self {
+        self.delete_before_replace = true;
+        self
+    }
+    /// Adopt the existing cloud object with this id (`import`).
+    pub fn import(mut self, id: impl Into<String>) -> Self {
+        self.import = Some(id.into());
+        self
+    }
+    /// Property paths whose changes are ignored (`ignoreChanges`).
+    pub fn ignore_changes<S: Into<String>>(mut self, paths: impl IntoIterator<Item = S>) -> Self {
+        self.ignore_changes
+            .extend(paths.into_iter().map(Into::into));
+        self
+    }
+    /// Property paths whose change forces a replacement (`replaceOnChanges`).
+    pub fn replace_on_changes<S: Into<String>>(
+        mut self,
+        paths: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.replace_on_changes
+            .extend(paths.into_iter().map(Into::into));
+        self
+    }
+    /// Explicit dependencies, by logical name (`dependsOn`).
+    pub fn depends_on<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.depends_on.extend(names.into_iter().map(Into::into));
+        self
+    }
+    /// Outputs recorded and shown as secret (`additionalSecretOutputs`).
+    pub fn additional_secret_outputs<S: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.additional_secret_outputs
+            .extend(names.into_iter().map(Into::into));
+        self
+    }
+    /// A former logical name (`aliases`): a rename, not a replacement.
+    pub fn alias(mut self, name: impl Into<String>) -> Self {
+        self.aliases.push(crate::spec::Alias {
+            name: name.into(),
+            type_token: None,
+        });
+        self
+    }
+    /// Deleted together with that resource (`deletedWith`).
+    pub fn deleted_with(mut self, name: impl Into<String>) -> Self {
+        self.deleted_with = Some(name.into());
+        self
+    }
+    /// Deadlines in seconds (`customTimeouts`).
+    pub fn timeouts(
+        mut self,
+        create: Option<u64>,
+        update: Option<u64>,
+        delete: Option<u64>,
+    ) -> Self {
+        self.custom_timeouts = crate::spec::Timeouts {
+            create,
+            update,
+            delete,
+        };
+        self
+    }
+}
+
 /// A declared resource: derefs to its typed outputs.
 pub struct Handle<T: ResourceType> {
     logical_name: String,

@@ -199,6 +199,65 @@ fn property_schemas(input: &DeriveInput) -> syn::Result<Vec<Tokens>> {
     Ok(out)
 }
 
+/// `Some(T)` when `ty` is written `Option<T>`.
+fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
+    let syn::Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(a) if a.args.len() == 1 => match &a.args[0] {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Arguments that read naturally: `Args::new(required..)` takes each
+/// required field (in declaration order) as anything that converts into
+/// it, and every optional field has a chainable setter of its own name
+/// taking its value without `Some(..)`:
+/// `KeyArgs::new().description("x").enable_key_rotation(true)`.
+fn builder(input: &DeriveInput) -> syn::Result<Tokens> {
+    let ident = &input.ident;
+    let mut params = Vec::new();
+    let mut inits = Vec::new();
+    let mut setters = Vec::new();
+    for field in named_fields(input)? {
+        let f = field.ident.as_ref().expect("named");
+        let ty = &field.ty;
+        match option_inner(ty) {
+            Some(inner) => {
+                inits.push(quote!(#f: ::core::option::Option::None));
+                let doc = format!("Sets `{}`.", camel_case(f));
+                setters.push(quote! {
+                    #[doc = #doc]
+                    pub fn #f(mut self, value: impl ::core::convert::Into<#inner>) -> Self {
+                        self.#f = ::core::option::Option::Some(value.into());
+                        self
+                    }
+                });
+            }
+            None => {
+                params.push(quote!(#f: impl ::core::convert::Into<#ty>));
+                inits.push(quote!(#f: #f.into()));
+            }
+        }
+    }
+    Ok(quote! {
+        #[allow(clippy::new_without_default, clippy::too_many_arguments, clippy::should_implement_trait, clippy::wrong_self_convention)]
+        impl #ident {
+            /// The required arguments, in declaration order; optional ones unset.
+            pub fn new(#(#params),*) -> Self {
+                #ident { #(#inits),* }
+            }
+            #(#setters)*
+        }
+    })
+}
+
 fn expand_resource(input: &DeriveInput) -> syn::Result<Tokens> {
     let args = &input.ident;
     let (mut token, mut kind, mut outputs, mut fixed) = (None, None, None, false);
@@ -228,7 +287,9 @@ fn expand_resource(input: &DeriveInput) -> syn::Result<Tokens> {
     let doc = doc(&input.attrs);
     let props = property_schemas(input)?;
     let fixed = fixed.then(|| quote!(.fixed_name()));
+    let builder = builder(input)?;
     Ok(quote! {
+        #builder
         impl ::cairn_core::dsl::ResourceType for #kind {
             const TOKEN: &'static str = #token;
             type Args = #args;
@@ -253,7 +314,9 @@ fn expand_resource(input: &DeriveInput) -> syn::Result<Tokens> {
 fn expand_prop_object(input: &DeriveInput) -> syn::Result<Tokens> {
     let ident = &input.ident;
     let props = property_schemas(input)?;
+    let builder = builder(input)?;
     Ok(quote! {
+        #builder
         impl ::cairn_core::dsl::PropTyped for #ident {
             fn prop_type() -> ::cairn_core::schema::PropType {
                 ::cairn_core::schema::PropType::object(vec![#(#props),*])

@@ -4,6 +4,7 @@ use cairn_core::dsl::{
     DeclaredType, Input, Output, Outputs, PropObject, Resource, ResourceType, StackBuilder,
 };
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
+use cairn_core::value::Value;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -140,4 +141,72 @@ fn derived_outputs_reference_the_camel_case_names_and_args_serialize_to_them() {
         assert!(schema.prop(key).is_some(), "`{key}` is not in the schema");
     }
     assert!(props.contains_key("widgetName") && props.contains_key("subnetIds"));
+}
+
+#[test]
+fn arguments_read_without_some_new_takes_the_required_and_setters_the_optional() {
+    let mut b = StackBuilder::new("demo");
+    let first = b.resource::<Widget>(
+        "first",
+        WidgetArgs::new(
+            "one",
+            vec!["subnet-1".into()],
+            Scaling::new(1).auto_grow(true),
+        )
+        .size_gib(40)
+        .admin_password("pw")
+        .mode("a"),
+    );
+    let written_out = WidgetArgs {
+        widget_name: "one".into(),
+        size_gib: Some(40.into()),
+        admin_password: Some("pw".into()),
+        subnet_ids: vec!["subnet-1".into()],
+        tags: None,
+        scaling: Scaling {
+            min_size: 1,
+            auto_grow: Some(true),
+        },
+        mode: Some("a".into()),
+    };
+    // An output is an argument too, with no wrapping.
+    b.resource::<Widget>(
+        "second",
+        WidgetArgs::new(
+            first.arn.clone(),
+            Vec::<Input<String>>::new(),
+            Scaling::new(2),
+        ),
+    );
+    let spec = b.build();
+    assert_eq!(
+        Value::Map(spec.resources[0].properties.clone()),
+        Value::from_json(&serde_json::to_value(&written_out).unwrap())
+    );
+    assert_eq!(
+        spec.resources[1].properties["widgetName"].as_str(),
+        Some("${first.arn}")
+    );
+    assert!(!spec.resources[1].properties.contains_key("sizeGib"));
+}
+
+#[test]
+fn options_read_as_a_chain() {
+    use cairn_core::spec::ResourceOptions;
+    let o = ResourceOptions::default()
+        .protect()
+        .import("sg-1")
+        .ignore_changes(["tags[\"env\"]"])
+        .replace_on_changes(["name"])
+        .depends_on(["first"])
+        .alias("old")
+        .timeouts(Some(60), None, Some(30));
+    assert!(o.protect);
+    assert_eq!(o.import.as_deref(), Some("sg-1"));
+    assert_eq!(o.ignore_changes, ["tags[\"env\"]"]);
+    assert_eq!(o.replace_on_changes, ["name"]);
+    assert_eq!(o.depends_on, ["first"]);
+    assert_eq!(o.aliases[0].name, "old");
+    assert_eq!(o.custom_timeouts.create, Some(60));
+    assert_eq!(o.custom_timeouts.delete, Some(30));
 }
