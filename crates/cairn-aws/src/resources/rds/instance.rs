@@ -12,11 +12,11 @@ use crate::clients::Shared;
 use crate::util::{
     api_error, api_failure, concrete_str, ensure_ours, error_code, get_bool, get_i32, get_i64,
     get_str, get_str_list, get_string, get_tags, order_like, resource_label, str_list_value,
-    tag_diff, tags_value, URN_TAG,
+    tags_value, URN_TAG,
 };
 use crate::wait::{wait_until, Probe, WaitSpec};
 use async_trait::async_trait;
-use aws_sdk_rds::types::{DbInstance, Tag};
+use aws_sdk_rds::types::DbInstance;
 use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
 use cairn_core::provider::{
     CallContext, CheckFailure, Created, Observed, Operation, ProviderError, ResourceProvider,
@@ -199,12 +199,6 @@ fn outputs_of(db: &DbInstance, id: &str) -> Map {
     out
 }
 
-fn rds_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
 fn not_found(code: Option<&str>) -> bool {
     matches!(code, Some("DBInstanceNotFound" | "DBInstanceNotFoundFault"))
 }
@@ -365,31 +359,6 @@ impl InstanceProvider {
         }
     }
 
-    async fn tags_of(
-        &self,
-        resource: &str,
-        arn: &str,
-    ) -> Result<BTreeMap<String, String>, ProviderError> {
-        let sdk = self.clients.get().await?;
-        let out = sdk
-            .rds
-            .list_tags_for_resource()
-            .resource_name(arn)
-            .send()
-            .await
-            .map_err(|e| api_error(resource, "rds:ListTagsForResource", e, &[]))?;
-        Ok(out
-            .tag_list()
-            .iter()
-            .filter_map(|t| {
-                Some((
-                    t.key()?.to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                ))
-            })
-            .collect())
-    }
-
     /// Polls until the instance is `available` (reporting every status seen).
     async fn wait_available(
         &self,
@@ -437,7 +406,9 @@ impl InstanceProvider {
             return Ok(None);
         };
         let tags = match db.db_instance_arn() {
-            Some(arn) => Some(self.tags_of(resource, arn).await?),
+            Some(arn) => {
+                Some(super::tags::tags_of(&self.clients.get().await?.rds, resource, arn).await?)
+            }
             None => None,
         };
         ensure_ours(ctx, resource, id, tags.as_ref())?;
@@ -723,7 +694,7 @@ impl ResourceProvider for InstanceProvider {
                 get_str(inputs, "parameterGroupName").map(str::to_lowercase),
             )
             .publicly_accessible(get_bool(inputs, "publiclyAccessible").unwrap_or(false))
-            .set_tags(Some(rds_tags(&tags)))
+            .set_tags(Some(super::tags::rds_tags(&tags)))
             .send()
             .await;
         match out {
@@ -886,7 +857,8 @@ impl ResourceProvider for InstanceProvider {
             db.publicly_accessible().unwrap_or(false).into(),
         );
         if let Some(arn) = db.db_instance_arn() {
-            let mut tags = self.tags_of(&resource, arn).await?;
+            let mut tags =
+                super::tags::tags_of(&self.clients.get().await?.rds, &resource, arn).await?;
             tags.retain(|k, _| !crate::util::is_internal_tag(k));
             if inputs.contains_key("tags") || !tags.is_empty() {
                 obs.insert("tags".into(), tags_value(&tags));
@@ -980,25 +952,7 @@ impl ResourceProvider for InstanceProvider {
             .await?;
         if changed("tags") {
             if let Some(arn) = db.db_instance_arn() {
-                let (set, gone) = tag_diff(&get_tags(old, "tags"), &get_tags(new, "tags"));
-                if !set.is_empty() {
-                    sdk.rds
-                        .add_tags_to_resource()
-                        .resource_name(arn)
-                        .set_tags(Some(rds_tags(&set)))
-                        .send()
-                        .await
-                        .map_err(|e| api_error(&resource, "rds:AddTagsToResource", e, &[]))?;
-                }
-                if !gone.is_empty() {
-                    sdk.rds
-                        .remove_tags_from_resource()
-                        .resource_name(arn)
-                        .set_tag_keys(Some(gone))
-                        .send()
-                        .await
-                        .map_err(|e| api_error(&resource, "rds:RemoveTagsFromResource", e, &[]))?;
-                }
+                super::tags::sync_tags(&sdk.rds, &resource, arn, old, new).await?;
             }
         }
         Ok(outputs_of(&db, id))

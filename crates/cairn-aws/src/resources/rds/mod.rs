@@ -3,6 +3,7 @@
 pub mod instance;
 pub mod parameter_group;
 pub mod subnet_group;
+mod tags;
 
 use crate::clients::Shared;
 use cairn_core::provider::ResourceProvider;

@@ -10,10 +10,10 @@
 use crate::clients::Shared;
 use crate::util::{
     api_error, api_failure, concrete_str, ensure_ours, error_code, get_str, get_tags,
-    resource_label, tag_diff, tags_value, URN_TAG,
+    resource_label, tags_value, URN_TAG,
 };
 use async_trait::async_trait;
-use aws_sdk_rds::types::{ApplyMethod, DbParameterGroup, Parameter, Tag};
+use aws_sdk_rds::types::{ApplyMethod, DbParameterGroup, Parameter};
 use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, PropObject, Resource};
 use cairn_core::provider::{
     CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
@@ -94,12 +94,6 @@ fn outputs_of(g: &DbParameterGroup, name: &str) -> Map {
         g.db_parameter_group_arn().unwrap_or_default().into(),
     );
     out
-}
-
-fn rds_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
 }
 
 fn not_found(code: Option<&str>) -> bool {
@@ -220,31 +214,6 @@ impl ParameterGroupProvider {
         }
     }
 
-    async fn tags_of(
-        &self,
-        resource: &str,
-        arn: &str,
-    ) -> Result<BTreeMap<String, String>, ProviderError> {
-        let sdk = self.clients.get().await?;
-        let out = sdk
-            .rds
-            .list_tags_for_resource()
-            .resource_name(arn)
-            .send()
-            .await
-            .map_err(|e| api_error(resource, "rds:ListTagsForResource", e, &[]))?;
-        Ok(out
-            .tag_list()
-            .iter()
-            .filter_map(|t| {
-                Some((
-                    t.key()?.to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                ))
-            })
-            .collect())
-    }
-
     /// Sets `set` and resets `reset` (names with their apply method), 20 a call.
     async fn apply_parameters(
         &self,
@@ -288,7 +257,9 @@ impl ParameterGroupProvider {
             return Ok(None);
         };
         let tags = match g.db_parameter_group_arn() {
-            Some(arn) => Some(self.tags_of(resource, arn).await?),
+            Some(arn) => {
+                Some(super::tags::tags_of(&self.clients.get().await?.rds, resource, arn).await?)
+            }
             None => None,
         };
         ensure_ours(ctx, resource, name, tags.as_ref())?;
@@ -392,7 +363,7 @@ impl ResourceProvider for ParameterGroupProvider {
             .db_parameter_group_name(name)
             .db_parameter_group_family(get_str(inputs, "family").unwrap_or_default())
             .description(get_str(inputs, "description").unwrap_or(DEFAULT_DESCRIPTION))
-            .set_tags(Some(rds_tags(&tags)))
+            .set_tags(Some(super::tags::rds_tags(&tags)))
             .send()
             .await;
         let created = match out {
@@ -486,7 +457,8 @@ impl ResourceProvider for ParameterGroupProvider {
             );
         }
         if let Some(arn) = g.db_parameter_group_arn() {
-            let mut tags = self.tags_of(&resource, arn).await?;
+            let mut tags =
+                super::tags::tags_of(&self.clients.get().await?.rds, &resource, arn).await?;
             tags.retain(|k, _| !crate::util::is_internal_tag(k));
             if inputs.contains_key("tags") || !tags.is_empty() {
                 obs.insert("tags".into(), tags_value(&tags));
@@ -524,25 +496,7 @@ impl ResourceProvider for ParameterGroupProvider {
         self.apply_parameters(&resource, id, &set, &reset).await?;
         if old.get("tags") != new.get("tags") {
             if let Some(arn) = get_str(old_outputs, "arn").filter(|a| !a.is_empty()) {
-                let (set, gone) = tag_diff(&get_tags(old, "tags"), &get_tags(new, "tags"));
-                if !set.is_empty() {
-                    sdk.rds
-                        .add_tags_to_resource()
-                        .resource_name(arn)
-                        .set_tags(Some(rds_tags(&set)))
-                        .send()
-                        .await
-                        .map_err(|e| api_error(&resource, "rds:AddTagsToResource", e, &[]))?;
-                }
-                if !gone.is_empty() {
-                    sdk.rds
-                        .remove_tags_from_resource()
-                        .resource_name(arn)
-                        .set_tag_keys(Some(gone))
-                        .send()
-                        .await
-                        .map_err(|e| api_error(&resource, "rds:RemoveTagsFromResource", e, &[]))?;
-                }
+                super::tags::sync_tags(&sdk.rds, &resource, arn, old, new).await?;
             }
         }
         Ok(old_outputs.clone())

@@ -11,10 +11,10 @@
 use crate::clients::Shared;
 use crate::util::{
     api_error, api_failure, concrete_str, ensure_ours, error_code, get_str, get_str_list, get_tags,
-    order_like, resource_label, str_list_value, tag_diff, tags_value, URN_TAG,
+    order_like, resource_label, str_list_value, tags_value, URN_TAG,
 };
 use async_trait::async_trait;
-use aws_sdk_rds::types::{DbSubnetGroup, Tag};
+use aws_sdk_rds::types::DbSubnetGroup;
 use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
 use cairn_core::provider::{
     CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider, StackView,
@@ -80,12 +80,6 @@ fn outputs_of(g: &DbSubnetGroup, name: &str) -> Map {
     out
 }
 
-fn rds_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
 fn not_found(code: Option<&str>) -> bool {
     matches!(code, Some("DBSubnetGroupNotFoundFault"))
 }
@@ -122,31 +116,6 @@ impl SubnetGroupProvider {
         }
     }
 
-    async fn tags_of(
-        &self,
-        resource: &str,
-        arn: &str,
-    ) -> Result<BTreeMap<String, String>, ProviderError> {
-        let sdk = self.clients.get().await?;
-        let out = sdk
-            .rds
-            .list_tags_for_resource()
-            .resource_name(arn)
-            .send()
-            .await
-            .map_err(|e| api_error(resource, "rds:ListTagsForResource", e, &[]))?;
-        Ok(out
-            .tag_list()
-            .iter()
-            .filter_map(|t| {
-                Some((
-                    t.key()?.to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                ))
-            })
-            .collect())
-    }
-
     /// Adopts the existing group `name` when it carries this resource's tag.
     async fn adopt(
         &self,
@@ -158,7 +127,9 @@ impl SubnetGroupProvider {
             return Ok(None);
         };
         let tags = match g.db_subnet_group_arn() {
-            Some(arn) => Some(self.tags_of(resource, arn).await?),
+            Some(arn) => {
+                Some(super::tags::tags_of(&self.clients.get().await?.rds, resource, arn).await?)
+            }
             None => None,
         };
         ensure_ours(ctx, resource, name, tags.as_ref())?;
@@ -288,7 +259,7 @@ impl ResourceProvider for SubnetGroupProvider {
                 get_str(inputs, "description").unwrap_or(DEFAULT_DESCRIPTION),
             )
             .set_subnet_ids(Some(get_str_list(inputs, "subnetIds")))
-            .set_tags(Some(rds_tags(&tags)))
+            .set_tags(Some(super::tags::rds_tags(&tags)))
             .send()
             .await;
         match out {
@@ -354,7 +325,8 @@ impl ResourceProvider for SubnetGroupProvider {
             str_list_value(&order_like(&live, &get_str_list(inputs, "subnetIds"))),
         );
         if let Some(arn) = g.db_subnet_group_arn() {
-            let mut tags = self.tags_of(&resource, arn).await?;
+            let mut tags =
+                super::tags::tags_of(&self.clients.get().await?.rds, &resource, arn).await?;
             tags.retain(|k, _| !crate::util::is_internal_tag(k));
             if inputs.contains_key("tags") || !tags.is_empty() {
                 obs.insert("tags".into(), tags_value(&tags));
@@ -392,25 +364,7 @@ impl ResourceProvider for SubnetGroupProvider {
             .unwrap_or_else(|| DbSubnetGroup::builder().build());
         if old.get("tags") != new.get("tags") {
             if let Some(arn) = g.db_subnet_group_arn() {
-                let (set, gone) = tag_diff(&get_tags(old, "tags"), &get_tags(new, "tags"));
-                if !set.is_empty() {
-                    sdk.rds
-                        .add_tags_to_resource()
-                        .resource_name(arn)
-                        .set_tags(Some(rds_tags(&set)))
-                        .send()
-                        .await
-                        .map_err(|e| api_error(&resource, "rds:AddTagsToResource", e, &[]))?;
-                }
-                if !gone.is_empty() {
-                    sdk.rds
-                        .remove_tags_from_resource()
-                        .resource_name(arn)
-                        .set_tag_keys(Some(gone))
-                        .send()
-                        .await
-                        .map_err(|e| api_error(&resource, "rds:RemoveTagsFromResource", e, &[]))?;
-                }
+                super::tags::sync_tags(&sdk.rds, &resource, arn, old, new).await?;
             }
         }
         Ok(outputs_of(&g, id))
