@@ -28,6 +28,8 @@ mod network_a;
 mod network_b;
 #[path = "aws/platform.rs"]
 mod platform;
+#[path = "aws/platform_stacks.rs"]
+mod platform_stacks;
 #[path = "aws/rds.rs"]
 mod rds;
 

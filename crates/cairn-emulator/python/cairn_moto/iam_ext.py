@@ -5,9 +5,14 @@
   there, or removing one that is not, is no error); an unknown provider ARN
   is ``NoSuchEntity``; a client id is 1 to 255 characters and a provider has
   at most 100.
+* AWS managed policies (``arn:aws:iam::aws:policy/...``, e.g.
+  ``AmazonEKSClusterPolicy``) exist, as in every account: moto 5 loads its
+  copy of them only when ``MOTO_IAM_LOAD_MANAGED_POLICIES`` is true.
 """
 
 from __future__ import annotations
+
+import os
 
 from moto.core.responses import EmptyResult
 from moto.iam.exceptions import IAMException
@@ -52,5 +57,7 @@ def remove_client_id_from_open_id_connect_provider(self: IamResponse) -> EmptyRe
 
 
 def install() -> None:
+    # Read when an account's IAM backend is first made, after this.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     IamResponse.add_client_id_to_open_id_connect_provider = add_client_id_to_open_id_connect_provider  # type: ignore[attr-defined]
     IamResponse.remove_client_id_from_open_id_connect_provider = remove_client_id_from_open_id_connect_provider  # type: ignore[attr-defined]

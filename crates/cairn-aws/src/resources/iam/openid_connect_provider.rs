@@ -56,6 +56,9 @@ pub struct OpenIdConnectProviderArgs {
 pub struct OpenIdConnectProviderOutputs {
     /// Provider ARN (also the import id).
     pub arn: Output<String>,
+    /// The URL as IAM returns it, without `https://`: the prefix of IRSA
+    /// trust condition keys (`${provider.url}:sub`), as Terraform reads it.
+    pub url: Output<String>,
 }
 
 fn strings(inputs: &Map, k: &str) -> Vec<(usize, String)> {
@@ -173,6 +176,9 @@ fn live_tags(p: &GetOpenIdConnectProviderOutput) -> BTreeMap<String, String> {
 fn outputs(arn: &str) -> Map {
     let mut m = Map::new();
     m.insert("arn".into(), arn.into());
+    // `arn:aws:iam::ACCOUNT:oidc-provider/HOST/PATH`: the URL IAM keys.
+    let url = arn.split_once(":oidc-provider/").map_or("", |(_, u)| u);
+    m.insert("url".into(), url.into());
     m
 }
 
