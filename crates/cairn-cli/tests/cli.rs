@@ -24,6 +24,7 @@ mod cli {
     mod plan_json;
     mod plan_unknown;
     mod program;
+    mod providers;
     mod prompt_interrupt;
     mod pty;
     mod pulumi_yaml;
