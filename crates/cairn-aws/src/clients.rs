@@ -113,6 +113,8 @@ pub(crate) struct Sdk {
 
 impl Sdk {
     fn new(cfg: &SdkConfig) -> Self {
+        // Every call holds a slot of its service's adaptive limiter.
+        let cfg = &crate::concurrency::adaptive(cfg);
         Sdk {
             ec: aws_sdk_elasticache::Client::new(cfg),
             kms: aws_sdk_kms::Client::new(cfg),

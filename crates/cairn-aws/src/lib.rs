@@ -10,6 +10,7 @@
 //! [`schemas`] need no network and no credentials (preview works offline).
 
 pub mod clients;
+pub mod concurrency;
 pub mod error;
 pub mod inspect;
 pub mod resources;

@@ -32,6 +32,8 @@ mod platform;
 mod platform_stacks;
 #[path = "aws/rds.rs"]
 mod rds;
+#[path = "aws/throttle.rs"]
+mod throttle;
 
 struct Env {
     reg: Registry,

@@ -10,8 +10,8 @@
 use super::vpc::{all_tags, ec2_not_found, observe_tags, pick_ours, rules, tag_spec, update_tags};
 use crate::clients::Shared;
 use crate::util::{
-    api_error, concrete_str, ensure_ours, error_code, get_str, missing, resource_label,
-    stable_token,
+    api_error, batch_label, concrete_str, ec2_id_filter, ensure_ours, error_code, get_str, missing,
+    read_missing_recent, resource_label, stable_token, EC2_FILTER_VALUES_MAX,
 };
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
@@ -19,8 +19,8 @@ use aws_sdk_ec2::types::{
 };
 use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
 use cairn_core::provider::{
-    CallContext, CheckFailure, Created, Observed, Operation, ProviderError, ResourceProvider,
-    StackView,
+    CallContext, CheckFailure, Created, Observed, Operation, ProviderError, ReadRequest,
+    ResourceProvider, StackView,
 };
 use cairn_core::schema::{PropType, ResourceSchema};
 use cairn_core::value::{Map, PropertyPath};
@@ -183,6 +183,32 @@ impl NatGatewayProvider {
     }
 }
 
+/// What a read reports for the described gateway `n` (single and batched reads).
+fn observe(id: &str, n: &NatModel, inputs: &Map) -> Observed {
+    let mut obs = Map::new();
+    obs.insert("subnetId".into(), n.subnet_id().unwrap_or_default().into());
+    if let Some(a) = n
+        .nat_gateway_addresses()
+        .first()
+        .and_then(|a| a.allocation_id())
+    {
+        obs.insert("allocationId".into(), a.into());
+    }
+    obs.insert(
+        "connectivityType".into(),
+        n.connectivity_type()
+            .map(|c| c.as_str())
+            .unwrap_or("public")
+            .into(),
+    );
+    observe_tags(&mut obs, inputs, n.tags());
+    Observed {
+        id: id.to_string(),
+        inputs: obs,
+        outputs: outputs(n),
+    }
+}
+
 #[async_trait]
 impl ResourceProvider for NatGatewayProvider {
     fn schema(&self) -> &ResourceSchema {
@@ -285,28 +311,55 @@ impl ResourceProvider for NatGatewayProvider {
         let Some(n) = found.filter(live) else {
             return Ok(None);
         };
-        let mut obs = Map::new();
-        obs.insert("subnetId".into(), n.subnet_id().unwrap_or_default().into());
-        if let Some(a) = n
-            .nat_gateway_addresses()
-            .first()
-            .and_then(|a| a.allocation_id())
-        {
-            obs.insert("allocationId".into(), a.into());
+        Ok(Some(observe(id, &n, inputs)))
+    }
+
+    fn read_batch_limit(&self) -> Option<usize> {
+        Some(EC2_FILTER_VALUES_MAX)
+    }
+
+    /// One `DescribeNatGateways` per batch, filtered by `nat-gateway-id`, paginated.
+    async fn read_many(
+        &self,
+        reqs: &[ReadRequest],
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let resource = batch_label(reqs, TOKEN);
+        let sdk = self.clients.get().await?;
+        let mut found_live = BTreeMap::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = sdk
+                .ec2
+                .describe_nat_gateways()
+                .filter(ec2_id_filter("nat-gateway-id", reqs))
+                .max_results(1000)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| api_error(&resource, "ec2:DescribeNatGateways", e, &[]))?;
+            // A deleted gateway stays visible for a while: it is gone.
+            for n in out.nat_gateways().iter().filter(|n| live(n)) {
+                if let Some(id) = n.nat_gateway_id() {
+                    found_live.insert(id.to_string(), n.clone());
+                }
+            }
+            next = out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            if next.is_none() {
+                break;
+            }
         }
-        obs.insert(
-            "connectivityType".into(),
-            n.connectivity_type()
-                .map(|c| c.as_str())
-                .unwrap_or("public")
-                .into(),
-        );
-        observe_tags(&mut obs, inputs, n.tags());
-        Ok(Some(Observed {
-            id: id.to_string(),
-            inputs: obs,
-            outputs: outputs(&n),
-        }))
+        let mut found: BTreeMap<String, Observed> = reqs
+            .iter()
+            .filter_map(|r| {
+                let n = found_live.get(&r.id)?;
+                Some((r.id.clone(), observe(&r.id, n, &r.inputs)))
+            })
+            .collect();
+        read_missing_recent(self, reqs, &mut found).await?;
+        Ok(found)
     }
 
     async fn update(
