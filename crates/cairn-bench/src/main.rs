@@ -7,9 +7,12 @@
 //!   lock in process, and `preview` on every hostile corpus file.
 //! - `--aws`: `up --stack prod --local` against the emulator with 100 ms
 //!   added to every API call (needs the emulator's virtualenv).
+//! - `--aws-scale [--sizes 1000,5000] [--throttle 0.3]`: generated stacks
+//!   of batchable AWS types against the emulator (`aws_scale.rs`).
 //! - `--write`: also replace the figures in `docs/benchmarks.md`.
 
 mod aws;
+mod aws_scale;
 mod corpus;
 mod engine;
 mod state;
@@ -170,15 +173,48 @@ fn targets_table(sections: &[Section]) -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(unknown) = args
-        .iter()
-        .find(|a| !["--write", "--aws"].contains(&a.as_str()))
-    {
-        eprintln!("bench: unknown argument {unknown}; use --aws and/or --write");
-        std::process::exit(2);
+    let mut scale = aws_scale::Options {
+        sizes: vec![1000, 5000],
+        throttle: 0.3,
+    };
+    let mut rest = args.iter();
+    while let Some(a) = rest.next() {
+        match a.as_str() {
+            "--write" | "--aws" | "--aws-scale" => {}
+            "--sizes" => {
+                let sizes: Option<Vec<usize>> = rest
+                    .next()
+                    .map(|v| v.split(',').map(|n| n.trim().parse().ok()).collect())
+                    .unwrap_or(None);
+                match sizes {
+                    Some(s) if !s.is_empty() && s.iter().all(|n| *n >= 10) => scale.sizes = s,
+                    _ => {
+                        eprintln!(
+                            "bench: --sizes takes a list of sizes of at least 10, e.g. 1000,5000"
+                        );
+                        std::process::exit(2);
+                    }
+                }
+            }
+            "--throttle" => match rest.next().and_then(|v| v.parse::<f64>().ok()) {
+                Some(r) if (0.0..=1.0).contains(&r) => scale.throttle = r,
+                _ => {
+                    eprintln!("bench: --throttle takes a rate from 0 to 1, e.g. 0.3");
+                    std::process::exit(2);
+                }
+            },
+            unknown => {
+                eprintln!(
+                    "bench: unknown argument {unknown}; use --aws, --aws-scale [--sizes N,M] [--throttle R] and/or --write"
+                );
+                std::process::exit(2);
+            }
+        }
     }
     let write = args.iter().any(|a| a == "--write");
-    let sections = if args.iter().any(|a| a == "--aws") {
+    let sections = if args.iter().any(|a| a == "--aws-scale") {
+        vec![aws_scale::bench(&build_cairn(true), &scale)]
+    } else if args.iter().any(|a| a == "--aws") {
         vec![aws::bench(&build_cairn(true))]
     } else {
         let cairn = build_cairn(false);
