@@ -2,6 +2,9 @@
 //!
 //! [`redis_cache`] builds the same `StackSpec` that `stacks/<env>.yaml` with
 //! `stacks/redis-cache.template.yaml` loads to; `tests/stacks.rs` proves it.
+//! The `redis-cache` binary is the stack program the CLI runs
+//! (`cairn up --stack prod --program redis-cache`): it reads the same
+//! environment file's config, so the sizing is written once.
 
 use cairn_aws::resources::iam_policy::{Policy, PolicyArgs};
 use cairn_aws::resources::kms_alias::{Alias, AliasArgs};
@@ -11,6 +14,7 @@ use cairn_aws::resources::replication_group::{ReplicationGroup, ReplicationGroup
 use cairn_aws::resources::secret::{Secret, SecretArgs};
 use cairn_aws::resources::secret_version::{SecretVersion, SecretVersionArgs};
 use cairn_builtin::{stack_output, Password, PasswordArgs, StackReference, StackReferenceArgs};
+use cairn_core::dsl::program::{ProgramError, ProgramInput};
 use cairn_core::dsl::{Input, StackBuilder};
 use cairn_core::spec::{ResourceOptions, StackSpec, Timeouts};
 use std::collections::BTreeMap;
@@ -32,36 +36,27 @@ pub struct Environment {
 }
 
 impl Environment {
-    fn sized(
-        name: &str,
-        node_type: &str,
-        shards: i64,
-        replicas: i64,
-        multi_az: bool,
-        retention: i64,
-    ) -> Self {
-        Environment {
-            name: name.to_string(),
-            aws_region: "us-east-1".into(),
-            node_type: node_type.to_string(),
-            num_node_groups: shards,
-            replicas_per_node_group: replicas,
-            multi_az_enabled: multi_az,
-            snapshot_retention_limit: retention,
-            redis_port: 6379,
-            network_stack: format!("network-{name}"),
-        }
+    /// The environment's config as the CLI hands it to the program (from
+    /// `stacks/<env>.yaml`), with the template's defaults: the sizing lives
+    /// in the environment files only, for YAML and Rust alike.
+    pub fn from_config(config: &ProgramInput) -> Result<Self, ProgramError> {
+        Ok(Environment {
+            name: config.string("environment")?,
+            aws_region: config.string_or("awsRegion", "us-east-1")?,
+            node_type: config.string("nodeType")?,
+            num_node_groups: config.int("numNodeGroups")?,
+            replicas_per_node_group: config.int("replicasPerNodeGroup")?,
+            multi_az_enabled: config.bool("multiAzEnabled")?,
+            snapshot_retention_limit: config.int_or("snapshotRetentionLimit", 7)?,
+            redis_port: config.int_or("redisPort", 6379)?,
+            network_stack: config.string("networkStack")?,
+        })
     }
-    /// 1 shard × 0 replicas; failover on because cluster mode requires it.
-    pub fn dev() -> Self {
-        Self::sized("dev", "cache.t3.micro", 1, 0, false, 1)
-    }
-    pub fn staging() -> Self {
-        Self::sized("staging", "cache.t3.small", 2, 1, true, 7)
-    }
-    pub fn prod() -> Self {
-        Self::sized("prod", "cache.r5.large", 2, 1, true, 7)
-    }
+}
+
+/// The `redis-cache` program: the stack for the environment the CLI names.
+pub fn program(config: &ProgramInput) -> Result<StackSpec, ProgramError> {
+    Ok(redis_cache(&Environment::from_config(config)?))
 }
 
 fn s(text: impl Into<String>) -> Input<String> {

@@ -1,10 +1,10 @@
 //! The Rust-DSL stack and the YAML stack files produce the same graph.
 
 use cairn_core::diag::Problems;
+use cairn_core::dsl::program::ProgramInput;
 use cairn_core::spec::StackSpec;
 use cairn_core::value::Value;
 use cairn_core::Registry;
-use cairn_stacks::{redis_cache, Environment};
 use std::path::PathBuf;
 
 fn registry() -> Registry {
@@ -30,6 +30,27 @@ fn load_yaml(env: &str) -> StackSpec {
     spec
 }
 
+/// The Rust stack for `stacks/<env>.yaml`: its config, as the CLI hands
+/// it to the `redis-cache` program.
+fn rust_stack(env: &str) -> StackSpec {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../stacks");
+    let path = dir.join(format!("{env}.yaml"));
+    let bytes = std::fs::read(&path).expect("stack file");
+    let doc = cairn_config::stack_file_to_json(&path.display().to_string(), &bytes)
+        .unwrap_or_else(|p| panic!("{env}.yaml must parse: {p:?}"));
+    let config = doc["config"]
+        .as_object()
+        .expect("a config map")
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from_json(v)))
+        .collect();
+    let name = doc["name"].as_str().expect("a name");
+    let input = ProgramInput::new(name, "redis-cache", config);
+    cairn_stacks::program(&input).unwrap_or_else(|e| panic!("{env}: {e}"))
+}
+
+const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "prod"];
+
 /// Resources as (name, type, properties, options), without source spans.
 fn shape(spec: &StackSpec) -> Vec<String> {
     spec.resources
@@ -45,13 +66,9 @@ fn shape(spec: &StackSpec) -> Vec<String> {
 
 #[test]
 fn rust_dsl_and_yaml_build_the_same_graph_in_every_environment() {
-    for (name, env) in [
-        ("dev", Environment::dev()),
-        ("staging", Environment::staging()),
-        ("prod", Environment::prod()),
-    ] {
+    for name in ENVIRONMENTS {
         let yaml = load_yaml(name);
-        let rust = redis_cache(&env);
+        let rust = rust_stack(name);
         assert_eq!(yaml.name, rust.name);
         let (y, r) = (shape(&yaml), shape(&rust));
         assert_eq!(y.len(), r.len(), "{name}: resource count");
@@ -75,30 +92,21 @@ fn error_codes(p: &Problems) -> Vec<String> {
 
 #[test]
 fn the_rust_stack_validates_and_passes_policy() {
-    for env in [
-        Environment::dev(),
-        Environment::staging(),
-        Environment::prod(),
-    ] {
-        let spec = redis_cache(&env);
+    for env in ENVIRONMENTS {
+        let spec = rust_stack(env);
         let problems = check(&spec);
         assert_eq!(
             error_codes(&problems),
             Vec::<String>::new(),
-            "{}: {problems:?}",
-            env.name
+            "{env}: {problems:?}"
         );
     }
 }
 
 #[test]
 fn the_policy_check_catches_the_rust_stack_with_tls_off() {
-    for env in [
-        Environment::dev(),
-        Environment::staging(),
-        Environment::prod(),
-    ] {
-        let mut spec = redis_cache(&env);
+    for env in ENVIRONMENTS {
+        let mut spec = rust_stack(env);
         let rg = spec
             .resources
             .iter_mut()
@@ -109,15 +117,13 @@ fn the_policy_check_catches_the_rust_stack_with_tls_off() {
         let codes = error_codes(&check(&spec));
         assert!(
             codes.contains(&"cairn::policy::CAIRN-POL-001".to_string()),
-            "{}: TLS off must fail CAIRN-POL-001, got {codes:?}",
-            env.name
+            "{env}: TLS off must fail CAIRN-POL-001, got {codes:?}"
         );
         // The policy pack alone names exactly that rule.
         assert_eq!(
             error_codes(&cairn_policy::evaluate(&spec)),
             vec!["cairn::policy::CAIRN-POL-001"],
-            "{}",
-            env.name
+            "{env}"
         );
     }
 }
@@ -165,4 +171,18 @@ fn the_redis_stacks_read_their_network_by_reference() {
             "{env}"
         );
     }
+}
+
+#[test]
+fn the_program_names_a_missing_or_mistyped_config_key() {
+    let mut config = cairn_core::Map::new();
+    config.insert("environment".into(), Value::from("dev"));
+    config.insert("numNodeGroups".into(), Value::from("two"));
+    let input = ProgramInput::new("redis-dev", "redis-cache", config.clone());
+    let err = cairn_stacks::program(&input).unwrap_err().to_string();
+    assert_eq!(err, "config `nodeType` is not set");
+    config.insert("nodeType".into(), Value::from("cache.t3.micro"));
+    let input = ProgramInput::new("redis-dev", "redis-cache", config);
+    let err = cairn_stacks::program(&input).unwrap_err().to_string();
+    assert_eq!(err, "config `numNodeGroups` must be an integer");
 }
