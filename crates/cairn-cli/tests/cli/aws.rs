@@ -135,7 +135,14 @@ async fn a_describe_error_other_than_not_found_is_not_taken_for_deleted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn prod_from_empty_meets_every_criterion_then_updates_replaces_and_destroys() {
     let local = Local::new();
-    local.cairn(&["up", "--yes", "--stack", "prod"]).ok();
+    // From empty: `up --local` brings up `network-prod`, which it references, first.
+    let up = local.cairn(&["up", "--yes", "--stack", "prod"]).ok();
+    assert!(
+        up.stderr
+            .contains("local: bringing up stack `network-prod` (stacks/network-prod.yaml) first"),
+        "{}",
+        up.stderr
+    );
     let sdk = local.sdk().await;
     let ec = ElastiCache::new(&sdk);
 

@@ -229,7 +229,7 @@ pub async fn make_state_bucket_and_key(
 pub fn network_stand_in(sb: &Sandbox, env: &str) {
     let file = sb.dir.path().join(format!("network-{env}.yaml"));
     let text = format!(
-        "name: network-{env}\noutputs:\n  vpcId: vpc-0a1b2c3d4e5f60001\n  elasticacheSubnetGroupName: qualisys-redis-{env}\n  elasticacheSecurityGroupId: sg-0a1b2c3d4e5f6a710\n  nodeSecurityGroupId: sg-0a1b2c3d4e5f6a711\n  privateSubnetCidrs: [10.0.10.0/24, 10.0.11.0/24]\n"
+        "name: network-{env}\nresources:\n  marker:\n    type: core:Data\n    properties:\n      input: stand-in\noutputs:\n  vpcId: vpc-0a1b2c3d4e5f60001\n  elasticacheSubnetGroupName: qualisys-redis-{env}\n  elasticacheSecurityGroupId: sg-0a1b2c3d4e5f6a710\n  nodeSecurityGroupId: sg-0a1b2c3d4e5f6a711\n  privateSubnetCidrs: [10.0.10.0/24, 10.0.11.0/24]\n"
     );
     std::fs::write(&file, text).expect("write the network stand-in");
     sb.run(&["up", "--yes", "--stack-file", &file.display().to_string()])
