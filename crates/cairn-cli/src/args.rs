@@ -15,6 +15,9 @@ pub struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace). Secrets are never logged.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Run as if started in DIR (e.g. a Pulumi project's directory).
+    #[arg(short = 'C', long = "cwd", global = true, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -77,7 +80,8 @@ pub struct GraphArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct StackSelect {
-    /// Load `stacks/NAME.yaml`.
+    /// Load `stacks/NAME.yaml`, or in a Pulumi project's directory
+    /// (`Pulumi.yaml`) its stack NAME (`Pulumi.NAME.yaml`).
     #[arg(long, conflicts_with = "stack_file")]
     pub stack: Option<String>,
     /// Load any stack file.

@@ -100,6 +100,10 @@ impl Loaded {
 pub(crate) fn stack_path(select: &StackSelect) -> Result<PathBuf, CliError> {
     match (&select.stack, &select.stack_file) {
         (_, Some(path)) => Ok(path.clone()),
+        // A Pulumi project here: its `Pulumi.<stack>.yaml` (absent: no config).
+        (Some(name), None) if Path::new(cairn_config::PROJECT_FILE).is_file() => {
+            Ok(PathBuf::from(format!("Pulumi.{name}.yaml")))
+        }
         (Some(name), None) => {
             let path = PathBuf::from("stacks").join(format!("{name}.yaml"));
             if !path.exists() {
@@ -111,6 +115,15 @@ pub(crate) fn stack_path(select: &StackSelect) -> Result<PathBuf, CliError> {
             "say which stack: `--stack NAME` or `--stack-file PATH`".into(),
         )),
     }
+}
+
+/// For a project's `Pulumi.<stack>.yaml`: the `Pulumi.yaml` beside it
+/// and the stack's name.
+fn project_of(path: &Path) -> Option<(PathBuf, String)> {
+    let file = path.file_name()?.to_str()?;
+    let stack = file.strip_prefix("Pulumi.")?.strip_suffix(".yaml")?;
+    let project = path.with_file_name(cairn_config::PROJECT_FILE);
+    (!stack.is_empty() && project.is_file()).then(|| (project, stack.to_string()))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, CliError> {
@@ -159,7 +172,20 @@ fn parse_overrides(pairs: &[String]) -> Result<BTreeMap<String, Value>, CliError
 /// Loads and validates the stack (all problems at once), with `--local` set up.
 pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
     let path = stack_path(select)?;
-    let bytes = read(&path)?;
+    let project = project_of(&path);
+    let bytes = match &project {
+        // A project's stack may have no settings file yet.
+        Some(_) if !path.exists() => Vec::new(),
+        _ => read(&path)?,
+    };
+    if let (Some(_), false) = (&project, select.local) {
+        // `aws:region` in Pulumi.<stack>.yaml is the run's region, as in Pulumi.
+        if let Some(region) =
+            cairn_config::project_stack_region(&path.display().to_string(), &bytes)
+        {
+            std::env::set_var("AWS_REGION", region);
+        }
+    }
     let mut overrides = parse_overrides(&select.config)?;
     // `secure:` config values, decrypted (their entries blanked in `bytes`).
     let (bytes, secure) =
@@ -190,20 +216,45 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
     ));
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let read_template = |name: &str| std::fs::read(dir.join(name)).map_err(|e| e.to_string());
-    let stack_name = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let stack_name = match &project {
+        Some((_, stack)) => stack.clone(),
+        None => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
     let invoke = |token: &str, args: &cairn_core::value::Map| {
         crate::invoke::run(&registry, &stack_name, token, args)
     };
+    let read_resource = |token: &str, id: &str, state: &cairn_core::value::Map| {
+        crate::invoke::read(&registry, &stack_name, token, id, state)
+    };
     let program = cairn_config::Program {
         invoke: Some(&invoke),
+        read: Some(&read_resource),
         ..Default::default()
     };
     let (spec, mut warnings) = match &select.program {
         // A Rust stack program: its spec, from the same file's config.
         Some(name) => crate::program::load(name, &path, &bytes, &overrides, &registry)?,
+        // A Pulumi project's stack (`Pulumi.yaml` + `Pulumi.<stack>.yaml`).
+        None if project.is_some() => {
+            let Some((project_file, stack)) = project.as_ref() else {
+                unreachable!("matched Some")
+            };
+            let project_bytes = read(project_file)?;
+            let shown = path.display().to_string();
+            cairn_config::load_project(
+                &project_file.display().to_string(),
+                &project_bytes,
+                stack,
+                path.exists().then_some((shown.as_str(), bytes.as_slice())),
+                &read_template,
+                &registry,
+                &overrides,
+                &program,
+            )?
+        }
         None => cairn_config::load_stack_layered_in(
             &path.display().to_string(),
             &bytes,

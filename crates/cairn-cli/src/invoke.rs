@@ -39,3 +39,59 @@ pub fn run(registry: &Registry, stack: &str, token: &str, args: &Map) -> Result<
     };
     result.map_err(InvokeError::Failed)
 }
+
+/// The `Program::read` of a run (`get:`): the provider of `token` reads
+/// `id` (`state` as the recorded inputs); its id, inputs and outputs in
+/// one map (outputs win).
+pub fn read(
+    registry: &Registry,
+    stack: &str,
+    token: &str,
+    id: &str,
+    state: &Map,
+) -> Result<Map, String> {
+    let Some(provider) = registry.get(token).cloned() else {
+        let near = cairn_core::validate::did_you_mean(token, registry.tokens())
+            .map(|t| format!(" (did you mean `{t}`?)"))
+            .unwrap_or_default();
+        return Err(format!("no resource type `{token}`{near}"));
+    };
+    let ctx = CallContext::new(stack, token);
+    let call = async move { provider.read(&ctx, id, state).await };
+    let found = match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| handle.block_on(call))
+        }
+        _ => std::thread::scope(|s| {
+            s.spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(call),
+                    Err(e) => Err(cairn_core::provider::ProviderError::invalid(
+                        token,
+                        format!("cannot start a runtime: {e}"),
+                    )),
+                }
+            })
+            .join()
+            .unwrap_or_else(|_| {
+                Err(cairn_core::provider::ProviderError::invalid(
+                    token,
+                    "the provider panicked",
+                ))
+            })
+        }),
+    };
+    match found {
+        Ok(Some(o)) => {
+            let mut out = o.inputs;
+            out.extend(o.outputs);
+            out.insert("id".into(), cairn_core::value::Value::String(o.id));
+            Ok(out)
+        }
+        Ok(None) => Err(format!("there is no `{token}` with id `{id}`")),
+        Err(e) => Err(e.to_string()),
+    }
+}

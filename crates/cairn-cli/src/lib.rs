@@ -32,6 +32,12 @@ use std::process::ExitCode;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    if let Some(dir) = &cli.cwd {
+        if let Err(e) = std::env::set_current_dir(dir) {
+            eprintln!("error: --cwd {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

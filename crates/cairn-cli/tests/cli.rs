@@ -28,6 +28,8 @@ mod cli {
     mod providers;
     mod prompt_interrupt;
     mod pty;
+    mod pulumi_get;
+    mod pulumi_project;
     mod pulumi_yaml;
     mod reliability;
     mod results;

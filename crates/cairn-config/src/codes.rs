@@ -102,3 +102,6 @@ pub const UNSUPPORTED_STACK_SETTING: &str = "cairn::project::unsupported-setting
 /// `replaceOnChanges` or `additionalSecretOutputs` naming no property
 /// (or output) of the resource's type.
 pub const UNKNOWN_OPTION_PROPERTY: &str = "cairn::config::unknown-option-property";
+/// `get:` could not read the resource (not found, provider error, no
+/// provider here).
+pub const GET_FAILED: &str = "cairn::get::failed";

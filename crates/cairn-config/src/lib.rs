@@ -88,7 +88,7 @@ mod yaml;
 pub use cairn_core::validate::OPTIONS_KEY;
 pub use jsonschema::json_schema;
 pub use project::{load_project, project_stack_region, PROJECT_FILE};
-pub use stack::{Invoke, Program, ReadFile, ARCHIVE_SIG, ASSET_SIG, SIG_KEY};
+pub use stack::{Invoke, Program, ReadFile, ReadResource, ARCHIVE_SIG, ASSET_SIG, SIG_KEY};
 pub use yaml::{MAX_DEPTH, MAX_NODES};
 
 use cairn_core::diag::{Problem, Problems};
@@ -774,7 +774,9 @@ fn load_tree(
     env: &[stack::EnvValue],
     program: &Program<'_>,
 ) -> Outcome {
-    load_tree_as(source, problems, root, registry, config, env, program, false)
+    load_tree_as(
+        source, problems, root, registry, config, env, program, false,
+    )
 }
 
 /// [`load_tree`]; `project`: the program of a `Pulumi.yaml` project.
@@ -835,8 +837,18 @@ fn option_names(spec: &StackSpec, registry: &Registry) -> Vec<Problem> {
         let mut names = props.clone();
         names.extend(schema.outputs.iter().map(|o| o.name.as_str()));
         let checks = [
-            ("replaceOnChanges", &r.options.replace_on_changes, &props, "property"),
-            ("additionalSecretOutputs", &r.options.additional_secret_outputs, &names, "output"),
+            (
+                "replaceOnChanges",
+                &r.options.replace_on_changes,
+                &props,
+                "property",
+            ),
+            (
+                "additionalSecretOutputs",
+                &r.options.additional_secret_outputs,
+                &names,
+                "output",
+            ),
         ];
         for (option, entries, known, what) in checks {
             let at = cairn_core::validate::option_path(option);

@@ -14,6 +14,7 @@ use cairn_core::value::{Map, PathSegment, PropertyPath, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 mod functions;
+mod get;
 mod invoke;
 pub use functions::{ARCHIVE_SIG, ASSET_SIG, SIG_KEY};
 
@@ -24,6 +25,10 @@ pub type ReadFile<'a> = &'a dyn Fn(&str) -> Result<Vec<u8>, String>;
 /// Runs a data source for `fn::invoke` (token, revealed arguments); the
 /// caller does the IO, e.g. through [`cairn_core::provider::Registry::prepare_invoke`].
 pub type Invoke<'a> = &'a dyn Fn(&str, &Map) -> Result<Map, cairn_core::provider::InvokeError>;
+
+/// Reads an existing resource for `get:` (type token, cloud id, `state`
+/// hints): its id, inputs and outputs in one map; `Err` says why not.
+pub type ReadResource<'a> = &'a dyn Fn(&str, &str, &Map) -> Result<Map, String>;
 
 /// What the program knows of where it runs: `${pulumi.stack}`,
 /// `${pulumi.project}`, `${pulumi.organization}`, and how to read files.
@@ -39,6 +44,8 @@ pub struct Program<'a> {
     pub read_file: Option<ReadFile<'a>>,
     /// Runs `fn::invoke`; without it an invoke is an error.
     pub invoke: Option<Invoke<'a>>,
+    /// Reads `get:` resources; without it a `get:` is an error.
+    pub read: Option<ReadResource<'a>>,
 }
 
 pub(crate) const MINIMAL_STACK: &str = "a minimal stack:\n\n  name: my-stack\n  resources:\n    myKey:\n      type: aws:kms:Key\n      properties:\n        description: my key\n";
@@ -355,7 +362,8 @@ impl<'a> Loader<'a> {
             return self.finish(spec, output_spans);
         }
         for e in entries(root) {
-            let project_key = self.project && crate::project::PROJECT_KEYS.contains(&e.key.as_str());
+            let project_key =
+                self.project && crate::project::PROJECT_KEYS.contains(&e.key.as_str());
             if !TOP_LEVEL.contains(&e.key.as_str()) && !project_key {
                 let mut p = Problem::error(
                     codes::UNKNOWN_KEY,
@@ -431,6 +439,7 @@ impl<'a> Loader<'a> {
             (c, _) => c,
         };
         self.load_config(config, overrides, env);
+        let read = self.load_gets(resources_node);
         self.load_variables(find(root, "variables"));
 
         match resources_node {
@@ -442,7 +451,7 @@ impl<'a> Loader<'a> {
             ),
             Some(e) => match &e.value.kind {
                 Kind::Map(list) => {
-                    for r in list {
+                    for r in list.iter().filter(|r| !read.contains(&r.key)) {
                         let resource = self.load_resource(r);
                         spec.resources.push(resource);
                     }

@@ -60,3 +60,61 @@ fn pulumi_type_token_spellings_mean_the_short_form() {
         .collect();
     assert_eq!(types, ["core:Data", "test:Thing"]);
 }
+
+fn load_reading(text: &str) -> Result<cairn_core::spec::StackSpec, cairn_core::diag::Problems> {
+    use cairn_core::value::{Map, Value};
+    let read = |token: &str, id: &str, state: &Map| -> Result<Map, String> {
+        if id != "vpc-1" {
+            return Err(format!("there is no `{token}` with id `{id}`"));
+        }
+        let mut m = state.clone();
+        m.insert("id".into(), Value::from(id));
+        m.insert("arn".into(), Value::from("arn:test:vpc-1"));
+        m.insert("size".into(), Value::Int(3));
+        Ok(m)
+    };
+    let files = |_: &str| Err("no files".to_string());
+    let program = cairn_config::Program {
+        read: Some(&read),
+        ..cairn_config::Program::default()
+    };
+    cairn_config::load_stack_layered_in(
+        "s.yaml",
+        text.as_bytes(),
+        &files,
+        &super::common::registry(),
+        &Default::default(),
+        &program,
+    )
+    .map(|(spec, _)| spec)
+}
+
+#[test]
+fn get_reads_a_resource_without_managing_it() {
+    let spec = load_reading("name: s\nconfig:\n  vpcId: vpc-1\nresources:\n  vpc:\n    type: test:index:Thing\n    get:\n      id: ${vpcId}\n      state: { mode: large }\n  user:\n    type: core:Data\n    properties:\n      input: ${vpc.arn} ${vpc.id} ${vpc.mode}\noutputs:\n  size: ${vpc.size}\n")
+        .expect("loads");
+    // Not managed: only `user` is in the plan's input.
+    let names: Vec<&str> = spec.resources.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["user"]);
+    assert_eq!(
+        spec.resources[0].properties["input"],
+        cairn_core::value::Value::from("arn:test:vpc-1 vpc-1 large")
+    );
+    assert_eq!(spec.outputs["size"], cairn_core::value::Value::Int(3));
+    // A read that fails is a diagnostic at the id.
+    let text = "name: s\nresources:\n  vpc:\n    type: test:Thing\n    get: { id: vpc-2 }\n";
+    let p = load_reading(text).expect_err("not found");
+    assert_eq!(codes(&p), ["cairn::get::failed"], "{p:?}");
+    assert_eq!(line_of(&p, "cairn::get::failed", text), Some(5));
+    // `properties` cannot go with `get:`, and an id must be known at load.
+    let p = load_reading("name: s\nresources:\n  a:\n    type: core:Data\n  vpc:\n    type: test:Thing\n    properties: { size: 1 }\n    get: { id: \"${a.output}\" }\n")
+        .expect_err("invalid");
+    assert_eq!(
+        codes(&p),
+        [
+            "cairn::config::unknown-key",
+            "cairn::config::invalid-option"
+        ],
+        "{p:?}"
+    );
+}

@@ -1,0 +1,158 @@
+//! `get:` on a resource: an existing cloud resource read when the stack
+//! loads (at preview), never managed: its id, inputs and outputs are
+//! readable like a resource's (`${vpc.id}`, `${vpc.cidrBlock}`), and it is
+//! not part of the plan (never created, updated or deleted).
+
+use super::{entries, escape_value, find, has_reference, list, Loader};
+use crate::codes;
+use crate::yaml::{Entry, Kind};
+use cairn_core::diag::Problem;
+use cairn_core::value::{Map, PropertyPath, Value};
+use std::collections::BTreeMap;
+
+const GET_KEYS: &[&str] = &["id", "state"];
+
+impl Loader<'_> {
+    /// Reads every resource written with `get:` (after config, before
+    /// variables: its `id` and `state` may use config values) and makes
+    /// it a value. Returns their names.
+    pub(super) fn load_gets(&mut self, resources: Option<&Entry>) -> Vec<String> {
+        let mut names = Vec::new();
+        for r in resources.map(|e| entries(&e.value)).unwrap_or_default() {
+            let Some(get) = find(&r.value, "get") else {
+                continue;
+            };
+            names.push(r.key.clone());
+            self.resources.remove(&r.key);
+            let value = self.read_get(r, get).unwrap_or(Value::Unknown);
+            if matches!(value, Value::Unknown) {
+                self.broken.insert(r.key.clone());
+            } else {
+                self.variables.insert(r.key.clone(), value);
+            }
+        }
+        names
+    }
+
+    fn read_get(&mut self, r: &Entry, get: &Entry) -> Option<Value> {
+        for e in entries(&r.value) {
+            if !["type", "get", "options"].contains(&e.key.as_str()) {
+                self.push(
+                    Problem::error(
+                        codes::UNKNOWN_KEY,
+                        format!("resource `{}` is read with `get:`; it cannot have `{}`", r.key, e.key),
+                    )
+                    .at(Some(e.key_span), "not with `get:`")
+                    .help("a `get:` resource is read, not managed: it has `type` and `get: { id, state }`"),
+                );
+            }
+        }
+        let token = match find(&r.value, "type").map(|t| (&t.value.kind, t.value.span)) {
+            Some((Kind::Str { text, .. }, _)) if !text.trim().is_empty() => {
+                cairn_core::provider::canonical_token(text).into_owned()
+            }
+            Some((_, span)) => {
+                self.push(
+                    Problem::error(
+                        codes::WRONG_SHAPE,
+                        "`type` must be a type token such as `aws:ec2:Vpc`",
+                    )
+                    .at(Some(span), "expected a type token"),
+                );
+                return None;
+            }
+            None => {
+                self.push(
+                    Problem::error(
+                        codes::MISSING_KEY,
+                        format!("resource `{}` has no `type`", r.key),
+                    )
+                    .at(Some(r.key_span), "`type` is missing")
+                    .help("`get:` reads a resource of a type: add `type: aws:ec2:Vpc`"),
+                );
+                return None;
+            }
+        };
+        if !matches!(get.value.kind, Kind::Map(_)) {
+            self.wrong_shape(
+                "`get`",
+                "a map with `id` (and optionally `state`)",
+                &get.value,
+            );
+            return None;
+        }
+        for e in entries(&get.value) {
+            if !GET_KEYS.contains(&e.key.as_str()) {
+                self.push(
+                    Problem::error(
+                        codes::UNKNOWN_KEY,
+                        format!("unknown key `{}` in `get`", e.key),
+                    )
+                    .at(Some(e.key_span), "unknown key")
+                    .help(format!("`get:` holds {}", list(GET_KEYS))),
+                );
+            }
+        }
+        let mut spans = BTreeMap::new();
+        let Some(id_entry) = find(&get.value, "id") else {
+            self.push(
+                Problem::error(
+                    codes::MISSING_KEY,
+                    format!("`get` of `{}` has no `id`", r.key),
+                )
+                .at(Some(get.key_span), "`id` is missing")
+                .help("write the cloud id of the resource to read: `get: { id: vpc-0123 }`"),
+            );
+            return None;
+        };
+        let before = self.problems.len();
+        let id = match self.eval(&id_entry.value, &PropertyPath::root(), &mut spans) {
+            Value::String(s) if !s.trim().is_empty() && !has_reference(&s) => s.replace("$$", "$"),
+            _ if self.problems.len() > before => return None,
+            _ => {
+                self.push(
+                    Problem::error(codes::INVALID_OPTION, "`get.id` must be a cloud id known when the stack loads")
+                        .at(Some(id_entry.value.span), "expected an id")
+                        .help("write the id, or take it from config; a `get:` is read at preview, before any resource exists"),
+                );
+                return None;
+            }
+        };
+        let state = match find(&get.value, "state") {
+            None => Map::new(),
+            Some(s) => match self.eval(&s.value, &PropertyPath::root(), &mut spans) {
+                Value::Map(m) => m,
+                _ if self.problems.len() > before => return None,
+                _ => {
+                    self.wrong_shape(
+                        "`get.state`",
+                        "a map of the resource's properties",
+                        &s.value,
+                    );
+                    return None;
+                }
+            },
+        };
+        let Some(read) = self.program.read else {
+            self.push(
+                Problem::error(codes::GET_FAILED, format!("`{token}` cannot be read here"))
+                    .at(Some(get.key_span), "needs the provider")
+                    .help(
+                        "`get:` reads the cloud when a run loads the stack (`cairn preview`/`up`)",
+                    ),
+            );
+            return None;
+        };
+        match read(&token, &id, &state) {
+            Ok(found) => escape_value(Value::Map(found), 0),
+            Err(why) => {
+                self.push(
+                    Problem::error(codes::GET_FAILED, format!("cannot read `{token}` `{id}`: {why}"))
+                        .at(Some(id_entry.value.span), "this resource")
+                        .help("check the id, and the credentials and region of this run (`-v` shows the calls)"),
+                );
+                None
+            }
+        }
+    }
+}
