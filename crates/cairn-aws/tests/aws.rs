@@ -1549,7 +1549,9 @@ print(json.dumps(out))
         let ours: std::collections::BTreeSet<String> = schema
             .properties
             .iter()
-            .filter(|p| p.replace_on_change)
+            // `region` (per resource, from `options.provider`) is no
+            // CloudFormation property: a CloudFormation stack is regional.
+            .filter(|p| p.replace_on_change && p.name != "region")
             .map(|p| cfn_name(token, &p.name))
             .collect();
         // Only what cairn models: a CloudFormation property cairn lacks is not a difference.

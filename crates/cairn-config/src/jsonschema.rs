@@ -401,6 +401,15 @@ fn options_schema() -> Json {
                 "description": "Old names (URNs or `{name, type}`) of this resource: a rename keeps the cloud object."
             },
             "deletedWith": { "type": "string", "description": "A resource whose deletion deletes this one (no delete call of its own)." },
+            "provider": { "type": "string", "description": "`${name}` of a `pulumi:providers:<package>` resource of this resource's package (its region, default tags)." },
+            "providers": {
+                "anyOf": [
+                    { "type": "object", "additionalProperties": { "type": "string" } },
+                    { "type": "array", "items": { "type": "string" } }
+                ],
+                "description": "Providers by package (`{ aws: ${east} }`) or a list; the one of this resource's package is used."
+            },
+            "version": { "type": "string", "description": "Accepted with a warning: cairn's providers are built in." },
             "deleteBeforeReplace": or_reference(json!({ "type": "boolean" }), "Delete the old resource before creating its replacement."),
             "import": { "type": "string", "description": "Adopt the existing cloud resource with this id (may use `${config}`)." },
             "customTimeouts": {
