@@ -2,7 +2,7 @@
 //! (shell scripts speaking the protocol) test the CLI side quickly; the
 //! Redis program is built with cargo and previewed against the YAML stack.
 
-use super::common::Sandbox;
+use super::common::{network_stand_in, Sandbox};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
@@ -216,4 +216,51 @@ fn an_unknown_program_is_a_diagnostic_listing_the_workspace_programs() {
         "{}",
         missing.stderr
     );
+}
+
+/// The Redis layer written in Rust (`crates/cairn-stacks`, bin
+/// `redis-cache`, built here with cargo) plans exactly what the YAML
+/// template plans, from the same environment file, in every environment.
+#[test]
+fn the_redis_program_previews_the_same_plan_as_the_yaml_stack_in_every_environment() {
+    let sb = Sandbox::new();
+    // Each run builds (a no-op after the first) and runs the program: prod's
+    // text plan by default, every environment and format in the slow tier.
+    let slow = matches!(
+        std::env::var("CAIRN_SLOW_TESTS").as_deref(),
+        Ok("1") | Ok("true") | Ok("yes")
+    );
+    let (envs, formats): (&[&str], &[&str]) = if slow {
+        (&["dev", "staging", "prod"], &["text", "json"])
+    } else {
+        (&["prod"], &["text"])
+    };
+    for &env in envs {
+        network_stand_in(&sb, env);
+        for &format in formats {
+            let yaml = sb
+                .run(&["preview", "--stack", env, "--format", format])
+                .ok();
+            let rust = sb
+                .run(&[
+                    "preview",
+                    "--stack",
+                    env,
+                    "--format",
+                    format,
+                    "--program",
+                    "redis-cache",
+                ])
+                .ok();
+            assert!(
+                yaml.stdout.contains("aws:elasticache:ReplicationGroup"),
+                "{env}: {}",
+                yaml.stdout
+            );
+            assert_eq!(
+                rust.stdout, yaml.stdout,
+                "{env} ({format}): the plans differ"
+            );
+        }
+    }
 }
