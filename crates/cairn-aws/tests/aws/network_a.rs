@@ -45,6 +45,8 @@ fn replaces(env: &Env, token: &str) -> Vec<String> {
         .properties
         .iter()
         .filter(|p| p.replace_on_change)
+        // Every AWS type's per-resource `region` replaces (tested with providers).
+        .filter(|p| p.name != cairn_aws::regional::REGION)
         .map(|p| p.name.clone())
         .collect();
     r.sort();
