@@ -208,16 +208,16 @@ impl AwsClients {
 
     /// Clients whose configuration is loaded by [`load_sdk_config`] on first use.
     pub fn lazy(endpoint_override: Option<&str>) -> Self {
-        AwsClients {
-            source: Source::Lazy(
-                endpoint_override.map(str::to_string),
-                region.map(str::to_string),
-            ),
         Self::lazy_in(endpoint_override, None)
     }
 
     /// [`lazy`](Self::lazy) in `region` ([`load_sdk_config_in`]).
     pub fn lazy_in(endpoint_override: Option<&str>, region: Option<&str>) -> Self {
+        AwsClients {
+            source: Source::Lazy(
+                endpoint_override.map(str::to_string),
+                region.map(str::to_string),
+            ),
             sdk: OnceCell::new(),
             poll: PollConfig::from_env(),
             backoff: Backoff::default(),
@@ -225,8 +225,6 @@ impl AwsClients {
         }
     }
 
-    /// Overrides the waiters' poll intervals.
-    pub fn with_poll(mut self, poll: PollConfig) -> Self {
     /// Clients like these (same endpoint, credentials and policies) in
     /// `region`, built on first use.
     pub fn in_region(&self, region: &str) -> Self {
@@ -254,6 +252,8 @@ impl AwsClients {
         }
     }
 
+    /// Overrides the waiters' poll intervals.
+    pub fn with_poll(mut self, poll: PollConfig) -> Self {
         self.poll = poll;
         self
     }

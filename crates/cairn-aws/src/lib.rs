@@ -13,9 +13,9 @@ pub mod clients;
 pub mod concurrency;
 pub mod error;
 pub mod inspect;
-pub mod resources;
 pub mod provider_resource;
 pub mod regional;
+pub mod resources;
 mod util;
 mod wait;
 
@@ -46,12 +46,12 @@ pub fn register_with(registry: &mut Registry, clients: Arc<AwsClients>) {
     for d in resources::all_data_sources(&clients) {
         registry.register_data_source(d);
     }
-    for p in providers(clients) {
     let regions = regional::Regions::new(clients.clone());
+    for p in providers(clients) {
         registry.register(Arc::new(regional::Regional::new(p, regions.clone())));
     }
-}
     registry.register(Arc::new(provider_resource::AwsProviderResource::new()));
+}
 
 /// Registers every AWS resource type using an already-loaded configuration.
 /// No network call is made until a provider is used.

@@ -14,7 +14,9 @@ fn a_wrong_stack_lists_the_stacks_that_exist() {
         run.stderr
             .split_whitespace()
             .collect::<String>()
-            .contains("dev,network-dev,network-prod,network-staging,prod,staging"),
+            .contains(
+                "dev,eks-dev,eks-prod,eks-staging,network-dev,network-prod,network-staging,prod,rds-dev,rds-prod,rds-staging,staging,storage-dev,storage-prod,storage-staging"
+            ),
         "the stacks that exist should be listed:\n{}",
         run.stderr
     );
