@@ -469,6 +469,7 @@ async fn preview(args: PreviewArgs) -> Result<ExitCode, CliError> {
     let recorded = crate::stack_reference::resolve(&loaded, recorded).await?;
     crate::results::note_pending(&loaded).await?;
     let (state, drift) = if args.refresh {
+        cap_aws_calls(args.parallel);
         cairn_core::drift::refresh_with(
             &recorded,
             &loaded.registry,
@@ -529,6 +530,15 @@ fn confirm_plan(yes: bool, plan: &Plan, destroy: bool, question: &str) -> Result
     }
 }
 
+/// `--parallel` is also the cap on AWS calls in flight per service (the
+/// adaptive limiter stays below it).
+fn cap_aws_calls(parallel: usize) {
+    #[cfg(feature = "aws")]
+    cairn_aws::concurrency::set_max_concurrency(parallel.max(1));
+    #[cfg(not(feature = "aws"))]
+    let _ = parallel;
+}
+
 async fn execute(
     plan: &Plan,
     loaded: &Loaded,
@@ -536,6 +546,7 @@ async fn execute(
     writer: &Writer,
     parallel: usize,
 ) -> Result<ExitCode, CliError> {
+    cap_aws_calls(parallel);
     let started = cairn_state::history::now();
     let display = progress::Display::new(plan);
     let interrupts = crate::interrupt::Interrupts::watch();
@@ -693,6 +704,7 @@ async fn clear_outputs(writer: &Writer) -> Result<(), CliError> {
 
 async fn refresh(args: RefreshArgs) -> Result<ExitCode, CliError> {
     let (parallel, yes, preview_only) = (args.parallel, args.yes, args.preview_only);
+    cap_aws_calls(parallel);
     let args = args.run;
     let loaded = load(&args.select).await?;
     if preview_only {

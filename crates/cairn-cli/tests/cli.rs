@@ -21,12 +21,12 @@ mod cli {
     mod network_b_stack;
     mod offline;
     mod options;
-    mod platform;
     mod plan_json;
     mod plan_unknown;
+    mod platform;
     mod program;
-    mod providers;
     mod prompt_interrupt;
+    mod providers;
     mod pty;
     mod pulumi_get;
     mod pulumi_project;

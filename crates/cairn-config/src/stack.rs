@@ -78,12 +78,7 @@ const OPTIONS: &[&str] = &[
     "version",
 ];
 /// Pulumi options cairn does not implement (named in the help text).
-const PULUMI_ONLY_OPTIONS: &[&str] = &[
-    "parent",
-    "pluginDownloadURL",
-    "replaceWith",
-    "hideDiffs",
-];
+const PULUMI_ONLY_OPTIONS: &[&str] = &["parent", "pluginDownloadURL", "replaceWith", "hideDiffs"];
 const TIMEOUT_KEYS: &[&str] = &["create", "update", "delete"];
 const CONFIG_DECL_KEYS: &[&str] = &["type", "default", "value", "secret", "description", "items"];
 const CONFIG_TYPES: &[&str] = &["string", "integer", "boolean", "number", "list", "map"];

@@ -150,7 +150,10 @@ fn a_resource_region_is_not_overridden() {
 
 #[test]
 fn providers_map_and_list_forms() {
-    for form in [r#"providers: { aws: "${east}" }"#, r#"providers: [ "${east}" ]"#] {
+    for form in [
+        r#"providers: { aws: "${east}" }"#,
+        r#"providers: [ "${east}" ]"#,
+    ] {
         let text = TWO_REGIONS.replace("provider: ${east}", form);
         let s = spec(&text);
         let away = s.resources.iter().find(|r| r.name == "away").unwrap();
@@ -223,7 +226,10 @@ fn a_provider_for_another_package_is_refused() {
     );
     assert!(out.contains("stack.yaml:18:17"), "{out}");
     // A map entry under the wrong package is refused too.
-    let text = TWO_REGIONS.replace("provider: ${east}", r#"providers: { kubernetes: "${east}" }"#);
+    let text = TWO_REGIONS.replace(
+        "provider: ${east}",
+        r#"providers: { kubernetes: "${east}" }"#,
+    );
     let p = errors(&text);
     assert!(render(&p).contains("`providers.kubernetes` names `east`, a provider for `aws`"));
 }
