@@ -154,6 +154,16 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
 /// state dir and reuses it (`daemon_start` is idempotent), so twins stay off.
 /// Returns the sandbox, the port and the emulator's state dir.
 pub fn start_private_emulator(sb: Sandbox, delay_ms: u64) -> (Sandbox, u16, PathBuf) {
+    start_emulator(sb, delay_ms, false)
+}
+
+/// [`start_private_emulator`] with redis-server twins behind each
+/// replication group, so `verify` can check the data plane too.
+pub fn start_private_emulator_with_twins(sb: Sandbox, delay_ms: u64) -> (Sandbox, u16, PathBuf) {
+    start_emulator(sb, delay_ms, true)
+}
+
+fn start_emulator(sb: Sandbox, delay_ms: u64, twin: bool) -> (Sandbox, u16, PathBuf) {
     let emulator_state = sb.dir.path().join("emulator");
     let mut last = None;
     for _ in 0..5 {
@@ -162,7 +172,7 @@ pub fn start_private_emulator(sb: Sandbox, delay_ms: u64) -> (Sandbox, u16, Path
             port,
             state_dir: emulator_state.clone(),
             delay_ms,
-            twin: false,
+            twin,
         };
         match cairn_emulator::daemon_start(&cfg) {
             Ok(status) => {

@@ -6,7 +6,7 @@
 //! imported stack by reference (up, then `verify`), and a destroy that
 //! keeps everything.
 
-use super::common::{sdk_config, start_private_emulator, Run, Sandbox};
+use super::common::{sdk_config, start_private_emulator_with_twins, Run, Sandbox};
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, DomainType, IpPermission, IpRange, ResourceType, Tag, TagSpecification,
     UserIdGroupPair,
@@ -383,7 +383,7 @@ fn terraform_state(n: &Net) -> Json {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_terraform_network_is_imported_with_read_calls_only_then_previews_empty_and_destroy_keeps_it(
 ) {
-    let (sb, port, emulator_state) = start_private_emulator(Sandbox::new(), 50);
+    let (sb, port, emulator_state) = start_private_emulator_with_twins(Sandbox::new(), 50);
     let _stop = Stop(emulator_state.clone());
     let endpoint = format!("http://127.0.0.1:{port}");
     let sdk = sdk_config(&endpoint).await;
@@ -570,15 +570,14 @@ async fn a_terraform_network_is_imported_with_read_calls_only_then_previews_empt
         vec![net.redis_sg.as_str()],
         "behind the imported security group"
     );
-    // No redis-server twins behind this emulator: the control plane is what
-    // can be verified here (aws.rs verifies the data plane with twins).
+    // The whole of verify: the control plane through the SDK, the data plane
+    // (TLS, AUTH, tenant scopes, eviction) against the cluster's redis-server twin.
     let verify = cairn(
         &sb,
         &endpoint,
         &[
             "verify",
             "--json",
-            "--control-plane-only",
             "--stack",
             "prod",
             "--config",
@@ -600,6 +599,20 @@ async fn a_terraform_network_is_imported_with_read_calls_only_then_previews_empt
         Some("pass"),
         "{ac8}"
     );
+    for id in ["DP1", "DP2", "DP3", "DP4", "DP5"] {
+        let row = report["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["id"] == id)
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            row["status"].as_str().map(str::to_lowercase).as_deref(),
+            Some("pass"),
+            "{id}: {row}"
+        );
+    }
     cairn(
         &sb,
         &endpoint,
