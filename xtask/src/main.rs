@@ -150,12 +150,6 @@ fn test(args: &[String]) -> ExitCode {
     if build != ExitCode::SUCCESS {
         return build;
     }
-    // The Rust stack program the `--program` tests run, built the way the
-    // CLI builds it, so the tests' own build is a no-op (progress shows here).
-    let program = status(cargo().args(["build", "-p", "cairn-stacks", "--bin", "redis-cache"]));
-    if program != ExitCode::SUCCESS {
-        return program;
-    }
     // Creates the pinned moto virtualenv once (cached under the target dir).
     let code = status(Command::new(format!("{target}/debug/cairn")).args(["emulator", "install"]));
     if code != ExitCode::SUCCESS {

@@ -219,7 +219,7 @@ fn an_unknown_program_is_a_diagnostic_listing_the_workspace_programs() {
 }
 
 /// The Redis layer written in Rust (`crates/cairn-stacks`, bin
-/// `redis-cache`, built here with cargo) plans exactly what the YAML
+/// `redis-cache`) plans exactly what the YAML
 /// template plans, from the same environment file, in every environment.
 #[test]
 fn the_redis_program_previews_the_same_plan_as_the_yaml_stack_in_every_environment() {
@@ -235,6 +235,16 @@ fn the_redis_program_previews_the_same_plan_as_the_yaml_stack_in_every_environme
     } else {
         (&["prod"], &["text"])
     };
+    // `cargo nextest run --workspace` builds the program beside `cairn` (for
+    // cairn-stacks' own tests), with the workspace's features: run that one,
+    // since `cargo build -p cairn-stacks` would compile the SDKs again with
+    // that package's features. Alone (`-p cairn-cli`), build it by name.
+    let built = std::path::Path::new(env!("CARGO_BIN_EXE_cairn")).with_file_name("redis-cache");
+    let program = if built.is_file() {
+        built.display().to_string()
+    } else {
+        "redis-cache".to_string()
+    };
     for &env in envs {
         network_stand_in(&sb, env);
         for &format in formats {
@@ -249,7 +259,7 @@ fn the_redis_program_previews_the_same_plan_as_the_yaml_stack_in_every_environme
                     "--format",
                     format,
                     "--program",
-                    "redis-cache",
+                    &program,
                 ])
                 .ok();
             assert!(
