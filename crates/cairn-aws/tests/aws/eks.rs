@@ -62,8 +62,9 @@ const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-444
 #[tokio::test]
 async fn eks_cluster_lifecycle_with_status_sequence() {
     let env = setup().await;
-    // Long enough to see every status with the test's 100 ms polls.
-    env._emulator.set_delay_ms(500).await.unwrap();
+    // Long enough to see every status with the test's 100 ms polls, even
+    // when a busy machine delays the first poll.
+    env._emulator.set_delay_ms(1500).await.unwrap();
     let eks = aws_sdk_eks::Client::new(&env.sdk_config().await);
     let token = "aws:eks:Cluster";
     let p = env.p(token);

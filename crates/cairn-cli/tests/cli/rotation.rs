@@ -34,9 +34,6 @@ config:
   token:
     type: string
     secret: true
-  # `--local` sets it (the emulator's seeded network); unused here.
-  network:
-    type: object
 resources:
   cache:
     type: aws:elasticache:ReplicationGroup
