@@ -17,6 +17,11 @@ struct Fake {
     schema: ResourceSchema,
 }
 
+/// A provider for `schema` whose calls are refused (checks only for `test:Thing`).
+pub fn fake_provider(schema: ResourceSchema) -> Arc<dyn ResourceProvider> {
+    Arc::new(Fake { schema })
+}
+
 #[async_trait]
 impl ResourceProvider for Fake {
     fn schema(&self) -> &ResourceSchema {

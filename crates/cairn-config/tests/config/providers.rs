@@ -1,75 +1,33 @@
 //! Explicit providers: `options.provider` / `providers` / `version`, with
 //! stand-ins for `pulumi:providers:aws` and a taggable AWS type.
 
-use super::common::{codes, registry, render};
-use async_trait::async_trait;
+use super::common::{codes, fake_provider, registry, render};
 use cairn_config::load_stack_with_warnings;
 use cairn_core::diag::Problems;
-use cairn_core::provider::{CallContext, Created, Observed, ProviderError};
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::spec::StackSpec;
-use cairn_core::value::{Map, Value};
-use cairn_core::{Registry, ResourceProvider};
+use cairn_core::value::Value;
+use cairn_core::Registry;
 use std::collections::BTreeMap;
-use std::sync::Arc;
-
-struct Stub(ResourceSchema);
-
-#[async_trait]
-impl ResourceProvider for Stub {
-    fn schema(&self) -> &ResourceSchema {
-        &self.0
-    }
-    async fn create(&self, _: &CallContext, _: &Map) -> Result<Created, ProviderError> {
-        Err(ProviderError::invalid("stub", "not callable"))
-    }
-    async fn read(
-        &self,
-        _: &CallContext,
-        _: &str,
-        _: &Map,
-    ) -> Result<Option<Observed>, ProviderError> {
-        Ok(None)
-    }
-    async fn update(
-        &self,
-        _: &CallContext,
-        _: &str,
-        _: &Map,
-        _: &Map,
-        _: &Map,
-    ) -> Result<Map, ProviderError> {
-        Err(ProviderError::invalid("stub", "not callable"))
-    }
-    async fn delete(
-        &self,
-        _: &CallContext,
-        _: &str,
-        _: &Map,
-        _: &Map,
-    ) -> Result<(), ProviderError> {
-        Ok(())
-    }
-}
 
 fn with_aws() -> Registry {
     let mut r = registry();
     let tags = || PropertySchema::new("tags", PropType::map(PropType::string()));
-    r.register(Arc::new(Stub(
+    r.register(fake_provider(
         ResourceSchema::new("aws:kms:Key", "A key.")
             .property(PropertySchema::new("description", PropType::string()))
             .property(PropertySchema::new("region", PropType::string()).replaces())
             .property(tags())
             .output(OutputSchema::new("arn", "The ARN.")),
-    )));
-    r.register(Arc::new(Stub(
+    ));
+    r.register(fake_provider(
         ResourceSchema::new("pulumi:providers:aws", "An AWS provider.")
             .property(PropertySchema::new("region", PropType::string()))
             .property(PropertySchema::new(
                 "defaultTags",
                 PropType::object(vec![tags()]),
             )),
-    )));
+    ));
     r
 }
 
