@@ -225,6 +225,27 @@ impl AwsClients {
         }
     }
 
+    /// The region these clients call, when known without IO: the loaded
+    /// configuration's, the one asked for, the emulator's, or `AWS_REGION`
+    /// / `AWS_DEFAULT_REGION` (a region only in a profile file is `None`).
+    pub fn known_region(&self) -> Option<String> {
+        let from_env = || {
+            ["AWS_REGION", "AWS_DEFAULT_REGION"]
+                .iter()
+                .filter_map(|k| std::env::var(k).ok())
+                .map(|v| v.trim().to_string())
+                .find(|v| !v.is_empty())
+        };
+        match &self.source {
+            Source::Config(cfg) => cfg.region().map(|r| r.to_string()),
+            Source::Lazy(_, Some(region)) => Some(region.clone()),
+            Source::Lazy(Some(_), None) => Some(LOCAL_REGION.to_string()),
+            Source::Lazy(None, None) => from_env(),
+            #[cfg(test)]
+            Source::Ready => None,
+        }
+    }
+
     /// Clients like these (same endpoint, credentials and policies) in
     /// `region`, built on first use.
     pub fn in_region(&self, region: &str) -> Self {

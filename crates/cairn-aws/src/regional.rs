@@ -85,8 +85,16 @@ pub(crate) struct Regional {
 
 impl Regional {
     pub(crate) fn new(default: Arc<dyn ResourceProvider>, regions: Arc<Regions>) -> Self {
+        let mut schema = with_region(default.schema().clone());
+        // Absent means the run's region: moving a resource between the
+        // default provider and an explicit one in that region is no change.
+        if let Some(run) = regions.base.known_region() {
+            for p in schema.properties.iter_mut().filter(|p| p.name == REGION) {
+                p.absent_means = Some(Value::String(run.clone()));
+            }
+        }
         Regional {
-            schema: with_region(default.schema().clone()),
+            schema,
             default,
             regions,
         }

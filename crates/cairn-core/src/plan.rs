@@ -693,6 +693,30 @@ pub(crate) fn map_has_unknown(m: &Map) -> bool {
 // ---------------------------------------------------------------------------
 // Diff.
 
+/// `inputs` with each absent property that has an `absent_means` set to it,
+/// so that absent and that value compare equal.
+fn with_absent_means(schema: &ResourceSchema, inputs: &Map) -> Map {
+    let mut out = inputs.clone();
+    for p in &schema.properties {
+        if let Some(v) = &p.absent_means {
+            out.entry(p.name.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    out
+}
+
+/// Keeps a recorded value the new inputs leave absent when absent means
+/// the same (the state goes on saying where the object is).
+fn carry_absent_means(schema: &ResourceSchema, old: &Map, new: &mut Map) {
+    for p in &schema.properties {
+        if let (Some(v), Some(recorded)) = (&p.absent_means, old.get(&p.name)) {
+            if recorded == v && !new.contains_key(&p.name) {
+                new.insert(p.name.clone(), recorded.clone());
+            }
+        }
+    }
+}
+
 /// Property-level differences between recorded and new inputs, sorted by path.
 pub fn diff_inputs(old: &Map, new: &Map) -> Vec<PropertyChange> {
     let mut out = Vec::new();
@@ -1006,7 +1030,11 @@ pub fn plan_with(
                         new_inputs.entry(k.clone()).or_insert_with(|| v.clone());
                     }
                 }
-                let mut changes = diff_inputs(&old.inputs, &new_inputs);
+                carry_absent_means(schema, &old.inputs, &mut new_inputs);
+                let mut changes = diff_inputs(
+                    &with_absent_means(schema, &old.inputs),
+                    &with_absent_means(schema, &new_inputs),
+                );
                 let mut replace_paths: BTreeSet<PropertyPath> = BTreeSet::new();
                 let type_changed = old.type_token != r.type_token;
                 for c in &mut changes {

@@ -109,6 +109,12 @@ pub struct PropertySchema {
     pub secret: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default: Option<serde_json::Value>,
+    /// What an absent value means when old and new inputs are compared
+    /// (e.g. `region`: the run's region). Unlike `default`, nothing is
+    /// filled into the inputs; a change between absent and this value is
+    /// no change.
+    #[serde(skip)]
+    pub absent_means: Option<Value>,
     pub doc: String,
 }
 
@@ -121,6 +127,7 @@ impl PropertySchema {
             replace_on_change: false,
             secret: false,
             default: None,
+            absent_means: None,
             doc: String::new(),
         }
     }
@@ -134,6 +141,10 @@ impl PropertySchema {
     }
     pub fn secret(mut self) -> Self {
         self.secret = true;
+        self
+    }
+    pub fn absent_means(mut self, v: Value) -> Self {
+        self.absent_means = Some(v);
         self
     }
     pub fn default_value(mut self, v: serde_json::Value) -> Self {

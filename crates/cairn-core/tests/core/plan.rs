@@ -1,6 +1,8 @@
 use crate::common::*;
 use cairn_core::diag::Problems;
 use cairn_core::mem::DATA_TOKEN;
+use cairn_core::mem::MemoryProvider;
+use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::plan::{
     plan, plan_destroy, Action, ChangeKind, Plan, PlanOptions, PARTIAL_CODE, PROTECTED_CODE,
     PROTECTED_DELETE_CODE, PROTECTED_REPLACE_CODE, REPLACE_DEPENDENT_CODE, TARGET_DEPENDENCY_CODE,
@@ -34,6 +36,7 @@ fn recorded(
         protect: false,
         retain_on_delete: false,
         imported: false,
+        ..Default::default()
     }
 }
 
@@ -719,4 +722,41 @@ fn targeted_replace_must_take_its_dependents_along() {
         actions(&p),
         vec![("a".into(), Action::Replace), ("b".into(), Action::Update)]
     );
+}
+
+/// A replacing property whose absence means a known value (AWS `region`:
+/// the run's) compares equal to that value: no replace, no update.
+#[test]
+fn absent_and_its_meaning_compare_equal() {
+    const ZONED: &str = "test:Zoned";
+    let schema = ResourceSchema::new(ZONED, "A zoned thing.")
+        .property(
+            PropertySchema::new("zone", PropType::string())
+                .replaces()
+                .absent_means(Value::String("a".into())),
+        )
+        .property(PropertySchema::new("input", PropType::Any))
+        .output(OutputSchema::new("id", "Physical id."));
+    let mut w = World::new();
+    w.registry
+        .register(std::sync::Arc::new(MemoryProvider::new(schema)));
+    let case = |old: serde_json::Value, new: serde_json::Value| {
+        let state = state_of(vec![recorded("z", ZONED, old, json!({"id": "z-1"}))]);
+        let p = w.plan(&stack(vec![res("z", ZONED, new)]), &state);
+        let step = p.step("z").expect("step").clone();
+        (step.action, step.new_inputs.expect("inputs"))
+    };
+    let (action, _) = case(json!({"input": 1}), json!({"input": 1, "zone": "a"}));
+    assert_eq!(action, Action::Same, "absent → its meaning");
+    let (action, inputs) = case(json!({"input": 1, "zone": "a"}), json!({"input": 1}));
+    assert_eq!(action, Action::Same, "its meaning → absent");
+    assert_eq!(
+        inputs.get("zone"),
+        Some(&Value::String("a".into())),
+        "the recorded value is kept"
+    );
+    let (action, _) = case(json!({"input": 1}), json!({"input": 1, "zone": "b"}));
+    assert_eq!(action, Action::Replace, "absent → another value");
+    let (action, _) = case(json!({"input": 1, "zone": "b"}), json!({"input": 1}));
+    assert_eq!(action, Action::Replace, "another value → absent");
 }
