@@ -176,13 +176,20 @@ pub fn waiter_describe_calls() -> u64 {
     GLOBAL_DESCRIBE_CALLS.load(Ordering::Relaxed)
 }
 
+/// Counts one waiter describe call process-wide ([`waiter_describe_calls`]).
+pub(crate) fn count_global_describe() {
+    GLOBAL_DESCRIBE_CALLS.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Shared, lazily initialised AWS access for all providers of one registry.
 pub struct AwsClients {
     source: Source,
     sdk: OnceCell<Sdk>,
     poll: PollConfig,
     backoff: Backoff,
-    describe_calls: AtomicU64,
+    describe_calls: Arc<AtomicU64>,
+    /// Waiters sharing one describe per interval ([`crate::wait::wait_shared`]).
+    pollers: crate::wait::Pollers,
 }
 
 impl std::fmt::Debug for AwsClients {
@@ -202,7 +209,8 @@ impl AwsClients {
             sdk: OnceCell::new(),
             poll: PollConfig::from_env(),
             backoff: Backoff::default(),
-            describe_calls: AtomicU64::new(0),
+            describe_calls: Arc::default(),
+            pollers: Default::default(),
         }
     }
 
@@ -221,7 +229,8 @@ impl AwsClients {
             sdk: OnceCell::new(),
             poll: PollConfig::from_env(),
             backoff: Backoff::default(),
-            describe_calls: AtomicU64::new(0),
+            describe_calls: Arc::default(),
+            pollers: Default::default(),
         }
     }
 
@@ -269,7 +278,8 @@ impl AwsClients {
             sdk,
             poll: self.poll,
             backoff: self.backoff,
-            describe_calls: AtomicU64::new(0),
+            describe_calls: Arc::default(),
+            pollers: Default::default(),
         }
     }
 
@@ -290,7 +300,8 @@ impl AwsClients {
                 first: Duration::from_millis(1),
                 max: Duration::from_millis(5),
             },
-            describe_calls: AtomicU64::new(0),
+            describe_calls: Arc::default(),
+            pollers: Default::default(),
         }
     }
 
@@ -311,6 +322,15 @@ impl AwsClients {
     pub(crate) fn count_describe(&self) {
         self.describe_calls.fetch_add(1, Ordering::Relaxed);
         GLOBAL_DESCRIBE_CALLS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// This instance's waiter describe counter (shared pollers add to it).
+    pub(crate) fn describe_counter(&self) -> Arc<AtomicU64> {
+        self.describe_calls.clone()
+    }
+
+    pub(crate) fn pollers(&self) -> &crate::wait::Pollers {
+        &self.pollers
     }
 
     /// True once the clients exist (i.e. some provider call was made).

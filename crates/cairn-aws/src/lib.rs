@@ -34,6 +34,7 @@ pub use clients::{
 pub use error::AwsError;
 pub use resources::replication_group::{connection_secret_json, parameter_group_enables_cluster};
 pub use util::URN_TAG;
+pub use wait::{waiter_describe_calls_per_waited_minute, waiter_waited};
 
 /// One provider per resource type, sharing `clients`.
 pub fn providers(clients: Arc<AwsClients>) -> Vec<Arc<dyn ResourceProvider>> {

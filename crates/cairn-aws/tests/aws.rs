@@ -32,6 +32,8 @@ mod platform;
 mod platform_stacks;
 #[path = "aws/rds.rs"]
 mod rds;
+#[path = "aws/shared_waiters.rs"]
+mod shared_waiters;
 #[path = "aws/throttle.rs"]
 mod throttle;
 

@@ -80,6 +80,7 @@ fn written(name: &str, secret: &str) -> Outcome {
         protect: false,
         retain_on_delete: false,
         imported: false,
+        ..Default::default()
     })
 }
 

@@ -33,6 +33,8 @@ struct Row {
     calls: u64,
     reads: u64,
     throttled: u64,
+    /// The cairn process's waiters: Describe calls and summed waited time.
+    waiters: Option<(u64, f64)>,
     ok: bool,
 }
 
@@ -103,6 +105,8 @@ pub fn bench(cairn: &Path, opts: &Options) -> Section {
         ("CAIRN_EMULATOR_LATENCY_MS", latency.as_str()),
         ("CAIRN_AWS_POLL_MS", "1000"),
         ("CAIRN_STATE_DIR", state.as_str()),
+        // The waiters' running totals (wait.rs) into the log.
+        ("CAIRN_LOG", WAITER_LOG),
     ];
     let log = dir.path().join("cairn.log");
     let mut rows = vec![];
@@ -172,8 +176,9 @@ pub fn bench(cairn: &Path, opts: &Options) -> Section {
                     .filter(|(k, _)| k.starts_with("throttled:"))
                     .map(|(_, v)| v)
                     .sum();
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let waiters = waiter_totals(&text);
                 if !m.ok {
-                    let text = std::fs::read_to_string(&log).unwrap_or_default();
                     let tail: Vec<&str> = text.lines().rev().take(15).collect();
                     eprintln!(
                         "bench: `{}` failed:\n{}",
@@ -190,6 +195,7 @@ pub fn bench(cairn: &Path, opts: &Options) -> Section {
                     calls,
                     reads,
                     throttled,
+                    waiters,
                     ok: m.ok,
                 });
             }
@@ -202,8 +208,8 @@ pub fn bench(cairn: &Path, opts: &Options) -> Section {
 fn render(rows: Vec<Row>, opts: &Options, per_call_s: f64) -> Section {
     let mut table = format!(
         "Emulator latency {LATENCY_MS} ms per call (measured per call: {:.0} ms); throttled rows: {:.0}% of calls answer the service's throttling error.\n\n\
-         | resources | throttle | run | wall (s) | API calls | calls / resource | reads / resource | throttled answers | peak RSS (MB) | Terraform model (s) |\n\
-         |---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n",
+         | resources | throttle | run | wall (s) | API calls | calls / resource | reads / resource | throttled answers | waiter Describes / waited min | peak RSS (MB) | Terraform model (s) |\n\
+         |---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         per_call_s * 1000.0,
         opts.throttle * 100.0
     );
@@ -219,7 +225,7 @@ fn render(rows: Vec<Row>, opts: &Options, per_call_s: f64) -> Section {
         };
         let _ = writeln!(
             table,
-            "| {} | {:.0}% | `{}`{} | {:.2} | {} | {:.3} | {:.3} | {} | {:.0} | {:.1} |",
+            "| {} | {:.0}% | `{}`{} | {:.2} | {} | {:.3} | {:.3} | {} | {} | {:.0} | {:.1} |",
             r.size,
             r.throttle * 100.0,
             r.verb,
@@ -229,6 +235,7 @@ fn render(rows: Vec<Row>, opts: &Options, per_call_s: f64) -> Section {
             r.calls as f64 / n,
             r.reads as f64 / n,
             r.throttled,
+            per_waited_minute(r.waiters),
             r.rss_mb,
             tf
         );
@@ -293,6 +300,39 @@ fn render(rows: Vec<Row>, opts: &Options, per_call_s: f64) -> Section {
         table,
         targets,
         failed,
+    }
+}
+
+/// The log filter that keeps warnings and the waiters' running totals.
+pub const WAITER_LOG: &str = "warn,cairn_aws::waiters=info";
+
+/// The last "waiter totals" line of a cairn log: (Describe calls, waited
+/// seconds summed over waiters); `None` if no waiter ran.
+pub fn waiter_totals(log: &str) -> Option<(u64, f64)> {
+    let line = log.lines().rev().find(|l| l.contains("waiter totals"))?;
+    let field = |name: &str| -> Option<u64> {
+        let rest = line.split(&format!("{name}=")).nth(1)?;
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    Some((
+        field("describe_calls")?,
+        field("waited_ms")? as f64 / 1000.0,
+    ))
+}
+
+/// "calls / waited minutes (calls in s)", or "–" when no waiter ran.
+pub fn per_waited_minute(waiters: Option<(u64, f64)>) -> String {
+    match waiters {
+        Some((calls, secs)) if secs > 0.0 => {
+            format!(
+                "{:.1} ({calls} in {secs:.1} s)",
+                calls as f64 / (secs / 60.0)
+            )
+        }
+        _ => "–".to_string(),
     }
 }
 
@@ -422,6 +462,16 @@ fn request(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waiter_totals_are_read_from_the_last_log_line() {
+        let log = "x\n INFO cairn_aws::waiters: waiter totals describe_calls=3 waited_ms=1500\n\
+                   INFO cairn_aws::waiters: waiter totals describe_calls=5 waited_ms=30000\nend";
+        assert_eq!(waiter_totals(log), Some((5, 30.0)));
+        assert_eq!(per_waited_minute(waiter_totals(log)), "10.0 (5 in 30.0 s)");
+        assert_eq!(waiter_totals("nothing"), None);
+        assert_eq!(per_waited_minute(None), "–");
+    }
 
     #[test]
     fn generated_stack_has_the_asked_size() {

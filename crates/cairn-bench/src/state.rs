@@ -63,6 +63,7 @@ fn journal() -> Result<(f64, u64), String> {
                 protect: false,
                 retain_on_delete: false,
                 imported: false,
+                ..Default::default()
             };
             store
                 .finish(i.op_id, &i.resource, &Outcome::Written(rs))

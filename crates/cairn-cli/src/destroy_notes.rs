@@ -50,6 +50,7 @@ mod tests {
             protect: true,
             retain_on_delete: false,
             imported,
+            ..Default::default()
         }
     }
 

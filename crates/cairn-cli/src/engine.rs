@@ -767,6 +767,7 @@ pub(crate) async fn import(args: ImportOne) -> Result<ExitCode, CliError> {
         protect: true,
         retain_on_delete: false,
         imported: true,
+        ..Default::default()
     };
     let writer = open_writer(&loaded, &args.run).await?;
     with_writer(writer, async |writer: &Writer| {

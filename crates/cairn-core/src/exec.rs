@@ -370,6 +370,8 @@ struct Meta {
     retain_on_delete: bool,
     /// `additionalSecretOutputs`.
     secret_outputs: Vec<String>,
+    /// `deletedWith`, recorded so a later plan knows it.
+    deleted_with: Option<String>,
 }
 
 enum Job {
@@ -503,6 +505,8 @@ fn recorded(
         protect: l.meta.protect,
         retain_on_delete: l.meta.retain_on_delete,
         imported: false,
+        external: false,
+        deleted_with: l.meta.deleted_with.clone(),
     }
 }
 
@@ -974,18 +978,33 @@ impl<'a> Sched<'a> {
             protect: step.protect,
             retain_on_delete: step.retain_on_delete,
             secret_outputs: Vec::new(),
+            deleted_with: None,
+        }
+    }
+
+    /// The program's `deletedWith` for `name`; without the program, `old`'s.
+    fn deleted_with_of(&self, name: &str, old: Option<&ResourceState>) -> Option<String> {
+        match self.spec_res.get(name) {
+            Some(r) => r.options.deleted_with.clone(),
+            None => old.and_then(|o| o.deleted_with.clone()),
         }
     }
 
     /// Recorded state with the step's metadata, when that differs.
-    fn metadata_write(step: &Step, old: &ResourceState) -> Option<ResourceState> {
+    fn metadata_write(
+        step: &Step,
+        old: &ResourceState,
+        deleted_with: Option<String>,
+    ) -> Option<ResourceState> {
         let changed = !same_deps(&old.dependencies, &step.dependencies)
             || old.protect != step.protect
-            || old.retain_on_delete != step.retain_on_delete;
+            || old.retain_on_delete != step.retain_on_delete
+            || old.deleted_with != deleted_with;
         changed.then(|| ResourceState {
             dependencies: step.dependencies.clone(),
             protect: step.protect,
             retain_on_delete: step.retain_on_delete,
+            deleted_with,
             ..old.clone()
         })
     }
@@ -1008,6 +1027,7 @@ impl<'a> Sched<'a> {
                     .get(step.name.as_str())
                     .map(|r| r.options.additional_secret_outputs.clone())
                     .unwrap_or_default(),
+                deleted_with: self.deleted_with_of(&step.name, step.old.as_ref()),
                 ..Self::meta(step)
             },
             job,
@@ -1032,7 +1052,8 @@ impl<'a> Sched<'a> {
                         step.name
                     )));
                 }
-                if step.retain_on_delete || step.deleted_with.is_some() {
+                // `get:` resources are only dropped from state.
+                if step.retain_on_delete || step.deleted_with.is_some() || old.external {
                     self.launch(step, Job::Forget { old })
                 } else {
                     self.launch(step, Job::Delete { old })
@@ -1067,10 +1088,11 @@ impl<'a> Sched<'a> {
             if let Some(prepared) = self.late_update(step) {
                 return prepared;
             }
+            let with = self.deleted_with_of(&step.name, step.old.as_ref());
             return match step
                 .old
                 .as_ref()
-                .and_then(|o| Self::metadata_write(step, o))
+                .and_then(|o| Self::metadata_write(step, o, with))
             {
                 Some(rs) => self.launch(step, Job::Write(rs)),
                 None => Prepared::Done(OpDone::nothing()),
@@ -1106,7 +1128,8 @@ impl<'a> Sched<'a> {
                         status: "no change once references were resolved".into(),
                     });
                 }
-                match Self::metadata_write(step, &old) {
+                let with = self.deleted_with_of(&step.name, Some(&old));
+                match Self::metadata_write(step, &old, with) {
                     Some(rs) => self.launch(step, Job::Write(rs)),
                     None => Prepared::Done(OpDone::nothing()),
                 }

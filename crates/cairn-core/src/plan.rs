@@ -930,6 +930,8 @@ pub fn plan_with(
         .resources
         .values()
         .filter(|r| !graph.contains(&r.name))
+        // A `get:` resource the program still reads stays recorded.
+        .filter(|r| !(r.external && spec.externals.iter().any(|e| e.name == r.name)))
         .collect();
     let state_graph = (!orphans.is_empty() || !opts.excludes.is_empty())
         .then(|| DependencyGraph::from_state(state));
@@ -1244,7 +1246,11 @@ pub fn plan_with(
                 import_id: None,
                 pending_update: None,
                 renamed_from: None,
-                deleted_with: None,
+                // Recorded `deletedWith`: the program no longer says it.
+                deleted_with: old
+                    .deleted_with
+                    .clone()
+                    .filter(|w| deleting.contains(w.as_str())),
             });
         }
     }
@@ -1430,11 +1436,13 @@ pub fn apply_deleted_with(plan: &mut Plan, spec: &StackSpec) {
         .map(|s| s.name.clone())
         .collect();
     for step in plan.steps.iter_mut().filter(|s| s.action == Action::Delete) {
+        // The program's `deletedWith`, else the one recorded.
         let with = spec
             .resource(&step.name)
-            .and_then(|r| r.options.deleted_with.as_ref());
-        if let Some(with) = with.filter(|w| deleting.contains(*w)) {
-            step.deleted_with = Some(with.clone());
+            .and_then(|r| r.options.deleted_with.clone())
+            .or_else(|| step.old.as_ref().and_then(|o| o.deleted_with.clone()));
+        if let Some(with) = with.filter(|w| deleting.contains(w)) {
+            step.deleted_with = Some(with);
         }
     }
 }

@@ -128,6 +128,7 @@ pub async fn reconcile(
                             protect: recorded.as_ref().is_some_and(|r| r.protect),
                             retain_on_delete: recorded.as_ref().is_some_and(|r| r.retain_on_delete),
                             imported: false,
+                            ..Default::default()
                         };
                         finish(Outcome::Written(rs.clone())).await?;
                         current.resources.insert(name.to_string(), rs);

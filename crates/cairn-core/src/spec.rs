@@ -167,8 +167,24 @@ pub struct StackSpec {
     pub outputs: Map,
     #[serde(default)]
     pub waivers: Vec<Waiver>,
+    /// Resources read with `get:` (Pulumi's external resources).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub externals: Vec<ExternalResource>,
     #[serde(skip)]
     pub source: Option<SourceFile>,
+}
+
+/// A resource read with `get:` when the stack loaded: recorded in state as
+/// external (its outputs readable, refreshed by every run), never created,
+/// updated or deleted.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalResource {
+    pub name: String,
+    pub type_token: String,
+    pub id: String,
+    pub inputs: Map,
+    pub outputs: Map,
 }
 
 impl StackSpec {

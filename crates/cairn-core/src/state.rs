@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 
 /// One resource as recorded after a successful provider call.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResourceState {
     pub name: String,
     pub type_token: String,
@@ -22,6 +22,12 @@ pub struct ResourceState {
     pub retain_on_delete: bool,
     /// Adopted through import rather than created by the engine.
     pub imported: bool,
+    /// Read with `get:` (Pulumi's external resource): recorded, never
+    /// managed; dropping it from state never deletes the cloud object.
+    pub external: bool,
+    /// `deletedWith`: the resource whose delete removes this one, kept so
+    /// the planner knows it once the program no longer says so.
+    pub deleted_with: Option<String>,
 }
 
 /// Everything recorded for a stack.
@@ -29,6 +35,31 @@ pub struct ResourceState {
 pub struct StackState {
     pub resources: BTreeMap<String, ResourceState>,
     pub outputs: Map,
+}
+
+impl StackState {
+    /// This state with `externals` (the program's `get:` resources, as just
+    /// read) recorded as external entries.
+    pub fn with_externals(mut self, externals: &[crate::spec::ExternalResource]) -> StackState {
+        for e in externals {
+            let old = self.resources.get(&e.name);
+            let rs = ResourceState {
+                name: e.name.clone(),
+                type_token: e.type_token.clone(),
+                id: e.id.clone(),
+                inputs: e.inputs.clone(),
+                outputs: e.outputs.clone(),
+                dependencies: Vec::new(),
+                protect: false,
+                retain_on_delete: false,
+                external: true,
+                deleted_with: old.and_then(|o| o.deleted_with.clone()),
+                ..Default::default()
+            };
+            self.resources.insert(e.name.clone(), rs);
+        }
+        self
+    }
 }
 
 /// An operation about to be attempted, recorded before the provider call.

@@ -8,6 +8,8 @@ mod declare;
 mod drift;
 #[path = "core/exec.rs"]
 mod exec;
+#[path = "core/external.rs"]
+mod external;
 #[path = "core/graph.rs"]
 mod graph;
 #[path = "core/interp.rs"]

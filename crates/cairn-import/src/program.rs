@@ -166,6 +166,7 @@ pub fn build_with_outputs(stack: &str, origin: &str, found: &[Found], outputs: &
             protect: true,
             retain_on_delete: false,
             imported: true,
+            ..Default::default()
         });
     }
     let mut out_yaml = String::new();

@@ -86,6 +86,12 @@ pub struct ResourceStateV1 {
     pub retain_on_delete: bool,
     #[serde(default)]
     pub imported: bool,
+    /// Read with `get:`, never managed (absent before it existed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub external: bool,
+    /// `deletedWith` (absent before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_with: Option<String>,
 }
 
 /// A pending intent (tree `journal`, key = op id as big-endian u64). The
@@ -279,6 +285,8 @@ impl ResourceStateV1 {
             protect: r.protect,
             retain_on_delete: r.retain_on_delete,
             imported: r.imported,
+            external: r.external,
+            deleted_with: r.deleted_with.clone(),
         })
     }
 
@@ -295,6 +303,8 @@ impl ResourceStateV1 {
             protect: self.protect,
             retain_on_delete: self.retain_on_delete,
             imported: self.imported,
+            external: self.external,
+            deleted_with: self.deleted_with,
         })
     }
 }

@@ -408,6 +408,7 @@ mod tests {
             protect: false,
             retain_on_delete: false,
             imported: false,
+            ..Default::default()
         }
     }
 

@@ -121,6 +121,7 @@ async fn deploy(z: &Sizing) -> Deployment {
                     protect: false,
                     retain_on_delete: false,
                     imported,
+                    ..Default::default()
                 },
             );
         };

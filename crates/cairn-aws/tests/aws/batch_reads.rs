@@ -35,6 +35,7 @@ fn recorded(token: &str, name: &str, id: &str, inputs: Map) -> ResourceState {
         protect: false,
         retain_on_delete: false,
         imported: false,
+        ..Default::default()
     }
 }
 

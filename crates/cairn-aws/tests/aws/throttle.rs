@@ -144,7 +144,9 @@ async fn a_few_dozen_resources_complete_at_a_30_percent_throttle_rate_without_a_
     );
     let ec2 = cairn_aws::concurrency::limiters().snapshot()["ec2"].clone();
     let stats = ec2.stats();
-    assert!(stats.throttled > 0 && stats.decreases > 0, "{ec2:?}");
+    // Random throttles (not caused by load) are retried, not cut for: the
+    // window only shrinks for a round mostly throttled (concurrency.rs).
+    assert!(stats.throttled > 0, "{ec2:?}");
     assert!(stats.peak_in_flight <= 10, "over --parallel: {ec2:?}");
     assert!(ec2.limit() >= 1 && ec2.limit() <= 10, "{ec2:?}");
 }

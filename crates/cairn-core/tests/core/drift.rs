@@ -157,6 +157,7 @@ mod batched {
                     protect: false,
                     retain_on_delete: false,
                     imported: false,
+                    ..Default::default()
                 },
             );
         }

@@ -109,6 +109,7 @@ fn world() -> (Registry, Arc<Rotating>, StackState) {
         protect: false,
         retain_on_delete: false,
         imported: false,
+        ..Default::default()
     };
     let state = StackState {
         resources: [("a".to_string(), a)].into(),

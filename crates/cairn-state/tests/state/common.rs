@@ -67,6 +67,7 @@ pub fn resource(name: &str, secret: &str) -> ResourceState {
         protect: true,
         retain_on_delete: false,
         imported: true,
+        ..Default::default()
     }
 }
 

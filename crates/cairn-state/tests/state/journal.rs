@@ -224,6 +224,7 @@ fn ten_thousand_data_resources_without_per_op_fsync() {
                 protect: false,
                 retain_on_delete: false,
                 imported: false,
+                ..Default::default()
             };
             store
                 .finish(i.op_id, &i.resource, &Outcome::Written(rs))

@@ -179,6 +179,7 @@ fn stack_outputs_and_empty_values_round_trip() {
             protect: false,
             retain_on_delete: true,
             imported: false,
+            ..Default::default()
         },
     );
     {

@@ -153,7 +153,8 @@ impl NatGatewayProvider {
         id: &str,
     ) -> Result<NatModel, ProviderError> {
         let deadline = ctx.deadline(Operation::Create, CREATE_TIMEOUT);
-        crate::wait::wait_until(
+        let (clients, label) = (self.clients.clone(), resource.to_string());
+        crate::wait::wait_shared(
             ctx,
             &self.clients,
             crate::wait::WaitSpec {
@@ -162,25 +163,68 @@ impl NatGatewayProvider {
                 wanted: "available",
                 deadline,
             },
-            || async {
-                Ok(match self.describe(resource, id).await? {
-                    Some(n) if state(&n) == "available" => crate::wait::Probe::Done(n),
-                    Some(n) if matches!(state(&n), "failed" | "deleting" | "deleted") => {
-                        crate::wait::Probe::Failed(format!(
-                            "{}{}",
-                            state(&n),
-                            n.failure_message()
-                                .map(|m| format!(": {m}"))
-                                .unwrap_or_default()
-                        ))
-                    }
-                    Some(n) => crate::wait::Probe::Pending(state(&n).to_string()),
-                    None => crate::wait::Probe::Pending("not visible yet".into()),
-                })
+            id,
+            move |ids| describe_by_ids(clients.clone(), label.clone(), ids),
+            |found| match found {
+                Some(n) if state(&n) == "available" => crate::wait::Probe::Done(n),
+                Some(n) if matches!(state(&n), "failed" | "deleting" | "deleted") => {
+                    crate::wait::Probe::Failed(format!(
+                        "{}{}",
+                        state(&n),
+                        n.failure_message()
+                            .map(|m| format!(": {m}"))
+                            .unwrap_or_default()
+                    ))
+                }
+                Some(n) => crate::wait::Probe::Pending(state(&n).to_string()),
+                None => crate::wait::Probe::Pending("not visible yet".into()),
             },
         )
         .await
     }
+}
+
+/// The gateways of `ids` that exist (deleted ones included), in one call
+/// per 200 ids: the shared waiters' round.
+async fn describe_by_ids(
+    clients: Shared,
+    resource: String,
+    ids: Vec<String>,
+) -> Result<std::collections::HashMap<String, NatModel>, ProviderError> {
+    let sdk = clients.get().await?;
+    let mut found = std::collections::HashMap::new();
+    for chunk in ids.chunks(EC2_FILTER_VALUES_MAX) {
+        let mut next: Option<String> = None;
+        loop {
+            let out = sdk
+                .ec2
+                .describe_nat_gateways()
+                .filter(
+                    Filter::builder()
+                        .name("nat-gateway-id")
+                        .set_values(Some(chunk.to_vec()))
+                        .build(),
+                )
+                .max_results(1000)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| api_error(&resource, "ec2:DescribeNatGateways", e, &[]))?;
+            for n in out.nat_gateways() {
+                if let Some(id) = n.nat_gateway_id() {
+                    found.insert(id.to_string(), n.clone());
+                }
+            }
+            next = out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            if next.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// What a read reports for the described gateway `n` (single and batched reads).
@@ -397,7 +441,8 @@ impl ResourceProvider for NatGatewayProvider {
         }
         // Until `deleted`, its address and interface are still held.
         let deadline = ctx.deadline(Operation::Delete, DELETE_TIMEOUT);
-        crate::wait::wait_until(
+        let (clients, label) = (self.clients.clone(), resource.clone());
+        crate::wait::wait_shared(
             ctx,
             &self.clients,
             crate::wait::WaitSpec {
@@ -406,12 +451,13 @@ impl ResourceProvider for NatGatewayProvider {
                 wanted: "deleted",
                 deadline,
             },
-            || async {
-                Ok(match self.describe(&resource, id).await? {
-                    None => crate::wait::Probe::Done(()),
-                    Some(n) if state(&n) == "deleted" => crate::wait::Probe::Done(()),
-                    Some(n) => crate::wait::Probe::Pending(state(&n).to_string()),
-                })
+            id,
+            move |ids| describe_by_ids(clients.clone(), label.clone(), ids),
+            |found| match found {
+                Some(n) if state(&n) != "deleted" => {
+                    crate::wait::Probe::Pending(state(&n).to_string())
+                }
+                _ => crate::wait::Probe::Done(()),
             },
         )
         .await

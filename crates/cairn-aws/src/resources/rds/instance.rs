@@ -14,7 +14,7 @@ use crate::util::{
     get_str, get_str_list, get_string, get_tags, order_like, resource_label, str_list_value,
     tags_value, URN_TAG,
 };
-use crate::wait::{wait_until, Probe, WaitSpec};
+use crate::wait::{wait_shared, Probe, WaitSpec};
 use async_trait::async_trait;
 use aws_sdk_rds::types::DbInstance;
 use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
@@ -367,7 +367,8 @@ impl InstanceProvider {
         id: &str,
         deadline: Duration,
     ) -> Result<DbInstance, ProviderError> {
-        wait_until(
+        let (clients, label) = (self.clients.clone(), resource.to_string());
+        wait_shared(
             ctx,
             &self.clients,
             WaitSpec {
@@ -376,20 +377,20 @@ impl InstanceProvider {
                 wanted: "available",
                 deadline,
             },
-            || async {
-                Ok(match self.describe(resource, id).await? {
-                    Some(db) if status(&db) == "available" => Probe::Done(db),
-                    Some(db)
-                        if matches!(
-                            status(&db),
-                            "failed" | "deleting" | "incompatible-parameters" | "storage-full"
-                        ) =>
-                    {
-                        Probe::Failed(status(&db).to_string())
-                    }
-                    Some(db) => Probe::Pending(status(&db).to_string()),
-                    None => Probe::Pending("not visible yet".into()),
-                })
+            id,
+            move |ids| describe_by_ids(clients.clone(), label.clone(), ids),
+            |found| match found {
+                Some(db) if status(&db) == "available" => Probe::Done(db),
+                Some(db)
+                    if matches!(
+                        status(&db),
+                        "failed" | "deleting" | "incompatible-parameters" | "storage-full"
+                    ) =>
+                {
+                    Probe::Failed(status(&db).to_string())
+                }
+                Some(db) => Probe::Pending(status(&db).to_string()),
+                None => Probe::Pending("not visible yet".into()),
             },
         )
         .await
@@ -1000,7 +1001,8 @@ impl ResourceProvider for InstanceProvider {
             Err(e) if error_code(&e) == Some("InvalidDBInstanceState") => {}
             Err(e) => return Err(api_error(&resource, "rds:DeleteDBInstance", e, &[])),
         }
-        wait_until(
+        let (clients, label) = (self.clients.clone(), resource.clone());
+        wait_shared(
             ctx,
             &self.clients,
             WaitSpec {
@@ -1009,11 +1011,11 @@ impl ResourceProvider for InstanceProvider {
                 wanted: "deleted",
                 deadline: ctx.deadline(Operation::Delete, DELETE_TIMEOUT),
             },
-            || async {
-                Ok(match self.describe(&resource, id).await? {
-                    None => Probe::Done(()),
-                    Some(db) => Probe::Pending(status(&db).to_string()),
-                })
+            id,
+            move |ids| describe_by_ids(clients.clone(), label.clone(), ids),
+            |found| match found {
+                None => Probe::Done(()),
+                Some(db) => Probe::Pending(status(&db).to_string()),
             },
         )
         .await
@@ -1030,6 +1032,47 @@ impl ResourceProvider for InstanceProvider {
         };
         self.adopt(ctx, &resource, &id.to_lowercase()).await
     }
+}
+
+/// The instances of `ids` that exist, in one call per 100 ids (the
+/// `db-instance-id` filter), keyed by the id asked (identifiers are
+/// case-insensitive): the shared waiters' round.
+async fn describe_by_ids(
+    clients: crate::clients::Shared,
+    resource: String,
+    ids: Vec<String>,
+) -> Result<std::collections::HashMap<String, DbInstance>, ProviderError> {
+    let sdk = clients.get().await?;
+    let mut found = std::collections::HashMap::new();
+    for chunk in ids.chunks(100) {
+        let mut marker: Option<String> = None;
+        loop {
+            let out = sdk
+                .rds
+                .describe_db_instances()
+                .filters(
+                    aws_sdk_rds::types::Filter::builder()
+                        .name("db-instance-id")
+                        .set_values(Some(chunk.to_vec()))
+                        .build(),
+                )
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| api_error(&resource, "rds:DescribeDBInstances", e, &[]))?;
+            for db in out.db_instances() {
+                let name = db.db_instance_identifier().unwrap_or_default();
+                if let Some(id) = chunk.iter().find(|id| id.eq_ignore_ascii_case(name)) {
+                    found.insert(id.clone(), db.clone());
+                }
+            }
+            marker = out.marker().filter(|m| !m.is_empty()).map(str::to_string);
+            if marker.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(test)]
