@@ -607,17 +607,6 @@ pub(crate) fn batch_label(reqs: &[ReadRequest], token: &str) -> String {
     }
 }
 
-/// One EC2 filter matching every id of a batch (distinct, at most
-/// [`EC2_FILTER_VALUES_MAX`]: the core chunks by `read_batch_limit`). A
-/// filter, unlike an id list, does not fail the call when one id is gone.
-pub(crate) fn ec2_id_filter(name: &str, reqs: &[ReadRequest]) -> aws_sdk_ec2::types::Filter {
-    let ids: std::collections::BTreeSet<&str> = reqs.iter().map(|r| r.id.as_str()).collect();
-    aws_sdk_ec2::types::Filter::builder()
-        .name(name)
-        .set_values(Some(ids.into_iter().map(str::to_string).collect()))
-        .build()
-}
-
 /// After a batch: an id it did not return that was created moments ago
 /// (not yet visible everywhere) gets the single read, which waits for it.
 pub(crate) async fn read_missing_recent<P: ResourceProvider + ?Sized>(

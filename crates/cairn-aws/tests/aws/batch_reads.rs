@@ -358,3 +358,342 @@ async fn nat_gateway_batched_read_equals_single_read_and_skips_deleted_ones() {
     )
     .await;
 }
+
+async fn security_group(ec2: &aws_sdk_ec2::Client, vpc: &str, name: &str) -> String {
+    ec2.create_security_group()
+        .group_name(name)
+        .description("batch")
+        .vpc_id(vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn internet_gateway_and_eip_batched_reads_equal_single_reads() {
+    let env = setup().await;
+    let ec2 = ec2(&env).await;
+    let vpc = vpc(&ec2, "10.45.0.0/16").await;
+    let p = env.p("aws:ec2:InternetGateway");
+    let mut gateways = Vec::new();
+    for (i, inputs) in [
+        serde_json::json!({"vpcId": vpc, "tags": {"Name": "igw"}}),
+        serde_json::json!({}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("igw{i}");
+        let inputs = p.schema().normalize_inputs(&map(inputs));
+        let c = p
+            .create(&env.ctx(&name), &inputs)
+            .await
+            .expect("create igw");
+        gateways.push((name, c.id, inputs));
+    }
+    single_equals_batched(
+        &env,
+        "aws:ec2:InternetGateway",
+        "ec2:DescribeInternetGateways",
+        &gateways,
+        "igw-0123456789abcdef0",
+    )
+    .await;
+
+    let p = env.p("aws:ec2:Eip");
+    let mut addresses = Vec::new();
+    for (i, inputs) in [
+        serde_json::json!({"tags": {"Name": "nat"}}),
+        serde_json::json!({"domain": "vpc"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("eip{i}");
+        let inputs = p.schema().normalize_inputs(&map(inputs));
+        let c = p.create(&env.ctx(&name), &inputs).await.expect("allocate");
+        addresses.push((name, c.id, inputs));
+    }
+    single_equals_batched(
+        &env,
+        "aws:ec2:Eip",
+        "ec2:DescribeAddresses",
+        &addresses,
+        "eipalloc-0123456789abcdef0",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn security_group_rule_batched_read_equals_single_read() {
+    let env = setup().await;
+    let ec2 = ec2(&env).await;
+    let vpc = vpc(&ec2, "10.46.0.0/16").await;
+    let (cache, nodes) = (
+        security_group(&ec2, &vpc, &format!("cache-{}", env.tag)).await,
+        security_group(&ec2, &vpc, &format!("nodes-{}", env.tag)).await,
+    );
+    let p = env.p("aws:ec2:SecurityGroupRule");
+    let mut rules = Vec::new();
+    for (i, inputs) in [
+        // Two CIDRs: two EC2 rules, one resource (id `sgr-a,sgr-b`).
+        serde_json::json!({"type": "ingress", "securityGroupId": cache, "protocol": "tcp",
+            "fromPort": 6379, "toPort": 6379, "cidrBlocks": ["10.0.11.0/24", "10.0.10.0/24"],
+            "description": "node subnets"}),
+        serde_json::json!({"type": "egress", "securityGroupId": nodes, "protocol": "tcp",
+            "fromPort": 6379, "toPort": 6379, "sourceSecurityGroupId": cache}),
+        serde_json::json!({"type": "ingress", "securityGroupId": nodes, "protocol": "-1",
+            "fromPort": 0, "toPort": 0, "cidrBlocks": ["10.46.0.0/16"]}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("rule{i}");
+        let inputs = p.schema().normalize_inputs(&map(inputs));
+        let c = p.create(&env.ctx(&name), &inputs).await.expect("authorize");
+        rules.push((name, c.id, inputs));
+    }
+    assert!(rules[0].1.contains(','), "{}", rules[0].1);
+    single_equals_batched(
+        &env,
+        "aws:ec2:SecurityGroupRule",
+        "ec2:DescribeSecurityGroupRules",
+        &rules,
+        "sgr-0123456789abcdef0",
+    )
+    .await;
+}
+
+/// 20 internet gateways, 20 addresses and 40 security group rules, one of
+/// each gone: one describe call per type, where single reads make one each.
+#[tokio::test]
+async fn refreshing_gateways_addresses_and_rules_costs_one_describe_call_per_type() {
+    let env = setup().await;
+    let ec2 = ec2(&env).await;
+    let vpc = vpc(&ec2, "10.47.0.0/16").await;
+    let sg = security_group(&ec2, &vpc, &format!("rules-{}", env.tag)).await;
+    let mut state = StackState::default();
+    let mut record = |token: &str, logical: String, id: String, inputs: Map| {
+        state
+            .resources
+            .insert(logical.clone(), recorded(token, &logical, &id, inputs));
+    };
+    let mut gone = Vec::new();
+    for i in 0..20 {
+        let igw = ec2
+            .create_internet_gateway()
+            .send()
+            .await
+            .unwrap()
+            .internet_gateway()
+            .unwrap()
+            .internet_gateway_id()
+            .unwrap()
+            .to_string();
+        let eip = ec2
+            .allocate_address()
+            .domain(aws_sdk_ec2::types::DomainType::Vpc)
+            .send()
+            .await
+            .unwrap()
+            .allocation_id()
+            .unwrap()
+            .to_string();
+        if i == 5 {
+            gone.push((igw.clone(), eip.clone()));
+        }
+        record(
+            "aws:ec2:InternetGateway",
+            format!("igw{i:02}"),
+            igw,
+            Map::new(),
+        );
+        record(
+            "aws:ec2:Eip",
+            format!("eip{i:02}"),
+            eip,
+            map(serde_json::json!({"domain": "vpc"})),
+        );
+    }
+    let mut gone_rule = String::new();
+    for i in 0..40 {
+        let port = 1000 + i;
+        let cidr = format!("10.0.{i}.0/24");
+        let out = ec2
+            .authorize_security_group_ingress()
+            .group_id(&sg)
+            .ip_permissions(
+                aws_sdk_ec2::types::IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(port)
+                    .to_port(port)
+                    .ip_ranges(
+                        aws_sdk_ec2::types::IpRange::builder()
+                            .cidr_ip(&cidr)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let id = out.security_group_rules()[0]
+            .security_group_rule_id()
+            .unwrap()
+            .to_string();
+        if i == 5 {
+            gone_rule = id.clone();
+        }
+        record(
+            "aws:ec2:SecurityGroupRule",
+            format!("rule{i:02}"),
+            id,
+            map(
+                serde_json::json!({"type": "ingress", "securityGroupId": sg, "protocol": "tcp",
+                "fromPort": port, "toPort": port, "cidrBlocks": [cidr]}),
+            ),
+        );
+    }
+    let (igw, eip) = &gone[0];
+    ec2.delete_internet_gateway()
+        .internet_gateway_id(igw)
+        .send()
+        .await
+        .unwrap();
+    ec2.release_address()
+        .allocation_id(eip)
+        .send()
+        .await
+        .unwrap();
+    ec2.revoke_security_group_ingress()
+        .group_id(&sg)
+        .security_group_rule_ids(&gone_rule)
+        .send()
+        .await
+        .unwrap();
+    env._emulator.reset_call_counts().await.unwrap();
+    let (refreshed, drift) = refresh_with(&state, &env.reg, "it", 10)
+        .await
+        .expect("refresh");
+    let mut calls = Vec::new();
+    for api in [
+        "ec2:DescribeInternetGateways",
+        "ec2:DescribeAddresses",
+        "ec2:DescribeSecurityGroupRules",
+    ] {
+        calls.push((api, describe_calls(&env, api).await));
+    }
+    assert!(
+        calls.iter().all(|(_, n)| *n <= 1),
+        "80 resources of 3 types refreshed with {calls:?}"
+    );
+    let gone_names: Vec<&str> = drift
+        .iter()
+        .filter(|d| d.gone)
+        .map(|d| d.resource.as_str())
+        .collect();
+    assert_eq!(gone_names, ["eip05", "igw05", "rule05"]);
+    let changed: Vec<&str> = drift
+        .iter()
+        .filter(|d| !d.gone)
+        .map(|d| d.resource.as_str())
+        .collect();
+    assert!(changed.is_empty(), "{drift:?}");
+    assert_eq!(refreshed.resources.len(), 77);
+}
+
+/// ElastiCache's describes take one name or none: from two resources on, a
+/// batch lists the type once (one call for up to 100 groups) and picks its
+/// own; what it reports equals the single reads.
+#[tokio::test]
+async fn elasticache_batched_reads_list_once_and_equal_single_reads() {
+    let env = setup().await;
+    let ec2 = ec2(&env).await;
+    let vpc = vpc(&ec2, "10.48.0.0/16").await;
+    let mut subnets = Vec::new();
+    for (cidr, az) in [
+        ("10.48.1.0/24", "us-east-1a"),
+        ("10.48.2.0/24", "us-east-1b"),
+    ] {
+        let out = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(cidr)
+            .availability_zone(az)
+            .send()
+            .await
+            .unwrap();
+        subnets.push(out.subnet().unwrap().subnet_id().unwrap().to_string());
+    }
+    let p = env.p("aws:elasticache:SubnetGroup");
+    let mut groups = Vec::new();
+    for (i, ids) in [vec![&subnets[1], &subnets[0]], vec![&subnets[0]]]
+        .into_iter()
+        .enumerate()
+    {
+        let name = format!("subnets{i}");
+        let inputs = p.schema().normalize_inputs(&map(serde_json::json!({
+            "name": format!("subnets{i}-{}", env.tag), "description": "private", "subnetIds": ids
+        })));
+        let c = p.create(&env.ctx(&name), &inputs).await.expect("create");
+        groups.push((name, c.id, inputs));
+    }
+    single_equals_batched(
+        &env,
+        "aws:elasticache:SubnetGroup",
+        "elasticache:DescribeCacheSubnetGroups",
+        &groups,
+        "gone-subnets",
+    )
+    .await;
+
+    let p = env.p("aws:elasticache:ParameterGroup");
+    let mut params = Vec::new();
+    for (i, parameters) in [
+        serde_json::json!([{"name": "maxmemory-policy", "value": "allkeys-lru"}]),
+        serde_json::json!([]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("params{i}");
+        let inputs = p.schema().normalize_inputs(&map(serde_json::json!({
+            "name": format!("params{i}-{}", env.tag), "family": "redis7",
+            "description": "batch", "parameters": parameters, "tags": {"n": name}
+        })));
+        let c = p.create(&env.ctx(&name), &inputs).await.expect("create");
+        params.push((name, c.id, inputs));
+    }
+    single_equals_batched(
+        &env,
+        "aws:elasticache:ParameterGroup",
+        "elasticache:DescribeCacheParameterGroups",
+        &params,
+        "gone-params",
+    )
+    .await;
+
+    let p = env.p("aws:elasticache:ReplicationGroup");
+    let mut caches = Vec::new();
+    for i in 0..2 {
+        let name = format!("redis{i}");
+        let inputs = p.schema().normalize_inputs(&map(serde_json::json!({
+            "replicationGroupId": format!("redis{i}-{}", env.tag),
+            "description": "batch", "engine": "redis", "nodeType": "cache.t3.micro",
+            "numCacheClusters": 1, "port": 6379, "tags": {"n": name}
+        })));
+        let c = p.create(&env.ctx(&name), &inputs).await.expect("create");
+        caches.push((name, c.id, inputs));
+    }
+    single_equals_batched(
+        &env,
+        "aws:elasticache:ReplicationGroup",
+        "elasticache:DescribeReplicationGroups",
+        &caches,
+        "gone-redis",
+    )
+    .await;
+}

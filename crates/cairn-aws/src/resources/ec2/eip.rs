@@ -10,13 +10,14 @@ use super::vpc::{
 };
 use crate::clients::Shared;
 use crate::util::{
-    api_error, error_code, get_str, missing, resource_label, CREATE_TOKEN_TAG, URN_TAG,
+    api_error, batch_label, error_code, get_str, missing, resource_label, CREATE_TOKEN_TAG,
+    EC2_FILTER_VALUES_MAX, URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Address, DomainType, Filter, ResourceType as Ec2ResourceType};
 use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
 use cairn_core::provider::{
-    CallContext, Created, Observed, Operation, ProviderError, ResourceProvider,
+    CallContext, Created, Observed, Operation, ProviderError, ReadRequest, ResourceProvider,
 };
 use cairn_core::schema::{PropType, ResourceSchema};
 use cairn_core::value::Map;
@@ -58,6 +59,42 @@ pub struct EipOutputs {
     pub domain: Output<String>,
 }
 
+fn outputs_of(ec2: &aws_sdk_ec2::Client, account: &str, a: &Address) -> Map {
+    let id = a.allocation_id().unwrap_or_default();
+    let mut m = Map::new();
+    m.insert("id".into(), id.into());
+    m.insert("allocationId".into(), id.into());
+    m.insert("publicIp".into(), a.public_ip().unwrap_or_default().into());
+    m.insert("arn".into(), ec2_arn(ec2, account, "elastic-ip", id).into());
+    m.insert(
+        "domain".into(),
+        a.domain().map(|d| d.as_str()).unwrap_or("vpc").into(),
+    );
+    m
+}
+
+/// What a read reports for address `a` in `account` (single and batched
+/// reads alike).
+fn observe(
+    ec2: &aws_sdk_ec2::Client,
+    account: &str,
+    id: &str,
+    a: &Address,
+    inputs: &Map,
+) -> Observed {
+    let mut obs = Map::new();
+    obs.insert(
+        "domain".into(),
+        a.domain().map(|d| d.as_str()).unwrap_or("vpc").into(),
+    );
+    observe_tags(&mut obs, inputs, a.tags());
+    Observed {
+        id: id.to_string(),
+        inputs: obs,
+        outputs: outputs_of(ec2, account, a),
+    }
+}
+
 pub struct EipProvider {
     schema: ResourceSchema,
     clients: Shared,
@@ -82,22 +119,9 @@ impl EipProvider {
 
     async fn outputs(&self, resource: &str, a: &Address) -> Result<Map, ProviderError> {
         let sdk = self.clients.get().await?;
-        let id = a.allocation_id().unwrap_or_default();
         // DescribeAddresses has no owner: the caller's account owns its addresses.
         let (account, _) = crate::clients::caller_identity(sdk, resource).await?;
-        let mut m = Map::new();
-        m.insert("id".into(), id.into());
-        m.insert("allocationId".into(), id.into());
-        m.insert("publicIp".into(), a.public_ip().unwrap_or_default().into());
-        m.insert(
-            "arn".into(),
-            ec2_arn(&sdk.ec2, &account, "elastic-ip", id).into(),
-        );
-        m.insert(
-            "domain".into(),
-            a.domain().map(|d| d.as_str()).unwrap_or("vpc").into(),
-        );
-        Ok(m)
+        Ok(outputs_of(&sdk.ec2, &account, a))
     }
 }
 
@@ -145,17 +169,43 @@ impl ResourceProvider for EipProvider {
         else {
             return Ok(None);
         };
-        let mut obs = Map::new();
-        obs.insert(
-            "domain".into(),
-            a.domain().map(|d| d.as_str()).unwrap_or("vpc").into(),
-        );
-        observe_tags(&mut obs, inputs, a.tags());
-        Ok(Some(Observed {
-            id: id.to_string(),
-            inputs: obs,
-            outputs: self.outputs(&resource, &a).await?,
-        }))
+        let sdk = self.clients.get().await?;
+        let (account, _) = crate::clients::caller_identity(sdk, &resource).await?;
+        Ok(Some(observe(&sdk.ec2, &account, id, &a, inputs)))
+    }
+
+    fn read_batch_limit(&self) -> Option<usize> {
+        Some(EC2_FILTER_VALUES_MAX)
+    }
+
+    /// One `DescribeAddresses` per batch, filtered by `allocation-id` (the
+    /// call has no pages), and one `GetCallerIdentity` for the account.
+    async fn read_many(
+        &self,
+        reqs: &[ReadRequest],
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let resource = batch_label(reqs, TOKEN);
+        let sdk = self.clients.get().await?;
+        let (account, _) = crate::clients::caller_identity(sdk, &resource).await?;
+        let (ec2, resource) = (&sdk.ec2, resource.as_str());
+        let page = |filter, _next: Option<String>| async move {
+            let out = ec2
+                .describe_addresses()
+                .filters(filter)
+                .send()
+                .await
+                .map_err(|e| api_error(resource, "ec2:DescribeAddresses", e, &[]))?;
+            Ok::<_, ProviderError>((out.addresses().to_vec(), None))
+        };
+        super::batch::read_many(
+            self,
+            reqs,
+            "allocation-id",
+            Address::allocation_id,
+            page,
+            |r, a| observe(ec2, &account, &r.id, a, &r.inputs),
+        )
+        .await
     }
 
     async fn update(

@@ -10,13 +10,14 @@ use super::vpc::{
 };
 use crate::clients::Shared;
 use crate::util::{
-    api_error, ensure_ours, error_code, get_str, missing, resource_label, CREATE_TOKEN_TAG, URN_TAG,
+    api_error, batch_label, ensure_ours, error_code, get_str, missing, resource_label,
+    CREATE_TOKEN_TAG, EC2_FILTER_VALUES_MAX, URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, InternetGateway as IgwModel, ResourceType as Ec2ResourceType};
 use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
 use cairn_core::provider::{
-    CallContext, Created, Observed, Operation, ProviderError, ResourceProvider,
+    CallContext, Created, Observed, Operation, ProviderError, ReadRequest, ResourceProvider,
 };
 use cairn_core::schema::ResourceSchema;
 use cairn_core::value::Map;
@@ -51,6 +52,33 @@ pub struct InternetGatewayOutputs {
     pub arn: Output<String>,
     /// The owning account.
     pub owner_id: Output<String>,
+}
+
+fn outputs_of(ec2: &aws_sdk_ec2::Client, igw: &IgwModel) -> Map {
+    let id = igw.internet_gateway_id().unwrap_or_default();
+    let owner = igw.owner_id().unwrap_or_default();
+    let mut m = Map::new();
+    m.insert("id".into(), id.into());
+    m.insert(
+        "arn".into(),
+        ec2_arn(ec2, owner, "internet-gateway", id).into(),
+    );
+    m.insert("ownerId".into(), owner.into());
+    m
+}
+
+/// What a read reports for `igw` (single and batched reads alike).
+fn observe(ec2: &aws_sdk_ec2::Client, id: &str, igw: &IgwModel, inputs: &Map) -> Observed {
+    let mut obs = Map::new();
+    if let Some(vpc) = attached_vpc(igw) {
+        obs.insert("vpcId".into(), vpc.into());
+    }
+    observe_tags(&mut obs, inputs, igw.tags());
+    Observed {
+        id: id.to_string(),
+        inputs: obs,
+        outputs: outputs_of(ec2, igw),
+    }
 }
 
 pub struct InternetGatewayProvider {
@@ -108,16 +136,7 @@ impl InternetGatewayProvider {
 
     async fn outputs(&self, igw: &IgwModel) -> Result<Map, ProviderError> {
         let sdk = self.clients.get().await?;
-        let id = igw.internet_gateway_id().unwrap_or_default();
-        let owner = igw.owner_id().unwrap_or_default();
-        let mut m = Map::new();
-        m.insert("id".into(), id.into());
-        m.insert(
-            "arn".into(),
-            ec2_arn(&sdk.ec2, owner, "internet-gateway", id).into(),
-        );
-        m.insert("ownerId".into(), owner.into());
-        Ok(m)
+        Ok(outputs_of(&sdk.ec2, igw))
     }
 
     async fn detach(
@@ -255,16 +274,42 @@ impl ResourceProvider for InternetGatewayProvider {
         else {
             return Ok(None);
         };
-        let mut obs = Map::new();
-        if let Some(vpc) = attached_vpc(&igw) {
-            obs.insert("vpcId".into(), vpc.into());
-        }
-        observe_tags(&mut obs, inputs, igw.tags());
-        Ok(Some(Observed {
-            id: id.to_string(),
-            inputs: obs,
-            outputs: self.outputs(&igw).await?,
-        }))
+        let sdk = self.clients.get().await?;
+        Ok(Some(observe(&sdk.ec2, id, &igw, inputs)))
+    }
+
+    fn read_batch_limit(&self) -> Option<usize> {
+        Some(EC2_FILTER_VALUES_MAX)
+    }
+
+    /// One `DescribeInternetGateways` per batch, filtered by
+    /// `internet-gateway-id`, paginated.
+    async fn read_many(
+        &self,
+        reqs: &[ReadRequest],
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let resource = batch_label(reqs, TOKEN);
+        let sdk = self.clients.get().await?;
+        let (ec2, resource) = (&sdk.ec2, resource.as_str());
+        let page = |filter, next: Option<String>| async move {
+            let out = ec2
+                .describe_internet_gateways()
+                .filters(filter)
+                .max_results(1000)
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| api_error(resource, "ec2:DescribeInternetGateways", e, &[]))?;
+            Ok::<_, ProviderError>((
+                out.internet_gateways().to_vec(),
+                out.next_token().map(str::to_string),
+            ))
+        };
+        let id_of = IgwModel::internet_gateway_id;
+        super::batch::read_many(self, reqs, "internet-gateway-id", id_of, page, |r, g| {
+            observe(ec2, &r.id, g, &r.inputs)
+        })
+        .await
     }
 
     async fn update(

@@ -1,5 +1,6 @@
 //! EC2 (VPC networking): one file per resource type.
 
+pub(crate) mod batch;
 pub mod eip;
 pub mod get_security_group;
 pub mod get_subnets;

@@ -10,8 +10,8 @@
 use super::vpc::{all_tags, ec2_not_found, observe_tags, pick_ours, rules, tag_spec, update_tags};
 use crate::clients::Shared;
 use crate::util::{
-    api_error, batch_label, concrete_str, ec2_id_filter, ensure_ours, error_code, get_str, missing,
-    read_missing_recent, resource_label, stable_token, EC2_FILTER_VALUES_MAX,
+    api_error, batch_label, concrete_str, ensure_ours, error_code, get_str, missing,
+    resource_label, stable_token, EC2_FILTER_VALUES_MAX,
 };
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
@@ -369,41 +369,34 @@ impl ResourceProvider for NatGatewayProvider {
     ) -> Result<BTreeMap<String, Observed>, ProviderError> {
         let resource = batch_label(reqs, TOKEN);
         let sdk = self.clients.get().await?;
-        let mut found_live = BTreeMap::new();
-        let mut next: Option<String> = None;
-        loop {
-            let out = sdk
-                .ec2
+        let (ec2, resource) = (&sdk.ec2, resource.as_str());
+        let page = |filter, next: Option<String>| async move {
+            let out = ec2
                 .describe_nat_gateways()
-                .filter(ec2_id_filter("nat-gateway-id", reqs))
+                .filter(filter)
                 .max_results(1000)
-                .set_next_token(next.take())
+                .set_next_token(next)
                 .send()
                 .await
-                .map_err(|e| api_error(&resource, "ec2:DescribeNatGateways", e, &[]))?;
+                .map_err(|e| api_error(resource, "ec2:DescribeNatGateways", e, &[]))?;
             // A deleted gateway stays visible for a while: it is gone.
-            for n in out.nat_gateways().iter().filter(|n| live(n)) {
-                if let Some(id) = n.nat_gateway_id() {
-                    found_live.insert(id.to_string(), n.clone());
-                }
-            }
-            next = out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
-            if next.is_none() {
-                break;
-            }
-        }
-        let mut found: BTreeMap<String, Observed> = reqs
-            .iter()
-            .filter_map(|r| {
-                let n = found_live.get(&r.id)?;
-                Some((r.id.clone(), observe(&r.id, n, &r.inputs)))
-            })
-            .collect();
-        read_missing_recent(self, reqs, &mut found).await?;
-        Ok(found)
+            let gateways: Vec<_> = out
+                .nat_gateways()
+                .iter()
+                .filter(|n| live(n))
+                .cloned()
+                .collect();
+            Ok::<_, ProviderError>((gateways, out.next_token().map(str::to_string)))
+        };
+        super::batch::read_many(
+            self,
+            reqs,
+            "nat-gateway-id",
+            NatModel::nat_gateway_id,
+            page,
+            |r, n| observe(&r.id, n, &r.inputs),
+        )
+        .await
     }
 
     async fn update(

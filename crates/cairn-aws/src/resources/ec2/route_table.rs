@@ -15,8 +15,8 @@ use super::route::{
 use super::vpc::{all_tags, ec2_arn, observe_tags, pick_ours, tag_spec, update_tags};
 use crate::clients::Shared;
 use crate::util::{
-    api_error, batch_label, concrete_str, ec2_id_filter, error_code, get_str, missing, order_like,
-    read_missing_recent, resource_label, CREATE_TOKEN_TAG, EC2_FILTER_VALUES_MAX, URN_TAG,
+    api_error, batch_label, concrete_str, error_code, get_str, missing, order_like, resource_label,
+    CREATE_TOKEN_TAG, EC2_FILTER_VALUES_MAX, URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType as Ec2ResourceType, RouteTable as RouteTableModel};
@@ -297,39 +297,30 @@ impl ResourceProvider for RouteTableProvider {
     ) -> Result<BTreeMap<String, Observed>, ProviderError> {
         let resource = batch_label(reqs, TOKEN);
         let sdk = self.clients.get().await?;
-        let mut live = BTreeMap::new();
-        let mut next: Option<String> = None;
-        loop {
-            let out = sdk
-                .ec2
+        let (ec2, resource) = (&sdk.ec2, resource.as_str());
+        let page = |filter, next: Option<String>| async move {
+            let out = ec2
                 .describe_route_tables()
-                .filters(ec2_id_filter("route-table-id", reqs))
+                .filters(filter)
                 .max_results(100)
-                .set_next_token(next.take())
+                .set_next_token(next)
                 .send()
                 .await
-                .map_err(|e| api_error(&resource, "ec2:DescribeRouteTables", e, &[]))?;
-            for t in out.route_tables() {
-                if let Some(id) = t.route_table_id() {
-                    live.insert(id.to_string(), t.clone());
-                }
-            }
-            next = out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
-            if next.is_none() {
-                break;
-            }
-        }
-        let mut found = BTreeMap::new();
-        for r in reqs {
-            if let Some(t) = live.get(&r.id) {
-                found.insert(r.id.clone(), self.observe(&sdk.ec2, &r.id, t, &r.inputs));
-            }
-        }
-        read_missing_recent(self, reqs, &mut found).await?;
-        Ok(found)
+                .map_err(|e| api_error(resource, "ec2:DescribeRouteTables", e, &[]))?;
+            Ok::<_, ProviderError>((
+                out.route_tables().to_vec(),
+                out.next_token().map(str::to_string),
+            ))
+        };
+        super::batch::read_many(
+            self,
+            reqs,
+            "route-table-id",
+            RouteTableModel::route_table_id,
+            page,
+            |r, t| self.observe(ec2, &r.id, t, &r.inputs),
+        )
+        .await
     }
 
     async fn update(

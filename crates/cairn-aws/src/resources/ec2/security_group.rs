@@ -6,9 +6,8 @@
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, api_failure, batch_label, ec2_id_filter, ensure_ours, error_code, get_str, get_tags,
-    is_not_found, missing, read_missing_recent, resource_label, tag_diff, tags_value,
-    EC2_FILTER_VALUES_MAX, URN_TAG,
+    api_error, api_failure, batch_label, ensure_ours, error_code, get_str, get_tags, is_not_found,
+    missing, resource_label, tag_diff, tags_value, EC2_FILTER_VALUES_MAX, URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
@@ -690,37 +689,25 @@ impl ResourceProvider for SecurityGroupProvider {
     ) -> Result<BTreeMap<String, Observed>, ProviderError> {
         let resource = batch_label(reqs, TOKEN);
         let sdk = self.clients.get().await?;
-        let mut live = BTreeMap::new();
-        let mut next: Option<String> = None;
-        loop {
-            let out = sdk
-                .ec2
+        let (ec2, resource) = (&sdk.ec2, resource.as_str());
+        let page = |filter, next: Option<String>| async move {
+            let out = ec2
                 .describe_security_groups()
-                .filters(ec2_id_filter("group-id", reqs))
+                .filters(filter)
                 .max_results(1000)
-                .set_next_token(next.take())
+                .set_next_token(next)
                 .send()
                 .await
-                .map_err(|e| api_error(&resource, "ec2:DescribeSecurityGroups", e, &[]))?;
-            for sg in out.security_groups() {
-                if let Some(id) = sg.group_id() {
-                    live.insert(id.to_string(), sg.clone());
-                }
-            }
-            next = out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
-            if next.is_none() {
-                break;
-            }
-        }
-        let mut found: BTreeMap<String, Observed> = reqs
-            .iter()
-            .filter_map(|r| Some((r.id.clone(), observe(&r.id, live.get(&r.id)?, &r.inputs))))
-            .collect();
-        read_missing_recent(self, reqs, &mut found).await?;
-        Ok(found)
+                .map_err(|e| api_error(resource, "ec2:DescribeSecurityGroups", e, &[]))?;
+            Ok::<_, ProviderError>((
+                out.security_groups().to_vec(),
+                out.next_token().map(str::to_string),
+            ))
+        };
+        super::batch::read_many(self, reqs, "group-id", SgModel::group_id, page, |r, sg| {
+            observe(&r.id, sg, &r.inputs)
+        })
+        .await
     }
 
     async fn update(

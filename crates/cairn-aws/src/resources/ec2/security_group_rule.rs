@@ -15,8 +15,9 @@ use super::security_group::normalize_protocol;
 use super::vpc::{all_tags, rules as net_rules, tag_spec, Cidr};
 use crate::clients::Shared;
 use crate::util::{
-    api_error, api_failure, concrete_str, error_code, get_i64, get_str, get_str_list, not_owned,
-    order_like, owner_of, resource_label, str_list_value, URN_TAG,
+    api_error, api_failure, batch_label, concrete_str, error_code, get_i64, get_str, get_str_list,
+    not_owned, order_like, owner_of, resource_label, str_list_value, EC2_FILTER_VALUES_MAX,
+    URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
@@ -25,11 +26,13 @@ use aws_sdk_ec2::types::{
 };
 use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
 use cairn_core::provider::{
-    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider, StackView,
+    CallContext, CheckFailure, Created, Observed, ProviderError, ReadRequest, ResourceProvider,
+    StackView,
 };
 use cairn_core::schema::{PropType, ResourceSchema};
 use cairn_core::value::{Map, PropertyPath, Value};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 pub const TOKEN: &str = "aws:ec2:SecurityGroupRule";
 
@@ -218,6 +221,78 @@ fn outputs(ids: &[String]) -> Map {
         ids.first().cloned().unwrap_or_default().into(),
     );
     m
+}
+
+/// What a read reports for a resource whose live rules are `live` (in the
+/// order of its ids; none: gone), single and batched reads alike.
+fn observe(live: &[RuleModel], inputs: &Map) -> Option<Observed> {
+    let first = live.first()?;
+    let protocol = normalize_protocol(first.ip_protocol().unwrap_or("-1"));
+    let mut obs = Map::new();
+    let egress = first.is_egress().unwrap_or(false);
+    obs.insert(
+        "type".into(),
+        if egress { "egress" } else { "ingress" }.into(),
+    );
+    obs.insert(
+        "securityGroupId".into(),
+        first.group_id().unwrap_or_default().into(),
+    );
+    // The stack's spelling when it means the same protocol (`6` for tcp, `all` for -1).
+    let stack_protocol = get_str(inputs, "protocol")
+        .filter(|p| normalize_protocol(p) == protocol)
+        .map(str::to_string);
+    obs.insert(
+        "protocol".into(),
+        stack_protocol.unwrap_or_else(|| protocol.clone()).into(),
+    );
+    for (key, live_port) in [("fromPort", first.from_port()), ("toPort", first.to_port())] {
+        // EC2 reports -1 for all protocols, whatever was sent: echo the stack.
+        let v = if protocol == "-1" {
+            get_i64(inputs, key).unwrap_or(0)
+        } else {
+            live_port.map(i64::from).unwrap_or(0)
+        };
+        obs.insert(key.into(), Value::Int(v));
+    }
+    let cidrs: Vec<String> = live
+        .iter()
+        .filter_map(|r| r.cidr_ipv4().map(str::to_string))
+        .collect();
+    let group = live
+        .iter()
+        .find_map(|r| r.referenced_group_info().and_then(|g| g.group_id()));
+    if let Some(g) = group {
+        obs.insert("sourceSecurityGroupId".into(), g.into());
+    } else {
+        let cidrs = order_like(&cidrs, &get_str_list(inputs, "cidrBlocks"));
+        obs.insert("cidrBlocks".into(), str_list_value(&cidrs));
+    }
+    let description = first.description().filter(|d| !d.is_empty());
+    if let Some(d) = description {
+        obs.insert("description".into(), d.into());
+    } else if inputs.contains_key("description") {
+        obs.insert("description".into(), "".into());
+    }
+    // Ids in the stack's order of sources (a Terraform id becomes the rule ids).
+    let mut ids: Vec<String> = Vec::new();
+    let order: Vec<String> = get_str_list(&obs, "cidrBlocks");
+    for c in &order {
+        if let Some(r) = live.iter().find(|r| r.cidr_ipv4() == Some(c.as_str())) {
+            ids.extend(r.security_group_rule_id().map(str::to_string));
+        }
+    }
+    if ids.is_empty() {
+        ids = live
+            .iter()
+            .filter_map(|r| r.security_group_rule_id().map(str::to_string))
+            .collect();
+    }
+    Some(Observed {
+        id: ids.join(","),
+        inputs: obs,
+        outputs: outputs(&ids),
+    })
 }
 
 fn not_found(code: Option<&str>) -> bool {
@@ -612,75 +687,67 @@ impl ResourceProvider for SecurityGroupRuleProvider {
                 format!("`{id}` is not a security group rule id: expected `sgr-…` (several joined by `,`) or Terraform's `sg-…_ingress_tcp_6379_6379_10.0.0.0/16`"),
             ));
         };
-        let Some(first) = live.first() else {
-            return Ok(None);
+        Ok(observe(&live, inputs))
+    }
+
+    fn read_batch_limit(&self) -> Option<usize> {
+        Some(EC2_FILTER_VALUES_MAX)
+    }
+
+    /// `DescribeSecurityGroupRules` filtered by `security-group-rule-id`
+    /// for every rule id of the batch (at most 200 ids a call, paginated),
+    /// where a single read makes one call per rule id. A Terraform-style id
+    /// (an import) is read singly.
+    async fn read_many(
+        &self,
+        reqs: &[ReadRequest],
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let resource = batch_label(reqs, TOKEN);
+        let sdk = self.clients.get().await?;
+        let rule_ids = |r: &ReadRequest| -> Vec<String> {
+            r.id.split(',').map(|i| i.trim().to_string()).collect()
         };
-        let protocol = normalize_protocol(first.ip_protocol().unwrap_or("-1"));
-        let mut obs = Map::new();
-        let egress = first.is_egress().unwrap_or(false);
-        obs.insert(
-            "type".into(),
-            if egress { "egress" } else { "ingress" }.into(),
-        );
-        obs.insert(
-            "securityGroupId".into(),
-            first.group_id().unwrap_or_default().into(),
-        );
-        // The stack's spelling when it means the same protocol (`6` for tcp, `all` for -1).
-        let stack_protocol = get_str(inputs, "protocol")
-            .filter(|p| normalize_protocol(p) == protocol)
-            .map(str::to_string);
-        obs.insert(
-            "protocol".into(),
-            stack_protocol.unwrap_or_else(|| protocol.clone()).into(),
-        );
-        for (key, live_port) in [("fromPort", first.from_port()), ("toPort", first.to_port())] {
-            // EC2 reports -1 for all protocols, whatever was sent: echo the stack.
-            let v = if protocol == "-1" {
-                get_i64(inputs, key).unwrap_or(0)
-            } else {
-                live_port.map(i64::from).unwrap_or(0)
-            };
-            obs.insert(key.into(), Value::Int(v));
-        }
-        let cidrs: Vec<String> = live
-            .iter()
-            .filter_map(|r| r.cidr_ipv4().map(str::to_string))
-            .collect();
-        let group = live
-            .iter()
-            .find_map(|r| r.referenced_group_info().and_then(|g| g.group_id()));
-        if let Some(g) = group {
-            obs.insert("sourceSecurityGroupId".into(), g.into());
-        } else {
-            let cidrs = order_like(&cidrs, &get_str_list(inputs, "cidrBlocks"));
-            obs.insert("cidrBlocks".into(), str_list_value(&cidrs));
-        }
-        let description = first.description().filter(|d| !d.is_empty());
-        if let Some(d) = description {
-            obs.insert("description".into(), d.into());
-        } else if inputs.contains_key("description") {
-            obs.insert("description".into(), "".into());
-        }
-        // Ids in the stack's order of sources (a Terraform id becomes the rule ids).
-        let mut ids: Vec<String> = Vec::new();
-        let order: Vec<String> = get_str_list(&obs, "cidrBlocks");
-        for c in &order {
-            if let Some(r) = live.iter().find(|r| r.cidr_ipv4() == Some(c.as_str())) {
-                ids.extend(r.security_group_rule_id().map(str::to_string));
+        let (by_rule, single): (Vec<&ReadRequest>, Vec<&ReadRequest>) =
+            reqs.iter().partition(|r| r.id.starts_with("sgr-"));
+        let ids: Vec<String> = by_rule.iter().flat_map(|r| rule_ids(r)).collect();
+        let (ec2, resource) = (&sdk.ec2, resource.as_str());
+        let page = |filter, next: Option<String>| async move {
+            let out = ec2
+                .describe_security_group_rules()
+                .filters(filter)
+                .max_results(1000)
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| api_error(resource, "ec2:DescribeSecurityGroupRules", e, &[]))?;
+            Ok::<_, ProviderError>((
+                out.security_group_rules().to_vec(),
+                out.next_token().map(str::to_string),
+            ))
+        };
+        let live = super::batch::describe_by_ids(
+            ids.iter().map(String::as_str),
+            "security-group-rule-id",
+            RuleModel::security_group_rule_id,
+            page,
+        )
+        .await?;
+        let mut found = BTreeMap::new();
+        for r in by_rule {
+            let rules: Vec<RuleModel> = rule_ids(r)
+                .iter()
+                .filter_map(|i| live.get(i).cloned())
+                .collect();
+            if let Some(o) = observe(&rules, &r.inputs) {
+                found.insert(r.id.clone(), o);
             }
         }
-        if ids.is_empty() {
-            ids = live
-                .iter()
-                .filter_map(|r| r.security_group_rule_id().map(str::to_string))
-                .collect();
+        for r in single {
+            if let Some(o) = self.read(&r.ctx, &r.id, &r.inputs).await? {
+                found.insert(r.id.clone(), o);
+            }
         }
-        Ok(Some(Observed {
-            id: ids.join(","),
-            inputs: obs,
-            outputs: outputs(&ids),
-        }))
+        Ok(found)
     }
 
     async fn update(

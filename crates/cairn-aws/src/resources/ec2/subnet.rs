@@ -12,9 +12,8 @@ use super::vpc::{
 };
 use crate::clients::Shared;
 use crate::util::{
-    api_error, batch_label, concrete_str, ec2_id_filter, ensure_ours, error_code, get_bool,
-    get_str, missing, read_missing_recent, resource_label, CREATE_TOKEN_TAG, EC2_FILTER_VALUES_MAX,
-    URN_TAG,
+    api_error, batch_label, concrete_str, ensure_ours, error_code, get_bool, get_str, missing,
+    resource_label, CREATE_TOKEN_TAG, EC2_FILTER_VALUES_MAX, URN_TAG,
 };
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
@@ -450,37 +449,27 @@ impl ResourceProvider for SubnetProvider {
     ) -> Result<BTreeMap<String, Observed>, ProviderError> {
         let resource = batch_label(reqs, TOKEN);
         let sdk = self.clients.get().await?;
-        let mut live = BTreeMap::new();
-        let mut next: Option<String> = None;
-        loop {
-            let out = sdk
-                .ec2
+        let (ec2, resource) = (&sdk.ec2, resource.as_str());
+        let page = |filter, next: Option<String>| async move {
+            let out = ec2
                 .describe_subnets()
-                .filters(ec2_id_filter("subnet-id", reqs))
+                .filters(filter)
                 .max_results(1000)
-                .set_next_token(next.take())
+                .set_next_token(next)
                 .send()
                 .await
-                .map_err(|e| api_error(&resource, "ec2:DescribeSubnets", e, &[]))?;
-            for s in out.subnets() {
-                if let Some(id) = s.subnet_id() {
-                    live.insert(id.to_string(), s.clone());
-                }
-            }
-            next = out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
-            if next.is_none() {
-                break;
-            }
-        }
-        let mut found: BTreeMap<String, Observed> = reqs
-            .iter()
-            .filter_map(|r| Some((r.id.clone(), observe(&r.id, live.get(&r.id)?, &r.inputs))))
-            .collect();
-        read_missing_recent(self, reqs, &mut found).await?;
-        Ok(found)
+                .map_err(|e| api_error(resource, "ec2:DescribeSubnets", e, &[]))?;
+            Ok::<_, ProviderError>((out.subnets().to_vec(), out.next_token().map(str::to_string)))
+        };
+        super::batch::read_many(
+            self,
+            reqs,
+            "subnet-id",
+            SubnetModel::subnet_id,
+            page,
+            |r, s| observe(&r.id, s, &r.inputs),
+        )
+        .await
     }
 
     async fn update(

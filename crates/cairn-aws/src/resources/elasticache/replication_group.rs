@@ -4,9 +4,9 @@
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, ensure_ours, error_code, get_bool, get_i32, get_i64, get_str, get_str_list,
-    get_string, get_tags, is_not_found, is_unresolved, order_like, resource_label, str_list_value,
-    tag_diff, tags_value, URN_TAG,
+    api_error, batch_label, ensure_ours, error_code, get_bool, get_i32, get_i64, get_str,
+    get_str_list, get_string, get_tags, is_not_found, is_unresolved, order_like, resource_label,
+    str_list_value, tag_diff, tags_value, URN_TAG,
 };
 use crate::wait::{wait_until, Probe, WaitSpec};
 use async_trait::async_trait;
@@ -18,7 +18,7 @@ use aws_sdk_elasticache::types::{
 use cairn_core::dsl::{Input, Output, ResourceType};
 use cairn_core::provider::{
     CallContext, CheckFailure, Created, Observed, Operation, PendingOptions, PendingUpdate,
-    ProviderError, ResourceProvider,
+    ProviderError, ReadRequest, ResourceProvider,
 };
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::value::{Map, PropertyPath, Value};
@@ -932,6 +932,222 @@ pub struct ReplicationGroupProvider {
 }
 
 impl ReplicationGroupProvider {
+    /// What a read reports for `rg` (single and batched reads alike).
+    async fn observe(
+        &self,
+        resource: &str,
+        id: &str,
+        rg: &RgModel,
+        inputs: &Map,
+    ) -> Result<Observed, ProviderError> {
+        let sdk = self.clients.get().await?;
+        let fallback_port = get_i64(inputs, "port").unwrap_or(6379);
+        let outputs = outputs_of(rg, fallback_port);
+        let mut obs = Map::new();
+        let wanted = |k: &str| inputs.contains_key(k);
+        obs.insert("replicationGroupId".into(), id.into());
+        obs.insert(
+            "description".into(),
+            rg.description().unwrap_or_default().into(),
+        );
+        if let Some(e) = rg.engine() {
+            obs.insert("engine".into(), e.into());
+        } else if let Some(e) = inputs.get("engine") {
+            obs.insert("engine".into(), e.clone());
+        }
+        if let Some(nt) = rg.cache_node_type() {
+            obs.insert("nodeType".into(), nt.into());
+        }
+        let cluster = rg_cluster_mode_on(rg);
+        if wanted("clusterMode") {
+            let mode = rg
+                .cluster_mode()
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_else(|| if cluster { "enabled" } else { "disabled" }.to_string());
+            obs.insert("clusterMode".into(), mode.into());
+        }
+        let groups = rg.node_groups();
+        if wanted("numNodeGroups") || cluster {
+            obs.insert("numNodeGroups".into(), Value::Int(groups.len() as i64));
+        }
+        let members_per_group = groups
+            .first()
+            .map(|g| g.node_group_members().len() as i64)
+            .filter(|n| *n > 0);
+        if wanted("replicasPerNodeGroup") {
+            let replicas = members_per_group
+                .map(|n| n - 1)
+                .or_else(|| {
+                    // Cluster mode: members are listed per cluster only.
+                    let n = rg.member_clusters().len() as i64;
+                    let g = groups.len().max(1) as i64;
+                    (n > 0).then(|| n / g - 1)
+                })
+                .unwrap_or(0);
+            obs.insert("replicasPerNodeGroup".into(), Value::Int(replicas.max(0)));
+        }
+        if wanted("numCacheClusters") {
+            obs.insert(
+                "numCacheClusters".into(),
+                Value::Int(rg.member_clusters().len() as i64),
+            );
+        }
+        obs.insert("automaticFailoverEnabled".into(), failover_on(rg).into());
+        obs.insert(
+            "multiAzEnabled".into(),
+            (rg.multi_az().map(|m| m.as_str()) == Some("enabled")).into(),
+        );
+        if let Some(t) = rg.transit_encryption_enabled() {
+            if t || wanted("transitEncryptionEnabled") {
+                obs.insert("transitEncryptionEnabled".into(), t.into());
+            }
+        }
+        if let Some(m) = rg.transit_encryption_mode() {
+            if wanted("transitEncryptionMode") || m.as_str() != "required" {
+                obs.insert("transitEncryptionMode".into(), m.as_str().into());
+            }
+        }
+        if let Some(t) = rg.at_rest_encryption_enabled() {
+            if t || wanted("atRestEncryptionEnabled") {
+                obs.insert("atRestEncryptionEnabled".into(), t.into());
+            }
+        }
+        if let Some(k) = rg.kms_key_id() {
+            // Keep the stack's spelling (id vs ARN) when it names the same key.
+            let v = match get_str(inputs, "kmsKeyId") {
+                Some(i) if k == i || k.ends_with(&format!("/{i}")) => i.to_string(),
+                _ => k.to_string(),
+            };
+            obs.insert("kmsKeyId".into(), v.into());
+        }
+        // The token cannot be read back: carry what we applied, unless AWS
+        // says AUTH is off (drift that opens the cache; shown masked).
+        if rg.auth_token_enabled() == Some(false) && inputs.contains_key("authToken") {
+            obs.insert("authToken".into(), Value::secret(Value::from("")));
+        } else if let Some(v) = inputs.get("authToken") {
+            obs.insert("authToken".into(), v.clone());
+        }
+        for k in [
+            "authTokenUpdateStrategy",
+            "authTokenRotationOverlap",
+            "applyImmediately",
+            "finalSnapshotIdentifier",
+        ] {
+            if let Some(v) = inputs.get(k) {
+                obs.insert(k.into(), v.clone());
+            }
+        }
+        if let Some(v) = rg.snapshot_retention_limit() {
+            if wanted("snapshotRetentionLimit") || v > 0 {
+                obs.insert("snapshotRetentionLimit".into(), Value::Int(v.into()));
+            }
+        }
+        if let (Some(v), true) = (rg.snapshot_window(), wanted("snapshotWindow")) {
+            obs.insert("snapshotWindow".into(), v.into());
+        }
+        if let Some(Value::Int(p)) = outputs.get("port") {
+            obs.insert("port".into(), Value::Int(*p));
+        }
+        if wanted("autoMinorVersionUpgrade") {
+            if let Some(v) = rg.auto_minor_version_upgrade() {
+                obs.insert("autoMinorVersionUpgrade".into(), v.into());
+            }
+        }
+        // Per-cluster settings come from a member cluster.
+        if let Some(member) = rg.member_clusters().first() {
+            let cc = sdk
+                .ec
+                .describe_cache_clusters()
+                .cache_cluster_id(member)
+                .show_cache_node_info(true)
+                .send()
+                .await;
+            match cc {
+                Ok(out) => {
+                    if let Some(c) = out.cache_clusters().first() {
+                        // The port the group was created with. (A local twin
+                        // may serve the endpoint elsewhere; the outputs say where.)
+                        if let Some(p) = c
+                            .cache_nodes()
+                            .first()
+                            .and_then(|n| n.endpoint())
+                            .and_then(|e| e.port())
+                        {
+                            obs.insert("port".into(), Value::Int(p.into()));
+                        }
+                        if let Some(v) = c.engine_version() {
+                            let v = match get_str(inputs, "engineVersion") {
+                                Some(i) if v == i || v.starts_with(&format!("{i}.")) => {
+                                    i.to_string()
+                                }
+                                _ => v.to_string(),
+                            };
+                            obs.insert("engineVersion".into(), v.into());
+                        }
+                        if let Some(pg) = c
+                            .cache_parameter_group()
+                            .and_then(|p| p.cache_parameter_group_name())
+                        {
+                            if wanted("parameterGroupName") || !pg.starts_with("default.") {
+                                let pg = stack_spelling(pg, get_str(inputs, "parameterGroupName"));
+                                obs.insert("parameterGroupName".into(), pg.into());
+                            }
+                        }
+                        if let Some(sn) = c.cache_subnet_group_name() {
+                            if wanted("subnetGroupName") || sn != "default" {
+                                let sn = stack_spelling(sn, get_str(inputs, "subnetGroupName"));
+                                obs.insert("subnetGroupName".into(), sn.into());
+                            }
+                        }
+                        let sgs: Vec<String> = c
+                            .security_groups()
+                            .iter()
+                            .filter_map(|s| s.security_group_id().map(str::to_string))
+                            .collect();
+                        if wanted("securityGroupIds") || !sgs.is_empty() {
+                            let sgs = order_like(&sgs, &get_str_list(inputs, "securityGroupIds"));
+                            obs.insert("securityGroupIds".into(), str_list_value(&sgs));
+                        }
+                        if let (Some(w), true) = (
+                            c.preferred_maintenance_window(),
+                            wanted("maintenanceWindow"),
+                        ) {
+                            obs.insert("maintenanceWindow".into(), w.into());
+                        }
+                    }
+                }
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => {
+                    return Err(api_error(
+                        resource,
+                        "elasticache:DescribeCacheClusters",
+                        e,
+                        &[],
+                    ))
+                }
+            }
+        }
+        let mut outputs = outputs;
+        if let Some(arn) = rg.arn() {
+            let mut tags = self.tags_of(resource, arn).await?;
+            tags.remove(URN_TAG);
+            if let Some(t) = tags
+                .remove(ROTATION_TAG)
+                .and_then(|v| v.parse::<i64>().ok())
+            {
+                outputs.insert(ROTATION_OUTPUT.into(), Value::Int(t));
+            }
+            if wanted("tags") || !tags.is_empty() {
+                obs.insert("tags".into(), tags_value(&tags));
+            }
+        }
+        Ok(Observed {
+            id: id.to_string(),
+            inputs: obs,
+            outputs,
+        })
+    }
+
     pub fn new(clients: Shared) -> Self {
         ReplicationGroupProvider {
             schema: schema(),
@@ -1349,212 +1565,40 @@ impl ResourceProvider for ReplicationGroupProvider {
         let Some(rg) = self.describe(&resource, id).await? else {
             return Ok(None);
         };
+        self.observe(&resource, id, &rg, inputs).await.map(Some)
+    }
+
+    fn read_batch_limit(&self) -> Option<usize> {
+        Some(usize::MAX)
+    }
+
+    /// From two resources on, one `DescribeReplicationGroups` with no name lists the
+    /// region's groups (100 a page) instead of one call each (`super::batch`).
+    async fn read_many(
+        &self,
+        reqs: &[ReadRequest],
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let resource = batch_label(reqs, TOKEN);
         let sdk = self.clients.get().await?;
-        let fallback_port = get_i64(inputs, "port").unwrap_or(6379);
-        let outputs = outputs_of(&rg, fallback_port);
-        let mut obs = Map::new();
-        let wanted = |k: &str| inputs.contains_key(k);
-        obs.insert("replicationGroupId".into(), id.into());
-        obs.insert(
-            "description".into(),
-            rg.description().unwrap_or_default().into(),
-        );
-        if let Some(e) = rg.engine() {
-            obs.insert("engine".into(), e.into());
-        } else if let Some(e) = inputs.get("engine") {
-            obs.insert("engine".into(), e.clone());
-        }
-        if let Some(nt) = rg.cache_node_type() {
-            obs.insert("nodeType".into(), nt.into());
-        }
-        let cluster = rg_cluster_mode_on(&rg);
-        if wanted("clusterMode") {
-            let mode = rg
-                .cluster_mode()
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_else(|| if cluster { "enabled" } else { "disabled" }.to_string());
-            obs.insert("clusterMode".into(), mode.into());
-        }
-        let groups = rg.node_groups();
-        if wanted("numNodeGroups") || cluster {
-            obs.insert("numNodeGroups".into(), Value::Int(groups.len() as i64));
-        }
-        let members_per_group = groups
-            .first()
-            .map(|g| g.node_group_members().len() as i64)
-            .filter(|n| *n > 0);
-        if wanted("replicasPerNodeGroup") {
-            let replicas = members_per_group
-                .map(|n| n - 1)
-                .or_else(|| {
-                    // Cluster mode: members are listed per cluster only.
-                    let n = rg.member_clusters().len() as i64;
-                    let g = groups.len().max(1) as i64;
-                    (n > 0).then(|| n / g - 1)
-                })
-                .unwrap_or(0);
-            obs.insert("replicasPerNodeGroup".into(), Value::Int(replicas.max(0)));
-        }
-        if wanted("numCacheClusters") {
-            obs.insert(
-                "numCacheClusters".into(),
-                Value::Int(rg.member_clusters().len() as i64),
-            );
-        }
-        obs.insert("automaticFailoverEnabled".into(), failover_on(&rg).into());
-        obs.insert(
-            "multiAzEnabled".into(),
-            (rg.multi_az().map(|m| m.as_str()) == Some("enabled")).into(),
-        );
-        if let Some(t) = rg.transit_encryption_enabled() {
-            if t || wanted("transitEncryptionEnabled") {
-                obs.insert("transitEncryptionEnabled".into(), t.into());
-            }
-        }
-        if let Some(m) = rg.transit_encryption_mode() {
-            if wanted("transitEncryptionMode") || m.as_str() != "required" {
-                obs.insert("transitEncryptionMode".into(), m.as_str().into());
-            }
-        }
-        if let Some(t) = rg.at_rest_encryption_enabled() {
-            if t || wanted("atRestEncryptionEnabled") {
-                obs.insert("atRestEncryptionEnabled".into(), t.into());
-            }
-        }
-        if let Some(k) = rg.kms_key_id() {
-            // Keep the stack's spelling (id vs ARN) when it names the same key.
-            let v = match get_str(inputs, "kmsKeyId") {
-                Some(i) if k == i || k.ends_with(&format!("/{i}")) => i.to_string(),
-                _ => k.to_string(),
-            };
-            obs.insert("kmsKeyId".into(), v.into());
-        }
-        // The token cannot be read back: carry what we applied, unless AWS
-        // says AUTH is off (drift that opens the cache; shown masked).
-        if rg.auth_token_enabled() == Some(false) && inputs.contains_key("authToken") {
-            obs.insert("authToken".into(), Value::secret(Value::from("")));
-        } else if let Some(v) = inputs.get("authToken") {
-            obs.insert("authToken".into(), v.clone());
-        }
-        for k in [
-            "authTokenUpdateStrategy",
-            "authTokenRotationOverlap",
-            "applyImmediately",
-            "finalSnapshotIdentifier",
-        ] {
-            if let Some(v) = inputs.get(k) {
-                obs.insert(k.into(), v.clone());
-            }
-        }
-        if let Some(v) = rg.snapshot_retention_limit() {
-            if wanted("snapshotRetentionLimit") || v > 0 {
-                obs.insert("snapshotRetentionLimit".into(), Value::Int(v.into()));
-            }
-        }
-        if let (Some(v), true) = (rg.snapshot_window(), wanted("snapshotWindow")) {
-            obs.insert("snapshotWindow".into(), v.into());
-        }
-        if let Some(Value::Int(p)) = outputs.get("port") {
-            obs.insert("port".into(), Value::Int(*p));
-        }
-        if wanted("autoMinorVersionUpgrade") {
-            if let Some(v) = rg.auto_minor_version_upgrade() {
-                obs.insert("autoMinorVersionUpgrade".into(), v.into());
-            }
-        }
-        // Per-cluster settings come from a member cluster.
-        if let Some(member) = rg.member_clusters().first() {
-            let cc = sdk
-                .ec
-                .describe_cache_clusters()
-                .cache_cluster_id(member)
-                .show_cache_node_info(true)
+        let (ec, resource) = (&sdk.ec, resource.as_str());
+        let page = |marker: Option<String>| async move {
+            let out = ec
+                .describe_replication_groups()
+                .max_records(100)
+                .set_marker(marker)
                 .send()
-                .await;
-            match cc {
-                Ok(out) => {
-                    if let Some(c) = out.cache_clusters().first() {
-                        // The port the group was created with. (A local twin
-                        // may serve the endpoint elsewhere; the outputs say where.)
-                        if let Some(p) = c
-                            .cache_nodes()
-                            .first()
-                            .and_then(|n| n.endpoint())
-                            .and_then(|e| e.port())
-                        {
-                            obs.insert("port".into(), Value::Int(p.into()));
-                        }
-                        if let Some(v) = c.engine_version() {
-                            let v = match get_str(inputs, "engineVersion") {
-                                Some(i) if v == i || v.starts_with(&format!("{i}.")) => {
-                                    i.to_string()
-                                }
-                                _ => v.to_string(),
-                            };
-                            obs.insert("engineVersion".into(), v.into());
-                        }
-                        if let Some(pg) = c
-                            .cache_parameter_group()
-                            .and_then(|p| p.cache_parameter_group_name())
-                        {
-                            if wanted("parameterGroupName") || !pg.starts_with("default.") {
-                                let pg = stack_spelling(pg, get_str(inputs, "parameterGroupName"));
-                                obs.insert("parameterGroupName".into(), pg.into());
-                            }
-                        }
-                        if let Some(sn) = c.cache_subnet_group_name() {
-                            if wanted("subnetGroupName") || sn != "default" {
-                                let sn = stack_spelling(sn, get_str(inputs, "subnetGroupName"));
-                                obs.insert("subnetGroupName".into(), sn.into());
-                            }
-                        }
-                        let sgs: Vec<String> = c
-                            .security_groups()
-                            .iter()
-                            .filter_map(|s| s.security_group_id().map(str::to_string))
-                            .collect();
-                        if wanted("securityGroupIds") || !sgs.is_empty() {
-                            let sgs = order_like(&sgs, &get_str_list(inputs, "securityGroupIds"));
-                            obs.insert("securityGroupIds".into(), str_list_value(&sgs));
-                        }
-                        if let (Some(w), true) = (
-                            c.preferred_maintenance_window(),
-                            wanted("maintenanceWindow"),
-                        ) {
-                            obs.insert("maintenanceWindow".into(), w.into());
-                        }
-                    }
-                }
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => {
-                    return Err(api_error(
-                        &resource,
-                        "elasticache:DescribeCacheClusters",
-                        e,
-                        &[],
-                    ))
-                }
-            }
-        }
-        let mut outputs = outputs;
-        if let Some(arn) = rg.arn() {
-            let mut tags = self.tags_of(&resource, arn).await?;
-            tags.remove(URN_TAG);
-            if let Some(t) = tags
-                .remove(ROTATION_TAG)
-                .and_then(|v| v.parse::<i64>().ok())
-            {
-                outputs.insert(ROTATION_OUTPUT.into(), Value::Int(t));
-            }
-            if wanted("tags") || !tags.is_empty() {
-                obs.insert("tags".into(), tags_value(&tags));
-            }
-        }
-        Ok(Some(Observed {
-            id: id.to_string(),
-            inputs: obs,
-            outputs,
-        }))
+                .await
+                .map_err(|e| {
+                    api_error(resource, "elasticache:DescribeReplicationGroups", e, &[])
+                })?;
+            Ok::<_, ProviderError>((
+                out.replication_groups().to_vec(),
+                out.marker().map(str::to_string),
+            ))
+        };
+        let observe =
+            |r: ReadRequest, rg| async move { self.observe(resource, &r.id, &rg, &r.inputs).await };
+        super::batch::read_listed(self, reqs, RgModel::replication_group_id, page, observe).await
     }
 
     async fn update(

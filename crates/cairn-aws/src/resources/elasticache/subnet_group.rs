@@ -5,15 +5,16 @@
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, api_failure, ensure_ours, error_code, get_str, get_str_list, get_tags, is_not_found,
-    order_like, resource_label, str_list_value, tags_value, URN_TAG,
+    api_error, api_failure, batch_label, ensure_ours, error_code, get_str, get_str_list, get_tags,
+    is_not_found, order_like, resource_label, str_list_value, tags_value, URN_TAG,
 };
 use crate::wait::{wait_until, Probe, WaitSpec};
 use async_trait::async_trait;
 use aws_sdk_elasticache::types::{CacheSubnetGroup, Tag};
 use cairn_core::dsl::{Input, Output, ResourceType};
 use cairn_core::provider::{
-    CallContext, CheckFailure, Created, Observed, Operation, ProviderError, ResourceProvider,
+    CallContext, CheckFailure, Created, Observed, Operation, ProviderError, ReadRequest,
+    ResourceProvider,
 };
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::value::Map;
@@ -159,6 +160,48 @@ impl SubnetGroupProvider {
         };
         Ok(tags.is_some_and(|t| t.get(URN_TAG) == Some(&ctx.urn)))
     }
+
+    /// What a read reports for `g` (single and batched reads alike).
+    async fn observe(
+        &self,
+        id: &str,
+        g: &CacheSubnetGroup,
+        inputs: &Map,
+    ) -> Result<Observed, ProviderError> {
+        let live: Vec<String> = g
+            .subnets()
+            .iter()
+            .filter_map(|s| s.subnet_identifier().map(str::to_string))
+            .collect();
+        let subnets = order_like(&live, &get_str_list(inputs, "subnetIds"));
+        let mut obs = Map::new();
+        let name = g.cache_subnet_group_name().unwrap_or(id);
+        obs.insert(
+            "name".into(),
+            super::replication_group::stack_spelling(name, get_str(inputs, "name")).into(),
+        );
+        obs.insert(
+            "description".into(),
+            g.cache_subnet_group_description()
+                .unwrap_or_default()
+                .into(),
+        );
+        obs.insert("subnetIds".into(), str_list_value(&subnets));
+        if let Some(arn) = g.arn() {
+            // Tags are best effort: older emulators lack them for subnet groups.
+            if let Some(mut tags) = self.tags_of(arn).await? {
+                tags.remove(URN_TAG);
+                if inputs.contains_key("tags") || !tags.is_empty() {
+                    obs.insert("tags".into(), tags_value(&tags));
+                }
+            }
+        }
+        Ok(Observed {
+            id: id.to_string(),
+            inputs: obs,
+            outputs: outputs_of(g, id),
+        })
+    }
 }
 
 #[async_trait]
@@ -258,39 +301,46 @@ impl ResourceProvider for SubnetGroupProvider {
         let Some(g) = self.describe(&resource, id).await? else {
             return Ok(None);
         };
-        let live: Vec<String> = g
-            .subnets()
-            .iter()
-            .filter_map(|s| s.subnet_identifier().map(str::to_string))
-            .collect();
-        let subnets = order_like(&live, &get_str_list(inputs, "subnetIds"));
-        let mut obs = Map::new();
-        let name = g.cache_subnet_group_name().unwrap_or(id);
-        obs.insert(
-            "name".into(),
-            super::replication_group::stack_spelling(name, get_str(inputs, "name")).into(),
-        );
-        obs.insert(
-            "description".into(),
-            g.cache_subnet_group_description()
-                .unwrap_or_default()
-                .into(),
-        );
-        obs.insert("subnetIds".into(), str_list_value(&subnets));
-        if let Some(arn) = g.arn() {
-            // Tags are best effort: older emulators lack them for subnet groups.
-            if let Some(mut tags) = self.tags_of(arn).await? {
-                tags.remove(URN_TAG);
-                if inputs.contains_key("tags") || !tags.is_empty() {
-                    obs.insert("tags".into(), tags_value(&tags));
-                }
-            }
-        }
-        Ok(Some(Observed {
-            id: id.to_string(),
-            inputs: obs,
-            outputs: outputs_of(&g, id),
-        }))
+        self.observe(id, &g, inputs).await.map(Some)
+    }
+
+    fn read_batch_limit(&self) -> Option<usize> {
+        Some(usize::MAX)
+    }
+
+    /// From two resources on, one `DescribeCacheSubnetGroups` with no name lists the
+    /// region's groups (100 a page) instead of one call each (`super::batch`).
+    async fn read_many(
+        &self,
+        reqs: &[ReadRequest],
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let resource = batch_label(reqs, TOKEN);
+        let sdk = self.clients.get().await?;
+        let (ec, resource) = (&sdk.ec, resource.as_str());
+        let page = |marker: Option<String>| async move {
+            let out = ec
+                .describe_cache_subnet_groups()
+                .max_records(100)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| {
+                    api_error(resource, "elasticache:DescribeCacheSubnetGroups", e, &[])
+                })?;
+            Ok::<_, ProviderError>((
+                out.cache_subnet_groups().to_vec(),
+                out.marker().map(str::to_string),
+            ))
+        };
+        let observe = |r: ReadRequest, g| async move { self.observe(&r.id, &g, &r.inputs).await };
+        super::batch::read_listed(
+            self,
+            reqs,
+            CacheSubnetGroup::cache_subnet_group_name,
+            page,
+            observe,
+        )
+        .await
     }
 
     async fn update(
