@@ -45,6 +45,16 @@ pub fn derive_prop_object(input: TokenStream) -> TokenStream {
         .into()
 }
 
+/// The builder alone (`Args::new(required..)` and a setter per optional
+/// field), for an arguments struct whose schema is written by hand.
+#[proc_macro_derive(Builder)]
+pub fn derive_builder(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    builder(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
 /// One `key`, `key = expr` item of an attribute list.
 struct Item {
     key: Ident,
@@ -215,6 +225,53 @@ fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
     }
 }
 
+/// The type arguments of `ty` when it is written `Name<..>` with `Name` one of `names`.
+fn generic_args<'a>(ty: &'a syn::Type, names: &[&str]) -> Option<Vec<&'a syn::Type>> {
+    let syn::Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if !names.iter().any(|n| last.ident == n) {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(a) => a
+            .args
+            .iter()
+            .map(|g| match g {
+                syn::GenericArgument::Type(t) => Some(t),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// How a builder takes a value of type `ty`: (generics, parameter type,
+/// conversion of `value`). Lists and maps take any iterator of items that
+/// convert (`.tags([("env", "dev")])`); anything else `impl Into<ty>`.
+fn taking(ty: &syn::Type, value: &Ident) -> (Tokens, Tokens, Tokens) {
+    if let Some(args) = generic_args(ty, &["Vec"]).filter(|a| a.len() == 1) {
+        let item = args[0];
+        return (
+            quote!(<__X: ::core::convert::Into<#item>>),
+            quote!(impl ::core::iter::IntoIterator<Item = __X>),
+            quote!(#value.into_iter().map(::core::convert::Into::into).collect()),
+        );
+    }
+    if let Some(args) = generic_args(ty, &["BTreeMap", "HashMap"]).filter(|a| a.len() == 2) {
+        let (k, v) = (args[0], args[1]);
+        return (
+            quote!(<__K: ::core::convert::Into<#k>, __X: ::core::convert::Into<#v>>),
+            quote!(impl ::core::iter::IntoIterator<Item = (__K, __X)>),
+            quote!(#value.into_iter().map(|(k, v)| (k.into(), v.into())).collect()),
+        );
+    }
+    (
+        quote!(),
+        quote!(impl ::core::convert::Into<#ty>),
+        quote!(#value.into()),
+    )
+}
+
 /// Arguments that read naturally: `Args::new(required..)` takes each
 /// required field (in declaration order) as anything that converts into
 /// it, and every optional field has a chainable setter of its own name
@@ -225,24 +282,41 @@ fn builder(input: &DeriveInput) -> syn::Result<Tokens> {
     let mut params = Vec::new();
     let mut inits = Vec::new();
     let mut setters = Vec::new();
+    let mut names = Vec::new();
     for field in named_fields(input)? {
         let f = field.ident.as_ref().expect("named");
         let ty = &field.ty;
+        let mut name = camel_case(f);
+        for item in items(&field.attrs, "prop").unwrap_or_default() {
+            if let ("name", Some(e)) = (item.key.to_string().as_str(), &item.value) {
+                name = lit_str(e).unwrap_or(name);
+            }
+        }
+        names.push(name);
         match option_inner(ty) {
             Some(inner) => {
                 inits.push(quote!(#f: ::core::option::Option::None));
                 let doc = format!("Sets `{}`.", camel_case(f));
+                let value = Ident::new("value", proc_macro2::Span::call_site());
+                let (generics, param, convert) = taking(inner, &value);
                 setters.push(quote! {
                     #[doc = #doc]
-                    pub fn #f(mut self, value: impl ::core::convert::Into<#inner>) -> Self {
-                        self.#f = ::core::option::Option::Some(value.into());
+                    pub fn #f #generics (mut self, value: #param) -> Self {
+                        self.#f = ::core::option::Option::Some(#convert);
                         self
                     }
                 });
             }
             None => {
-                params.push(quote!(#f: impl ::core::convert::Into<#ty>));
-                inits.push(quote!(#f: #f.into()));
+                let (generics, param, convert) = taking(ty, f);
+                if generics.is_empty() {
+                    params.push(quote!(#f: #param));
+                    inits.push(quote!(#f: #convert));
+                } else {
+                    // `new` takes a list or map as it is.
+                    params.push(quote!(#f: impl ::core::convert::Into<#ty>));
+                    inits.push(quote!(#f: #f.into()));
+                }
             }
         }
     }
@@ -254,6 +328,9 @@ fn builder(input: &DeriveInput) -> syn::Result<Tokens> {
                 #ident { #(#inits),* }
             }
             #(#setters)*
+        }
+        impl ::cairn_core::dsl::ArgsShape for #ident {
+            const PROPERTIES: &'static [&'static str] = &[#(#names),*];
         }
     })
 }
@@ -288,8 +365,13 @@ fn expand_resource(input: &DeriveInput) -> syn::Result<Tokens> {
     let props = property_schemas(input)?;
     let fixed = fixed.then(|| quote!(.fixed_name()));
     let builder = builder(input)?;
+    // `pulumi:providers:<pkg>`: resources may choose it with `.provider(&p)`.
+    let provider = lit_str(&token)
+        .is_some_and(|t| t.starts_with("pulumi:providers:"))
+        .then(|| quote!(impl ::cairn_core::dsl::ProviderType for #kind {}));
     Ok(quote! {
         #builder
+        #provider
         impl ::cairn_core::dsl::ResourceType for #kind {
             const TOKEN: &'static str = #token;
             type Args = #args;

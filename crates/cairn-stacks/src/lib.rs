@@ -15,9 +15,12 @@ use cairn_aws::resources::secret::{Secret, SecretArgs};
 use cairn_aws::resources::secret_version::{SecretVersion, SecretVersionArgs};
 use cairn_builtin::{stack_output, Password, PasswordArgs, StackReference, StackReferenceArgs};
 use cairn_core::dsl::program::{ProgramError, ProgramInput};
-use cairn_core::dsl::{Input, StackBuilder};
-use cairn_core::spec::{ResourceOptions, StackSpec, Timeouts};
-use std::collections::BTreeMap;
+use cairn_core::dsl::{Options, StackBuilder};
+use cairn_core::spec::StackSpec;
+use std::time::Duration;
+
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
 
 /// One environment's sizing and the network stack it reads.
 #[derive(Clone, Debug)]
@@ -59,10 +62,6 @@ pub fn program(config: &ProgramInput) -> Result<StackSpec, ProgramError> {
     Ok(redis_cache(&Environment::from_config(config)?))
 }
 
-fn s(text: impl Into<String>) -> Input<String> {
-    Input::Value(text.into())
-}
-
 /// The Redis caching layer for one environment.
 pub fn redis_cache(env: &Environment) -> StackSpec {
     let e = &env.name;
@@ -70,29 +69,21 @@ pub fn redis_cache(env: &Environment) -> StackSpec {
 
     let key = b.resource::<Key>(
         "redisKey",
-        KeyArgs {
-            description: Some(s(format!(
+        KeyArgs::new()
+            .description(format!(
                 "Redis caching layer at-rest and secret encryption ({e})"
-            ))),
-            enable_key_rotation: Some(true.into()),
-            deletion_window_in_days: Some(30.into()),
-            policy: None,
-            tags: None,
-        },
+            ))
+            .enable_key_rotation(true)
+            .deletion_window_in_days(30),
     );
     b.resource::<Alias>(
         "redisKeyAlias",
-        AliasArgs {
-            name: s(format!("alias/qualisys-redis-{e}")),
-            target_key_id: key.key_id.clone().into(),
-        },
+        AliasArgs::new(format!("alias/qualisys-redis-{e}"), key.key_id.clone()),
     );
     // Story 0.2's network belongs to the network stack: read, never imported.
     let network = b.resource::<StackReference>(
         "network",
-        StackReferenceArgs {
-            name: s(&env.network_stack),
-        },
+        StackReferenceArgs::new(env.network_stack.as_str()),
     );
     let parameters = [
         ("maxmemory-policy", "allkeys-lru"),
@@ -104,86 +95,50 @@ pub fn redis_cache(env: &Environment) -> StackSpec {
     ];
     let params = b.resource::<ParameterGroup>(
         "redisParameters",
-        ParameterGroupArgs {
-            name: s(format!("qualisys-redis7-{e}")),
-            family: s("redis7"),
-            description: Some(s("Redis 7 cluster-mode parameters for the caching layer")),
-            parameters: Some(
-                parameters
-                    .iter()
-                    .map(|(n, v)| ParameterArgs {
-                        name: s(*n),
-                        value: s(*v),
-                    })
-                    .collect(),
-            ),
-            tags: None,
-        },
+        ParameterGroupArgs::new(format!("qualisys-redis7-{e}"), "redis7")
+            .description("Redis 7 cluster-mode parameters for the caching layer")
+            .parameters(parameters.map(|(n, v)| ParameterArgs::new(n, v))),
     );
     let token = b.resource::<Password>(
         "redisAuthToken",
-        PasswordArgs {
-            length: 64.into(),
-            special: Some(false.into()),
-            override_special: None,
-        },
+        PasswordArgs::new(64).special(false),
     );
-    let tags = BTreeMap::from([
-        ("environment".to_string(), s(e.as_str())),
-        ("story".to_string(), s("0.5")),
-    ]);
     let redis = b.resource_with::<ReplicationGroup>(
         "redis",
-        ReplicationGroupArgs {
-            replication_group_id: s(format!("qualisys-redis-{e}")),
-            description: s(format!("Redis caching layer ({e})")),
-            node_type: s(&env.node_type),
-            engine: Some(s("redis")),
-            engine_version: Some(s("7.1")),
-            cluster_mode: None,
-            num_node_groups: Some(env.num_node_groups.into()),
-            replicas_per_node_group: Some(env.replicas_per_node_group.into()),
-            num_cache_clusters: None,
-            automatic_failover_enabled: Some(true.into()),
-            multi_az_enabled: Some(env.multi_az_enabled.into()),
-            transit_encryption_enabled: Some(true.into()),
-            at_rest_encryption_enabled: Some(true.into()),
-            kms_key_id: Some(key.arn.clone().into()),
-            auth_token: Some(token.result.clone().into()),
-            auth_token_update_strategy: None,
-            auth_token_rotation_overlap: None,
-            parameter_group_name: Some(params.name.clone().into()),
-            subnet_group_name: Some(stack_output(&network, "elasticacheSubnetGroupName")),
-            security_group_ids: Some(vec![stack_output(&network, "elasticacheSecurityGroupId")]),
-            port: Some(env.redis_port.into()),
-            maintenance_window: Some(s("sun:05:00-sun:06:00")),
-            snapshot_window: Some(s("03:00-04:00")),
-            snapshot_retention_limit: Some(env.snapshot_retention_limit.into()),
-            apply_immediately: None,
-            auto_minor_version_upgrade: None,
-            final_snapshot_identifier: None,
-            tags: Some(tags),
-        },
-        ResourceOptions {
-            custom_timeouts: Timeouts {
-                create: Some(3600),
-                update: Some(3600),
-                delete: Some(2400),
-            },
-            ..Default::default()
-        },
+        ReplicationGroupArgs::new(
+            format!("qualisys-redis-{e}"),
+            format!("Redis caching layer ({e})"),
+            env.node_type.as_str(),
+        )
+        .engine("redis")
+        .engine_version("7.1")
+        .num_node_groups(env.num_node_groups)
+        .replicas_per_node_group(env.replicas_per_node_group)
+        .automatic_failover_enabled(true)
+        .multi_az_enabled(env.multi_az_enabled)
+        .transit_encryption_enabled(true)
+        .at_rest_encryption_enabled(true)
+        .kms_key_id(key.arn.clone())
+        .auth_token(token.result.clone())
+        .parameter_group_name(params.name.clone())
+        .subnet_group_name(stack_output(&network, "elasticacheSubnetGroupName"))
+        .security_group_ids([stack_output(&network, "elasticacheSecurityGroupId")])
+        .port(env.redis_port)
+        .maintenance_window("sun:05:00-sun:06:00")
+        .snapshot_window("03:00-04:00")
+        .snapshot_retention_limit(env.snapshot_retention_limit)
+        .tags([("environment", e.as_str()), ("story", "0.5")]),
+        Options::new()
+            .create_timeout(HOUR)
+            .update_timeout(HOUR)
+            .delete_timeout(40 * MINUTE),
     );
     let secret = b.resource::<Secret>(
         "redisConnectionSecret",
-        SecretArgs {
-            name: s(format!("qualisys/{e}/redis/connection")),
-            description: Some(s(
-                "Redis connection details for the platform's applications",
-            )),
-            kms_key_id: Some(key.arn.clone().into()),
-            recovery_window_in_days: Some(7.into()),
-            tags: None,
-        },
+        SecretArgs::new(format!("qualisys/{e}/redis/connection"))
+            .description("Redis connection details for the platform's applications")
+            .kms_key_id(key.arn.clone())
+            .recovery_window_in_days(7),
     );
     let endpoint = redis.configuration_endpoint_address.reference();
     let port = redis.port.reference();
@@ -200,10 +155,7 @@ pub fn redis_cache(env: &Environment) -> StackSpec {
     .join(" ");
     b.resource::<SecretVersion>(
         "redisConnection",
-        SecretVersionArgs {
-            secret_id: secret.arn.clone().into(),
-            secret_string: s(secret_string),
-        },
+        SecretVersionArgs::new(secret.arn.clone(), secret_string),
     );
     let policy = [
         "{\"Version\":\"2012-10-17\",\"Statement\":[".to_string(),
@@ -220,15 +172,8 @@ pub fn redis_cache(env: &Environment) -> StackSpec {
     .join(" ");
     let read_policy = b.resource::<Policy>(
         "redisConnectionReadPolicy",
-        PolicyArgs {
-            name: s(format!("qualisys-redis-connection-read-{e}")),
-            path: None,
-            description: Some(s(
-                "Lets application pods (IRSA) read the Redis connection secret",
-            )),
-            policy: s(policy),
-            tags: None,
-        },
+        PolicyArgs::new(format!("qualisys-redis-connection-read-{e}"), policy)
+            .description("Lets application pods (IRSA) read the Redis connection secret"),
     );
     b.output("configurationEndpoint", endpoint);
     b.output("port", redis.port.reference());

@@ -7,6 +7,9 @@ use cairn_core::value::Value;
 use cairn_core::Registry;
 use std::path::PathBuf;
 
+#[path = "stacks/dsl_parity.rs"]
+mod dsl_parity;
+
 fn registry() -> Registry {
     let mut r = Registry::new();
     cairn_builtin::register(&mut r);

@@ -28,9 +28,12 @@
 //! assert_eq!(spec.outputs["environment"].as_str(), Some("dev"));
 //! ```
 
+use crate::provider::{InvokeError, ProviderError};
 use crate::spec::StackSpec;
 use crate::value::{Map, Value};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// The protocol version; the CLI refuses an answer in another.
 pub const PROTOCOL: u32 = 1;
@@ -46,6 +49,37 @@ pub struct ProgramInput {
     /// The environment file's `config:`, with `--config` overrides and
     /// decrypted `secure:` values (as secrets).
     pub config: Map,
+    /// Data sources the CLI ran for this program (the answers to a
+    /// previous run's [`ProgramOutput::needs`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invoked: Vec<InvokeAnswer>,
+    /// Invokes asked through [`ProgramInput::builder`] and not answered.
+    #[serde(skip)]
+    asked: Rc<RefCell<Vec<InvokeCall>>>,
+}
+
+/// A data source call (`fn::invoke`) a program needs the CLI to run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InvokeCall {
+    pub token: String,
+    /// Revealed arguments.
+    pub args: Map,
+}
+
+/// The CLI's answer to an [`InvokeCall`]: its results or why it failed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InvokeAnswer {
+    pub call: InvokeCall,
+    pub result: Result<Map, String>,
+}
+
+/// What a program's stdout says.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    /// Its stack.
+    Spec(StackSpec),
+    /// Run these data sources and run the program again with their answers.
+    Needs(Vec<InvokeCall>),
 }
 
 /// What a program writes on stdout.
@@ -53,6 +87,9 @@ pub struct ProgramInput {
 pub struct ProgramOutput {
     pub protocol: u32,
     pub spec: StackSpec,
+    /// Invokes to run first (the spec is then empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<InvokeCall>,
 }
 
 /// A program could not build its stack.
@@ -76,6 +113,12 @@ pub enum ProgramError {
         help("a stack program is run by the CLI: `cairn preview --stack NAME --program PROGRAM`")
     )]
     BadInput(String),
+    #[error("data source `{token}`: {message}")]
+    #[diagnostic(
+        code(cairn::program::invoke),
+        help("check the data source's token and arguments; invokes take config or other invokes' results, never resource outputs")
+    )]
+    Invoke { token: String, message: String },
     #[error("{0}")]
     #[diagnostic(code(cairn::program::failed))]
     Other(String),
@@ -88,7 +131,37 @@ impl ProgramInput {
             stack: stack.to_string(),
             project: project.to_string(),
             config,
+            invoked: Vec::new(),
+            asked: Rc::default(),
         }
+    }
+
+    /// A builder for this stack whose invokes are answered by the CLI: an
+    /// invoke not answered yet fails, and [`respond`] asks the CLI for it
+    /// (the CLI runs it and runs the program again).
+    pub fn builder(&self) -> super::StackBuilder {
+        let answers = self.invoked.clone();
+        let asked = self.asked.clone();
+        let invoker: super::Invoker = Box::new(move |token, args| {
+            let call = InvokeCall {
+                token: token.to_string(),
+                args: args.clone(),
+            };
+            match answers.iter().find(|a| a.call == call) {
+                Some(a) => a
+                    .result
+                    .clone()
+                    .map_err(|m| InvokeError::Failed(ProviderError::invalid(token, m))),
+                None => {
+                    asked.borrow_mut().push(call);
+                    Err(InvokeError::Failed(ProviderError::invalid(
+                        token,
+                        "not run yet: the CLI runs it and runs the program again",
+                    )))
+                }
+            }
+        });
+        super::StackBuilder::new(&self.stack).with_invoker(invoker)
     }
 
     pub fn to_json(&self) -> String {
@@ -190,7 +263,17 @@ pub fn respond(
             input.protocol
         )));
     }
-    let mut spec = build(&input)?;
+    let built = build(&input);
+    let needs = input.asked.take();
+    if !needs.is_empty() {
+        let out = ProgramOutput {
+            protocol: PROTOCOL,
+            spec: StackSpec::new(&input.stack),
+            needs,
+        };
+        return Ok(serde_json::to_string(&out).unwrap_or_default());
+    }
+    let mut spec = built?;
     spec.name = input.stack.clone();
     Ok(encode_output(&spec))
 }
@@ -200,12 +283,29 @@ pub fn encode_output(spec: &StackSpec) -> String {
     let out = ProgramOutput {
         protocol: PROTOCOL,
         spec: spec.clone(),
+        needs: Vec::new(),
     };
     serde_json::to_string(&out).unwrap_or_default()
 }
 
-/// Reads a program's stdout back into its stack (the CLI side).
+/// Reads a program's stdout back into its stack (the CLI side); a program
+/// that needs data sources run is an error here (see [`decode_answer`]).
 pub fn decode_output(stdout: &str) -> Result<StackSpec, String> {
+    match decode_answer(stdout)? {
+        Answer::Spec(spec) => Ok(spec),
+        Answer::Needs(calls) => {
+            let tokens: Vec<&str> = calls.iter().map(|c| c.token.as_str()).collect();
+            Err(format!(
+                "it needs data sources run first ({}), which this caller does not do",
+                tokens.join(", ")
+            ))
+        }
+    }
+}
+
+/// Reads a program's stdout: its stack, or the invokes to run first (the
+/// CLI then runs the program again with [`ProgramInput::invoked`]).
+pub fn decode_answer(stdout: &str) -> Result<Answer, String> {
     let out: ProgramOutput = serde_json::from_str(stdout.trim()).map_err(|e| e.to_string())?;
     if out.protocol != PROTOCOL {
         return Err(format!(
@@ -213,7 +313,11 @@ pub fn decode_output(stdout: &str) -> Result<StackSpec, String> {
             out.protocol
         ));
     }
-    Ok(out.spec)
+    if out.needs.is_empty() {
+        Ok(Answer::Spec(out.spec))
+    } else {
+        Ok(Answer::Needs(out.needs))
+    }
 }
 
 #[cfg(test)]
@@ -236,6 +340,35 @@ mod tests {
         spec.add(r);
         spec.output("o", "${a.output}");
         assert_eq!(decode_output(&encode_output(&spec)), Ok(spec));
+    }
+
+    #[test]
+    fn a_program_asks_for_its_invokes_then_builds_with_the_answers() {
+        let program = |input: &ProgramInput| -> Result<StackSpec, ProgramError> {
+            let mut b = input.builder();
+            let vpc = b.invoke("aws:ec2:getVpc", [("default", true)])?;
+            b.output("vpc", vpc.string("id").unwrap_or_default());
+            b.try_build()
+        };
+        let input = ProgramInput::new("s", "p", Map::new());
+        let first = respond(&input.to_json(), program).unwrap();
+        let Ok(Answer::Needs(calls)) = decode_answer(&first) else {
+            panic!("expected the program to ask for its invoke: {first}");
+        };
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].token, "aws:ec2:getVpc");
+        assert_eq!(calls[0].args.get("default"), Some(&Value::Bool(true)));
+        assert!(decode_output(&first).unwrap_err().contains("aws:ec2:getVpc"));
+        let mut answered = ProgramInput::new("s", "p", Map::new());
+        let mut result = Map::new();
+        result.insert("id".into(), Value::from("vpc-$1"));
+        answered.invoked.push(InvokeAnswer {
+            call: calls[0].clone(),
+            result: Ok(result),
+        });
+        let spec = decode_output(&respond(&answered.to_json(), program).unwrap()).unwrap();
+        // A result is data: its `$` escaped, as YAML's fn::invoke.
+        assert_eq!(spec.outputs["vpc"].as_str(), Some("vpc-$$1"));
     }
 
     #[test]

@@ -192,15 +192,18 @@ fn arguments_read_without_some_new_takes_the_required_and_setters_the_optional()
 
 #[test]
 fn options_read_as_a_chain() {
-    use cairn_core::spec::ResourceOptions;
-    let o = ResourceOptions::default()
+    use cairn_core::dsl::Options;
+    use std::time::Duration;
+    let o = Options::new()
         .protect()
         .import("sg-1")
         .ignore_changes(["tags[\"env\"]"])
         .replace_on_changes(["name"])
         .depends_on(["first"])
         .alias("old")
-        .timeouts(Some(60), None, Some(30));
+        .create_timeout(Duration::from_secs(60))
+        .delete_timeout(Duration::from_millis(29_500));
+    let o = o.spec();
     assert!(o.protect);
     assert_eq!(o.import.as_deref(), Some("sg-1"));
     assert_eq!(o.ignore_changes, ["tags[\"env\"]"]);
@@ -208,5 +211,6 @@ fn options_read_as_a_chain() {
     assert_eq!(o.depends_on, ["first"]);
     assert_eq!(o.aliases[0].name, "old");
     assert_eq!(o.custom_timeouts.create, Some(60));
+    // Rounded up to whole seconds, as YAML's "29.5s".
     assert_eq!(o.custom_timeouts.delete, Some(30));
 }

@@ -74,7 +74,7 @@ pub fn schema() -> ResourceSchema {
 
 pub struct SecurityGroup;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, cairn_core::dsl::Builder)]
 #[serde(rename_all = "camelCase")]
 pub struct SecurityGroupRuleArgs {
     pub protocol: Input<String>,
@@ -90,7 +90,7 @@ pub struct SecurityGroupRuleArgs {
     pub description: Option<Input<String>>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, cairn_core::dsl::Builder)]
 #[serde(rename_all = "camelCase")]
 pub struct SecurityGroupArgs {
     pub name: Input<String>,

@@ -96,23 +96,14 @@ pub fn schema() -> ResourceSchema {
 
 pub struct ParameterGroup;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, cairn_core::dsl::Builder)]
 #[serde(rename_all = "camelCase")]
 pub struct ParameterArgs {
     pub name: Input<String>,
     pub value: Input<String>,
 }
 
-impl ParameterArgs {
-    pub fn new(name: impl Into<Input<String>>, value: impl Into<Input<String>>) -> Self {
-        ParameterArgs {
-            name: name.into(),
-            value: value.into(),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, cairn_core::dsl::Builder)]
 #[serde(rename_all = "camelCase")]
 pub struct ParameterGroupArgs {
     pub name: Input<String>,

@@ -256,7 +256,7 @@ pub fn schema() -> ResourceSchema {
 pub struct ReplicationGroup;
 
 /// Inputs; start from [`ReplicationGroupArgs::new`] and override fields.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, cairn_core::dsl::Builder)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicationGroupArgs {
     pub replication_group_id: Input<String>,
@@ -312,46 +312,6 @@ pub struct ReplicationGroupArgs {
     pub final_snapshot_identifier: Option<Input<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, Input<String>>>,
-}
-
-impl ReplicationGroupArgs {
-    /// The required inputs; everything else unset.
-    pub fn new(
-        replication_group_id: impl Into<Input<String>>,
-        description: impl Into<Input<String>>,
-        node_type: impl Into<Input<String>>,
-    ) -> Self {
-        ReplicationGroupArgs {
-            replication_group_id: replication_group_id.into(),
-            description: description.into(),
-            node_type: node_type.into(),
-            engine: None,
-            engine_version: None,
-            cluster_mode: None,
-            num_node_groups: None,
-            replicas_per_node_group: None,
-            num_cache_clusters: None,
-            automatic_failover_enabled: None,
-            multi_az_enabled: None,
-            transit_encryption_enabled: None,
-            at_rest_encryption_enabled: None,
-            kms_key_id: None,
-            auth_token: None,
-            auth_token_update_strategy: None,
-            auth_token_rotation_overlap: None,
-            parameter_group_name: None,
-            subnet_group_name: None,
-            security_group_ids: None,
-            port: None,
-            maintenance_window: None,
-            snapshot_window: None,
-            snapshot_retention_limit: None,
-            apply_immediately: None,
-            auto_minor_version_upgrade: None,
-            final_snapshot_identifier: None,
-            tags: None,
-        }
-    }
 }
 
 /// Typed outputs.

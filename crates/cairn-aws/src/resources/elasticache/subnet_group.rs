@@ -60,7 +60,7 @@ pub fn schema() -> ResourceSchema {
 
 pub struct SubnetGroup;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, cairn_core::dsl::Builder)]
 #[serde(rename_all = "camelCase")]
 pub struct SubnetGroupArgs {
     pub name: Input<String>,

@@ -140,7 +140,7 @@ pub fn schema() -> ResourceSchema {
 
 pub struct Policy;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, cairn_core::dsl::Builder)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyArgs {
     pub name: Input<String>,

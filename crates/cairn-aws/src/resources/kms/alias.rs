@@ -48,7 +48,7 @@ pub fn schema() -> ResourceSchema {
 
 pub struct Alias;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, cairn_core::dsl::Builder)]
 #[serde(rename_all = "camelCase")]
 pub struct AliasArgs {
     pub name: Input<String>,

@@ -60,7 +60,7 @@ pub fn schema() -> ResourceSchema {
 
 pub struct Key;
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, cairn_core::dsl::Builder)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyArgs {
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -64,7 +64,7 @@ pub fn schema() -> ResourceSchema {
 
 pub struct Secret;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, cairn_core::dsl::Builder)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretArgs {
     pub name: Input<String>,
@@ -76,18 +76,6 @@ pub struct SecretArgs {
     pub recovery_window_in_days: Option<Input<i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, Input<String>>>,
-}
-
-impl SecretArgs {
-    pub fn new(name: impl Into<Input<String>>) -> Self {
-        SecretArgs {
-            name: name.into(),
-            description: None,
-            kms_key_id: None,
-            recovery_window_in_days: None,
-            tags: None,
-        }
-    }
 }
 
 pub struct SecretOutputs {

@@ -40,7 +40,7 @@ pub fn schema() -> ResourceSchema {
 
 pub struct SecretVersion;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, cairn_core::dsl::Builder)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretVersionArgs {
     pub secret_id: Input<String>,
