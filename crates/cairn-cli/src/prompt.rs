@@ -169,6 +169,7 @@ mod tests {
                     pending_update: None,
                     renamed_from: None,
                     deleted_with: None,
+                    parent: None,
                 })
                 .collect(),
             outputs: Default::default(),

@@ -21,6 +21,7 @@ mod cli {
     mod network_b_stack;
     mod offline;
     mod options;
+    mod parent;
     mod plan_json;
     mod plan_unknown;
     mod platform;

@@ -105,3 +105,7 @@ pub const UNKNOWN_OPTION_PROPERTY: &str = "cairn::config::unknown-option-propert
 /// `get:` could not read the resource (not found, provider error, no
 /// provider here).
 pub const GET_FAILED: &str = "cairn::get::failed";
+/// `options.parent` names no resource of the program.
+pub const UNKNOWN_PARENT: &str = "cairn::config::unknown-parent";
+/// `options.parent` names the resource itself, or its parents form a cycle.
+pub const PARENT_CYCLE: &str = "cairn::config::parent-cycle";

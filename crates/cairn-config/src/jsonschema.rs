@@ -401,6 +401,7 @@ fn options_schema() -> Json {
                 "description": "Old names (URNs or `{name, type}`) of this resource: a rename keeps the cloud object."
             },
             "deletedWith": { "type": "string", "description": "A resource whose deletion deletes this one (no delete call of its own)." },
+            "parent": { "type": "string", "description": "`${name}` of the resource this one is grouped under: created after it, deleted before it, inherits its `protect` and provider." },
             "provider": { "type": "string", "description": "`${name}` of a `pulumi:providers:<package>` resource of this resource's package (its region, default tags)." },
             "providers": {
                 "anyOf": [

@@ -79,6 +79,7 @@
 
 pub mod codes;
 mod jsonschema;
+mod parents;
 mod project;
 mod providers;
 mod source;
@@ -797,6 +798,7 @@ fn load_tree_as(
     }
     let mut loaded = loader.load(root, config, env);
     problems.append(&mut loaded.problems);
+    parents::apply(root, &mut loaded.spec, &mut problems);
     providers::apply(root, &mut loaded.spec, registry, &mut problems);
     // Literal secrets in the file must not show up in rendered snippets.
     let mut secret_spans = std::mem::take(&mut loaded.secret_spans);

@@ -13,7 +13,7 @@ use cairn_core::diag::Problem;
 use cairn_core::interp;
 use cairn_core::provider::Registry;
 use cairn_core::spec::{Span, StackSpec};
-use cairn_core::validate::key_path;
+use cairn_core::validate::{key_path, option_path};
 use cairn_core::value::{PropertyPath, Value};
 
 /// Type tokens of explicit providers start with this.
@@ -42,6 +42,8 @@ pub(crate) fn apply(
         return;
     };
     let mut uses = Vec::new();
+    // Per resource: the providers its options name (any package).
+    let mut named: Vec<Vec<String>> = vec![Vec::new(); spec.resources.len()];
     for r in entries(&resources.value) {
         let Some(index) = spec.resources.iter().position(|s| s.name == r.key) else {
             continue;
@@ -49,6 +51,7 @@ pub(crate) fn apply(
         let Some(options) = find(&r.value, "options") else {
             continue;
         };
+        named[index] = named_providers(&options.value);
         for e in entries(&options.value) {
             match e.key.as_str() {
                 "version" => problems.push(
@@ -92,9 +95,64 @@ pub(crate) fn apply(
             }
         }
     }
+    uses.extend(inherited(spec, &named));
     for u in uses {
         apply_one(spec, registry, &u, problems);
     }
+}
+
+/// The `${name}`s of a resource's `provider` and `providers` options.
+fn named_providers(options: &Node) -> Vec<String> {
+    let name = |n: &Node| {
+        n.as_str()
+            .and_then(interp::whole_reference)
+            .filter(|(_, path)| path.0.is_empty())
+            .map(|(root, _)| root)
+    };
+    let mut out = Vec::new();
+    for e in entries(options) {
+        match (e.key.as_str(), &e.value.kind) {
+            ("provider", _) => out.extend(name(&e.value)),
+            ("providers", Kind::Map(list)) => {
+                out.extend(list.iter().filter_map(|p| name(&p.value)))
+            }
+            ("providers", Kind::Seq(items)) => out.extend(items.iter().filter_map(name)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// For each resource naming no provider: the provider of its package that
+/// its nearest parent names (Pulumi's inheritance), at its `parent` value.
+fn inherited(spec: &StackSpec, named: &[Vec<String>]) -> Vec<Use> {
+    let mut out = Vec::new();
+    for (i, r) in spec.resources.iter().enumerate() {
+        if !named[i].is_empty() || r.type_token.starts_with(PROVIDER_PREFIX) {
+            continue;
+        }
+        let Some(span) = r.span_of(&option_path("parent")) else {
+            continue;
+        };
+        let own = package(&r.type_token);
+        let found = crate::parents::ancestors(spec, i)
+            .into_iter()
+            .find_map(|a| {
+                named[a].iter().find_map(|p| {
+                    spec.resources.iter().position(|s| {
+                        s.name == *p && s.type_token.strip_prefix(PROVIDER_PREFIX) == Some(own)
+                    })
+                })
+            });
+        if let Some(provider) = found {
+            out.push(Use {
+                resource: i,
+                provider,
+                span,
+            });
+        }
+    }
+    out
 }
 
 /// The provider `value` names for resource `index`, checked. `key`: the

@@ -76,9 +76,10 @@ const OPTIONS: &[&str] = &[
     "provider",
     "providers",
     "version",
+    "parent",
 ];
 /// Pulumi options cairn does not implement (named in the help text).
-const PULUMI_ONLY_OPTIONS: &[&str] = &["parent", "pluginDownloadURL", "replaceWith", "hideDiffs"];
+const PULUMI_ONLY_OPTIONS: &[&str] = &["pluginDownloadURL", "replaceWith", "hideDiffs"];
 const TIMEOUT_KEYS: &[&str] = &["create", "update", "delete"];
 const CONFIG_DECL_KEYS: &[&str] = &["type", "default", "value", "secret", "description", "items"];
 const CONFIG_TYPES: &[&str] = &["string", "integer", "boolean", "number", "list", "map"];
@@ -1022,6 +1023,28 @@ impl<'a> Loader<'a> {
             return;
         }
         let path = option_path(name);
+        if name == "parent" {
+            // Read as written (not evaluated): `parents.rs` checks the name.
+            match e.value.as_str().and_then(interp::whole_reference) {
+                Some((root, p)) if p.0.is_empty() => {
+                    options.parent = Some(root);
+                    spans.insert(path, e.value.span);
+                }
+                _ => {
+                    self.invalid_option(
+                        name,
+                        "a resource reference such as `${group}`",
+                        Some(e.value.span),
+                    );
+                    if let Some(p) = self.problems.last_mut() {
+                        p.help = Some(
+                            "write `parent: ${name}` naming another resource of the program".into(),
+                        );
+                    }
+                }
+            }
+            return;
+        }
         let before = self.problems.len();
         let value = self.eval(&e.value, &path, spans);
         if self.problems.len() > before || value.contains_unknown() {
@@ -1190,6 +1213,26 @@ impl<'a> Loader<'a> {
                 };
                 for (i, item) in items.iter().enumerate() {
                     let at = spans.get(&path.index(i)).copied().or(span);
+                    match former_parent(item) {
+                        Some(Ok((former, only_parent))) => {
+                            options.parent_aliases.push(former);
+                            if only_parent {
+                                continue;
+                            }
+                        }
+                        Some(Err(help)) => {
+                            self.invalid_option(
+                                "aliases",
+                                "a list of former URNs or `{name, type}` maps",
+                                at,
+                            );
+                            if let Some(p) = self.problems.last_mut() {
+                                p.help = Some(help);
+                            }
+                            continue;
+                        }
+                        None => {}
+                    }
                     match parse_alias(resource, item) {
                         Ok(a) => options.aliases.push(a),
                         Err(help) => {
@@ -1950,6 +1993,40 @@ fn parse_alias(resource: &str, v: &Value) -> Result<cairn_core::spec::Alias, Str
             Ok(cairn_core::spec::Alias { name, type_token })
         }
         _ => Err("write the former URN as a string, or a map such as `{name: oldName}`".into()),
+    }
+}
+
+/// The former parent an `aliases` entry names (`parent: ${old}`, or
+/// `noParent: true`: none), and whether it names nothing else (no `name`
+/// or `type`). A URN without a parent chain names the stack root. `None`:
+/// the entry says nothing of a parent.
+fn former_parent(v: &Value) -> Option<Result<(Option<String>, bool), String>> {
+    let m = match v {
+        Value::Map(m) => m,
+        Value::String(urn) => {
+            let ty = urn.strip_prefix("urn:pulumi:")?.splitn(4, "::").nth(2)?;
+            return (!ty.contains('$')).then_some(Ok((None, false)));
+        }
+        _ => return None,
+    };
+    let only = !m.contains_key("name") && !m.contains_key("type");
+    match (m.get("parent"), m.get("noParent")) {
+        (Some(_), Some(Value::Bool(true))) => Some(Err(
+            "an alias takes `parent` or `noParent: true`, not both".into(),
+        )),
+        (Some(p), _) => Some(
+            match p.as_str().and_then(interp::whole_reference) {
+                Some((root, path)) if path.0.is_empty() => Ok((Some(root), only)),
+                _ => Err("an alias's `parent` is the former parent, e.g. `parent: ${group}`".into()),
+            },
+        ),
+        (None, Some(Value::Bool(true))) => Some(Ok((None, only))),
+        (None, Some(Value::Bool(false))) if only => Some(Err(
+            "`noParent: false` names nothing; write `noParent: true` for a resource that had no parent".into(),
+        )),
+        (None, Some(Value::Bool(false))) => None,
+        (None, Some(_)) => Some(Err("`noParent` must be true or false".into())),
+        (None, None) => None,
     }
 }
 

@@ -10,6 +10,7 @@ mod config {
     mod invoke;
     mod layered;
     mod loading;
+    mod parent;
     mod providers;
     mod pulumi_parity;
     mod schema;

@@ -370,6 +370,8 @@ struct Meta {
     retain_on_delete: bool,
     /// `additionalSecretOutputs`.
     secret_outputs: Vec<String>,
+    /// `parent`.
+    parent: Option<String>,
     /// `deletedWith`, recorded so a later plan knows it.
     deleted_with: Option<String>,
 }
@@ -504,6 +506,7 @@ fn recorded(
         dependencies: l.meta.dependencies.clone(),
         protect: l.meta.protect,
         retain_on_delete: l.meta.retain_on_delete,
+        parent: l.meta.parent.clone(),
         imported: false,
         external: false,
         deleted_with: l.meta.deleted_with.clone(),
@@ -978,6 +981,7 @@ impl<'a> Sched<'a> {
             protect: step.protect,
             retain_on_delete: step.retain_on_delete,
             secret_outputs: Vec::new(),
+            parent: step.parent.clone(),
             deleted_with: None,
         }
     }
@@ -996,11 +1000,13 @@ impl<'a> Sched<'a> {
         old: &ResourceState,
         deleted_with: Option<String>,
     ) -> Option<ResourceState> {
-        let changed = !same_deps(&old.dependencies, &step.dependencies)
+        let changed = old.parent != step.parent
+            || !same_deps(&old.dependencies, &step.dependencies)
             || old.protect != step.protect
             || old.retain_on_delete != step.retain_on_delete
             || old.deleted_with != deleted_with;
         changed.then(|| ResourceState {
+            parent: step.parent.clone(),
             dependencies: step.dependencies.clone(),
             protect: step.protect,
             retain_on_delete: step.retain_on_delete,
@@ -1102,8 +1108,12 @@ impl<'a> Sched<'a> {
             Ok(m) => m,
             Err(e) => return Prepared::Done(OpDone::failed(e)),
         };
-        let unchanged =
-            |old: &ResourceState| old.type_token == step.type_token && old.inputs == inputs;
+        // A re-parent (a new URN in Pulumi) replaces even with the same inputs.
+        let unchanged = |old: &ResourceState| {
+            old.type_token == step.type_token
+                && old.inputs == inputs
+                && (step.action != Action::Replace || old.parent == step.parent)
+        };
         match (step.action, step.old.clone()) {
             (Action::Create, _) | (Action::Update | Action::Replace, None) => {
                 self.launch(step, Job::Create { inputs })

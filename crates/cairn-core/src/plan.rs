@@ -155,6 +155,19 @@ pub struct Step {
     /// For a delete: the resource it goes with (`deletedWith`), also being
     /// deleted, so its own delete call is skipped.
     pub deleted_with: Option<String>,
+    /// The resource it is grouped under (`parent`; the recorded one for a
+    /// delete). A recorded parent that differs is a re-parent.
+    pub parent: Option<String>,
+}
+
+impl Step {
+    /// The recorded parent, when this step moves the resource from it to
+    /// another (or to or from the stack root).
+    pub fn reparented_from(&self) -> Option<Option<&str>> {
+        let old = self.old.as_ref()?;
+        (self.action != Action::Delete && old.parent != self.parent)
+            .then_some(old.parent.as_deref())
+    }
 }
 
 /// A plan for one stack.
@@ -227,9 +240,9 @@ impl Plan {
 
     /// True when any step does something (a rename moves the record).
     pub fn has_changes(&self) -> bool {
-        self.steps
-            .iter()
-            .any(|s| s.action != Action::Same || s.renamed_from.is_some())
+        self.steps.iter().any(|s| {
+            s.action != Action::Same || s.renamed_from.is_some() || s.reparented_from().is_some()
+        })
     }
 
     pub fn step(&self, name: &str) -> Option<&Step> {
@@ -283,6 +296,9 @@ impl Plan {
                 }
                 if let Some(from) = &s.renamed_from {
                     j["renamed_from"] = json!(from);
+                }
+                if let Some(parent) = &s.parent {
+                    j["parent"] = json!(parent);
                 }
                 if let Some(with) = &s.deleted_with {
                     j["deleted_with"] = json!(with);
@@ -376,6 +392,9 @@ impl fmt::Debug for Step {
         let mut d = f.debug_struct("Step");
         if let Some(from) = &self.renamed_from {
             d.field("renamed_from", from);
+        }
+        if let Some(parent) = &self.parent {
+            d.field("parent", parent);
         }
         if let Some(with) = &self.deleted_with {
             d.field("deleted_with", with);
@@ -1067,12 +1086,37 @@ pub fn plan_with(
                         replace_paths.insert(p);
                     }
                 }
+                // Pulumi's URN carries the parent: a new parent is a new
+                // resource (create, then delete the old) unless an alias
+                // names the recorded parent.
+                if old.parent != r.options.parent && !r.options.parent_aliases.contains(&old.parent)
+                {
+                    let path = PropertyPath::key("options").child("parent");
+                    changes.push(PropertyChange {
+                        path: path.clone(),
+                        kind: ChangeKind::Modify,
+                        old: Some(Value::from(old.parent.as_deref().unwrap_or("(none)"))),
+                        new: Some(Value::from(r.options.parent.as_deref().unwrap_or("(none)"))),
+                        forces_replace: true,
+                    });
+                    replace_paths.insert(path);
+                }
+                // The parent's dependency moves with the parent.
+                let without = |d: &[String], p: &Option<String>| -> Vec<String> {
+                    d.iter()
+                        .filter(|x| Some(*x) != p.as_ref())
+                        .cloned()
+                        .collect()
+                };
                 let action = if type_changed || !replace_paths.is_empty() {
                     Action::Replace
                 } else if !changes.is_empty()
                     || old.protect != protect
                     || old.retain_on_delete != retain
-                    || !same_deps(&old.dependencies, &deps)
+                    || !same_deps(
+                        &without(&old.dependencies, &old.parent),
+                        &without(&deps, &r.options.parent),
+                    )
                 {
                     Action::Update
                 } else {
@@ -1191,6 +1235,7 @@ pub fn plan_with(
             pending_update,
             renamed_from: renames.get(&r.name).cloned(),
             deleted_with: None,
+            parent: r.options.parent.clone(),
         });
     }
 
@@ -1246,6 +1291,7 @@ pub fn plan_with(
                 import_id: None,
                 pending_update: None,
                 renamed_from: None,
+                parent: old.parent.clone(),
                 // Recorded `deletedWith`: the program no longer says it.
                 deleted_with: old
                     .deleted_with
@@ -1530,6 +1576,7 @@ pub fn plan_destroy(state: &StackState, opts: &PlanOptions) -> Plan {
             pending_update: None,
             renamed_from: None,
             deleted_with: None,
+            parent: old.parent.clone(),
         })
         .collect();
     let partial = opts.is_partial();

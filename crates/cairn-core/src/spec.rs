@@ -96,6 +96,13 @@ pub struct ResourceOptions {
     /// Deleted together with this resource (`deletedWith`): when both go,
     /// this one's delete call is skipped.
     pub deleted_with: Option<String>,
+    /// The resource this one is grouped under (`parent`): a dependency,
+    /// recorded in state; re-parenting replaces unless `parent_aliases`
+    /// names the recorded parent.
+    pub parent: Option<String>,
+    /// Former parents (`aliases` entries with `parent` or `noParent`;
+    /// `None`: none): a record under one of them is kept, not replaced.
+    pub parent_aliases: Vec<Option<String>>,
 }
 
 /// A former identity of a resource (one entry of `aliases`).

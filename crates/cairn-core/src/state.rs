@@ -22,6 +22,8 @@ pub struct ResourceState {
     pub retain_on_delete: bool,
     /// Adopted through import rather than created by the engine.
     pub imported: bool,
+    /// The resource it is grouped under (`options.parent`), when any.
+    pub parent: Option<String>,
     /// Read with `get:` (Pulumi's external resource): recorded, never
     /// managed; dropping it from state never deletes the cloud object.
     pub external: bool,

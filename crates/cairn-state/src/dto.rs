@@ -86,6 +86,9 @@ pub struct ResourceStateV1 {
     pub retain_on_delete: bool,
     #[serde(default)]
     pub imported: bool,
+    /// `options.parent` (absent before it existed, or without a parent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
     /// Read with `get:`, never managed (absent before it existed).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub external: bool,
@@ -285,6 +288,7 @@ impl ResourceStateV1 {
             protect: r.protect,
             retain_on_delete: r.retain_on_delete,
             imported: r.imported,
+            parent: r.parent.clone(),
             external: r.external,
             deleted_with: r.deleted_with.clone(),
         })
@@ -303,6 +307,7 @@ impl ResourceStateV1 {
             protect: self.protect,
             retain_on_delete: self.retain_on_delete,
             imported: self.imported,
+            parent: self.parent,
             external: self.external,
             deleted_with: self.deleted_with,
         })

@@ -5,6 +5,7 @@ use cairn_core::plan::{Action, ChangeKind, Plan, Step};
 use cairn_core::state::ResourceState;
 use cairn_core::value::Value;
 use owo_colors::OwoColorize;
+use std::collections::HashMap;
 use std::fmt::Write;
 
 fn symbol(action: Action) -> &'static str {
@@ -34,11 +35,94 @@ fn paint(text: &str, action: Action, colour: bool) -> String {
 
 fn action_word(step: &Step) -> String {
     let word = action_only(step);
-    match (&step.renamed_from, &step.deleted_with) {
-        (Some(from), _) => format!("{word} (renamed from {from})"),
-        (None, Some(with)) => format!("{word} (with {with}: no delete call of its own)"),
-        (None, None) => word,
+    let mut notes = Vec::new();
+    if let Some(from) = &step.renamed_from {
+        notes.push(format!("renamed from {from}"));
     }
+    // A re-parent that replaces says so in its change lines.
+    if let (Some(from), false) = (step.reparented_from(), step.action == Action::Replace) {
+        notes.push(format!(
+            "re-parented from {}",
+            from.unwrap_or("the stack root")
+        ));
+    }
+    if let (Some(with), true) = (&step.deleted_with, notes.is_empty()) {
+        notes.push(format!("with {with}: no delete call of its own"));
+    }
+    if notes.is_empty() {
+        word
+    } else {
+        format!("{word} ({})", notes.join(", "))
+    }
+}
+
+/// Whether a step is shown on its own account (unchanged ones are not).
+fn does_something(s: &Step) -> bool {
+    s.action != Action::Same || s.renamed_from.is_some() || s.reparented_from().is_some()
+}
+
+/// The shown steps in tree order, with their depth: children under their
+/// parent (`options.parent`), as `pulumi preview` shows them; an unchanged
+/// parent is shown when a child below it changes.
+fn tree(plan: &Plan) -> Vec<(&Step, usize)> {
+    let steps = &plan.steps;
+    let index: HashMap<&str, usize> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    let mut children = vec![Vec::new(); steps.len()];
+    let mut roots = Vec::new();
+    for (i, s) in steps.iter().enumerate() {
+        match s.parent.as_deref().and_then(|p| index.get(p)) {
+            Some(&j) if j != i => children[j].push(i),
+            _ => roots.push(i),
+        }
+    }
+    // Shown: does something, or has a shown descendant (children first).
+    fn shown(
+        i: usize,
+        steps: &[Step],
+        children: &[Vec<usize>],
+        memo: &mut [Option<bool>],
+        depth: usize,
+    ) -> bool {
+        if let Some(v) = memo[i] {
+            return v;
+        }
+        memo[i] = Some(false); // guards a cycle
+        let mut v = does_something(&steps[i]);
+        if depth < steps.len() {
+            for &c in &children[i] {
+                v |= shown(c, steps, children, memo, depth + 1);
+            }
+        }
+        memo[i] = Some(v);
+        v
+    }
+    let mut memo = vec![None; steps.len()];
+    let mut out = Vec::new();
+    let mut seen = vec![false; steps.len()];
+    let mut stack: Vec<(usize, usize)> = roots.iter().rev().map(|&r| (r, 0)).collect();
+    // Steps left out of the tree by a cycle are shown at the top level.
+    let mut rest = (0..steps.len()).rev();
+    loop {
+        let Some((i, depth)) = stack
+            .pop()
+            .or_else(|| rest.find(|&i| !seen[i]).map(|i| (i, 0)))
+        else {
+            break;
+        };
+        if seen[i] {
+            continue;
+        }
+        seen[i] = true;
+        if shown(i, steps, &children, &mut memo, 0) {
+            out.push((&steps[i], depth));
+        }
+        stack.extend(children[i].iter().rev().map(|&c| (c, depth + 1)));
+    }
+    out
 }
 
 fn action_only(step: &Step) -> String {
@@ -64,13 +148,10 @@ pub fn plan(plan: &Plan, colour: bool) -> String {
         );
         out.push_str(&drift(&plan.drift));
     }
-    let shown_steps = plan
-        .steps
-        .iter()
-        .filter(|s| s.action != Action::Same || s.renamed_from.is_some());
-    for step in shown_steps {
+    for (step, depth) in tree(plan) {
+        let indent = "  ".repeat(depth);
         let head = format!(
-            "{} {} ({}) {}",
+            "{} {indent}{} ({}) {}",
             symbol(step.action),
             step.name,
             step.type_token,
@@ -79,14 +160,18 @@ pub fn plan(plan: &Plan, colour: bool) -> String {
         let _ = writeln!(out, "{}", paint(&head, step.action, colour));
         if step.action == Action::Replace && !step.replace_paths.is_empty() {
             let reasons: Vec<String> = step.replace_paths.iter().map(|p| p.to_string()).collect();
-            let _ = writeln!(out, "    replaced because {} changed", reasons.join(", "));
+            let _ = writeln!(
+                out,
+                "    {indent}replaced because {} changed",
+                reasons.join(", ")
+            );
         }
         if step.action == Action::Create {
             if let Some(inputs) = &step.new_inputs {
                 for (k, v) in inputs {
                     let _ = writeln!(
                         out,
-                        "    {}",
+                        "    {indent}{}",
                         paint(
                             &format!("+ {k}: {}", v.display_masked()),
                             Action::Create,
@@ -104,7 +189,7 @@ pub fn plan(plan: &Plan, colour: bool) -> String {
                     old.dependencies.join(", "),
                     step.dependencies.join(", ")
                 );
-                let _ = writeln!(out, "    {}", paint(&line, Action::Update, colour));
+                let _ = writeln!(out, "    {indent}{}", paint(&line, Action::Update, colour));
             }
         }
         for change in &step.changes {
@@ -128,7 +213,7 @@ pub fn plan(plan: &Plan, colour: bool) -> String {
                 ChangeKind::Remove => Action::Delete,
                 ChangeKind::Modify => Action::Update,
             };
-            let _ = writeln!(out, "    {}{forced}", paint(&line, action, colour));
+            let _ = writeln!(out, "    {indent}{}{forced}", paint(&line, action, colour));
         }
     }
     if plan.partial {

@@ -108,7 +108,7 @@ fn unknown_resource_key() {
 #[test]
 fn unknown_option() {
     let p = errors(
-        "name: s\nresources:\n  a:\n    type: core:Data\n    options:\n      dependOn: [b]\n      parent: x\n  b:\n    type: core:Data\n",
+        "name: s\nresources:\n  a:\n    type: core:Data\n    options:\n      dependOn: [b]\n      hideDiffs: x\n  b:\n    type: core:Data\n",
     );
     assert_eq!(
         codes(&p),
