@@ -15,6 +15,7 @@ pub mod error;
 pub mod inspect;
 pub mod provider_resource;
 pub mod regional;
+mod regional_data;
 pub mod resources;
 mod util;
 mod wait;
@@ -44,8 +45,12 @@ pub fn providers(clients: Arc<AwsClients>) -> Vec<Arc<dyn ResourceProvider>> {
 /// Registers every AWS resource type with clients shared from `clients`,
 /// each taking a `region` input ([`regional`]), and `pulumi:providers:aws`.
 pub fn register_with(registry: &mut Registry, clients: Arc<AwsClients>) {
+    let data_regions = regional_data::DataRegions::new(clients.clone());
     for d in resources::all_data_sources(&clients) {
-        registry.register_data_source(d);
+        registry.register_data_source(Arc::new(regional_data::RegionalData::new(
+            d,
+            data_regions.clone(),
+        )));
     }
     let regions = regional::Regions::new(clients.clone());
     for p in providers(clients) {

@@ -244,16 +244,30 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
             };
             let project_bytes = read(project_file)?;
             let shown = path.display().to_string();
-            cairn_config::load_project(
+            let stack_file = path.exists().then_some((shown.as_str(), bytes.as_slice()));
+            // `runtime: rust`: the project's Rust program, as `--program` runs it.
+            let rust = cairn_config::rust_project(
                 &project_file.display().to_string(),
                 &project_bytes,
-                stack,
-                path.exists().then_some((shown.as_str(), bytes.as_slice())),
-                &read_template,
-                &registry,
-                &overrides,
-                &program,
-            )?
+                stack_file,
+            )?;
+            if let Some((rust, mut warnings)) = rust {
+                let (spec, more) =
+                    crate::program::load_project(&rust, stack, &overrides, &registry)?;
+                warnings.problems.extend(more.problems);
+                (spec, warnings)
+            } else {
+                cairn_config::load_project(
+                    &project_file.display().to_string(),
+                    &project_bytes,
+                    stack,
+                    path.exists().then_some((shown.as_str(), bytes.as_slice())),
+                    &read_template,
+                    &registry,
+                    &overrides,
+                    &program,
+                )?
+            }
         }
         None => cairn_config::load_stack_layered_in(
             &path.display().to_string(),
@@ -794,12 +808,16 @@ async fn state_list(args: RunArgs) -> Result<ExitCode, CliError> {
     };
     crate::results::note_pending(&loaded).await?;
     for (name, rs) in &state.resources {
-        let flags = [(rs.protect, "protected"), (rs.imported, "imported")]
-            .iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, f)| *f)
-            .collect::<Vec<_>>()
-            .join(",");
+        let flags = [
+            (rs.protect, "protected"),
+            (rs.imported, "imported"),
+            (rs.external, "external"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, f)| *f)
+        .collect::<Vec<_>>()
+        .join(",");
         println!("{name}\t{}\t{}\t{flags}", rs.type_token, rs.id);
     }
     Ok(ExitCode::SUCCESS)
@@ -826,6 +844,7 @@ async fn state_show(args: RunArgs, name: &str) -> Result<ExitCode, CliError> {
     let doc = serde_json::json!({
         "name": rs.name, "type": rs.type_token, "id": rs.id,
         "protect": rs.protect, "imported": rs.imported, "dependencies": rs.dependencies,
+        "external": rs.external, "deletedWith": rs.deleted_with,
         "inputs": masked(&rs.inputs), "outputs": masked(&rs.outputs),
     });
     println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());

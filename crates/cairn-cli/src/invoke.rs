@@ -1,7 +1,7 @@
 //! Runs `fn::invoke` data sources while a stack loads (at preview): the
 //! loader is synchronous, so each call blocks this thread on the runtime.
 
-use cairn_core::provider::{CallContext, InvokeError, Registry};
+use cairn_core::provider::{CallContext, InvokeError, Observed, Registry};
 use cairn_core::value::Map;
 
 /// The `Program::invoke` of a run: the registry's data source for `token`,
@@ -41,21 +41,21 @@ pub fn run(registry: &Registry, stack: &str, token: &str, args: &Map) -> Result<
 }
 
 /// The `Program::read` of a run (`get:`): the provider of `token` reads
-/// `id` (`state` as the recorded inputs); its id, inputs and outputs in
-/// one map (outputs win).
+/// `id` (`state` as the recorded inputs).
 pub fn read(
     registry: &Registry,
     stack: &str,
     token: &str,
     id: &str,
     state: &Map,
-) -> Result<Map, String> {
+) -> Result<Observed, String> {
     let Some(provider) = registry.get(token).cloned() else {
         let near = cairn_core::validate::did_you_mean(token, registry.tokens())
             .map(|t| format!(" (did you mean `{t}`?)"))
             .unwrap_or_default();
         return Err(format!("no resource type `{token}`{near}"));
     };
+    let schema = provider.schema().clone();
     let ctx = CallContext::new(stack, token);
     let call = async move { provider.read(&ctx, id, state).await };
     let found = match tokio::runtime::Handle::try_current() {
@@ -85,12 +85,11 @@ pub fn read(
         }),
     };
     match found {
-        Ok(Some(o)) => {
-            let mut out = o.inputs;
-            out.extend(o.outputs);
-            out.insert("id".into(), cairn_core::value::Value::String(o.id));
-            Ok(out)
-        }
+        Ok(Some(o)) => Ok(Observed {
+            inputs: schema.normalize_inputs(&o.inputs),
+            outputs: schema.normalize_outputs(&o.outputs),
+            id: o.id,
+        }),
         Ok(None) => Err(format!("there is no `{token}` with id `{id}`")),
         Err(e) => Err(e.to_string()),
     }

@@ -38,10 +38,36 @@ pub fn load(
     registry: &Registry,
 ) -> Result<(StackSpec, Problems), CliError> {
     let (stack, config) = env_config(path, bytes, overrides)?;
+    run_validated(program, &stack, &label(program), config, registry)
+}
+
+/// A `runtime: rust` project's stack `stack`: its program run as
+/// `--program` runs one, with the project's name and the stack's config
+/// (`Pulumi.<stack>.yaml`, un-namespaced), `overrides` over it.
+pub fn load_project(
+    project: &cairn_config::RustProject,
+    stack: &str,
+    overrides: &BTreeMap<String, Value>,
+    registry: &Registry,
+) -> Result<(StackSpec, Problems), CliError> {
+    let mut config = project.config.clone();
+    for (k, v) in overrides {
+        config.insert(k.clone(), v.clone());
+    }
+    run_validated(&project.program, stack, &project.project, config, registry)
+}
+
+fn run_validated(
+    program: &str,
+    stack: &str,
+    project: &str,
+    config: cairn_core::Map,
+    registry: &Registry,
+) -> Result<(StackSpec, Problems), CliError> {
     let exe = executable(program)?;
-    let input = ProgramInput::new(&stack, &label(program), config);
+    let input = ProgramInput::new(stack, project, config);
     let mut spec = run(program, &exe, &input)?;
-    spec.name = stack;
+    spec.name = stack.to_string();
     let problems = cairn_core::validate::validate(&spec, registry);
     if problems.has_errors() {
         return Err(CliError::Invalid(problems));

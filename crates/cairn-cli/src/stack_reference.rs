@@ -221,6 +221,8 @@ impl ResourceProvider for StackReferenceProvider {
 /// has no outputs is a diagnostic, as is a name not known at preview.
 pub async fn resolve(loaded: &Loaded, state: StackState) -> Result<StackState, CliError> {
     let spec = &loaded.spec;
+    // `get:` resources, as read when the stack loaded (recorded by `up`).
+    let state = state.with_externals(&spec.externals);
     if !spec.resources.iter().any(|r| r.type_token == TOKEN) {
         return Ok(state);
     }
@@ -299,6 +301,7 @@ pub async fn resolve(loaded: &Loaded, state: StackState) -> Result<StackState, C
             protect: old.map_or(r.options.protect, |o| o.protect),
             retain_on_delete: old.map_or(r.options.retain_on_delete, |o| o.retain_on_delete),
             imported: false,
+            ..Default::default()
         };
         state.resources.insert(r.name.clone(), rs);
     }

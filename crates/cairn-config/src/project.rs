@@ -8,7 +8,7 @@ use crate::yaml::{Kind, Node};
 use crate::{codes, finish, load_tree_as, read_source, redacted, Group, Outcome, Program};
 use cairn_core::diag::{Problem, Problems};
 use cairn_core::spec::{Span, StackSpec};
-use cairn_core::value::Value;
+use cairn_core::value::{Map, Value};
 use cairn_core::Registry;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -237,6 +237,134 @@ pub fn load_project(
     finish(project_file, groups, outcome.spec)
 }
 
+/// A `runtime: rust` project: the Rust stack program the CLI runs (as
+/// `--program` does) and the stack's config from `Pulumi.<stack>.yaml`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RustProject {
+    /// The project's `name` (the program's `pulumi.project`).
+    pub project: String,
+    /// A workspace `[[bin]]` (or package) name, or a built program's path.
+    pub program: String,
+    /// The stack's config values, un-namespaced (`<project>:key` is `key`).
+    pub config: Map,
+    /// Where `program` came from, for diagnostics.
+    pub span: Span,
+}
+
+/// The Rust stack program of a `runtime: rust` project (`None` for any
+/// other runtime, which [`load_project`] handles):
+///
+/// - `runtime: rust`: the workspace's program named like the project;
+/// - `runtime: { name: rust, options: { program: NAME } }`: the workspace's
+///   `[[bin]]` (or package) NAME, as `--program NAME`;
+/// - `runtime: { name: rust, options: { binary: PATH } }`: a built program,
+///   PATH relative to `Pulumi.yaml` (as Pulumi's Go runtime `binary`).
+///
+/// `stack_file` is the stack's `Pulumi.<stack>.yaml`, when present.
+pub fn rust_project(
+    project_file: &str,
+    project_bytes: &[u8],
+    stack_file: Option<(&str, &[u8])>,
+) -> Result<Option<(RustProject, Problems)>, Problems> {
+    let parsed = read_source(project_file, project_bytes);
+    let Some(root) = parsed.root else {
+        return Ok(None);
+    };
+    let Some(runtime) = stack::find(&root, "runtime") else {
+        return Ok(None);
+    };
+    let (name_node, options) = match &runtime.value.kind {
+        Kind::Map(_) => match stack::find(&runtime.value, "name") {
+            Some(n) => (&n.value, stack::find(&runtime.value, "options")),
+            None => return Ok(None),
+        },
+        _ => (&runtime.value, None),
+    };
+    if name_node.as_str() != Some("rust") {
+        return Ok(None);
+    }
+    let mut proj = Loader::new(&parsed.source);
+    for p in parsed.problems {
+        proj.push(p);
+    }
+    let project = stack::find(&root, "name")
+        .and_then(|e| e.value.as_str())
+        .map(|n| n.trim().to_string())
+        .unwrap_or_default();
+    if project.is_empty() {
+        proj.push(
+            Problem::error(codes::MISSING_KEY, "the project has no `name`")
+                .at(Some(Span::new(root.span.offset, 0)), "`name` is missing")
+                .help("add `name: <project name>` at the top level of Pulumi.yaml"),
+        );
+    }
+    let mut program = (project.clone(), name_node.span);
+    if let Some(o) = options.filter(|o| !matches!(o.value.kind, Kind::Null)) {
+        if !matches!(o.value.kind, Kind::Map(_)) {
+            proj.wrong_shape("`runtime.options`", "a map", &o.value);
+        }
+        for e in stack::entries(&o.value) {
+            let value = e.value.as_str().map(str::trim).filter(|v| !v.is_empty());
+            match (e.key.as_str(), value) {
+                ("program", Some(v)) => program = (v.to_string(), e.value.span),
+                ("binary", Some(v)) => {
+                    let dir = Path::new(project_file).parent().unwrap_or(Path::new(""));
+                    program = (dir.join(v).display().to_string(), e.value.span);
+                }
+                ("program" | "binary", None) => {
+                    proj.wrong_shape(&format!("`{}`", e.key), "a non-empty string", &e.value)
+                }
+                (other, _) => proj.push(
+                    Problem::error(
+                        codes::UNKNOWN_KEY,
+                        format!("unknown option `{other}` of runtime `rust`"),
+                    )
+                    .at(Some(e.key_span), "unknown option")
+                    .help("runtime `rust` takes `program` (a workspace bin's name) or `binary` (a built program's path)"),
+                ),
+            }
+        }
+    }
+    let mut groups = Vec::new();
+    let mut values = Vec::new();
+    if let Some((stack_name, stack_bytes)) = stack_file {
+        let parsed = read_source(stack_name, stack_bytes);
+        let source = parsed.source;
+        let mut st = Loader::new(&source);
+        for p in parsed.problems {
+            st.push(p);
+        }
+        if let Some(root) = &parsed.root {
+            let ns = (!project.is_empty()).then_some(project.as_str());
+            stack_config(&mut st, root, ns, &mut values);
+        }
+        let (problems, secrets) = st.take();
+        groups.push(Group {
+            source: redacted(source, &secrets),
+            problems,
+        });
+    }
+    let (problems, _) = proj.take();
+    groups.insert(
+        0,
+        Group {
+            source: parsed.source,
+            problems,
+        },
+    );
+    let (_, warnings) = finish(project_file, groups, Some(StackSpec::default()))?;
+    let config = values.into_iter().map(|v| (v.key, v.value)).collect();
+    Ok(Some((
+        RustProject {
+            project,
+            program: program.0,
+            config,
+            span: program.1,
+        },
+        warnings,
+    )))
+}
+
 /// `runtime: yaml` or `runtime: { name: yaml, options: {...} }`.
 fn check_runtime(proj: &mut Loader<'_>, root: &Node) {
     let Some(e) = stack::find(root, "runtime") else {
@@ -284,7 +412,7 @@ fn check_runtime(proj: &mut Loader<'_>, root: &Node) {
                 "runtime `rust`: a Rust stack program is built and run with `--program`",
             )
             .at(Some(runtime.span), "runtime rust")
-            .help("runtime rust: see --program (`cairn up --program NAME --stack STACK`)"),
+            .help("a `runtime: rust` project is run by the CLI (`cairn preview --stack STACK` in its directory), or with `--program NAME`"),
         ),
         Some(other) => proj.push(
             Problem::error(

@@ -27,8 +27,9 @@ pub type ReadFile<'a> = &'a dyn Fn(&str) -> Result<Vec<u8>, String>;
 pub type Invoke<'a> = &'a dyn Fn(&str, &Map) -> Result<Map, cairn_core::provider::InvokeError>;
 
 /// Reads an existing resource for `get:` (type token, cloud id, `state`
-/// hints): its id, inputs and outputs in one map; `Err` says why not.
-pub type ReadResource<'a> = &'a dyn Fn(&str, &str, &Map) -> Result<Map, String>;
+/// hints): what the provider found; `Err` says why not.
+pub type ReadResource<'a> =
+    &'a dyn Fn(&str, &str, &Map) -> Result<cairn_core::provider::Observed, String>;
 
 /// What the program knows of where it runs: `${pulumi.stack}`,
 /// `${pulumi.project}`, `${pulumi.organization}`, and how to read files.
@@ -190,6 +191,8 @@ pub(crate) struct Loader<'a> {
     pulumi: Value,
     /// Loading a `Pulumi.yaml` project's program (see [`crate::load_project`]).
     project: bool,
+    /// `pulumi:providers:*` resources, for `fn::invoke`'s `options.provider`.
+    explicit_providers: BTreeMap<String, Entry>,
 }
 
 /// A config value set by an environment stack file (see
@@ -295,6 +298,7 @@ impl<'a> Loader<'a> {
             program: Program::default(),
             pulumi: Value::Null,
             project: false,
+            explicit_providers: BTreeMap::new(),
         }
     }
 
@@ -420,6 +424,10 @@ impl<'a> Loader<'a> {
         if let Some(e) = resources_node {
             for r in entries(&e.value) {
                 self.resources.insert(r.key.clone());
+                let token = find(&r.value, "type").and_then(|t| t.value.as_str());
+                if token.is_some_and(|t| t.starts_with(crate::providers::PROVIDER_PREFIX)) {
+                    self.explicit_providers.insert(r.key.clone(), r.clone());
+                }
             }
         }
         let config = match (find(root, "config"), find(root, "configuration")) {
@@ -435,7 +443,8 @@ impl<'a> Loader<'a> {
             (c, _) => c,
         };
         self.load_config(config, overrides, env);
-        let read = self.load_gets(resources_node);
+        let (read, externals) = self.load_gets(resources_node);
+        spec.externals = externals;
         self.load_variables(find(root, "variables"));
 
         match resources_node {

@@ -8,6 +8,7 @@ mod config {
     mod fuzz;
     mod hostile;
     mod invoke;
+    mod invoke_provider;
     mod layered;
     mod loading;
     mod parent;

@@ -1,12 +1,14 @@
 //! `get:` on a resource: an existing cloud resource read when the stack
 //! loads (at preview), never managed: its id, inputs and outputs are
 //! readable like a resource's (`${vpc.id}`, `${vpc.cidrBlock}`), and it is
-//! not part of the plan (never created, updated or deleted).
+//! not part of the plan (never created, updated or deleted). It is recorded
+//! in state as external (`StackSpec::externals`), as Pulumi does.
 
 use super::{entries, escape_value, find, has_reference, list, Loader};
 use crate::codes;
 use crate::yaml::{Entry, Kind};
 use cairn_core::diag::Problem;
+use cairn_core::spec::ExternalResource;
 use cairn_core::value::{Map, PropertyPath, Value};
 use std::collections::BTreeMap;
 
@@ -15,26 +17,41 @@ const GET_KEYS: &[&str] = &["id", "state"];
 impl Loader<'_> {
     /// Reads every resource written with `get:` (after config, before
     /// variables: its `id` and `state` may use config values) and makes
-    /// it a value. Returns their names.
-    pub(super) fn load_gets(&mut self, resources: Option<&Entry>) -> Vec<String> {
+    /// it a value. Returns their names, and what was read (to record).
+    pub(super) fn load_gets(
+        &mut self,
+        resources: Option<&Entry>,
+    ) -> (Vec<String>, Vec<ExternalResource>) {
         let mut names = Vec::new();
+        let mut externals = Vec::new();
         for r in resources.map(|e| entries(&e.value)).unwrap_or_default() {
             let Some(get) = find(&r.value, "get") else {
                 continue;
             };
             names.push(r.key.clone());
             self.resources.remove(&r.key);
-            let value = self.read_get(r, get).unwrap_or(Value::Unknown);
-            if matches!(value, Value::Unknown) {
-                self.broken.insert(r.key.clone());
-            } else {
-                self.variables.insert(r.key.clone(), value);
+            let value = self.read_get(r, get).and_then(|found| {
+                // Its id, inputs and outputs in one value (outputs win).
+                let mut all = found.inputs.clone();
+                all.extend(found.outputs.clone());
+                all.insert("id".into(), Value::String(found.id.clone()));
+                let value = escape_value(Value::Map(all), 0)?;
+                externals.push(found);
+                Some(value)
+            });
+            match value {
+                Some(v) => {
+                    self.variables.insert(r.key.clone(), v);
+                }
+                None => {
+                    self.broken.insert(r.key.clone());
+                }
             }
         }
-        names
+        (names, externals)
     }
 
-    fn read_get(&mut self, r: &Entry, get: &Entry) -> Option<Value> {
+    fn read_get(&mut self, r: &Entry, get: &Entry) -> Option<ExternalResource> {
         for e in entries(&r.value) {
             if !["type", "get", "options"].contains(&e.key.as_str()) {
                 self.push(
@@ -144,7 +161,13 @@ impl Loader<'_> {
             return None;
         };
         match read(&token, &id, &state) {
-            Ok(found) => escape_value(Value::Map(found), 0),
+            Ok(found) => Some(ExternalResource {
+                name: r.key.clone(),
+                type_token: token,
+                id: found.id,
+                inputs: found.inputs,
+                outputs: found.outputs,
+            }),
             Err(why) => {
                 self.push(
                     Problem::error(codes::GET_FAILED, format!("cannot read `{token}` `{id}`: {why}"))

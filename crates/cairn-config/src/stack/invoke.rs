@@ -3,9 +3,9 @@
 //! (the CLI) runs the call; see [`super::Program::invoke`].
 
 use super::functions::{to_data, Arg};
-use super::{escape_value, Loader};
+use super::{escape_value, find, has_reference, Loader};
 use crate::codes;
-use crate::yaml::{Entry, Kind};
+use crate::yaml::{Entry, Kind, Node};
 use cairn_core::diag::Problem;
 use cairn_core::provider::InvokeError;
 use cairn_core::spec::Span;
@@ -13,6 +13,14 @@ use cairn_core::value::{Map, PropertyPath, Value};
 use std::collections::BTreeMap;
 
 const INVOKE_KEYS: &[&str] = &["function", "arguments", "options", "return"];
+/// Pulumi's invoke options; `provider` is read, `version` ignored.
+const INVOKE_OPTIONS: &[&str] = &[
+    "provider",
+    "version",
+    "parent",
+    "dependsOn",
+    "pluginDownloadURL",
+];
 const INVOKE_FORM: &str = "e.g. `fn::invoke: { function: aws:getRegion, arguments: {}, return: name }` or `fn::aws:getRegion: {}`";
 
 impl Loader<'_> {
@@ -26,8 +34,8 @@ impl Loader<'_> {
         spans: &mut BTreeMap<PropertyPath, Span>,
         refs: bool,
     ) -> Value {
-        let (token, token_span, args_node, ret) = match shorthand {
-            Some(t) => (t.to_string(), f.key_span, Some(&f.value), None),
+        let (token, token_span, args_node, ret, options) = match shorthand {
+            Some(t) => (t.to_string(), f.key_span, Some(&f.value), None, None),
             None => {
                 let Kind::Map(list) = &f.value.kind else {
                     return self.bad_invoke(f.value.span, "`fn::invoke` takes a map");
@@ -70,8 +78,16 @@ impl Loader<'_> {
                     None => None,
                 };
                 let args = list.iter().find(|e| e.key == "arguments").map(|e| &e.value);
-                (token.to_string(), func.value.span, args, ret)
+                let options = list.iter().find(|e| e.key == "options");
+                (token.to_string(), func.value.span, args, ret, options)
             }
+        };
+        let region = match options {
+            None => None,
+            Some(o) => match self.invoke_options(&token, o) {
+                Ok(r) => r,
+                Err(()) => return Value::Unknown,
+            },
         };
         let args = match args_node {
             None => Map::new(),
@@ -90,6 +106,11 @@ impl Loader<'_> {
                 }
             },
         };
+        let mut args = args;
+        if let Some(r) = region {
+            // The provider's region, unless the arguments name one.
+            args.entry("region".into()).or_insert(r);
+        }
         let args_span = args_node.map(|n| n.span).unwrap_or(f.key_span);
         let args = match to_data(&Value::Map(args), 0) {
             Arg::Known(Value::Map(m)) => m,
@@ -167,6 +188,132 @@ impl Loader<'_> {
             value = Value::secret(value);
         }
         escape_value(value, 0).unwrap_or(Value::Unknown)
+    }
+
+    /// An invoke's `options`: the region of its `provider` (`None`: the
+    /// run's). `Err` once a problem is reported.
+    fn invoke_options(&mut self, token: &str, options: &Entry) -> Result<Option<Value>, ()> {
+        let list = match &options.value.kind {
+            Kind::Map(list) => list,
+            Kind::Null => return Ok(None),
+            _ => {
+                self.wrong_shape("`options` of `fn::invoke`", "a map", &options.value);
+                return Err(());
+            }
+        };
+        let mut ok = true;
+        let mut region = None;
+        for e in list {
+            match e.key.as_str() {
+                "provider" => match self.invoke_provider(token, &e.value) {
+                    Ok(r) => region = r,
+                    Err(()) => ok = false,
+                },
+                // Accepted and ignored: cairn's providers are built in. (No
+                // warning here: a problem while evaluating marks the value broken.)
+                "version" => {}
+                key => {
+                    ok = false;
+                    let help = if INVOKE_OPTIONS.contains(&key) {
+                        format!("an invoke runs at preview, before any resource exists; of Pulumi's invoke options cairn reads `provider` (and ignores `version`); remove `{key}`")
+                    } else {
+                        super::suggest(key, INVOKE_OPTIONS).unwrap_or_else(|| {
+                            format!("invoke options are {}", super::list(INVOKE_OPTIONS))
+                        })
+                    };
+                    self.push(
+                        Problem::error(
+                            codes::UNKNOWN_OPTION,
+                            format!("option `{key}` of `fn::invoke` is not supported"),
+                        )
+                        .at(Some(e.key_span), "not an invoke option here")
+                        .help(help),
+                    );
+                }
+            }
+        }
+        if ok {
+            Ok(region)
+        } else {
+            Err(())
+        }
+    }
+
+    /// `provider: ${name}` of an invoke: `name` must be an explicit provider
+    /// of the function's package; its `region` (evaluated now: config
+    /// allowed), if it sets one.
+    fn invoke_provider(&mut self, token: &str, node: &Node) -> Result<Option<Value>, ()> {
+        let named = node
+            .as_str()
+            .map(str::trim)
+            .and_then(|s| s.strip_prefix("${"))
+            .and_then(|s| s.strip_suffix('}'))
+            .map(str::trim);
+        let package = token.split(':').next().unwrap_or_default().to_string();
+        let Some(entry) = named.and_then(|n| self.explicit_providers.get(n)).cloned() else {
+            let names: Vec<String> = self.explicit_providers.keys().cloned().collect();
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let help = named
+                .and_then(|n| super::suggest(n, &refs))
+                .unwrap_or_else(|| {
+                    format!("declare a `pulumi:providers:{package}` resource and write `provider: ${{name}}`")
+                });
+            let what = match named {
+                Some(n) if self.is_resource(n) => format!("`{n}` is not a provider"),
+                Some(n) => format!("no provider `{n}`"),
+                None => "`provider` must be `${name}` of a provider resource".to_string(),
+            };
+            self.push(
+                Problem::error(codes::INVALID_PROVIDER, what)
+                    .at(Some(node.span), "the invoke's provider")
+                    .help(help),
+            );
+            return Err(());
+        };
+        let ptype = find(&entry.value, "type")
+            .and_then(|t| t.value.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let ppkg = ptype
+            .strip_prefix(crate::providers::PROVIDER_PREFIX)
+            .unwrap_or_default();
+        if ppkg != package {
+            self.push(
+                Problem::error(
+                    codes::INVALID_PROVIDER,
+                    format!(
+                        "`{}` is a `{ptype}`, not a provider of `{token}`'s package `{package}`",
+                        entry.key
+                    ),
+                )
+                .at(Some(node.span), "the invoke's provider")
+                .help(format!("name a `pulumi:providers:{package}` resource")),
+            );
+            return Err(());
+        }
+        let Some(region) = find(&entry.value, "properties").and_then(|p| find(&p.value, "region"))
+        else {
+            return Ok(None);
+        };
+        let before = self.problems.len();
+        match self.eval(&region.value, &PropertyPath::root(), &mut BTreeMap::new()) {
+            Value::String(r) if !has_reference(&r) => Ok(Some(Value::String(r))),
+            _ if self.problems.len() > before => Err(()),
+            _ => {
+                self.push(
+                    Problem::error(
+                        codes::INVALID_PROVIDER,
+                        format!(
+                            "the region of provider `{}` must be known when the stack loads",
+                            entry.key
+                        ),
+                    )
+                    .at(Some(region.value.span), "used by an invoke")
+                    .help("an invoke runs at preview: write the region, or take it from config"),
+                );
+                Err(())
+            }
+        }
     }
 
     fn invoke_invalid(

@@ -63,15 +63,18 @@ fn pulumi_type_token_spellings_mean_the_short_form() {
 
 fn load_reading(text: &str) -> Result<cairn_core::spec::StackSpec, cairn_core::diag::Problems> {
     use cairn_core::value::{Map, Value};
-    let read = |token: &str, id: &str, state: &Map| -> Result<Map, String> {
+    let read = |token: &str, id: &str, state: &Map| {
         if id != "vpc-1" {
             return Err(format!("there is no `{token}` with id `{id}`"));
         }
-        let mut m = state.clone();
-        m.insert("id".into(), Value::from(id));
-        m.insert("arn".into(), Value::from("arn:test:vpc-1"));
-        m.insert("size".into(), Value::Int(3));
-        Ok(m)
+        let mut outputs = Map::new();
+        outputs.insert("arn".into(), Value::from("arn:test:vpc-1"));
+        outputs.insert("size".into(), Value::Int(3));
+        Ok(cairn_core::provider::Observed {
+            id: id.into(),
+            inputs: state.clone(),
+            outputs,
+        })
     };
     let files = |_: &str| Err("no files".to_string());
     let program = cairn_config::Program {
@@ -101,6 +104,16 @@ fn get_reads_a_resource_without_managing_it() {
         cairn_core::value::Value::from("arn:test:vpc-1 vpc-1 large")
     );
     assert_eq!(spec.outputs["size"], cairn_core::value::Value::Int(3));
+    // Recorded as Pulumi records it: external, with what the read found.
+    assert_eq!(spec.externals.len(), 1, "{:?}", spec.externals);
+    let vpc = &spec.externals[0];
+    assert_eq!((vpc.name.as_str(), vpc.id.as_str()), ("vpc", "vpc-1"));
+    assert_eq!(vpc.type_token, "test:Thing");
+    assert_eq!(
+        vpc.outputs["arn"],
+        cairn_core::value::Value::from("arn:test:vpc-1")
+    );
+    assert_eq!(vpc.inputs["mode"], cairn_core::value::Value::from("large"));
     // A read that fails is a diagnostic at the id.
     let text = "name: s\nresources:\n  vpc:\n    type: test:Thing\n    get: { id: vpc-2 }\n";
     let p = load_reading(text).expect_err("not found");

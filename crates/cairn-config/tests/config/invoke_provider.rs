@@ -1,0 +1,114 @@
+//! `fn::invoke`'s `options`: `provider: ${p}` passes the provider's
+//! `region` to the data source; other options are diagnostics.
+
+use super::common::{codes, fake_provider, registry};
+use cairn_config::{load_stack_layered_in, Program};
+use cairn_core::provider::InvokeError;
+use cairn_core::schema::{PropType, PropertySchema, ResourceSchema};
+use cairn_core::value::{Map, Value};
+use cairn_core::Registry;
+use std::collections::BTreeMap;
+
+fn with_providers() -> Registry {
+    let mut r = registry();
+    for token in ["pulumi:providers:aws", "pulumi:providers:test"] {
+        r.register(fake_provider(
+            ResourceSchema::new(token, "A provider.")
+                .property(PropertySchema::new("region", PropType::string())),
+        ));
+    }
+    r
+}
+
+/// `aws:getRegion` answers the region it was asked for (else `us-east-1`).
+fn get_region(_: &str, args: &Map) -> Result<Map, InvokeError> {
+    let mut m = Map::new();
+    let name = args
+        .get("region")
+        .cloned()
+        .unwrap_or_else(|| Value::from("us-east-1"));
+    m.insert("name".into(), name);
+    Ok(m)
+}
+
+fn load(text: &str) -> Result<cairn_core::spec::StackSpec, cairn_core::diag::Problems> {
+    let program = Program {
+        invoke: Some(&get_region),
+        ..Program::default()
+    };
+    let read = |_: &str| Err("no files".to_string());
+    load_stack_layered_in(
+        "s.yaml",
+        text.as_bytes(),
+        &read,
+        &with_providers(),
+        &BTreeMap::new(),
+        &program,
+    )
+    .map(|(spec, _)| spec)
+}
+
+const PROVIDERS: &str = "name: s\nconfig:\n  west: eu-west-1\nresources:\n  euWest:\n    type: pulumi:providers:aws\n    properties:\n      region: ${west}\n  plain:\n    type: pulumi:providers:aws\n  other:\n    type: pulumi:providers:test\n    properties:\n      region: x\n";
+
+#[test]
+fn an_invoke_with_a_provider_reads_in_its_region() {
+    let spec = load(&format!(
+        "{PROVIDERS}variables:\n  there:\n    fn::invoke:\n      function: aws:getRegion\n      options:\n        provider: ${{euWest}}\n        version: 6.0.0\n      return: name\n  here:\n    fn::invoke: {{ function: aws:getRegion, return: name }}\n  default:\n    fn::invoke: {{ function: aws:getRegion, options: {{ provider: \"${{plain}}\" }}, return: name }}\n  explicit:\n    fn::invoke: {{ function: aws:getRegion, arguments: {{ region: ap-south-1 }}, options: {{ provider: \"${{euWest}}\" }}, return: name }}\noutputs:\n  there: ${{there}}\n  here: ${{here}}\n  default: ${{default}}\n  explicit: ${{explicit}}\n"
+    ))
+    .expect("loads");
+    assert_eq!(spec.outputs["there"], Value::from("eu-west-1"));
+    assert_eq!(spec.outputs["here"], Value::from("us-east-1"));
+    assert_eq!(
+        spec.outputs["default"],
+        Value::from("us-east-1"),
+        "a provider without a region reads in the run's"
+    );
+    assert_eq!(
+        spec.outputs["explicit"],
+        Value::from("ap-south-1"),
+        "an argument `region` wins"
+    );
+}
+
+#[test]
+fn invoke_options_other_than_provider_are_diagnostics() {
+    for (options, code) in [
+        (
+            "{ provder: \"${euWest}\" }",
+            "cairn::config::unknown-option",
+        ),
+        (
+            "{ dependsOn: [\"${euWest}\"] }",
+            "cairn::config::unknown-option",
+        ),
+        ("{ parent: \"${euWest}\" }", "cairn::config::unknown-option"),
+        (
+            "{ provider: \"${nope}\" }",
+            "cairn::config::invalid-provider",
+        ),
+        (
+            "{ provider: \"${other}\" }",
+            "cairn::config::invalid-provider",
+        ),
+        ("{ provider: euWest }", "cairn::config::invalid-provider"),
+    ] {
+        let text = format!(
+            "{PROVIDERS}variables:\n  v:\n    fn::invoke: {{ function: aws:getRegion, options: {options} }}\n"
+        );
+        let p = load(&text).expect_err(options);
+        assert_eq!(codes(&p), [code], "{options}: {p:?}");
+        let line = p.problems[0]
+            .span
+            .map(|s| text[..s.offset].matches('\n').count() + 1);
+        assert_eq!(line, Some(17), "{options}: on the invoke's line");
+    }
+    // A near miss is named.
+    let p = load(&format!(
+        "{PROVIDERS}variables:\n  v:\n    fn::invoke: {{ function: aws:getRegion, options: {{ provder: x }} }}\n"
+    ))
+    .expect_err("typo");
+    assert!(
+        format!("{p:?}").contains("did you mean `provider`"),
+        "{p:?}"
+    );
+}
