@@ -12,6 +12,7 @@ pub mod eks;
 pub mod elasticache;
 pub mod iam;
 pub mod kms;
+pub(crate) mod listed;
 pub mod rds;
 pub mod s3;
 pub mod secretsmanager;

@@ -697,3 +697,124 @@ async fn elasticache_batched_reads_list_once_and_equal_single_reads() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn route_and_route_table_association_batched_reads_equal_single_reads() {
+    let env = setup().await;
+    let ec2 = ec2(&env).await;
+    let vpc = vpc(&ec2, "10.49.0.0/16").await;
+    let igw = ec2
+        .create_internet_gateway()
+        .send()
+        .await
+        .unwrap()
+        .internet_gateway()
+        .unwrap()
+        .internet_gateway_id()
+        .unwrap()
+        .to_string();
+    ec2.attach_internet_gateway()
+        .internet_gateway_id(&igw)
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    let mut tables = Vec::new();
+    let mut subnets = Vec::new();
+    for i in 0..2 {
+        let out = ec2.create_route_table().vpc_id(&vpc).send().await.unwrap();
+        tables.push(
+            out.route_table()
+                .unwrap()
+                .route_table_id()
+                .unwrap()
+                .to_string(),
+        );
+        let out = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(format!("10.49.{i}.0/24"))
+            .send()
+            .await
+            .unwrap();
+        subnets.push(out.subnet().unwrap().subnet_id().unwrap().to_string());
+    }
+    let p = env.p("aws:ec2:Route");
+    let mut routes = Vec::new();
+    for (i, (table, dest)) in [
+        (&tables[0], "0.0.0.0/0"),
+        (&tables[1], "0.0.0.0/0"),
+        (&tables[1], "192.168.0.0/16"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("route{i}");
+        let inputs = p.schema().normalize_inputs(&map(serde_json::json!({
+            "routeTableId": table, "destinationCidrBlock": dest, "gatewayId": igw
+        })));
+        let c = p.create(&env.ctx(&name), &inputs).await.expect("route");
+        routes.push((name, c.id, inputs));
+    }
+    single_equals_batched(
+        &env,
+        "aws:ec2:Route",
+        "ec2:DescribeRouteTables",
+        &routes,
+        "rtb-0123456789abcdef0_10.9.0.0/16",
+    )
+    .await;
+
+    let p = env.p("aws:ec2:RouteTableAssociation");
+    let mut assocs = Vec::new();
+    for i in 0..2 {
+        let name = format!("assoc{i}");
+        let inputs = p.schema().normalize_inputs(&map(serde_json::json!({
+            "subnetId": subnets[i], "routeTableId": tables[i]
+        })));
+        let c = p.create(&env.ctx(&name), &inputs).await.expect("associate");
+        assocs.push((name, c.id, inputs));
+    }
+    single_equals_batched(
+        &env,
+        "aws:ec2:RouteTableAssociation",
+        "ec2:DescribeRouteTables",
+        &assocs,
+        "subnet-0123456789abcdef0",
+    )
+    .await;
+}
+
+/// A KMS alias is read by walking ListAliases: a batch walks it once for
+/// all aliases, where single reads walk it once each.
+#[tokio::test]
+async fn kms_alias_batched_read_walks_list_aliases_once() {
+    let env = setup().await;
+    let kms = aws_sdk_kms::Client::new(&env.sdk_config().await);
+    let p = env.p("aws:kms:Alias");
+    let mut aliases = Vec::new();
+    for i in 0..3 {
+        let key = kms.create_key().send().await.unwrap();
+        let meta = key.key_metadata().unwrap();
+        // The stack's spelling of the target: an id, or an ARN.
+        let target = if i == 0 {
+            meta.arn().unwrap().to_string()
+        } else {
+            meta.key_id().to_string()
+        };
+        let name = format!("alias{i}");
+        let inputs = p.schema().normalize_inputs(&map(serde_json::json!({
+            "name": format!("alias/batch{i}-{}", env.tag), "targetKeyId": target
+        })));
+        let c = p.create(&env.ctx(&name), &inputs).await.expect("alias");
+        aliases.push((name, c.id, inputs));
+    }
+    single_equals_batched(
+        &env,
+        "aws:kms:Alias",
+        "kms:ListAliases",
+        &aliases,
+        "alias/gone",
+    )
+    .await;
+}

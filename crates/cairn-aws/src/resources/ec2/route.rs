@@ -11,16 +11,21 @@
 
 use super::vpc::{rules as net_rules, Cidr};
 use crate::clients::Shared;
-use crate::util::{api_error, api_failure, concrete_str, error_code, get_str, resource_label};
+use crate::util::{
+    api_error, api_failure, batch_label, concrete_str, error_code, get_str, resource_label,
+    EC2_FILTER_VALUES_MAX,
+};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Route as RouteModel, RouteTable as RouteTableModel};
 use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
 use cairn_core::provider::{
-    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider, StackView,
+    CallContext, CheckFailure, Created, Observed, ProviderError, ReadRequest, ResourceProvider,
+    StackView,
 };
 use cairn_core::schema::ResourceSchema;
 use cairn_core::value::{Map, PropertyPath, Value};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 pub const TOKEN: &str = "aws:ec2:Route";
 
@@ -161,6 +166,28 @@ pub(crate) fn check_route(m: &Map, cidr_key: &str, path: &PropertyPath) -> Vec<C
 pub(crate) fn parse_id(id: &str) -> Option<(&str, &str)> {
     id.split_once('_')
         .filter(|(t, d)| t.starts_with("rtb-") && !d.is_empty())
+}
+
+/// What a read reports for route `id` (`rtb-…_<destination>`) given its
+/// table, or `None` when the table has no such route (single and batched
+/// reads alike).
+fn observe(id: &str, table: &RouteTableModel) -> Option<Observed> {
+    let (table_id, dest) = parse_id(id)?;
+    let route = table
+        .routes()
+        .iter()
+        .find(|r| r.destination_cidr_block() == Some(dest))?;
+    let mut obs = Map::new();
+    obs.insert("routeTableId".into(), table_id.into());
+    obs.insert("destinationCidrBlock".into(), dest.into());
+    if let Some((key, value)) = target_of(route) {
+        obs.insert(key.into(), value.into());
+    }
+    Some(Observed {
+        id: id.to_string(),
+        inputs: obs,
+        outputs: outputs(id, route),
+    })
 }
 
 pub(crate) async fn describe_table(
@@ -417,26 +444,64 @@ impl ResourceProvider for RouteProvider {
         _inputs: &Map,
     ) -> Result<Option<Observed>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let Some((table, dest)) = parse_id(id) else {
+        let Some((table, _)) = parse_id(id) else {
             return Err(ProviderError::invalid(
                 &resource,
                 format!("`{id}` is not a route id: expected `rtb-…_<destination CIDR>`, e.g. `rtb-0123_10.0.0.0/16`"),
             ));
         };
-        let Some(route) = self.find(&resource, table, dest).await? else {
-            return Ok(None);
+        let sdk = self.clients.get().await?;
+        let found = describe_table(&sdk.ec2, &resource, table).await?;
+        Ok(found.and_then(|t| observe(id, &t)))
+    }
+
+    fn read_batch_limit(&self) -> Option<usize> {
+        Some(EC2_FILTER_VALUES_MAX)
+    }
+
+    /// One `DescribeRouteTables` per 200 distinct tables of the batch
+    /// (`route-table-id` filter, paginated); an id that is not a route id
+    /// gets the single read's error.
+    async fn read_many(
+        &self,
+        reqs: &[ReadRequest],
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let resource = batch_label(reqs, TOKEN);
+        let sdk = self.clients.get().await?;
+        let (ec2, resource) = (&sdk.ec2, resource.as_str());
+        let page = |filter, next: Option<String>| async move {
+            let out = ec2
+                .describe_route_tables()
+                .filters(filter)
+                .max_results(100)
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| api_error(resource, "ec2:DescribeRouteTables", e, &[]))?;
+            Ok::<_, ProviderError>((
+                out.route_tables().to_vec(),
+                out.next_token().map(str::to_string),
+            ))
         };
-        let mut obs = Map::new();
-        obs.insert("routeTableId".into(), table.into());
-        obs.insert("destinationCidrBlock".into(), dest.into());
-        if let Some((key, value)) = target_of(&route) {
-            obs.insert(key.into(), value.into());
+        let tables = reqs.iter().filter_map(|r| Some(parse_id(&r.id)?.0));
+        let live = super::batch::describe_by_ids(
+            tables,
+            "route-table-id",
+            RouteTableModel::route_table_id,
+            page,
+        )
+        .await?;
+        let mut found = BTreeMap::new();
+        for r in reqs {
+            let seen = match parse_id(&r.id) {
+                Some((table, _)) => live.get(table).and_then(|t| observe(&r.id, t)),
+                None => self.read(&r.ctx, &r.id, &r.inputs).await?,
+            };
+            if let Some(o) = seen {
+                found.insert(r.id.clone(), o);
+            }
         }
-        Ok(Some(Observed {
-            id: id.to_string(),
-            inputs: obs,
-            outputs: outputs(id, &route),
-        }))
+        Ok(found)
     }
 
     async fn update(

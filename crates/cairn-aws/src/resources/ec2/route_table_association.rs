@@ -13,16 +13,20 @@
 
 use super::route::route_not_found;
 use crate::clients::Shared;
-use crate::util::{api_error, error_code, get_str, missing, not_owned, resource_label};
+use crate::util::{
+    api_error, batch_label, error_code, get_str, missing, not_owned, resource_label,
+    EC2_FILTER_VALUES_MAX,
+};
 use async_trait::async_trait;
-use aws_sdk_ec2::types::Filter;
+use aws_sdk_ec2::types::{Filter, RouteTable as RouteTableModel};
 use cairn_core::dsl::{DeclaredType, Input, Output, Outputs, Resource};
 use cairn_core::provider::{
-    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
+    CallContext, CheckFailure, Created, Observed, ProviderError, ReadRequest, ResourceProvider,
 };
 use cairn_core::schema::ResourceSchema;
 use cairn_core::value::{Map, PropertyPath};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 pub const TOKEN: &str = "aws:ec2:RouteTableAssociation";
 
@@ -64,6 +68,59 @@ fn outputs(a: &Assoc) -> Map {
     m
 }
 
+/// The explicit (not main) associations of `tables`.
+fn explicit(tables: &[RouteTableModel]) -> Vec<Assoc> {
+    tables
+        .iter()
+        .flat_map(|t| t.associations())
+        .filter(|a| !a.main().unwrap_or(false))
+        .filter_map(|a| {
+            Some((
+                a.route_table_association_id()?.to_string(),
+                a.subnet_id()?.to_string(),
+                a.route_table_id()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// What a read of `id` (`rtbassoc-…`, `subnet-…` or `subnet-…/rtb-…`)
+/// reports among `live` associations (single and batched reads alike).
+fn observe(id: &str, live: &[Assoc]) -> Option<Observed> {
+    let a = if id.starts_with("rtbassoc-") {
+        live.iter().find(|a| a.0 == id)?
+    } else {
+        let (subnet, table) = match id.split_once('/') {
+            Some((s, t)) => (s, Some(t)),
+            None => (id, None),
+        };
+        live.iter()
+            .find(|a| a.1 == subnet)
+            .filter(|a| table.is_none_or(|t| t == a.2))?
+    };
+    let mut obs = Map::new();
+    obs.insert("subnetId".into(), a.1.as_str().into());
+    obs.insert("routeTableId".into(), a.2.as_str().into());
+    Some(Observed {
+        id: a.1.clone(),
+        inputs: obs,
+        outputs: outputs(a),
+    })
+}
+
+/// The id's form, or `None` for an id that is no association id.
+fn id_filter(id: &str) -> Option<(&'static str, &str)> {
+    if id.starts_with("rtbassoc-") {
+        return Some(("association.route-table-association-id", id));
+    }
+    let (subnet, table) = match id.split_once('/') {
+        Some((s, t)) => (s, Some(t)),
+        None => (id, None),
+    };
+    (subnet.starts_with("subnet-") && table.is_none_or(|t| t.starts_with("rtb-")))
+        .then_some(("association.subnet-id", subnet))
+}
+
 impl RouteTableAssociationProvider {
     pub fn new(clients: Shared) -> Self {
         RouteTableAssociationProvider {
@@ -91,18 +148,8 @@ impl RouteTableAssociationProvider {
             Err(e) if route_not_found(error_code(&e)) => return Ok(None),
             Err(e) => return Err(api_error(resource, "ec2:DescribeRouteTables", e, &[])),
         };
-        Ok(out
-            .route_tables()
-            .iter()
-            .flat_map(|t| t.associations())
-            .filter(|a| !a.main().unwrap_or(false))
-            .filter_map(|a| {
-                Some((
-                    a.route_table_association_id()?.to_string(),
-                    a.subnet_id()?.to_string(),
-                    a.route_table_id()?.to_string(),
-                ))
-            })
+        Ok(explicit(out.route_tables())
+            .into_iter()
             .find(|(id, subnet, _)| match filter {
                 "association.subnet-id" => subnet == value,
                 _ => id == value,
@@ -217,36 +264,74 @@ impl ResourceProvider for RouteTableAssociationProvider {
         _inputs: &Map,
     ) -> Result<Option<Observed>, ProviderError> {
         let resource = resource_label(ctx, TOKEN);
-        let found = if id.starts_with("rtbassoc-") {
-            self.find(&resource, "association.route-table-association-id", id)
-                .await?
-        } else {
-            // `subnet-…` or Terraform's import id `subnet-…/rtb-…`.
-            let (subnet, table) = match id.split_once('/') {
-                Some((s, t)) => (s, Some(t)),
-                None => (id, None),
-            };
-            if !subnet.starts_with("subnet-") || table.is_some_and(|t| !t.starts_with("rtb-")) {
-                return Err(ProviderError::invalid(
-                    &resource,
-                    format!("`{id}` is not a route table association id: expected `subnet-…/rtb-…` (Terraform's), `subnet-…` or `rtbassoc-…`"),
-                ));
+        let Some((filter, value)) = id_filter(id) else {
+            return Err(ProviderError::invalid(
+                &resource,
+                format!("`{id}` is not a route table association id: expected `subnet-…/rtb-…` (Terraform's), `subnet-…` or `rtbassoc-…`"),
+            ));
+        };
+        let found = self.find(&resource, filter, value).await?;
+        Ok(observe(id, &found.into_iter().collect::<Vec<_>>()))
+    }
+
+    fn read_batch_limit(&self) -> Option<usize> {
+        Some(EC2_FILTER_VALUES_MAX)
+    }
+
+    /// One `DescribeRouteTables` per 200 subnets (`association.subnet-id`)
+    /// and per 200 association ids of the batch, paginated; an id of
+    /// neither form gets the single read's error.
+    async fn read_many(
+        &self,
+        reqs: &[ReadRequest],
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let resource = batch_label(reqs, TOKEN);
+        let sdk = self.clients.get().await?;
+        let (ec2, resource) = (&sdk.ec2, resource.as_str());
+        let page = |filter, next: Option<String>| async move {
+            let out = ec2
+                .describe_route_tables()
+                .filters(filter)
+                .max_results(100)
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| api_error(resource, "ec2:DescribeRouteTables", e, &[]))?;
+            Ok::<_, ProviderError>((
+                out.route_tables().to_vec(),
+                out.next_token().map(str::to_string),
+            ))
+        };
+        let mut tables: Vec<RouteTableModel> = Vec::new();
+        for filter in [
+            "association.subnet-id",
+            "association.route-table-association-id",
+        ] {
+            let values: Vec<&str> = reqs
+                .iter()
+                .filter_map(|r| id_filter(&r.id).filter(|(f, _)| *f == filter))
+                .map(|(_, v)| v)
+                .collect();
+            if values.is_empty() {
+                continue;
             }
-            self.by_subnet(&resource, subnet)
-                .await?
-                .filter(|a| table.is_none_or(|t| t == a.2))
-        };
-        let Some(a) = found else {
-            return Ok(None);
-        };
-        let mut obs = Map::new();
-        obs.insert("subnetId".into(), a.1.as_str().into());
-        obs.insert("routeTableId".into(), a.2.as_str().into());
-        Ok(Some(Observed {
-            id: a.1.clone(),
-            inputs: obs,
-            outputs: outputs(&a),
-        }))
+            let id_of = RouteTableModel::route_table_id;
+            let live = super::batch::describe_by_ids(values, filter, id_of, page).await?;
+            tables.extend(live.into_values());
+        }
+        let live = explicit(&tables);
+        let mut found = BTreeMap::new();
+        for r in reqs {
+            let seen = if id_filter(&r.id).is_some() {
+                observe(&r.id, &live)
+            } else {
+                self.read(&r.ctx, &r.id, &r.inputs).await?
+            };
+            if let Some(o) = seen {
+                found.insert(r.id.clone(), o);
+            }
+        }
+        Ok(found)
     }
 
     async fn update(

@@ -1,6 +1,5 @@
 //! ElastiCache: one file per resource type.
 
-pub(crate) mod batch;
 pub mod parameter_group;
 pub mod replication_group;
 pub mod subnet_group;

@@ -560,7 +560,7 @@ impl ResourceProvider for ParameterGroupProvider {
     }
 
     /// From two resources on, one `DescribeCacheParameterGroups` with no name lists the
-    /// region's groups (100 a page) instead of one call each (`super::batch`).
+    /// region's groups (100 a page) instead of one call each (`resources/listed.rs`).
     async fn read_many(
         &self,
         reqs: &[ReadRequest],
@@ -585,10 +585,11 @@ impl ResourceProvider for ParameterGroupProvider {
         };
         let observe =
             |r: ReadRequest, g| async move { self.observe(resource, &r.id, &g, &r.inputs).await };
-        super::batch::read_listed(
+        crate::resources::listed::read_listed(
             self,
             reqs,
             CacheParameterGroup::cache_parameter_group_name,
+            str::to_ascii_lowercase,
             page,
             observe,
         )

@@ -1533,7 +1533,7 @@ impl ResourceProvider for ReplicationGroupProvider {
     }
 
     /// From two resources on, one `DescribeReplicationGroups` with no name lists the
-    /// region's groups (100 a page) instead of one call each (`super::batch`).
+    /// region's groups (100 a page) instead of one call each (`resources/listed.rs`).
     async fn read_many(
         &self,
         reqs: &[ReadRequest],
@@ -1558,7 +1558,15 @@ impl ResourceProvider for ReplicationGroupProvider {
         };
         let observe =
             |r: ReadRequest, rg| async move { self.observe(resource, &r.id, &rg, &r.inputs).await };
-        super::batch::read_listed(self, reqs, RgModel::replication_group_id, page, observe).await
+        crate::resources::listed::read_listed(
+            self,
+            reqs,
+            RgModel::replication_group_id,
+            str::to_ascii_lowercase,
+            page,
+            observe,
+        )
+        .await
     }
 
     async fn update(

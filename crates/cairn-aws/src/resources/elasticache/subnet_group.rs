@@ -309,7 +309,7 @@ impl ResourceProvider for SubnetGroupProvider {
     }
 
     /// From two resources on, one `DescribeCacheSubnetGroups` with no name lists the
-    /// region's groups (100 a page) instead of one call each (`super::batch`).
+    /// region's groups (100 a page) instead of one call each (`resources/listed.rs`).
     async fn read_many(
         &self,
         reqs: &[ReadRequest],
@@ -333,10 +333,11 @@ impl ResourceProvider for SubnetGroupProvider {
             ))
         };
         let observe = |r: ReadRequest, g| async move { self.observe(&r.id, &g, &r.inputs).await };
-        super::batch::read_listed(
+        crate::resources::listed::read_listed(
             self,
             reqs,
             CacheSubnetGroup::cache_subnet_group_name,
+            str::to_ascii_lowercase,
             page,
             observe,
         )

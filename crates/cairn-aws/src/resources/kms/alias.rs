@@ -4,18 +4,19 @@
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, api_failure, concrete_str, error_code, get_str, is_not_found, missing, not_owned,
-    resource_label,
+    api_error, api_failure, batch_label, concrete_str, error_code, get_str, is_not_found, missing,
+    not_owned, resource_label,
 };
 use async_trait::async_trait;
 use aws_sdk_kms::types::AliasListEntry;
 use cairn_core::dsl::{Input, Output, ResourceType};
 use cairn_core::provider::{
-    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
+    CallContext, CheckFailure, Created, Observed, ProviderError, ReadRequest, ResourceProvider,
 };
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::value::{Map, PropertyPath};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 pub const TOKEN: &str = "aws:kms:Alias";
 
@@ -80,6 +81,26 @@ fn outputs(a: &AliasListEntry) -> Map {
     let mut m = Map::new();
     m.insert("arn".into(), a.alias_arn().unwrap_or_default().into());
     m
+}
+
+/// What a read reports for alias `id` listed as `a` (single and batched
+/// reads alike).
+fn observe(id: &str, a: &AliasListEntry, inputs: &Map) -> Observed {
+    let mut obs = Map::new();
+    obs.insert("name".into(), id.into());
+    if let Some(t) = a.target_key_id() {
+        // Keep the stack's spelling (id or ARN) when it names the same key.
+        let v = match get_str(inputs, "targetKeyId") {
+            Some(i) if i == t || i.ends_with(&format!("/{t}")) => i.to_string(),
+            _ => t.to_string(),
+        };
+        obs.insert("targetKeyId".into(), v.into());
+    }
+    Observed {
+        id: id.to_string(),
+        inputs: obs,
+        outputs: outputs(a),
+    }
 }
 
 pub struct AliasProvider {
@@ -266,21 +287,45 @@ impl ResourceProvider for AliasProvider {
         let Some(a) = found else {
             return Ok(None);
         };
-        let mut obs = Map::new();
-        obs.insert("name".into(), id.into());
-        if let Some(t) = a.target_key_id() {
-            // Keep the stack's spelling (id or ARN) when it names the same key.
-            let v = match get_str(inputs, "targetKeyId") {
-                Some(i) if i == t || i.ends_with(&format!("/{t}")) => i.to_string(),
-                _ => t.to_string(),
-            };
-            obs.insert("targetKeyId".into(), v.into());
-        }
-        Ok(Some(Observed {
-            id: id.to_string(),
-            inputs: obs,
-            outputs: outputs(&a),
-        }))
+        Ok(Some(observe(id, &a, inputs)))
+    }
+
+    fn read_batch_limit(&self) -> Option<usize> {
+        Some(usize::MAX)
+    }
+
+    /// From two aliases on, one walk of `ListAliases` (100 a page) for all
+    /// of them, where a single read walks it for each (`resources/listed.rs`).
+    async fn read_many(
+        &self,
+        reqs: &[ReadRequest],
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let resource = batch_label(reqs, TOKEN);
+        let sdk = self.clients.get().await?;
+        let (kms, resource) = (&sdk.kms, resource.as_str());
+        let page = |marker: Option<String>| async move {
+            match kms
+                .list_aliases()
+                .limit(100)
+                .set_marker(marker)
+                .send()
+                .await
+            {
+                Ok(p) => {
+                    let next = p.next_marker().filter(|_| p.truncated());
+                    let next = next.map(str::to_string);
+                    Ok((p.aliases().to_vec(), next))
+                }
+                Err(e) if is_not_found(&e) => Ok((Vec::new(), None)),
+                Err(e) => Err(api_error(resource, "kms:ListAliases", e, &[])),
+            }
+        };
+        let observe = |r: ReadRequest, a: AliasListEntry| async move {
+            Ok::<_, ProviderError>(observe(&r.id, &a, &r.inputs))
+        };
+        let name_of = AliasListEntry::alias_name;
+        crate::resources::listed::read_listed(self, reqs, name_of, str::to_string, page, observe)
+            .await
     }
 
     async fn update(
