@@ -39,6 +39,7 @@ use crate::spec::{ResourceSpec, StackSpec, Waiver};
 use crate::value::Value;
 pub use cairn_macros::{Builder, Outputs, PropObject, Resource};
 use serde::{Serialize, Serializer};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -283,6 +284,8 @@ pub struct StackBuilder {
     spec: StackSpec,
     invoker: Option<Invoker>,
     errors: Vec<String>,
+    /// The provider each resource chose with `.provider(..)`.
+    chosen: BTreeMap<String, String>,
 }
 
 fn package(token: &str) -> &str {
@@ -295,6 +298,7 @@ impl StackBuilder {
             spec: StackSpec::new(name),
             invoker: None,
             errors: Vec::new(),
+            chosen: BTreeMap::new(),
         }
     }
 
@@ -324,7 +328,29 @@ impl StackBuilder {
         };
         let mut spec = ResourceSpec::new(name, T::TOKEN, properties);
         spec.options = options.spec;
-        if let Some(p) = options.provider {
+        let provider = match (&options.provider, &spec.options.parent) {
+            (Some(p), _) => {
+                self.chosen.insert(name.to_string(), p.clone());
+                Some(p.clone())
+            }
+            (None, Some(_)) if !T::TOKEN.starts_with(providers::PROVIDER_PREFIX) => {
+                self.inherited_provider(&spec)
+            }
+            _ => None,
+        };
+        if let Some(parent) = spec.options.parent.clone() {
+            match self.spec.resources.iter().find(|r| r.name == parent) {
+                Some(p) if !options.protect_set => spec.options.protect = p.options.protect,
+                Some(_) => {}
+                None => self.errors.push(format!(
+                    "`{name}` has parent `{parent}`, which is not declared before it in this stack"
+                )),
+            }
+            if !spec.options.depends_on.contains(&parent) {
+                spec.options.depends_on.push(parent);
+            }
+        }
+        if let Some(p) = provider {
             self.use_provider::<T>(&mut spec, &p);
         }
         self.spec.add(spec);
@@ -332,6 +358,35 @@ impl StackBuilder {
             logical_name: name.to_string(),
             outputs: T::outputs(name),
         }
+    }
+
+    /// The provider of `spec`'s package its nearest parent chose.
+    fn inherited_provider(&self, spec: &ResourceSpec) -> Option<String> {
+        let own = package(&spec.type_token);
+        let mut at = spec.options.parent.clone();
+        let mut seen = 0;
+        while let Some(name) = at {
+            let provider = self.chosen.get(&name).filter(|p| {
+                self.spec.resources.iter().any(|r| {
+                    r.name == **p
+                        && r.type_token.strip_prefix(providers::PROVIDER_PREFIX) == Some(own)
+                })
+            });
+            if provider.is_some() {
+                return provider.cloned();
+            }
+            seen += 1;
+            if seen > self.spec.resources.len() {
+                return None;
+            }
+            at = self
+                .spec
+                .resources
+                .iter()
+                .find(|r| r.name == name)
+                .and_then(|r| r.options.parent.clone());
+        }
+        None
     }
 
     /// `.provider(&p)`: what YAML's `options.provider` does

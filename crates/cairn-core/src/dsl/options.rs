@@ -57,6 +57,25 @@ impl Options {
         self.protect_set = true;
         self
     }
+    /// Grouped under that resource (`parent`): it depends on it, and
+    /// inherits its `protect` (unless given) and the provider the nearest
+    /// parent chose for this resource's package (unless it chooses one).
+    pub fn parent(mut self, resource: impl Named) -> Self {
+        self.spec.parent = Some(resource.name().to_string());
+        self
+    }
+    /// A former parent (`aliases: [{parent: ${old}}]`): re-parenting keeps the object.
+    pub fn alias_parent(mut self, resource: impl Named) -> Self {
+        self.spec
+            .parent_aliases
+            .push(Some(resource.name().to_string()));
+        self
+    }
+    /// It had no parent before (`aliases: [{noParent: true}]`).
+    pub fn alias_no_parent(mut self) -> Self {
+        self.spec.parent_aliases.push(None);
+        self
+    }
     /// Keep the cloud object when it leaves the stack (`retainOnDelete`).
     pub fn retain_on_delete(mut self) -> Self {
         self.spec.retain_on_delete = true;

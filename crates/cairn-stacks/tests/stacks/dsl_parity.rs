@@ -252,3 +252,58 @@ fn the_redis_program_reads_without_some() {
         "the Redis program wraps {count} arguments in Some(..)"
     );
 }
+
+#[test]
+fn a_parent_chosen_in_rust_gives_the_yaml_spec_with_what_children_inherit() {
+    let y = yaml(
+        r#"
+name: family
+resources:
+  east:
+    type: pulumi:providers:aws
+    properties: { region: eu-west-1 }
+  group:
+    type: aws:kms:Key
+    properties: { description: g }
+    options: { protect: true, provider: "${east}" }
+  child:
+    type: aws:kms:Key
+    properties: { description: c }
+    options: { parent: "${group}" }
+  free:
+    type: aws:kms:Key
+    properties: { description: f }
+    options: { parent: "${group}", protect: false, aliases: [{ noParent: true }] }
+"#,
+        None,
+    );
+    let mut b = StackBuilder::new("family");
+    let east = b.resource::<AwsProvider>("east", AwsProviderArgs::new().region("eu-west-1"));
+    let group = b.resource_with::<Key>(
+        "group",
+        KeyArgs::new().description("g"),
+        Options::new().protect().provider(&east),
+    );
+    b.resource_with::<Key>(
+        "child",
+        KeyArgs::new().description("c"),
+        Options::new().parent(&group),
+    );
+    b.resource_with::<Key>(
+        "free",
+        KeyArgs::new().description("f"),
+        Options::new()
+            .parent(&group)
+            .protected(false)
+            .alias_no_parent(),
+    );
+    let rust = b.try_build().expect("the DSL stack builds");
+    let child = &rust.resources[2];
+    assert!(child.options.protect, "the child inherits protect");
+    assert_eq!(
+        child.properties.get("region"),
+        Some(&Value::from("eu-west-1")),
+        "the child inherits its parent's provider"
+    );
+    assert_same(&y, &rust);
+}
