@@ -99,10 +99,7 @@ pub fn redis_cache(env: &Environment) -> StackSpec {
             .description("Redis 7 cluster-mode parameters for the caching layer")
             .parameters(parameters.map(|(n, v)| ParameterArgs::new(n, v))),
     );
-    let token = b.resource::<Password>(
-        "redisAuthToken",
-        PasswordArgs::new(64).special(false),
-    );
+    let token = b.resource::<Password>("redisAuthToken", PasswordArgs::new(64).special(false));
     let redis = b.resource_with::<ReplicationGroup>(
         "redis",
         ReplicationGroupArgs::new(

@@ -114,7 +114,9 @@ impl StackBuilder {
 
 fn describe(e: InvokeError) -> String {
     match e {
-        InvokeError::Unknown { suggestion: Some(s) } => {
+        InvokeError::Unknown {
+            suggestion: Some(s),
+        } => {
             format!("no such data source (did you mean `{s}`?)")
         }
         InvokeError::Unknown { suggestion: None } => "no such data source".to_string(),

@@ -358,7 +358,9 @@ mod tests {
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0].token, "aws:ec2:getVpc");
         assert_eq!(calls[0].args.get("default"), Some(&Value::Bool(true)));
-        assert!(decode_output(&first).unwrap_err().contains("aws:ec2:getVpc"));
+        assert!(decode_output(&first)
+            .unwrap_err()
+            .contains("aws:ec2:getVpc"));
         let mut answered = ProgramInput::new("s", "p", Map::new());
         let mut result = Map::new();
         result.insert("id".into(), Value::from("vpc-$1"));
