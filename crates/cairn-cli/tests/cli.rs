@@ -9,6 +9,7 @@ mod cli {
     mod corpus;
     mod day_two_emulator;
     mod events_json;
+    mod get_invoke;
     mod fault_proxy;
     mod graph;
     mod import_terraform;

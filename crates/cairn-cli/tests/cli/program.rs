@@ -235,16 +235,7 @@ fn the_redis_program_previews_the_same_plan_as_the_yaml_stack_in_every_environme
     } else {
         (&["prod"], &["text"])
     };
-    // `cargo nextest run --workspace` builds the program beside `cairn` (for
-    // cairn-stacks' own tests), with the workspace's features: run that one,
-    // since `cargo build -p cairn-stacks` would compile the SDKs again with
-    // that package's features. Alone (`-p cairn-cli`), build it by name.
-    let built = std::path::Path::new(env!("CARGO_BIN_EXE_cairn")).with_file_name("redis-cache");
-    let program = if built.is_file() {
-        built.display().to_string()
-    } else {
-        "redis-cache".to_string()
-    };
+    let program = redis_program();
     for &env in envs {
         network_stand_in(&sb, env);
         for &format in formats {
@@ -280,6 +271,138 @@ fn the_redis_program_previews_the_same_plan_as_the_yaml_stack_in_every_environme
             assert_eq!(rust_plan, yaml_plan, "{env} ({format}): the plans differ");
         }
     }
+}
+
+/// The Redis program. `cargo nextest run --workspace` builds it beside
+/// `cairn` (for cairn-stacks' own tests), with the workspace's features: run
+/// that one, since `cargo build -p cairn-stacks` would compile the SDKs
+/// again with that package's features. Alone (`-p cairn-cli`), build it by
+/// name.
+fn redis_program() -> String {
+    let built = std::path::Path::new(env!("CARGO_BIN_EXE_cairn")).with_file_name("redis-cache");
+    if built.is_file() {
+        built.display().to_string()
+    } else {
+        "redis-cache".to_string()
+    }
+}
+
+/// The built Redis program, or a failure saying how to build it (a test
+/// must not `cargo build` it: that recompiles the AWS SDKs).
+#[track_caller]
+fn built_redis_program() -> String {
+    let program = redis_program();
+    assert!(
+        program.contains('/'),
+        "the redis-cache binary is not built beside cairn: run the workspace's tests (`cargo nextest run --workspace`) or `cargo build --bin redis-cache` first"
+    );
+    program
+}
+
+/// A `runtime: rust` Pulumi project naming the Redis program previews what
+/// `--program` previews from the environment file, with the same config
+/// written Pulumi's way (`Pulumi.<stack>.yaml`, keys `<project>:key`).
+#[test]
+fn a_runtime_rust_project_previews_the_same_plan_as_its_program() {
+    let sb = Sandbox::new();
+    network_stand_in(&sb, "prod");
+    let program = built_redis_program();
+    let dir = sb.dir.path().join("redis-project");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("Pulumi.yaml"),
+        format!("name: redis-cache\nruntime:\n  name: rust\n  options:\n    binary: {program}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("Pulumi.redis-prod.yaml"),
+        "config:\n  redis-cache:environment: prod\n  redis-cache:nodeType: cache.r5.large\n  redis-cache:numNodeGroups: 2\n  redis-cache:replicasPerNodeGroup: 1\n  redis-cache:multiAzEnabled: true\n  redis-cache:snapshotRetentionLimit: 7\n  redis-cache:networkStack: network-prod\n",
+    )
+    .unwrap();
+    let dir = dir.display().to_string();
+    let project = sb
+        .run(&["preview", "-C", &dir, "--stack", "redis-prod"])
+        .ok();
+    let program_plan = sb
+        .run(&["preview", "--stack", "prod", "--program", &program])
+        .ok();
+    assert!(
+        project.stdout.contains("aws:elasticache:ReplicationGroup"),
+        "{}",
+        project.stdout
+    );
+    assert_eq!(project.stdout, program_plan.stdout, "the plans differ");
+    // The string form names the workspace's program like the project; an
+    // unknown option is a diagnostic at its line.
+    std::fs::write(
+        std::path::Path::new(&dir).join("Pulumi.yaml"),
+        "name: redis-cache\nruntime:\n  name: rust\n  options:\n    binry: x\n",
+    )
+    .unwrap();
+    let bad = sb.run(&["preview", "-C", &dir, "--stack", "redis-prod"]);
+    assert_eq!(bad.code, Some(2), "{}", bad.all());
+    assert!(
+        bad.stderr
+            .contains("unknown option `binry` of runtime `rust`")
+            && bad.stderr.contains("Pulumi.yaml:5:5"),
+        "{}",
+        bad.stderr
+    );
+}
+
+/// `up --program redis-cache --stack prod --local` brings the Redis prod
+/// stack up (its network stack first) on a private emulator; a second `up`
+/// changes nothing.
+#[test]
+fn up_program_redis_cache_prod_local_brings_it_up_and_a_second_up_changes_nothing() {
+    let program = built_redis_program();
+    let port = super::common::free_port();
+    let sb = Sandbox::new();
+    let state = sb.dir.path().join("emulator");
+    let sb = sb
+        .with_env("LOCAL_AWS_PORT", &port.to_string())
+        .with_env("CAIRN_EMULATOR_STATE", &state.display().to_string())
+        .with_env("CAIRN_AWS_POLL_MS", "100");
+    struct Stop<'a>(&'a Sandbox);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.command(&["emulator", "stop"]).output();
+        }
+    }
+    let _stop = Stop(&sb);
+    let up_with = |extra: &str| {
+        sb.run(&[
+            "up",
+            "--local",
+            "--stack",
+            "prod",
+            "--program",
+            &program,
+            extra,
+        ])
+    };
+    let up = up_with("--yes").ok();
+    assert!(
+        up.stdout.contains("aws:elasticache:ReplicationGroup"),
+        "{}",
+        up.stdout
+    );
+    let out = sb
+        .run(&[
+            "stack",
+            "output",
+            "--json",
+            "--local",
+            "--stack",
+            "prod",
+            "--program",
+            &program,
+        ])
+        .ok();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json outputs");
+    assert!(json.to_string().contains("qualisys-redis-prod"), "{json}");
+    let again = up_with("--expect-no-changes").ok();
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
 }
 
 /// A JSON plan with every warning's `location` removed.

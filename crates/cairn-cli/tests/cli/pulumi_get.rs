@@ -1,6 +1,6 @@
 //! `get:` against the emulator: a VPC made outside cairn (through the
 //! SDK) is read at preview; its outputs feed a managed security group;
-//! it is never recorded, changed or deleted.
+//! it is recorded in state as external, and never changed or deleted.
 
 use super::common::{free_port, sdk_config, Sandbox};
 
@@ -65,7 +65,14 @@ async fn get_reads_an_sdk_created_vpc_and_never_manages_it() {
     let list = sb
         .run(&["state", "list", "--local", "--stack-file", &file])
         .ok();
-    assert!(!list.stdout.contains("vpc"), "recorded: {}", list.stdout);
+    // Recorded as Pulumi records a read: external, never deleted.
+    assert!(
+        list.stdout
+            .lines()
+            .any(|l| l == format!("vpc\taws:ec2:Vpc\t{vpc_id}\texternal")),
+        "not recorded as external: {}",
+        list.stdout
+    );
     sb.run(&["destroy", "--yes", "--local", "--stack-file", &file])
         .ok();
     let still = ec2
