@@ -193,10 +193,11 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
     for (k, v) in secure {
         overrides.entry(k).or_insert(v);
     }
-    let endpoint = if select.local {
-        Some(local::Local::prepare().await?.endpoint)
+    let (endpoint, boot_id) = if select.local {
+        let local = local::Local::prepare().await?;
+        (Some(local.endpoint), local.boot_id)
     } else {
-        None
+        (None, None)
     };
     let state_root = select.state_dir.clone().unwrap_or_else(|| {
         if select.local {
@@ -206,6 +207,9 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
         }
     });
     let chosen = backend_choice(&path, &bytes, select.backend.as_deref())?;
+    if let (Some(boot), None | Some("local")) = (&boot_id, chosen.as_deref()) {
+        local::forget_previous_emulator(&state_root, boot)?;
+    }
     let mut registry = registry(endpoint.as_deref()).await;
     registry.register(std::sync::Arc::new(
         crate::stack_reference::StackReferenceProvider::new(Some(crate::stack_reference::Source {

@@ -38,6 +38,8 @@ fn twin_enabled(var: Option<&str>) -> bool {
 
 pub struct Local {
     pub endpoint: String,
+    /// This start of the emulator (see [`forget_previous_emulator`]).
+    pub boot_id: Option<String>,
 }
 
 impl Local {
@@ -53,8 +55,66 @@ impl Local {
                 status.log_path.display()
             ))
         })?;
-        Ok(Local { endpoint })
+        Ok(Local {
+            endpoint,
+            boot_id: status.boot_id,
+        })
     }
+}
+
+/// The file under the local state root naming the emulator start its
+/// states belong to.
+const BOOT_FILE: &str = ".emulator-boot";
+/// Where the states of an emulator that has since restarted are kept.
+pub const PREVIOUS_DIR: &str = ".before-emulator-restart";
+
+/// The emulator keeps its objects in memory: after it restarts, states
+/// written against the previous start name objects that no longer exist,
+/// and a plan against them would say "no changes". When `boot_id` differs
+/// from the one recorded under `state_root`, those states are moved to
+/// `<state_root>/.before-emulator-restart/<old id>/` (nothing is deleted)
+/// and a note says so; the runs that follow start from empty state.
+/// Returns the stacks moved.
+pub fn forget_previous_emulator(state_root: &Path, boot_id: &str) -> Result<Vec<String>, CliError> {
+    let io = |what: String| move |e: std::io::Error| CliError::Failed(format!("{what}: {e}"));
+    std::fs::create_dir_all(state_root)
+        .map_err(io(format!("creating {}", state_root.display())))?;
+    let file = state_root.join(BOOT_FILE);
+    let recorded = std::fs::read_to_string(&file)
+        .ok()
+        .map(|b| b.trim().to_string());
+    let mut moved = Vec::new();
+    if let Some(old) = recorded.filter(|old| !old.is_empty() && old != boot_id) {
+        let keep = state_root.join(PREVIOUS_DIR).join(&old);
+        let entries = std::fs::read_dir(state_root)
+            .map_err(io(format!("reading {}", state_root.display())))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !entry.path().is_dir() {
+                continue;
+            }
+            std::fs::create_dir_all(&keep).map_err(io(format!("creating {}", keep.display())))?;
+            std::fs::rename(entry.path(), keep.join(&name))
+                .map_err(io(format!("moving the state of `{name}`")))?;
+            moved.push(name);
+        }
+        moved.sort();
+        if !moved.is_empty() {
+            eprintln!(
+                "note: the emulator restarted since the last --local run, and its objects went with it; \
+                 the local states of {} were moved to {} and these runs start from empty state",
+                moved
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                keep.display()
+            );
+        }
+    }
+    std::fs::write(&file, format!("{boot_id}\n"))
+        .map_err(io(format!("writing {}", file.display())))?;
+    Ok(moved)
 }
 
 /// The code of a cycle of stack references met while bringing stacks up.

@@ -8,6 +8,7 @@ mod cli {
     mod config_set;
     mod corpus;
     mod day_two_emulator;
+    mod emulator_restart;
     mod events_json;
     mod get_invoke;
     mod fault_proxy;

@@ -28,8 +28,8 @@
 
 use crate::plan::{
     apply_ignore_changes, diff_inputs, map_has_unknown, resolve_map, resolve_value, reveal_map,
-    same_deps, schema_forces_replace, spec_index, Action, Known, MaskedState, Plan, RefTarget,
-    Step,
+    same_deps, schema_forces_replace, spec_index, with_absent_means, Action, Known, MaskedState,
+    Plan, RefTarget, Step,
 };
 use crate::provider::{CallContext, Operation, Registry, ResourceProvider};
 use crate::schema::ResourceSchema;
@@ -890,6 +890,8 @@ enum Status {
     Skipped,
 }
 
+// One short-lived value per step: boxing `Done` would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum Prepared {
     Done(OpDone),
     Run(Box<Launch>),
@@ -1190,7 +1192,10 @@ impl<'a> Sched<'a> {
 
     fn launch_update(&self, step: &Step, old: ResourceState, inputs: Map) -> Prepared {
         if let Some(p) = self.registry.get(&step.type_token) {
-            let changes = diff_inputs(&old.inputs, &inputs);
+            let changes = diff_inputs(
+                &with_absent_means(p.schema(), &old.inputs),
+                &with_absent_means(p.schema(), &inputs),
+            );
             let mut forced: Vec<String> = changes
                 .iter()
                 .filter(|c| schema_forces_replace(p.schema(), &c.path))

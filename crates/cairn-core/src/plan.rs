@@ -714,7 +714,7 @@ pub(crate) fn map_has_unknown(m: &Map) -> bool {
 
 /// `inputs` with each absent property that has an `absent_means` set to it,
 /// so that absent and that value compare equal.
-fn with_absent_means(schema: &ResourceSchema, inputs: &Map) -> Map {
+pub(crate) fn with_absent_means(schema: &ResourceSchema, inputs: &Map) -> Map {
     let mut out = inputs.clone();
     for p in &schema.properties {
         if let Some(v) = &p.absent_means {

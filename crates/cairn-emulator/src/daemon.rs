@@ -1,7 +1,9 @@
 //! Detached emulator for `cairn emulator start|stop|status`.
 //!
 //! Files under the state dir: `emulator.pid` (pid == process-group id),
-//! `emulator.port`, `emulator.log`.
+//! `emulator.port`, `emulator.boot` (an id new at each start: the emulator
+//! keeps its objects in memory, so a new id means they are gone),
+//! `emulator.log`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,9 @@ pub struct DaemonStatus {
     /// file was removed and the process left alone.
     #[serde(default)]
     pub stale_pid: Option<u32>,
+    /// The id of this start of the emulator (new at every start).
+    #[serde(default)]
+    pub boot_id: Option<String>,
 }
 
 fn pid_file(state_dir: &Path) -> PathBuf {
@@ -40,6 +45,10 @@ fn port_file(state_dir: &Path) -> PathBuf {
     state_dir.join("emulator.port")
 }
 
+fn boot_file(state_dir: &Path) -> PathBuf {
+    state_dir.join("emulator.boot")
+}
+
 fn read_num<T: std::str::FromStr>(path: &Path) -> Option<T> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }
@@ -47,6 +56,7 @@ fn read_num<T: std::str::FromStr>(path: &Path) -> Option<T> {
 fn remove_files(state_dir: &Path) {
     let _ = fs::remove_file(pid_file(state_dir));
     let _ = fs::remove_file(port_file(state_dir));
+    let _ = fs::remove_file(boot_file(state_dir));
 }
 
 fn status(state_dir: &Path, running: bool, pid: Option<u32>, port: Option<u16>) -> DaemonStatus {
@@ -62,6 +72,14 @@ fn status(state_dir: &Path, running: bool, pid: Option<u32>, port: Option<u16>) 
         state_dir: state_dir.to_path_buf(),
         log_path: process::log_path(state_dir),
         stale_pid: None,
+        boot_id: if running {
+            fs::read_to_string(boot_file(state_dir))
+                .ok()
+                .map(|b| b.trim().to_string())
+                .filter(|b| !b.is_empty())
+        } else {
+            None
+        },
     }
 }
 
@@ -132,6 +150,13 @@ pub fn daemon_start(cfg: &EmulatorConfig) -> Result<DaemonStatus, EmulatorError>
     };
     write(pid_file(&cfg.state_dir), format!("{pid}\n"))?;
     write(port_file(&cfg.state_dir), format!("{}\n", cfg.port))?;
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    write(
+        boot_file(&cfg.state_dir),
+        format!("{pid}-{}\n", started.as_nanos()),
+    )?;
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if !process::pid_alive(pid) {

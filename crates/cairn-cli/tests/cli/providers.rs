@@ -137,6 +137,49 @@ async fn one_program_two_regions() {
     assert_eq!(step["action"], "replace", "{step}");
     assert_eq!(step["replace_paths"][0], "region", "{step}");
 
+    // Moving `home` from the default provider to an explicit one in the
+    // same region (the run's, us-east-1) changes nothing about the key
+    // (before: a replace naming `region`).
+    let explicit = sb.dir.path().join("explicit-home.yaml");
+    let text = std::fs::read_to_string(super::common::workspace().join(STACK))
+        .expect("stack")
+        .replace(
+            "  home:\n    type: aws:kms:Key\n    properties:\n      description: cairn two-regions home\n",
+            "  here:\n    type: pulumi:providers:aws\n    properties:\n      region: us-east-1\n  home:\n    type: aws:kms:Key\n    properties:\n      description: cairn two-regions home\n    options:\n      provider: ${here}\n",
+        );
+    assert!(text.contains("provider: ${here}"), "{text}");
+    std::fs::write(&explicit, text).expect("write");
+    let explicit = explicit.display().to_string();
+    let plan = sb
+        .run(&["preview", "--json", "--local", "--stack-file", &explicit])
+        .ok();
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan json");
+    let step = plan["resource_changes"]
+        .as_array()
+        .expect("resource_changes")
+        .iter()
+        .find(|c| c["name"] == "home")
+        .cloned()
+        .unwrap_or_else(|| panic!("home step: {plan}"));
+    // Not a replace; at most the new dependency on `here` is recorded.
+    assert!(
+        step["action"] == "same"
+            || (step["action"] == "update" && step["changes"] == serde_json::json!([])),
+        "{step}"
+    );
+    // And back: the explicit provider's region is recorded, the default's
+    // region is the same, so still nothing to do.
+    sb.run(&["up", "--yes", "--local", "--stack-file", &explicit])
+        .ok();
+    let back = sb
+        .run(&["preview", "--local", "--stack-file", STACK])
+        .ok();
+    assert!(
+        !back.stdout.contains("replace"),
+        "moving back to the default provider replaced: {}",
+        back.stdout
+    );
+
     sb.run(&["destroy", "--yes", "--local", "--stack-file", STACK])
         .ok();
     assert_eq!(
