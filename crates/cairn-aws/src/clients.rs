@@ -176,6 +176,55 @@ pub fn waiter_describe_calls() -> u64 {
     GLOBAL_DESCRIBE_CALLS.load(Ordering::Relaxed)
 }
 
+/// Where an explicit provider's credentials come from (its `profile` or
+/// `assumeRole`): settings only, never the credentials themselves, which
+/// stay inside the SDK's credential cache.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CredentialSource {
+    /// A profile of the shared config and credentials files.
+    Profile(String),
+    /// STS AssumeRole, called with the run's credentials.
+    AssumeRole {
+        role_arn: String,
+        session_name: Option<String>,
+        external_id: Option<String>,
+        duration_seconds: Option<u32>,
+    },
+}
+
+impl CredentialSource {
+    /// `cfg` with its credentials from this source (no call is made here).
+    async fn apply(&self, cfg: SdkConfig) -> SdkConfig {
+        use aws_sdk_sts::config::SharedCredentialsProvider;
+        let provider = match self {
+            CredentialSource::Profile(name) => SharedCredentialsProvider::new(
+                aws_config::profile::ProfileFileCredentialsProvider::builder()
+                    .profile_name(name)
+                    .build(),
+            ),
+            CredentialSource::AssumeRole {
+                role_arn,
+                session_name,
+                external_id,
+                duration_seconds,
+            } => {
+                let mut b = aws_config::sts::AssumeRoleProvider::builder(role_arn).configure(&cfg);
+                if let Some(s) = session_name {
+                    b = b.session_name(s);
+                }
+                if let Some(e) = external_id {
+                    b = b.external_id(e);
+                }
+                if let Some(d) = duration_seconds {
+                    b = b.session_length(Duration::from_secs(u64::from(*d)));
+                }
+                SharedCredentialsProvider::new(b.build().await)
+            }
+        };
+        cfg.into_builder().credentials_provider(provider).build()
+    }
+}
+
 /// Counts one waiter describe call process-wide ([`waiter_describe_calls`]).
 pub(crate) fn count_global_describe() {
     GLOBAL_DESCRIBE_CALLS.fetch_add(1, Ordering::Relaxed);
@@ -184,6 +233,8 @@ pub(crate) fn count_global_describe() {
 /// Shared, lazily initialised AWS access for all providers of one registry.
 pub struct AwsClients {
     source: Source,
+    /// An explicit provider's credentials (default: the run's).
+    credentials: Option<CredentialSource>,
     sdk: OnceCell<Sdk>,
     poll: PollConfig,
     backoff: Backoff,
@@ -206,6 +257,7 @@ impl AwsClients {
     pub fn from_sdk_config(cfg: &SdkConfig) -> Self {
         AwsClients {
             source: Source::Config(Box::new(cfg.clone())),
+            credentials: None,
             sdk: OnceCell::new(),
             poll: PollConfig::from_env(),
             backoff: Backoff::default(),
@@ -226,6 +278,7 @@ impl AwsClients {
                 endpoint_override.map(str::to_string),
                 region.map(str::to_string),
             ),
+            credentials: None,
             sdk: OnceCell::new(),
             poll: PollConfig::from_env(),
             backoff: Backoff::default(),
@@ -258,15 +311,27 @@ impl AwsClients {
     /// Clients like these (same endpoint, credentials and policies) in
     /// `region`, built on first use.
     pub fn in_region(&self, region: &str) -> Self {
-        let source = match &self.source {
-            Source::Config(cfg) => Source::Config(Box::new(
-                cfg.to_builder()
-                    .region(Region::new(region.to_string()))
-                    .build(),
+        self.with_settings(Some(region), None)
+    }
+
+    /// Clients like these (same endpoint and policies) in `region` (default:
+    /// theirs) with `credentials` (default: theirs), built on first use.
+    pub fn with_settings(
+        &self,
+        region: Option<&str>,
+        credentials: Option<&CredentialSource>,
+    ) -> Self {
+        let source = match (&self.source, region) {
+            (Source::Config(cfg), Some(r)) => Source::Config(Box::new(
+                cfg.to_builder().region(Region::new(r.to_string())).build(),
             )),
-            Source::Lazy(endpoint, _) => Source::Lazy(endpoint.clone(), Some(region.to_string())),
+            (Source::Config(cfg), None) => Source::Config(cfg.clone()),
+            (Source::Lazy(endpoint, own), r) => Source::Lazy(
+                endpoint.clone(),
+                r.map(str::to_string).or_else(|| own.clone()),
+            ),
             #[cfg(test)]
-            Source::Ready => Source::Ready,
+            (Source::Ready, _) => Source::Ready,
         };
         let sdk = match &source {
             #[cfg(test)]
@@ -275,6 +340,7 @@ impl AwsClients {
         };
         AwsClients {
             source,
+            credentials: credentials.cloned().or_else(|| self.credentials.clone()),
             sdk,
             poll: self.poll,
             backoff: self.backoff,
@@ -293,6 +359,7 @@ impl AwsClients {
     pub(crate) fn from_sdk(sdk: Sdk) -> Self {
         AwsClients {
             source: Source::Ready,
+            credentials: None,
             sdk: OnceCell::new_with(Some(sdk)),
             poll: PollConfig::with_max(Duration::from_millis(2)),
             backoff: Backoff {
@@ -342,13 +409,17 @@ impl AwsClients {
         let sdk = self
             .sdk
             .get_or_init(|| async {
-                match &self.source {
-                    Source::Config(cfg) => Sdk::new(cfg),
+                let cfg = match &self.source {
+                    Source::Config(cfg) => cfg.as_ref().clone(),
                     Source::Lazy(endpoint, region) => {
-                        Sdk::new(&load_sdk_config_in(endpoint.as_deref(), region.as_deref()).await)
+                        load_sdk_config_in(endpoint.as_deref(), region.as_deref()).await
                     }
                     #[cfg(test)]
                     Source::Ready => unreachable!("test clients are built ready"),
+                };
+                match &self.credentials {
+                    Some(c) => Sdk::new(&c.apply(cfg).await),
+                    None => Sdk::new(&cfg),
                 }
             })
             .await;

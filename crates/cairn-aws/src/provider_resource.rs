@@ -1,8 +1,9 @@
 //! `pulumi:providers:aws`: an explicit AWS provider, as in Pulumi. It makes
 //! nothing in the cloud; it is in the graph and state, and resources choose
 //! it with `options.provider`. cairn-config then sets their `region` input
-//! (see [`crate::regional`]) from its `region`, and merges its
-//! `defaultTags.tags` under their own `tags`.
+//! (see [`crate::regional`]) from its `region`, their `credentials` input
+//! from its `profile` or `assumeRole`, and merges its `defaultTags.tags`
+//! under their own `tags`.
 
 use crate::regional::region_ok;
 use async_trait::async_trait;
@@ -20,8 +21,10 @@ pub const TOKEN: &str = "pulumi:providers:aws";
 pub mod rules {
     /// A `region` that is not an AWS region name.
     pub const REGION: &str = "aws::provider::region";
-    /// A setting cairn does not apply yet (credentials per provider).
-    pub const UNSUPPORTED: &str = "aws::provider::unsupported-setting";
+    /// A malformed `assumeRole`.
+    pub const ASSUME_ROLE: &str = "aws::provider::assume-role";
+    /// A `profile` in neither shared file.
+    pub const PROFILE: &str = "aws::provider::profile";
 }
 
 pub struct AwsProvider;
@@ -35,10 +38,10 @@ pub struct AwsProviderArgs {
     /// AWS region of its resources, e.g. `eu-west-1` (default: the run's region).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<Input<String>>,
-    /// Shared-config profile (not applied yet: refused).
+    /// Shared-config profile whose credentials its resources use.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<Input<String>>,
-    /// Role to assume (not applied yet: refused).
+    /// Role its resources are managed as (STS AssumeRole with the run's credentials).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assume_role: Option<AssumeRoleArgs>,
     /// Tags added to every taggable resource of this provider (their own tags win).
@@ -74,6 +77,9 @@ pub struct AssumeRoleArgs {
     /// External id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<Input<String>>,
+    /// Session length in seconds (900 to 43200).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<Input<i64>>,
 }
 
 /// Default tags (Pulumi's `defaultTags`).
@@ -120,22 +126,159 @@ fn check(inputs: &Map) -> Vec<CheckFailure> {
             );
         }
     }
-    for key in ["profile", "assumeRole"] {
-        if inputs.contains_key(key) {
+    if let Some(Value::Map(role)) = inputs.get("assumeRole") {
+        check_assume_role(role, &mut out);
+    }
+    if let Some(Value::String(name)) = inputs.get("profile") {
+        if inputs.contains_key("assumeRole") {
             out.push(
                 CheckFailure::error(
-                    rules::UNSUPPORTED,
-                    PropertyPath::key(key),
-                    format!("cairn does not apply a provider's `{key}` yet"),
+                    rules::ASSUME_ROLE,
+                    PropertyPath::key("assumeRole"),
+                    "a provider takes `profile` or `assumeRole`, not both",
                 )
-                .with_help(
-                    "its resources would use the run's credentials, not this ones: \
-                     remove it and run with AWS_PROFILE or credentials for that account",
-                ),
+                .with_help("put the role in the profile (`role_arn`), or remove `profile`"),
+            );
+        }
+        if let Some(problem) = missing_profile(name, &profile_files()) {
+            out.push(
+                CheckFailure::error(rules::PROFILE, PropertyPath::key("profile"), problem)
+                    .with_help(
+                        "add the profile to the file (`[profile NAME]` in config, `[NAME]` in \
+                         credentials), or point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at it",
+                    ),
             );
         }
     }
     out
+}
+
+fn check_assume_role(role: &Map, out: &mut Vec<CheckFailure>) {
+    let at = |k: &str| PropertyPath::key("assumeRole").child(k);
+    match role.get("roleArn") {
+        Some(Value::String(arn)) if role_arn_ok(arn) => {}
+        Some(Value::String(arn)) => out.push(
+            CheckFailure::error(
+                rules::ASSUME_ROLE,
+                at("roleArn"),
+                format!("`{arn}` is not an IAM role ARN"),
+            )
+            .with_help("write `arn:aws:iam::<12-digit account>:role/<name>`"),
+        ),
+        None | Some(Value::Null) => out.push(
+            CheckFailure::error(
+                rules::ASSUME_ROLE,
+                PropertyPath::key("assumeRole"),
+                "`assumeRole` needs a `roleArn`",
+            )
+            .with_help("add `roleArn: arn:aws:iam::<account>:role/<name>`"),
+        ),
+        Some(_) => {}
+    }
+    if let Some(Value::String(name)) = role.get("sessionName") {
+        let ok = (2..=64).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "=,.@-_".contains(c));
+        if !ok {
+            out.push(
+                CheckFailure::error(
+                    rules::ASSUME_ROLE,
+                    at("sessionName"),
+                    format!("session name `{name}` is not 2 to 64 of letters, digits and =,.@-_"),
+                )
+                .with_help("write a name such as `cairn-deploy`, or remove `sessionName`"),
+            );
+        }
+    }
+    if let Some(Value::String(id)) = role.get("externalId") {
+        if !(2..=1224).contains(&id.len()) {
+            out.push(
+                CheckFailure::error(
+                    rules::ASSUME_ROLE,
+                    at("externalId"),
+                    "an external id is 2 to 1224 characters",
+                )
+                .with_help("write the id the role's trust policy expects"),
+            );
+        }
+    }
+    if let Some(Value::Int(n)) = role.get("durationSeconds") {
+        if !(900..=43_200).contains(n) {
+            out.push(
+                CheckFailure::error(
+                    rules::ASSUME_ROLE,
+                    at("durationSeconds"),
+                    format!("a session lasts 900 to 43200 seconds, not {n}"),
+                )
+                .with_help("write e.g. `3600`, or remove `durationSeconds`"),
+            );
+        }
+    }
+}
+
+/// `arn:<partition>:iam::<12 digits>:role/<path/name>`.
+fn role_arn_ok(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5]
+            .strip_prefix("role/")
+            .is_some_and(|n| !n.is_empty() && !n.ends_with('/'))
+}
+
+/// The shared config and credentials files, as the SDK finds them.
+fn profile_files() -> [(std::path::PathBuf, bool); 2] {
+    let home = std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default();
+    let file = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| home.join(".aws").join(default))
+    };
+    [
+        (file("AWS_CONFIG_FILE", "config"), true),
+        (file("AWS_SHARED_CREDENTIALS_FILE", "credentials"), false),
+    ]
+}
+
+/// Why profile `name` is in none of `files` (`(path, is the config file)`),
+/// or `None` when one declares it.
+fn missing_profile(name: &str, files: &[(std::path::PathBuf, bool)]) -> Option<String> {
+    for (path, config) in files {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        for line in text.lines() {
+            let Some(section) = line
+                .trim()
+                .strip_prefix('[')
+                .and_then(|l| l.strip_suffix(']'))
+            else {
+                continue;
+            };
+            let section = section.trim();
+            let declared = if *config && section != "default" {
+                section.strip_prefix("profile").map(str::trim)
+            } else {
+                Some(section)
+            };
+            if declared == Some(name) {
+                return None;
+            }
+        }
+    }
+    let names: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
+    Some(format!(
+        "profile `{name}` is not in {}",
+        names.join(" nor ")
+    ))
 }
 
 #[async_trait]
@@ -214,13 +357,81 @@ mod tests {
     }
 
     #[test]
-    fn checks_region_and_refuses_credentials_settings() {
+    fn checks_region() {
         let mut m = Map::new();
         m.insert("region".into(), "eu-west-1".into());
         assert!(check(&m).is_empty());
         m.insert("region".into(), "Europe".into());
-        m.insert("profile".into(), "other".into());
         let rules: Vec<String> = check(&m).into_iter().map(|f| f.rule).collect();
-        assert_eq!(rules, [rules::REGION, rules::UNSUPPORTED]);
+        assert_eq!(rules, [rules::REGION]);
+    }
+
+    fn role(pairs: &[(&str, Value)]) -> Map {
+        let mut r = Map::new();
+        for (k, v) in pairs {
+            r.insert((*k).into(), v.clone());
+        }
+        let mut m = Map::new();
+        m.insert("assumeRole".into(), Value::Map(r));
+        m
+    }
+
+    #[test]
+    fn checks_assume_role_at_each_field() {
+        let good = role(&[
+            ("roleArn", "arn:aws:iam::111111111111:role/deployer".into()),
+            ("sessionName", "cairn-deploy".into()),
+            ("externalId", "ext-1".into()),
+            ("durationSeconds", Value::Int(3600)),
+        ]);
+        assert!(check(&good).is_empty(), "{:?}", check(&good));
+        for (field, bad) in [
+            ("roleArn", Value::from("arn:aws:iam::1111:role/deployer")),
+            ("roleArn", "arn:aws:iam::111111111111:user/deployer".into()),
+            ("roleArn", "deployer".into()),
+            ("sessionName", "".into()),
+            ("sessionName", "has space".into()),
+            ("externalId", "x".into()),
+            ("durationSeconds", Value::Int(60)),
+        ] {
+            let mut pairs = vec![("roleArn", Value::from("arn:aws:iam::111111111111:role/d"))];
+            pairs.retain(|(k, _)| *k != field);
+            pairs.push((field, bad.clone()));
+            let failures = check(&role(&pairs));
+            assert_eq!(failures.len(), 1, "{field}={bad:?}: {failures:?}");
+            assert_eq!(failures[0].rule, rules::ASSUME_ROLE);
+            assert_eq!(
+                failures[0].path,
+                PropertyPath::key("assumeRole").child(field),
+                "{field}"
+            );
+        }
+        let no_arn = check(&role(&[("sessionName", "s1".into())]));
+        assert_eq!(no_arn[0].path, PropertyPath::key("assumeRole"));
+    }
+
+    #[test]
+    fn a_profile_must_be_in_a_shared_file() {
+        let dir = std::env::temp_dir().join(format!("cairn-profiles-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("config");
+        let creds = dir.join("credentials");
+        std::fs::write(
+            &config,
+            "[default]\nregion=us-east-1\n[profile ops]\nregion=eu-west-1\n",
+        )
+        .unwrap();
+        std::fs::write(&creds, "[keys-only]\naws_access_key_id=x\n").unwrap();
+        let files = [(config, true), (creds, false)];
+        for ok in ["default", "ops", "keys-only"] {
+            assert_eq!(missing_profile(ok, &files), None, "{ok}");
+        }
+        let why = missing_profile("other", &files).expect("missing");
+        assert!(why.contains("`other`") && why.contains("config"), "{why}");
+        // `[ops]` in the config file is not a profile named ops.
+        let only_config = [(files[0].0.clone(), true)];
+        std::fs::write(&only_config[0].0, "[ops]\n").unwrap();
+        assert!(missing_profile("ops", &only_config).is_some());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -4,8 +4,13 @@
 //! clients in that region (same endpoint and credentials); without one, to
 //! the run's. The input is recorded in state like any other, so destroy
 //! and drift reach the right region, and changing it replaces the resource.
+//! Likewise a `credentials` input (an explicit provider's `profile` or
+//! `assumeRole`, never the credentials themselves): calls go to clients
+//! with those credentials; it is recorded in state, so destroy and refresh
+//! use the credentials the resource was made with, and a change is an
+//! update that makes no call (the object stays where it is).
 
-use crate::clients::Shared;
+use crate::clients::{CredentialSource, Shared};
 use async_trait::async_trait;
 use cairn_core::provider::{
     CallContext, CheckFailure, Created, Observed, PendingOptions, PendingUpdate, ProviderError,
@@ -18,6 +23,8 @@ use std::sync::{Arc, Mutex};
 
 /// The input naming a resource's region.
 pub const REGION: &str = "region";
+/// The input naming a resource's credentials (an explicit provider's).
+pub const CREDENTIALS: &str = "credentials";
 /// Rule id of a malformed `region`.
 pub const REGION_RULE: &str = "aws::provider::region";
 
@@ -34,7 +41,7 @@ pub fn region_ok(r: &str) -> bool {
         && !parts[parts.len() - 1].is_empty()
 }
 
-/// `schema` with the `region` input added.
+/// `schema` with the `region` and `credentials` inputs added.
 pub fn with_region(mut schema: ResourceSchema) -> ResourceSchema {
     if !schema.properties.iter().any(|p| p.name == REGION) {
         let mut p = PropertySchema::new(REGION, PropType::string()).replaces();
@@ -43,16 +50,118 @@ pub fn with_region(mut schema: ResourceSchema) -> ResourceSchema {
             .into();
         schema.properties.push(p);
     }
+    if !schema.properties.iter().any(|p| p.name == CREDENTIALS) {
+        schema.properties.push(credentials_schema());
+    }
     schema
+}
+
+fn credentials_schema() -> PropertySchema {
+    let s = |n: &str, doc: &str| PropertySchema::new(n, PropType::string()).doc(doc);
+    let role = PropType::object(vec![
+        s("roleArn", "ARN of the role."),
+        s("sessionName", "Session name."),
+        s("externalId", "External id."),
+        PropertySchema::new("durationSeconds", PropType::int_range(900, 43_200))
+            .doc("Session length in seconds."),
+    ]);
+    PropertySchema::new(
+        CREDENTIALS,
+        PropType::object(vec![
+            s("profile", "Shared-config profile."),
+            PropertySchema::new("assumeRole", role).doc("Role assumed with the run's credentials."),
+        ]),
+    )
+    .doc(
+        "Credentials its calls use (default: the run's), set by `options.provider` \
+         from the provider's `profile` or `assumeRole`; a change is no replacement.",
+    )
+}
+
+/// The credential source a `credentials` input names.
+pub fn credential_source(v: &Value) -> Result<Option<CredentialSource>, String> {
+    let m = match v {
+        Value::Null => return Ok(None),
+        Value::Map(m) => m,
+        other => {
+            return Err(format!(
+                "`credentials` must be an object, not {}",
+                other.type_name()
+            ))
+        }
+    };
+    let text = |m: &Map, k: &str| -> Result<Option<String>, String> {
+        match m.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Secret(inner)) if inner.as_str().is_some() => {
+                Ok(inner.as_str().map(str::to_string))
+            }
+            Some(o) => Err(format!("`{k}` must be a string, not {}", o.type_name())),
+        }
+    };
+    if let Some(p) = text(m, "profile")? {
+        return Ok(Some(CredentialSource::Profile(p)));
+    }
+    match m.get("assumeRole") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Map(r)) => {
+            let role_arn = text(r, "roleArn")?.ok_or("`assumeRole` needs a `roleArn`")?;
+            let duration_seconds = match r.get("durationSeconds") {
+                None | Some(Value::Null) => None,
+                Some(Value::Int(n)) => Some(
+                    u32::try_from(*n)
+                        .map_err(|_| format!("`durationSeconds` {n} is out of range"))?,
+                ),
+                Some(o) => {
+                    return Err(format!(
+                        "`durationSeconds` must be a number, not {}",
+                        o.type_name()
+                    ))
+                }
+            };
+            Ok(Some(CredentialSource::AssumeRole {
+                role_arn,
+                session_name: text(r, "sessionName")?,
+                external_id: text(r, "externalId")?,
+                duration_seconds,
+            }))
+        }
+        Some(o) => Err(format!(
+            "`assumeRole` must be an object, not {}",
+            o.type_name()
+        )),
+    }
+}
+
+/// Where a resource's calls go: its region and credentials (`None`: the run's).
+type Route = (Option<String>, Option<CredentialSource>);
+
+fn route_of(token: &str, inputs: &Map) -> Result<Route, ProviderError> {
+    let region = match inputs.get(REGION) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(r)) => Some(r.clone()),
+        Some(other) => {
+            return Err(ProviderError::invalid(
+                token,
+                format!("`region` must be a string, not {}", other.type_name()),
+            ))
+        }
+    };
+    let credentials = match inputs.get(CREDENTIALS) {
+        None => None,
+        Some(v) => credential_source(v).map_err(|m| ProviderError::invalid(token, m))?,
+    };
+    Ok((region, credentials))
 }
 
 /// One region's providers, by type token.
 type ProviderSet = BTreeMap<String, Arc<dyn ResourceProvider>>;
 
-/// Provider sets per region, built on first use.
+/// Provider sets per route (region and credentials), built on first use.
 pub(crate) struct Regions {
     base: Shared,
-    sets: Mutex<BTreeMap<String, ProviderSet>>,
+    sets: Mutex<BTreeMap<Route, ProviderSet>>,
 }
 
 impl Regions {
@@ -63,10 +172,13 @@ impl Regions {
         })
     }
 
-    fn provider(&self, region: &str, token: &str) -> Option<Arc<dyn ResourceProvider>> {
+    fn provider(&self, route: &Route, token: &str) -> Option<Arc<dyn ResourceProvider>> {
         let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
-        let set = sets.entry(region.to_string()).or_insert_with(|| {
-            let clients = Arc::new(self.base.in_region(region));
+        let set = sets.entry(route.clone()).or_insert_with(|| {
+            let clients = Arc::new(
+                self.base
+                    .with_settings(route.0.as_deref(), route.1.as_ref()),
+            );
             crate::resources::all_providers(&clients)
                 .into_iter()
                 .map(|p| (p.schema().token.clone(), p))
@@ -100,37 +212,36 @@ impl Regional {
         }
     }
 
-    /// The inner provider for `inputs`, and the inputs without `region`.
-    fn pick(&self, inputs: &Map) -> Result<(Arc<dyn ResourceProvider>, Map), ProviderError> {
-        let mut rest = inputs.clone();
-        match rest.remove(REGION) {
-            None | Some(Value::Null) => Ok((self.default.clone(), rest)),
-            Some(Value::String(r)) => {
-                let p = self
-                    .regions
-                    .provider(&r, &self.schema.token)
-                    .ok_or_else(|| {
-                        ProviderError::invalid(&self.schema.token, "no provider for this type")
-                    })?;
-                Ok((p, rest))
-            }
-            Some(other) => Err(ProviderError::invalid(
-                &self.schema.token,
-                format!("`region` must be a string, not {}", other.type_name()),
-            )),
+    /// The inner provider for `route`.
+    fn routed(&self, route: &Route) -> Result<Arc<dyn ResourceProvider>, ProviderError> {
+        if route.0.is_none() && route.1.is_none() {
+            return Ok(self.default.clone());
         }
+        self.regions
+            .provider(route, &self.schema.token)
+            .ok_or_else(|| ProviderError::invalid(&self.schema.token, "no provider for this type"))
+    }
+
+    /// The inner provider for `inputs`, and the inputs without `region`
+    /// and `credentials`.
+    fn pick(&self, inputs: &Map) -> Result<(Arc<dyn ResourceProvider>, Map), ProviderError> {
+        let route = route_of(&self.schema.token, inputs)?;
+        Ok((self.routed(&route)?, strip(inputs)))
     }
 }
 
 fn strip(inputs: &Map) -> Map {
     let mut m = inputs.clone();
     m.remove(REGION);
+    m.remove(CREDENTIALS);
     m
 }
 
 fn with_region_of(mut observed: Observed, requested: &Map) -> Observed {
-    if let Some(r) = requested.get(REGION) {
-        observed.inputs.insert(REGION.into(), r.clone());
+    for k in [REGION, CREDENTIALS] {
+        if let Some(r) = requested.get(k) {
+            observed.inputs.insert(k.into(), r.clone());
+        }
     }
     observed
 }
@@ -210,31 +321,23 @@ impl ResourceProvider for Regional {
         &self,
         reqs: &[ReadRequest],
     ) -> Result<BTreeMap<String, Observed>, ProviderError> {
-        // One batch per region.
-        let mut groups: BTreeMap<Option<String>, Vec<ReadRequest>> = BTreeMap::new();
+        // One batch per route (region and credentials).
+        let mut groups: BTreeMap<Route, (Map, Vec<ReadRequest>)> = BTreeMap::new();
         for r in reqs {
-            let region = match r.inputs.get(REGION) {
-                Some(Value::String(s)) => Some(s.clone()),
-                _ => None,
-            };
+            let route = route_of(&self.schema.token, &r.inputs)?;
             let mut req = r.clone();
             req.inputs = strip(&r.inputs);
-            groups.entry(region).or_default().push(req);
+            groups
+                .entry(route)
+                .or_insert_with(|| (r.inputs.clone(), Vec::new()))
+                .1
+                .push(req);
         }
         let mut found = BTreeMap::new();
-        for (region, group) in groups {
-            let p = match &region {
-                None => self.default.clone(),
-                Some(r) => self
-                    .regions
-                    .provider(r, &self.schema.token)
-                    .unwrap_or_else(|| self.default.clone()),
-            };
-            for (id, mut o) in p.read_many(&group).await? {
-                if let Some(r) = &region {
-                    o.inputs.insert(REGION.into(), Value::String(r.clone()));
-                }
-                found.insert(id, o);
+        for (route, (example, group)) in groups {
+            let p = self.routed(&route)?;
+            for (id, o) in p.read_many(&group).await? {
+                found.insert(id, with_region_of(o, &example));
             }
         }
         Ok(found)
@@ -249,8 +352,12 @@ impl ResourceProvider for Regional {
         old_outputs: &Map,
     ) -> Result<Map, ProviderError> {
         let (p, rest) = self.pick(new_inputs)?;
-        p.update(ctx, id, &strip(old_inputs), &rest, old_outputs)
-            .await
+        let old = strip(old_inputs);
+        if old == rest {
+            // Only `credentials` changed: the object stays as it is.
+            return Ok(old_outputs.clone());
+        }
+        p.update(ctx, id, &old, &rest, old_outputs).await
     }
 
     async fn delete(

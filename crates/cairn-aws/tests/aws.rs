@@ -16,6 +16,8 @@ mod batch_reads;
 mod data_sources;
 #[path = "aws/eks.rs"]
 mod eks;
+#[path = "aws/engine_version.rs"]
+mod engine_version;
 #[path = "aws/fidelity.rs"]
 mod fidelity;
 #[path = "aws/import_mappings.rs"]

@@ -29,6 +29,7 @@ mod cli {
     mod platform;
     mod program;
     mod prompt_interrupt;
+    mod provider_credentials;
     mod providers;
     mod pty;
     mod pulumi_get;

@@ -2,9 +2,12 @@
 //! on a resource names a `pulumi:providers:<package>` resource of the same
 //! package. The resource then depends on it, takes its `region` as its own
 //! `region` input (recorded in state: a resource moved to another region is
-//! replaced, the plan naming `region`), and its `defaultTags.tags` under
-//! its own `tags` (its own win). `options.version` is accepted with a
-//! warning: cairn's providers are built in.
+//! replaced, the plan naming `region`), its `profile` or `assumeRole` as
+//! its `credentials` input (recorded in state, so destroy and refresh use
+//! them after the program changes; a change is an update, not a replace),
+//! and its `defaultTags.tags` under its own `tags` (its own win).
+//! `options.version` is accepted with a warning: cairn's providers are
+//! built in.
 
 use crate::codes;
 use crate::stack::{entries, find};
@@ -251,6 +254,51 @@ fn known_string(v: &Value) -> Option<&str> {
     }
 }
 
+/// A value with no reference left in it (known when the stack is loaded).
+fn known(v: &Value) -> bool {
+    match v {
+        Value::String(s) => !s.contains("${"),
+        Value::Map(m) => m.values().all(known),
+        Value::List(l) => l.iter().all(known),
+        Value::Secret(inner) => known(inner),
+        Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => true,
+        _ => false,
+    }
+}
+
+/// The `credentials` input of a resource of `provider`: its `profile` or
+/// `assumeRole` (`None` when it has neither, or they are not known).
+fn credentials_of(
+    provider: &cairn_core::spec::ResourceSpec,
+    problems: &mut Vec<Problem>,
+) -> Option<Value> {
+    let mut creds = cairn_core::value::Map::new();
+    for key in ["profile", "assumeRole"] {
+        let Some(v) = provider.properties.get(key) else {
+            continue;
+        };
+        if !known(v) {
+            problems.push(
+                Problem::error(
+                    codes::INVALID_PROVIDER,
+                    format!(
+                        "the `{key}` of provider `{}` must be known when the stack is loaded",
+                        provider.name
+                    ),
+                )
+                .at(
+                    provider.span_of(&PropertyPath::key(key)),
+                    "not a literal or config value",
+                )
+                .help("write it, or read it from config; resource outputs are known only at apply"),
+            );
+            return None;
+        }
+        creds.insert(key.into(), v.clone());
+    }
+    (!creds.is_empty()).then_some(Value::Map(creds))
+}
+
 fn apply_one(spec: &mut StackSpec, registry: &Registry, u: &Use, problems: &mut Vec<Problem>) {
     let provider = spec.resources[u.provider].clone();
     let resource = &mut spec.resources[u.resource];
@@ -280,6 +328,12 @@ fn apply_one(spec: &mut StackSpec, registry: &Registry, u: &Use, problems: &mut 
                 .at(region_span, "not a literal or config value")
                 .help("write the region, or read it from config (`${awsRegion}`); resource outputs are known only at apply"),
             ),
+        }
+    }
+    if let (Some(creds), true) = (credentials_of(&provider, problems), has("credentials")) {
+        if !resource.properties.contains_key("credentials") {
+            resource.properties.insert("credentials".into(), creds);
+            note_span(&mut resource.spans, "credentials", u.span);
         }
     }
     let default_tags = provider

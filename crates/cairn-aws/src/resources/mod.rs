@@ -49,6 +49,7 @@ pub fn all_data_sources(clients: &Shared) -> Vec<Arc<dyn cairn_core::provider::D
     all.extend(iam::data_sources());
     all.extend(ec2::data_sources(clients));
     all.extend(kms::data_sources(clients));
+    all.extend(rds::data_sources(clients));
     all.extend(secretsmanager::data_sources(clients));
     all
 }

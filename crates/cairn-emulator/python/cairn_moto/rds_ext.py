@@ -6,6 +6,12 @@ looks it up lower case), overwrites an existing group on create (AWS:
 (AWS: ``DBSubnetGroupDoesNotCoverEnoughAZs``) or in several VPCs (AWS:
 ``InvalidSubnet``), and ``ModifyDBSubnetGroup`` drops the group from its
 table. This module patches the backend methods (the responses stay moto's).
+
+moto 5.2.5 has no ``DescribeDBEngineVersions``: answered here from a small
+fixed catalogue of PostgreSQL versions (``ENGINE_VERSIONS``), with AWS's
+matching rules: ``EngineVersion`` names a version or a major version
+(``16``), ``DefaultOnly`` keeps the engine's default version (or the major
+version's, with ``EngineVersion``), ``DBParameterGroupFamily`` filters.
 """
 
 from __future__ import annotations
@@ -81,6 +87,88 @@ def _delete(self: RDSBackend, subnet_name: str) -> Any:
     return _ORIGINAL["delete"](self, (subnet_name or "").lower())
 
 
+# (version, parameter group family, default of its major version)
+ENGINE_VERSIONS: dict[str, list[tuple[str, str, bool]]] = {
+    "postgres": [
+        ("14.12", "postgres14", False),
+        ("14.13", "postgres14", True),
+        ("15.7", "postgres15", False),
+        ("15.8", "postgres15", True),
+        ("16.3", "postgres16", False),
+        ("16.4", "postgres16", True),
+    ],
+}
+# The version an engine's DefaultOnly answer names without EngineVersion.
+ENGINE_DEFAULT = {"postgres": "16.4"}
+
+
+def _major(version: str) -> str:
+    return version.split(".")[0]
+
+
+def _version_entry(engine: str, version: str, family: str) -> dict[str, Any]:
+    later = [v for v, _, _ in ENGINE_VERSIONS[engine] if _key(v) > _key(version)]
+    return {
+        "Engine": engine,
+        "EngineVersion": version,
+        "MajorEngineVersion": _major(version),
+        "DBParameterGroupFamily": family,
+        "DBEngineDescription": "PostgreSQL",
+        "DBEngineVersionDescription": f"PostgreSQL {version}-R1",
+        "Status": "available",
+        "ValidUpgradeTarget": [
+            {
+                "Engine": engine,
+                "EngineVersion": v,
+                "Description": f"PostgreSQL {v}-R1",
+                "AutoUpgrade": False,
+                "IsMajorVersionUpgrade": _major(v) != _major(version),
+            }
+            for v in later
+        ],
+        "ExportableLogTypes": ["postgresql", "upgrade"],
+        "SupportsLogExportsToCloudwatchLogs": True,
+        "SupportsReadReplica": True,
+        "SupportedEngineModes": ["provisioned"],
+        "SupportedFeatureNames": ["Lambda", "s3Export", "s3Import"],
+        "SupportsParallelQuery": False,
+        "SupportsGlobalDatabases": False,
+        "SupportsBabelfish": False,
+        "SupportsLimitlessDatabase": False,
+    }
+
+
+def _key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+
+def _describe_db_engine_versions(self: Any) -> Any:
+    """DescribeDBEngineVersions from ``ENGINE_VERSIONS``."""
+    from moto.core.responses import ActionResult
+
+    engine = self.params.get("Engine")
+    wanted = self.params.get("EngineVersion")
+    family = self.params.get("DBParameterGroupFamily")
+    default_only = self.params.get("DefaultOnly") in (True, "true", "True")
+    found = []
+    for name, versions in ENGINE_VERSIONS.items():
+        if engine and engine != name:
+            continue
+        for version, fam, major_default in versions:
+            if wanted and wanted not in (version, _major(version)):
+                continue
+            if family and family != fam:
+                continue
+            if default_only:
+                # The major version's default with EngineVersion, else the engine's.
+                if wanted and wanted == _major(version) and not major_default:
+                    continue
+                if not wanted and version != ENGINE_DEFAULT[name]:
+                    continue
+            found.append(_version_entry(name, version, fam))
+    return ActionResult({"DBEngineVersions": found})
+
+
 _ORIGINAL: dict[str, Any] = {}
 
 
@@ -94,3 +182,6 @@ def install() -> None:
     RDSBackend.describe_db_subnet_groups = _describe  # type: ignore[method-assign]
     RDSBackend.modify_db_subnet_group = _modify  # type: ignore[method-assign]
     RDSBackend.delete_subnet_group = _delete  # type: ignore[method-assign]
+    from moto.rds.responses import RDSResponse
+
+    RDSResponse.describe_db_engine_versions = _describe_db_engine_versions  # type: ignore[attr-defined]

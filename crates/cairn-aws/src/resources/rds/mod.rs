@@ -1,5 +1,6 @@
 //! RDS: one file per resource type.
 
+pub mod get_engine_version;
 pub mod instance;
 pub mod parameter_group;
 pub mod subnet_group;
@@ -18,4 +19,11 @@ pub(crate) fn providers(clients: &Shared) -> Vec<Arc<dyn ResourceProvider>> {
         )),
         Arc::new(instance::InstanceProvider::new(clients.clone())),
     ]
+}
+
+/// This service's data sources (`fn::invoke`).
+pub(crate) fn data_sources(clients: &Shared) -> Vec<Arc<dyn cairn_core::provider::DataSource>> {
+    vec![Arc::new(get_engine_version::GetEngineVersion::new(
+        clients.clone(),
+    ))]
 }
