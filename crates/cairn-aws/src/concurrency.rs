@@ -52,6 +52,9 @@ pub const DECREASE: f64 = 0.7;
 pub const TOLERANCE: f64 = 0.5;
 /// Throttled answers the connector resends itself before the SDK retries.
 pub const QUICK_RETRIES: u32 = 3;
+/// How long a resend waits for a slot before the throttled answer goes to
+/// the SDK's retry instead (a new attempt, checked afresh).
+pub const RESEND_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// The connector's first pause before resending a throttled call (full
 /// jitter: a random pause up to this, doubling per resend).
 pub const QUICK_BACKOFF: std::time::Duration = std::time::Duration::from_millis(40);
@@ -448,12 +451,16 @@ impl HttpConnector for AdaptiveConnector {
         HttpConnectorFuture::new(async move {
             let mut request = request;
             let mut resend = 0;
+            let mut held: Option<Slot> = None;
             loop {
                 // A copy to resend if throttled (a streamed body has none).
                 let spare = (resend < QUICK_RETRIES)
                     .then(|| request.try_clone())
                     .flatten();
-                let slot = limiter.acquire().await;
+                let slot = match held.take() {
+                    Some(slot) => slot,
+                    None => limiter.acquire().await,
+                };
                 let mut response = match inner.call(request).await {
                     Ok(r) => r,
                     Err(e) => {
@@ -488,14 +495,18 @@ impl HttpConnector for AdaptiveConnector {
                     return Ok(response);
                 }
                 slot.finish(Outcome::Throttled);
-                match spare {
-                    Some(again) => {
-                        tokio::time::sleep(quick_pause(resend)).await;
-                        request = again;
-                        resend += 1;
-                    }
-                    None => return Ok(response),
+                let Some(again) = spare else {
+                    return Ok(response);
+                };
+                // Time spent here counts against the SDK's stalled-upload
+                // check of this attempt (5 s grace): resend only soon.
+                tokio::time::sleep(quick_pause(resend)).await;
+                match tokio::time::timeout(RESEND_SLOT_WAIT, limiter.acquire()).await {
+                    Ok(slot) => held = Some(slot),
+                    Err(_) => return Ok(response),
                 }
+                request = again;
+                resend += 1;
             }
         })
     }
