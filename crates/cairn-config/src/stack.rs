@@ -2013,7 +2013,7 @@ fn former_parent(v: &Value) -> Option<Result<(Option<String>, bool), String>> {
     let m = match v {
         Value::Map(m) => m,
         Value::String(urn) => {
-            let ty = urn.strip_prefix("urn:pulumi:")?.splitn(4, "::").nth(2)?;
+            let ty = urn.strip_prefix("urn:pulumi:")?.split("::").nth(2)?;
             return (!ty.contains('$')).then_some(Ok((None, false)));
         }
         _ => return None,

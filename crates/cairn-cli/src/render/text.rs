@@ -106,13 +106,10 @@ fn tree(plan: &Plan) -> Vec<(&Step, usize)> {
     let mut stack: Vec<(usize, usize)> = roots.iter().rev().map(|&r| (r, 0)).collect();
     // Steps left out of the tree by a cycle are shown at the top level.
     let mut rest = (0..steps.len()).rev();
-    loop {
-        let Some((i, depth)) = stack
-            .pop()
-            .or_else(|| rest.find(|&i| !seen[i]).map(|i| (i, 0)))
-        else {
-            break;
-        };
+    while let Some((i, depth)) = stack
+        .pop()
+        .or_else(|| rest.find(|&i| !seen[i]).map(|i| (i, 0)))
+    {
         if seen[i] {
             continue;
         }
