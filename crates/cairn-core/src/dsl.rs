@@ -391,7 +391,7 @@ impl StackBuilder {
 
     /// `.provider(&p)`: what YAML's `options.provider` does
     /// ([`providers::use_provider`]). A provider's `region` applies to
-    /// every type of its package (every AWS type takes `region`).
+    /// every type of its package (every AWS type takes `region` and `credentials`).
     fn use_provider<T: ResourceType>(&mut self, spec: &mut ResourceSpec, provider: &str) {
         let Some(p) = self.spec.resources.iter().find(|r| r.name == provider) else {
             self.errors.push(format!(
@@ -412,11 +412,19 @@ impl StackBuilder {
             ));
             return;
         }
-        let takes = |prop: &str| prop == "region" || T::Args::PROPERTIES.contains(&prop);
+        // Every type of a provider's package takes `region` and `credentials`.
+        let takes = |prop: &str| {
+            matches!(prop, "region" | "credentials") || T::Args::PROPERTIES.contains(&prop)
+        };
         let used = providers::use_provider(spec, p, takes);
         if used.region_unknown {
             self.errors.push(format!(
                 "the `region` of provider `{provider}` must be known when the stack is built, not an output"
+            ));
+        }
+        if used.credentials_unknown {
+            self.errors.push(format!(
+                "the `profile` and `assumeRole` of provider `{provider}` must be known when the stack is built, not outputs"
             ));
         }
         if used.tags_not_merged {

@@ -2,8 +2,8 @@
 //! resource, for the DSL's `.provider(&p)` and YAML's `options.provider`
 //! alike: the resource depends on the provider, takes the provider's
 //! `region` as its own `region` input (when its type has one and it set
-//! none), and the provider's `defaultTags.tags` under its own `tags` (its
-//! own win).
+//! none), its `profile` and `assumeRole` as its `credentials` input, and
+//! the provider's `defaultTags.tags` under its own `tags` (its own win).
 
 use crate::spec::ResourceSpec;
 use crate::value::Value;
@@ -20,8 +20,24 @@ pub struct ProviderUse {
     pub tags_set: bool,
     /// The provider's `region` is not a literal (an output or an interpolation).
     pub region_unknown: bool,
+    /// `credentials` was set from the provider's `profile`/`assumeRole`.
+    pub credentials_set: bool,
+    /// The provider's `profile` or `assumeRole` is not known (names an output).
+    pub credentials_unknown: bool,
     /// The resource's `tags` is one expression: the default tags were not merged.
     pub tags_not_merged: bool,
+}
+
+/// A value with no reference left in it (known when the stack is built).
+fn known(v: &Value) -> bool {
+    match v {
+        Value::String(s) => !s.contains("${"),
+        Value::Map(m) => m.values().all(known),
+        Value::List(l) => l.iter().all(known),
+        Value::Secret(inner) => known(inner),
+        Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => true,
+        Value::Unknown => false,
+    }
 }
 
 fn known_string(v: &Value) -> Option<&str> {
@@ -53,6 +69,26 @@ pub fn use_provider(
             Some(_) => {}
             None => out.region_unknown = true,
         }
+    }
+    let mut creds = crate::value::Map::new();
+    for key in ["profile", "assumeRole"] {
+        if let Some(v) = provider.properties.get(key) {
+            if known(v) {
+                creds.insert(key.into(), v.clone());
+            } else {
+                out.credentials_unknown = true;
+            }
+        }
+    }
+    if !creds.is_empty()
+        && !out.credentials_unknown
+        && takes("credentials")
+        && !resource.properties.contains_key("credentials")
+    {
+        resource
+            .properties
+            .insert("credentials".into(), Value::Map(creds));
+        out.credentials_set = true;
     }
     let default_tags = provider
         .properties

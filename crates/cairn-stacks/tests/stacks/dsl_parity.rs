@@ -2,7 +2,7 @@
 //! options, explicit providers, invokes.
 
 use super::registry;
-use cairn_aws::provider_resource::{AwsProvider, AwsProviderArgs, DefaultTagsArgs};
+use cairn_aws::provider_resource::{AssumeRoleArgs, AwsProvider, AwsProviderArgs, DefaultTagsArgs};
 use cairn_aws::resources::kms_alias::{Alias, AliasArgs};
 use cairn_aws::resources::kms_key::{Key, KeyArgs};
 use cairn_core::dsl::{Invoker, Options, StackBuilder};
@@ -304,6 +304,49 @@ resources:
         child.properties.get("region"),
         Some(&Value::from("eu-west-1")),
         "the child inherits its parent's provider"
+    );
+    assert_same(&y, &rust);
+}
+
+#[test]
+fn a_provider_with_credentials_gives_the_yaml_spec() {
+    let y = yaml(
+        r#"
+name: accounts
+resources:
+  deployer:
+    type: pulumi:providers:aws
+    properties:
+      region: us-west-2
+      assumeRole:
+        roleArn: arn:aws:iam::111111111111:role/deployer
+        sessionName: cairn
+  key:
+    type: aws:kms:Key
+    properties: { description: k }
+    options: { provider: "${deployer}" }
+"#,
+        None,
+    );
+    let mut b = StackBuilder::new("accounts");
+    let deployer = b.resource::<AwsProvider>(
+        "deployer",
+        AwsProviderArgs::new().region("us-west-2").assume_role(
+            AssumeRoleArgs::new()
+                .role_arn("arn:aws:iam::111111111111:role/deployer")
+                .session_name("cairn"),
+        ),
+    );
+    b.resource_with::<Key>(
+        "key",
+        KeyArgs::new().description("k"),
+        Options::new().provider(&deployer),
+    );
+    let rust = b.try_build().expect("the DSL stack builds");
+    assert!(
+        rust.resources[1].properties.contains_key("credentials"),
+        "the key is made with the provider's credentials: {:?}",
+        rust.resources[1].properties
     );
     assert_same(&y, &rust);
 }
