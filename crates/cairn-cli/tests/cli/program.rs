@@ -400,7 +400,30 @@ fn up_program_redis_cache_prod_local_brings_it_up_and_a_second_up_changes_nothin
         ])
         .ok();
     let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json outputs");
-    assert!(json.to_string().contains("qualisys-redis-prod"), "{json}");
+    assert!(
+        json["connectionSecretArn"]
+            .as_str()
+            .is_some_and(|a| a.contains(":secret:qualisys/prod/redis/connection")),
+        "{json}"
+    );
+    let list = sb
+        .run(&[
+            "state",
+            "list",
+            "--local",
+            "--stack",
+            "prod",
+            "--program",
+            &program,
+        ])
+        .ok();
+    assert!(
+        list.stdout
+            .lines()
+            .any(|l| l.contains("aws:elasticache:ReplicationGroup\tqualisys-redis-prod")),
+        "{}",
+        list.stdout
+    );
     let again = up_with("--expect-no-changes").ok();
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
 }
