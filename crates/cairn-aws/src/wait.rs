@@ -387,17 +387,15 @@ mod tests {
         assert!(waiter_describe_calls_per_waited_minute().is_some_and(|r| r > 0.0));
     }
 
+    type Round = std::pin::Pin<
+        Box<dyn Future<Output = Result<HashMap<String, bool>, ProviderError>> + Send>,
+    >;
+
     /// A fetch whose object `id` (a number) is done from round `id + 2` on;
     /// it records every list of ids it was asked.
     fn staged(
         asked: Arc<Mutex<Vec<Vec<String>>>>,
-    ) -> impl Fn(
-        Vec<String>,
-    ) -> std::pin::Pin<
-        Box<dyn Future<Output = Result<HashMap<String, bool>, ProviderError>> + Send>,
-    > + Send
-           + Sync
-           + 'static {
+    ) -> impl Fn(Vec<String>) -> Round + Send + Sync + 'static {
         move |ids: Vec<String>| {
             let asked = asked.clone();
             Box::pin(async move {
