@@ -10,8 +10,8 @@ mod cli {
     mod day_two_emulator;
     mod emulator_restart;
     mod events_json;
-    mod get_invoke;
     mod fault_proxy;
+    mod get_invoke;
     mod graph;
     mod import_terraform;
     mod interrupt;

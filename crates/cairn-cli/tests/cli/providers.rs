@@ -171,9 +171,7 @@ async fn one_program_two_regions() {
     // region is the same, so still nothing to do.
     sb.run(&["up", "--yes", "--local", "--stack-file", &explicit])
         .ok();
-    let back = sb
-        .run(&["preview", "--local", "--stack-file", STACK])
-        .ok();
+    let back = sb.run(&["preview", "--local", "--stack-file", STACK]).ok();
     assert!(
         !back.stdout.contains("replace"),
         "moving back to the default provider replaced: {}",

@@ -1,13 +1,13 @@
 use crate::common::*;
 use cairn_core::diag::Problems;
-use cairn_core::mem::DATA_TOKEN;
 use cairn_core::mem::MemoryProvider;
-use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
+use cairn_core::mem::DATA_TOKEN;
 use cairn_core::plan::{
     plan, plan_destroy, Action, ChangeKind, Plan, PlanOptions, PARTIAL_CODE, PROTECTED_CODE,
     PROTECTED_DELETE_CODE, PROTECTED_REPLACE_CODE, REPLACE_DEPENDENT_CODE, TARGET_DEPENDENCY_CODE,
     UNKNOWN_TARGET_CODE, UNKNOWN_TYPE_CODE,
 };
+use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::state::{ResourceState, StackState};
 use cairn_core::value::{PropertyPath, Value};
 use cairn_core::StackSpec;
