@@ -353,8 +353,10 @@ impl ResourceProvider for Regional {
     ) -> Result<Map, ProviderError> {
         let (p, rest) = self.pick(new_inputs)?;
         let old = strip(old_inputs);
-        if old == rest {
-            // Only `credentials` changed: the object stays as it is.
+        if old == rest && old_inputs != new_inputs && ctx.pending_update.is_none() {
+            // Only `credentials` (or `region` between absent and the run's)
+            // changed: the object stays as it is. Same inputs are passed on:
+            // a step the provider owes (`pending_update`) changes no input.
             return Ok(old_outputs.clone());
         }
         p.update(ctx, id, &old, &rest, old_outputs).await

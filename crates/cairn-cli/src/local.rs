@@ -5,7 +5,9 @@
 use crate::error::CliError;
 use cairn_core::Value;
 use cairn_emulator::{DaemonStatus, EmulatorConfig};
+use std::io::Write;
 use std::os::fd::AsFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 pub fn emulator_config() -> EmulatorConfig {
@@ -77,7 +79,11 @@ pub const PREVIOUS_DIR: &str = ".before-emulator-restart";
 /// Returns the stacks moved.
 pub fn forget_previous_emulator(state_root: &Path, boot_id: &str) -> Result<Vec<String>, CliError> {
     let io = |what: String| move |e: std::io::Error| CliError::Failed(format!("{what}: {e}"));
-    std::fs::create_dir_all(state_root)
+    // Private, as the state store makes it (secrets are sealed inside).
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(state_root)
         .map_err(io(format!("creating {}", state_root.display())))?;
     let file = state_root.join(BOOT_FILE);
     let recorded = std::fs::read_to_string(&file)
@@ -93,7 +99,11 @@ pub fn forget_previous_emulator(state_root: &Path, boot_id: &str) -> Result<Vec<
             if name.starts_with('.') || !entry.path().is_dir() {
                 continue;
             }
-            std::fs::create_dir_all(&keep).map_err(io(format!("creating {}", keep.display())))?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&keep)
+                .map_err(io(format!("creating {}", keep.display())))?;
             std::fs::rename(entry.path(), keep.join(&name))
                 .map_err(io(format!("moving the state of `{name}`")))?;
             moved.push(name);
@@ -112,7 +122,13 @@ pub fn forget_previous_emulator(state_root: &Path, boot_id: &str) -> Result<Vec<
             );
         }
     }
-    std::fs::write(&file, format!("{boot_id}\n"))
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&file)
+        .and_then(|mut f| f.write_all(format!("{boot_id}\n").as_bytes()))
         .map_err(io(format!("writing {}", file.display())))?;
     Ok(moved)
 }

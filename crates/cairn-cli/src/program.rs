@@ -9,7 +9,7 @@
 
 use crate::error::CliError;
 use cairn_core::diag::{Problem, Problems};
-use cairn_core::dsl::program::{decode_output, ProgramInput};
+use cairn_core::dsl::program::{decode_answer, Answer, InvokeAnswer, ProgramInput};
 use cairn_core::{Registry, StackSpec, Value};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -65,8 +65,8 @@ fn run_validated(
     registry: &Registry,
 ) -> Result<(StackSpec, Problems), CliError> {
     let exe = executable(program)?;
-    let input = ProgramInput::new(stack, project, config);
-    let mut spec = run(program, &exe, &input)?;
+    let mut input = ProgramInput::new(stack, project, config);
+    let mut spec = run_answering(program, &exe, &mut input, registry)?;
     spec.name = stack.to_string();
     let problems = cairn_core::validate::validate(&spec, registry);
     if problems.has_errors() {
@@ -239,8 +239,49 @@ fn build(package: &str, bin: &str) -> Result<PathBuf, CliError> {
         })
 }
 
-/// Runs the program with `input` on stdin; its stack from stdout.
-fn run(program: &str, exe: &Path, input: &ProgramInput) -> Result<StackSpec, CliError> {
+/// Rounds of data source answers a program may ask for (an invoke may take
+/// an earlier one's results) before it is taken to loop.
+const MAX_INVOKE_ROUNDS: usize = 8;
+
+/// Runs the program until it prints its stack, running the data sources it
+/// asks for (`fn::invoke` of the DSL) and handing back their answers.
+fn run_answering(
+    program: &str,
+    exe: &Path,
+    input: &mut ProgramInput,
+    registry: &Registry,
+) -> Result<StackSpec, CliError> {
+    for _ in 0..MAX_INVOKE_ROUNDS {
+        let calls = match run(program, exe, input)? {
+            Answer::Spec(spec) => return Ok(spec),
+            Answer::Needs(calls) => calls,
+        };
+        let before = input.invoked.len();
+        for call in calls {
+            if input.invoked.iter().any(|a| a.call == call) {
+                continue;
+            }
+            let result = crate::invoke::run(registry, &input.stack, &call.token, &call.args)
+                .map_err(|e| e.to_string());
+            input.invoked.push(InvokeAnswer { call, result });
+        }
+        if input.invoked.len() == before {
+            break;
+        }
+    }
+    Err(problem(
+        BAD_OUTPUT,
+        format!(
+            "program `{}` kept asking for data sources it was already given",
+            label(program)
+        ),
+        "a program builds its stack once its invokes are answered (`ProgramInput::builder`)",
+    ))
+}
+
+/// Runs the program with `input` on stdin: its stack, or the data sources
+/// it needs run first.
+fn run(program: &str, exe: &Path, input: &ProgramInput) -> Result<Answer, CliError> {
     let name = label(program);
     let mut child = Command::new(exe)
         .stdin(Stdio::piped())
@@ -282,7 +323,7 @@ fn run(program: &str, exe: &Path, input: &ProgramInput) -> Result<StackSpec, Cli
         ));
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    decode_output(&stdout).map_err(|why| {
+    decode_answer(&stdout).map_err(|why| {
         problem(
             BAD_OUTPUT,
             format!(

@@ -493,6 +493,25 @@ pub enum InvokeError {
     Failed(ProviderError),
 }
 
+impl std::fmt::Display for InvokeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InvokeError::Unknown {
+                suggestion: Some(s),
+            } => write!(f, "no such data source (did you mean `{s}`?)"),
+            InvokeError::Unknown { suggestion: None } => f.write_str("no such data source"),
+            InvokeError::Invalid(failures) => {
+                let parts: Vec<String> = failures
+                    .iter()
+                    .map(|c| format!("{} (at `{}`)", c.message, c.path))
+                    .collect();
+                f.write_str(&parts.join("; "))
+            }
+            InvokeError::Failed(err) => write!(f, "{err}"),
+        }
+    }
+}
+
 /// Pulumi's spellings of a token in cairn's short form: `pkg:index:name`
 /// and `pkg:index/name:name` are `pkg:name`; `pkg:mod/name:Name` is
 /// `pkg:mod:Name` (`aws:ec2/getVpc:getVpc` is `aws:ec2:getVpc`,

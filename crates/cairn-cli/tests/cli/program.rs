@@ -440,3 +440,74 @@ fn without_locations(plan: &str) -> String {
     }
     serde_json::to_string_pretty(&v).expect("JSON")
 }
+
+/// A program (Python, speaking the protocol) that asks for
+/// `aws:iam:getPolicyDocument` (rendered here, no network call), then
+/// builds a stack from its answer; with `loop_forever` it asks again
+/// whatever the answer.
+fn invoking_program(sb: &Sandbox, name: &str, loop_forever: bool) -> String {
+    let path = sb.dir.path().join(name);
+    let body = format!(
+        r#"#!/usr/bin/env python3
+import json, sys
+inp = json.load(sys.stdin)
+answers = inp.get("invoked", [])
+S = lambda v: {{"t": "String", "v": v}}
+L = lambda *v: {{"t": "List", "v": list(v)}}
+call = {{"token": "aws:iam:getPolicyDocument", "args": {{"statements": L(
+    {{"t": "Map", "v": {{"actions": L(S("s3:GetObject")), "resources": L(S("*"))}}}})}}}}
+if {loop_forever} or not answers:
+    print(json.dumps({{"protocol": 1, "spec": {{"name": "x", "resources": [], "outputs": {{}}}}, "needs": [call]}}))
+else:
+    doc = answers[0]["result"]["Ok"]["json"]["v"]
+    print(json.dumps({{"protocol": 1, "spec": {{"name": "x", "resources": [
+        {{"name": "first", "typeToken": "core:Data", "properties": {{"input": S(doc)}}, "options": {{}}}}],
+        "outputs": {{"policy": S("${{first.output}}")}}}}}}))
+"#,
+        loop_forever = if loop_forever { "True" } else { "False" }
+    );
+    std::fs::write(&path, body).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn a_program_that_invokes_a_data_source_gets_its_answer_and_builds_with_it() {
+    let sb = Sandbox::new();
+    let env = env_file(&sb).display().to_string();
+    let prog = invoking_program(&sb, "invoking-program", false);
+    sb.run(&["up", "--yes", "--stack-file", &env, "--program", &prog])
+        .ok();
+    let out = sb
+        .run(&[
+            "stack",
+            "output",
+            "--json",
+            "--stack-file",
+            &env,
+            "--program",
+            &prog,
+        ])
+        .ok();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json outputs");
+    let policy: serde_json::Value =
+        serde_json::from_str(json["policy"].as_str().expect("policy output")).expect("policy json");
+    assert_eq!(policy["Version"], "2012-10-17", "{policy}");
+    assert!(
+        policy["Statement"][0]["Action"]
+            .to_string()
+            .contains("s3:GetObject"),
+        "{policy}"
+    );
+
+    // A program that asks again whatever it is told is stopped, named.
+    let looping = invoking_program(&sb, "looping-program", true);
+    let run = sb.run(&["preview", "--stack-file", &env, "--program", &looping]);
+    assert_ne!(run.code, Some(0), "{}", run.all());
+    assert!(
+        run.stderr.contains("cairn::program::bad_output")
+            && run.stderr.contains("kept asking for data sources"),
+        "{}",
+        run.stderr
+    );
+}

@@ -134,7 +134,8 @@ fn project_diagnostics_point_at_their_lines() {
         "{}",
         r.stderr
     );
-    // `runtime: rust` names the way to run it.
+    // `runtime: rust` runs the workspace program named like the project:
+    // outside a workspace there is none, and the diagnostic names it.
     let dir = project(
         &sb,
         "rs",
@@ -143,7 +144,7 @@ fn project_diagnostics_point_at_their_lines() {
     let r = run_in(&sb, &dir, &["preview", "--stack", "dev"]);
     assert_eq!(r.code, Some(2), "{}", r.all());
     assert!(
-        r.stderr.contains("runtime rust: see --program"),
+        r.stderr.contains("cairn::program::not_found") && r.stderr.contains("program `r`"),
         "{}",
         r.stderr
     );

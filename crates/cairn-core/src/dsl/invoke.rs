@@ -113,18 +113,5 @@ impl StackBuilder {
 }
 
 fn describe(e: InvokeError) -> String {
-    match e {
-        InvokeError::Unknown {
-            suggestion: Some(s),
-        } => {
-            format!("no such data source (did you mean `{s}`?)")
-        }
-        InvokeError::Unknown { suggestion: None } => "no such data source".to_string(),
-        InvokeError::Invalid(failures) => failures
-            .iter()
-            .map(|f| format!("{} (at `{}`)", f.message, f.path))
-            .collect::<Vec<_>>()
-            .join("; "),
-        InvokeError::Failed(err) => err.to_string(),
-    }
+    e.to_string()
 }
