@@ -41,6 +41,21 @@ pub fn region_ok(r: &str) -> bool {
         && !parts[parts.len() - 1].is_empty()
 }
 
+/// A malformed `region` among `inputs` (a resource's or a data source's).
+pub(crate) fn region_check(inputs: &Map) -> Option<CheckFailure> {
+    match inputs.get(REGION) {
+        Some(Value::String(r)) if !region_ok(r) => Some(
+            CheckFailure::error(
+                REGION_RULE,
+                PropertyPath::key(REGION),
+                format!("`{r}` is not an AWS region name"),
+            )
+            .with_help("write a region such as `us-east-1` or `eu-west-1`"),
+        ),
+        _ => None,
+    }
+}
+
 /// `schema` with the `region` and `credentials` inputs added.
 pub fn with_region(mut schema: ResourceSchema) -> ResourceSchema {
     if !schema.properties.iter().any(|p| p.name == REGION) {
@@ -254,18 +269,7 @@ impl ResourceProvider for Regional {
 
     fn check(&self, inputs: &Map) -> Vec<CheckFailure> {
         let mut out = self.default.check(&strip(inputs));
-        if let Some(Value::String(r)) = inputs.get(REGION) {
-            if !region_ok(r) {
-                out.push(
-                    CheckFailure::error(
-                        REGION_RULE,
-                        PropertyPath::key(REGION),
-                        format!("`{r}` is not an AWS region name"),
-                    )
-                    .with_help("write a region such as `us-east-1` or `eu-west-1`"),
-                );
-            }
-        }
+        out.extend(region_check(inputs));
         out
     }
 

@@ -5,13 +5,13 @@
 //! `pulumi:providers:aws` (cairn-config's `stack/invoke.rs`).
 
 use crate::clients::Shared;
-use crate::regional::{region_ok, REGION, REGION_RULE};
+use crate::regional::{region_check, REGION};
 use async_trait::async_trait;
 use cairn_core::provider::{
     CallContext, CheckFailure, DataSource, DataSourceSchema, ProviderError,
 };
 use cairn_core::schema::{PropType, PropertySchema};
-use cairn_core::value::{Map, PropertyPath, Value};
+use cairn_core::value::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -84,18 +84,7 @@ impl DataSource for RegionalData {
 
     fn check(&self, args: &Map) -> Vec<CheckFailure> {
         let mut out = self.default.check(&strip(args));
-        if let Some(Value::String(r)) = args.get(REGION) {
-            if !region_ok(r) {
-                out.push(
-                    CheckFailure::error(
-                        REGION_RULE,
-                        PropertyPath::key(REGION),
-                        format!("`{r}` is not an AWS region name"),
-                    )
-                    .with_help("write a region such as `us-east-1` or `eu-west-1`"),
-                );
-            }
-        }
+        out.extend(region_check(args));
         out
     }
 

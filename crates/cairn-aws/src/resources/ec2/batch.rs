@@ -81,3 +81,25 @@ where
     read_missing_recent(provider, reqs, &mut found).await?;
     Ok(found)
 }
+
+/// One page of `DescribeRouteTables` for `filter` (routes, route tables and
+/// their associations all read through it).
+pub(crate) async fn route_tables_page(
+    ec2: &aws_sdk_ec2::Client,
+    resource: &str,
+    filter: Filter,
+    next: Option<String>,
+) -> Result<Page<aws_sdk_ec2::types::RouteTable>, ProviderError> {
+    let out = ec2
+        .describe_route_tables()
+        .filters(filter)
+        .max_results(100)
+        .set_next_token(next)
+        .send()
+        .await
+        .map_err(|e| crate::util::api_error(resource, "ec2:DescribeRouteTables", e, &[]))?;
+    Ok((
+        out.route_tables().to_vec(),
+        out.next_token().map(str::to_string),
+    ))
+}

@@ -469,20 +469,7 @@ impl ResourceProvider for RouteProvider {
         let resource = batch_label(reqs, TOKEN);
         let sdk = self.clients.get().await?;
         let (ec2, resource) = (&sdk.ec2, resource.as_str());
-        let page = |filter, next: Option<String>| async move {
-            let out = ec2
-                .describe_route_tables()
-                .filters(filter)
-                .max_results(100)
-                .set_next_token(next)
-                .send()
-                .await
-                .map_err(|e| api_error(resource, "ec2:DescribeRouteTables", e, &[]))?;
-            Ok::<_, ProviderError>((
-                out.route_tables().to_vec(),
-                out.next_token().map(str::to_string),
-            ))
-        };
+        let page = |filter, next| super::batch::route_tables_page(ec2, resource, filter, next);
         let tables = reqs.iter().filter_map(|r| Some(parse_id(&r.id)?.0));
         let live = super::batch::describe_by_ids(
             tables,
