@@ -141,6 +141,7 @@ pub fn daemon_start(cfg: &EmulatorConfig) -> Result<DaemonStatus, EmulatorError>
     if !process::port_free(cfg.port) {
         return Err(EmulatorError::PortInUse { port: cfg.port });
     }
+    let log_start = fs::metadata(process::log_path(&cfg.state_dir)).map_or(0, |m| m.len());
     let child = process::spawn_server(&venv, cfg, true)?;
     let pid = child.id();
     // The child is deliberately not waited on: it outlives this process.
@@ -161,11 +162,11 @@ pub fn daemon_start(cfg: &EmulatorConfig) -> Result<DaemonStatus, EmulatorError>
     loop {
         if !process::pid_alive(pid) {
             remove_files(&cfg.state_dir);
-            return Err(EmulatorError::Start {
-                message: "emulator daemon exited during startup".into(),
-                log: process::log_path(&cfg.state_dir),
-                log_tail: process::log_tail(&cfg.state_dir, 4000),
-            });
+            let this_run = fs::read(process::log_path(&cfg.state_dir))
+                .ok()
+                .and_then(|log| log.get(log_start as usize..).map(<[u8]>::to_vec))
+                .unwrap_or_default();
+            return Err(startup_exit_error(cfg, &String::from_utf8_lossy(&this_run)));
         }
         if health(cfg.port) == Some(pid) {
             return Ok(status(&cfg.state_dir, true, Some(pid), Some(cfg.port)));
@@ -207,4 +208,43 @@ pub fn daemon_stop(state_dir: &Path) -> Result<DaemonStatus, EmulatorError> {
         stale_pid: stale,
         ..status(state_dir, false, stopped, stopped.and(port))
     })
+}
+
+/// Why a daemon that exited during startup failed. Another process taking the
+/// port between the free-port check and the server's bind is `PortInUse`, so
+/// callers that picked the port can pick another.
+fn startup_exit_error(cfg: &EmulatorConfig, log_of_this_run: &str) -> EmulatorError {
+    if log_of_this_run.contains("Address already in use") {
+        return EmulatorError::PortInUse { port: cfg.port };
+    }
+    EmulatorError::Start {
+        message: "emulator daemon exited during startup".into(),
+        log: process::log_path(&cfg.state_dir),
+        log_tail: process::log_tail(&cfg.state_dir, 4000),
+    }
+}
+
+#[cfg(test)]
+mod startup_tests {
+    use super::*;
+
+    #[test]
+    fn a_port_lost_to_another_process_is_port_in_use_and_other_exits_are_start_errors() {
+        let cfg = EmulatorConfig {
+            port: 40065,
+            state_dir: PathBuf::from("/nonexistent"),
+            delay_ms: 0,
+            twin: false,
+        };
+        let lost =
+            "OSError: [Errno 98] Address already in use\nPort 40065 is in use by another program.";
+        assert!(matches!(
+            startup_exit_error(&cfg, lost),
+            EmulatorError::PortInUse { port: 40065 }
+        ));
+        assert!(matches!(
+            startup_exit_error(&cfg, "ModuleNotFoundError: moto"),
+            EmulatorError::Start { .. }
+        ));
+    }
 }
