@@ -818,3 +818,421 @@ async fn kms_alias_batched_read_walks_list_aliases_once() {
     )
     .await;
 }
+
+fn iam_doc(action: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]
+    })
+    .to_string()
+}
+
+/// IAM policies: a batch lists every customer managed policy once with
+/// GetAccountAuthorizationDetails (documents included) and asks only for
+/// each one's tags; what it reports equals the single read (GetPolicy +
+/// GetPolicyVersion), the stack's spelling of an equal document included.
+#[tokio::test]
+async fn iam_policy_batched_read_equals_single_read() {
+    let env = setup().await;
+    let p = env.p("aws:iam:Policy");
+    let specs = [
+        serde_json::json!({
+            "name": format!("tagged-{}", env.tag), "description": "reads the cache",
+            "policy": iam_doc("elasticache:Describe*"),
+            "tags": {"team": "platform", "tier": "cache"}
+        }),
+        serde_json::json!({
+            "name": format!("pathed-{}", env.tag), "path": "/cairn/batch/",
+            "policy": iam_doc("s3:GetObject")
+        }),
+        serde_json::json!({"name": format!("versioned-{}", env.tag), "policy": iam_doc("sqs:SendMessage")}),
+        serde_json::json!({"name": format!("deleted-{}", env.tag), "policy": iam_doc("sns:Publish")}),
+    ];
+    let mut created = Vec::new();
+    for (i, spec) in specs.into_iter().enumerate() {
+        let name = format!("policy{i}");
+        let inputs = p.schema().normalize_inputs(&map(spec));
+        let c = p.create(&env.ctx(&name), &inputs).await.expect("policy");
+        created.push((name, c.id, inputs));
+    }
+    // The third gets a second default version, v2; the stack spells that
+    // document with other white space (the same JSON).
+    let (name, id, old) = created[2].clone();
+    let v2 = iam_doc("sqs:ReceiveMessage");
+    let mut new = old.clone();
+    new.insert("policy".into(), v2.as_str().into());
+    p.update(&env.ctx(&name), &id, &old, &new, &Map::new())
+        .await
+        .expect("new default version");
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&v2).unwrap())
+            .unwrap();
+    new.insert("policy".into(), pretty.as_str().into());
+    created[2].2 = new;
+    // The fourth is deleted.
+    let (name, gone, inputs) = created.pop().unwrap();
+    p.delete(&env.ctx(&name), &gone, &inputs, &Map::new())
+        .await
+        .expect("delete");
+    single_equals_batched(
+        &env,
+        "aws:iam:Policy",
+        "iam:GetAccountAuthorizationDetails",
+        &created,
+        &gone,
+    )
+    .await;
+
+    // And what both report is right.
+    let reqs: Vec<ReadRequest> = created
+        .iter()
+        .map(|(name, id, inputs)| ReadRequest {
+            ctx: env.ctx(name),
+            id: id.clone(),
+            inputs: inputs.clone(),
+        })
+        .collect();
+    env._emulator.reset_call_counts().await.unwrap();
+    let batched = p.read_many(&reqs).await.expect("batched read");
+    let tagged = &batched[&created[0].1];
+    assert_eq!(s(&tagged.inputs, "description"), "reads the cache");
+    assert_eq!(
+        tagged.inputs["tags"],
+        Value::from_json(&serde_json::json!({"team": "platform", "tier": "cache"})),
+        "cairn:urn is hidden"
+    );
+    assert_eq!(s(&tagged.outputs, "arn"), created[0].1);
+    assert!(!s(&tagged.outputs, "policyId").is_empty());
+    let pathed = &batched[&created[1].1];
+    assert_eq!(s(&pathed.inputs, "path"), "/cairn/batch/");
+    assert!(!pathed.inputs.contains_key("description"));
+    let versioned = &batched[&created[2].1];
+    assert_eq!(s(&versioned.outputs, "defaultVersionId"), "v2");
+    assert_eq!(
+        s(&versioned.inputs, "policy"),
+        pretty,
+        "the stack's spelling"
+    );
+    let calls = env._emulator.call_counts().await.unwrap();
+    let n = |api: &str| calls.get(api).copied().unwrap_or(0);
+    assert_eq!(
+        (
+            n("iam:GetAccountAuthorizationDetails"),
+            n("iam:ListPolicyTags"),
+            n("iam:GetPolicy"),
+            n("iam:GetPolicyVersion")
+        ),
+        (1, 3, 0, 0),
+        "{calls:?}"
+    );
+}
+
+/// Refreshing N policies costs the listing's pages (1,000 policies a page)
+/// plus one ListPolicyTags per policy, instead of GetPolicy and
+/// GetPolicyVersion per policy. 900 policies outside the stack, listed
+/// before its 150, make the listing two pages.
+#[tokio::test]
+async fn refreshing_policies_costs_one_listing_page_plus_one_tag_call_each() {
+    use futures::StreamExt;
+    let env = setup().await;
+    let iam = aws_sdk_iam::Client::new(&env.sdk_config().await);
+    let doc = iam_doc("s3:GetObject");
+    futures::stream::iter(0..900)
+        .map(|i| {
+            let (iam, doc) = (iam.clone(), doc.clone());
+            async move {
+                iam.create_policy()
+                    .policy_name(format!("a-other-{i:04}"))
+                    .policy_document(doc)
+                    .send()
+                    .await
+                    .expect("other policy");
+            }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<()>>()
+        .await;
+    let ours: Vec<(String, String, Map)> = futures::stream::iter(0..150)
+        .map(|i| {
+            let (iam, doc, tag) = (iam.clone(), doc.clone(), env.tag.clone());
+            async move {
+                let name = format!("p-{tag}-{i:03}");
+                let mut req = iam.create_policy().policy_name(&name).policy_document(&doc);
+                let mut inputs = map(serde_json::json!({"name": name, "path": "/", "policy": doc}));
+                if i % 3 == 0 {
+                    let t = aws_sdk_iam::types::Tag::builder()
+                        .key("n")
+                        .value(i.to_string())
+                        .build()
+                        .unwrap();
+                    req = req.tags(t);
+                    inputs.insert(
+                        "tags".into(),
+                        Value::from_json(&serde_json::json!({"n": i.to_string()})),
+                    );
+                }
+                if i == 7 {
+                    // Recorded with a tag the policy does not carry: drift.
+                    inputs.insert(
+                        "tags".into(),
+                        Value::from_json(&serde_json::json!({"team": "a"})),
+                    );
+                }
+                let arn = req
+                    .send()
+                    .await
+                    .expect("policy")
+                    .policy()
+                    .unwrap()
+                    .arn()
+                    .unwrap()
+                    .to_string();
+                (format!("p{i:03}"), arn, inputs)
+            }
+        })
+        .buffered(8)
+        .collect()
+        .await;
+    let mut state = StackState::default();
+    for (logical, arn, inputs) in ours {
+        state.resources.insert(
+            logical.clone(),
+            recorded("aws:iam:Policy", &logical, &arn, inputs),
+        );
+    }
+    // One deleted out of band.
+    iam.delete_policy()
+        .policy_arn(&state.resources["p100"].id)
+        .send()
+        .await
+        .unwrap();
+    env._emulator.reset_call_counts().await.unwrap();
+    let (refreshed, drift) = refresh_with(&state, &env.reg, "it", 10)
+        .await
+        .expect("refresh");
+    let calls = env._emulator.call_counts().await.unwrap();
+    let n = |api: &str| calls.get(api).copied().unwrap_or(0);
+    assert_eq!(
+        [
+            n("iam:GetAccountAuthorizationDetails"),
+            n("iam:ListPolicyTags"),
+            n("iam:GetPolicy"),
+            n("iam:GetPolicyVersion"),
+        ],
+        [2, 149, 0, 0],
+        "pages, tag calls, GetPolicy, GetPolicyVersion for 150 policies: {calls:?}"
+    );
+    let gone: Vec<&str> = drift
+        .iter()
+        .filter(|d| d.gone)
+        .map(|d| d.resource.as_str())
+        .collect();
+    assert_eq!(gone, ["p100"]);
+    let changed: Vec<&str> = drift
+        .iter()
+        .filter(|d| !d.gone)
+        .map(|d| d.resource.as_str())
+        .collect();
+    assert_eq!(changed, ["p007"], "{drift:?}");
+    assert_eq!(refreshed.resources.len(), 149);
+    assert_eq!(
+        s(&refreshed.resources["p001"].outputs, "arn"),
+        state.resources["p001"].id
+    );
+}
+
+/// The emulator pages GetAccountAuthorizationDetails as AWS does (MaxItems
+/// 1 to 1000, default 100; a truncated answer carries a Marker), honours
+/// the filter, and lists each policy's versions with URL-encoded documents.
+#[tokio::test]
+async fn emulator_pages_account_authorization_details() {
+    use aws_sdk_iam::types::EntityType;
+    let env = setup().await;
+    let iam = aws_sdk_iam::Client::new(&env.sdk_config().await);
+    for i in 0..5 {
+        iam.create_policy()
+            .policy_name(format!("page{i}"))
+            .path(if i == 1 { "/team/" } else { "/" })
+            .set_description((i == 0).then(|| "first".to_string()))
+            .policy_document(iam_doc("s3:GetObject"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let arn0 = "arn:aws:iam::123456789012:policy/page0";
+    iam.create_policy_version()
+        .policy_arn(arn0)
+        .policy_document(iam_doc("s3:PutObject"))
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
+    // A role in an instance profile: not listed under a policy filter.
+    iam.create_role()
+        .role_name("paged-role")
+        .assume_role_policy_document(iam_doc("sts:AssumeRole"))
+        .send()
+        .await
+        .unwrap();
+    iam.create_instance_profile()
+        .instance_profile_name("paged-profile")
+        .send()
+        .await
+        .unwrap();
+    iam.add_role_to_instance_profile()
+        .instance_profile_name("paged-profile")
+        .role_name("paged-role")
+        .send()
+        .await
+        .unwrap();
+
+    let mut pages = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = iam
+            .get_account_authorization_details()
+            .filter(EntityType::LocalManagedPolicy)
+            .max_items(2)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(out.role_detail_list().is_empty() && out.user_detail_list().is_empty());
+        assert!(out.group_detail_list().is_empty());
+        pages.push(out.policies().to_vec());
+        if !out.is_truncated() {
+            assert_eq!(out.marker(), None);
+            break;
+        }
+        marker = Some(
+            out.marker()
+                .expect("a truncated page has a marker")
+                .to_string(),
+        );
+        assert!(pages.len() < 10, "the marker does not move on");
+    }
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [2, 2, 1]);
+    let all: Vec<_> = pages.into_iter().flatten().collect();
+    let mut names: Vec<&str> = all.iter().filter_map(|p| p.policy_name()).collect();
+    names.sort();
+    assert_eq!(names, ["page0", "page1", "page2", "page3", "page4"]);
+    let p0 = all.iter().find(|p| p.arn() == Some(arn0)).unwrap();
+    assert_eq!(p0.description(), Some("first"));
+    assert_eq!(p0.default_version_id(), Some("v2"));
+    assert!(p0.policy_id().is_some_and(|id| !id.is_empty()));
+    assert_eq!(p0.path(), Some("/"));
+    let versions: Vec<(&str, bool)> = p0
+        .policy_version_list()
+        .iter()
+        .map(|v| (v.version_id().unwrap(), v.is_default_version()))
+        .collect();
+    assert_eq!(versions.len(), 2);
+    assert!(versions.contains(&("v1", false)) && versions.contains(&("v2", true)));
+    let v2 = p0
+        .policy_version_list()
+        .iter()
+        .find(|v| v.is_default_version())
+        .and_then(|v| v.document())
+        .unwrap();
+    assert!(v2.starts_with("%7B"), "URL-encoded: {v2}");
+    assert!(v2.contains("s3%3APutObject"), "{v2}");
+    let p1 = all
+        .iter()
+        .find(|p| p.policy_name() == Some("page1"))
+        .unwrap();
+    assert_eq!(p1.path(), Some("/team/"));
+    assert_eq!(
+        p1.arn(),
+        Some("arn:aws:iam::123456789012:policy/team/page1")
+    );
+    assert_eq!(p1.description(), None, "no description, none listed");
+
+    // Without MaxItems, up to 100; roles (with their instance profiles)
+    // only when asked for.
+    let out = iam
+        .get_account_authorization_details()
+        .filter(EntityType::LocalManagedPolicy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.policies().len(), 5);
+    assert!(!out.is_truncated());
+    let out = iam
+        .get_account_authorization_details()
+        .filter(EntityType::Role)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.policies().is_empty());
+    let role = &out.role_detail_list()[0];
+    assert_eq!(role.role_name(), Some("paged-role"));
+    assert_eq!(
+        role.instance_profile_list()[0].instance_profile_name(),
+        "paged-profile"
+    );
+    // MaxItems is 1 to 1000, as on AWS.
+    for bad in [0, 1001] {
+        let err = iam
+            .get_account_authorization_details()
+            .filter(EntityType::LocalManagedPolicy)
+            .max_items(bad)
+            .send()
+            .await
+            .expect_err("MaxItems out of range");
+        let code = aws_sdk_iam::error::ProvideErrorMetadata::code(&err);
+        assert_eq!(code, Some("ValidationError"), "MaxItems {bad}: {err:?}");
+    }
+}
+
+/// A listed policy whose tags answer NoSuchEntity (IAM not yet consistent,
+/// or the policy deleted since the listing) gets the single read: one this
+/// process just created is waited for, as `read` does; one it did not
+/// create reads as gone, as `read`'s `None`.
+#[tokio::test]
+async fn iam_policy_batch_falls_back_to_the_single_read_when_tags_are_not_found() {
+    let env = setup().await;
+    let p = env.p("aws:iam:Policy");
+    env._emulator.set_hide_new_ms(1500).await.unwrap();
+    let mut reqs = Vec::new();
+    for i in 0..2 {
+        let name = format!("new{i}");
+        let inputs = p.schema().normalize_inputs(&map(serde_json::json!({
+            "name": format!("new{i}-{}", env.tag), "policy": iam_doc("s3:GetObject"),
+            "tags": {"n": name}
+        })));
+        let c = p.create(&env.ctx(&name), &inputs).await.expect("policy");
+        reqs.push(ReadRequest {
+            ctx: env.ctx(&name),
+            id: c.id,
+            inputs,
+        });
+    }
+    // Made by someone else: not waited for.
+    let iam = aws_sdk_iam::Client::new(&env.sdk_config().await);
+    let other = iam
+        .create_policy()
+        .policy_name(format!("other-{}", env.tag))
+        .policy_document(iam_doc("s3:GetObject"))
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    reqs.push(ReadRequest {
+        ctx: env.ctx("other"),
+        id: other.clone(),
+        inputs: Map::new(),
+    });
+    let batched = p.read_many(&reqs).await.expect("batched read");
+    assert!(!batched.contains_key(&other), "{batched:?}");
+    assert_eq!(batched.len(), 2, "{batched:?}");
+    for r in &reqs[..2] {
+        let single = p.read(&r.ctx, &r.id, &r.inputs).await.unwrap();
+        assert!(single.is_some());
+        assert_eq!(batched.get(&r.id), single.as_ref(), "{}", r.id);
+    }
+}

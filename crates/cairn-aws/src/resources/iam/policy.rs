@@ -2,17 +2,27 @@
 //! version (pruning the oldest non-default one when IAM's limit of 5 is reached).
 //! A create that finds the policy already there (its own lost attempt,
 //! retried) adopts it only when it carries this resource's `cairn:urn` tag.
+//!
+//! A read costs two calls (`GetPolicy`, then `GetPolicyVersion` for the
+//! default document). A batched read (refresh) lists every customer managed
+//! policy of the account with `GetAccountAuthorizationDetails` (1,000 a
+//! page, each with its versions' documents) and asks `ListPolicyTags` for
+//! each requested one: no IAM list call returns a policy's tags, and the
+//! Resource Groups Tagging API does not cover IAM.
 
 use crate::clients::Shared;
 use crate::util::{
-    api_error, api_failure, concrete_str, ensure_ours, error_code, get_str, get_tags, is_not_found,
-    missing, percent_decode, resource_label, same_json, tag_diff, tags_value, URN_TAG,
+    api_error, api_failure, batch_label, concrete_str, ensure_ours, error_code, get_str, get_tags,
+    is_not_found, missing, percent_decode, resource_label, same_json, tag_diff, tags_value,
+    URN_TAG,
 };
 use async_trait::async_trait;
-use aws_sdk_iam::types::{Policy as PolicyModel, PolicyScopeType, PolicyVersion, Tag};
+use aws_sdk_iam::types::{
+    EntityType, ManagedPolicyDetail, Policy as PolicyModel, PolicyScopeType, PolicyVersion, Tag,
+};
 use cairn_core::dsl::{Input, Output, ResourceType};
 use cairn_core::provider::{
-    CallContext, CheckFailure, Created, Observed, ProviderError, ResourceProvider,
+    CallContext, CheckFailure, Created, Observed, ProviderError, ReadRequest, ResourceProvider,
 };
 use cairn_core::schema::{OutputSchema, PropType, PropertySchema, ResourceSchema};
 use cairn_core::value::{Map, PropertyPath};
@@ -29,6 +39,10 @@ pub mod rules {
     pub const PATH: &str = "aws::iam::policy-path";
     pub const SIZE: &str = "aws::iam::policy-size";
 }
+
+/// The most entries one `GetAccountAuthorizationDetails` page holds (its
+/// `MaxItems` is 1 to 1000).
+const DETAILS_PAGE: i32 = 1000;
 
 /// IAM quota: a managed policy document is at most 6,144 characters, not
 /// counting white space.
@@ -173,14 +187,112 @@ impl ResourceType for Policy {
 }
 
 fn outputs(p: &PolicyModel) -> Map {
+    outputs_of(p.arn(), p.policy_id(), p.default_version_id())
+}
+
+fn outputs_of(arn: Option<&str>, policy_id: Option<&str>, default_version: Option<&str>) -> Map {
     let mut m = Map::new();
-    m.insert("arn".into(), p.arn().unwrap_or_default().into());
-    m.insert("policyId".into(), p.policy_id().unwrap_or_default().into());
+    m.insert("arn".into(), arn.unwrap_or_default().into());
+    m.insert("policyId".into(), policy_id.unwrap_or_default().into());
     m.insert(
         "defaultVersionId".into(),
-        p.default_version_id().unwrap_or_default().into(),
+        default_version.unwrap_or_default().into(),
     );
     m
+}
+
+/// What a read sees of a live policy, from `GetPolicy` and
+/// `GetPolicyVersion` (the single read) or from its
+/// `GetAccountAuthorizationDetails` entry and `ListPolicyTags` (the batched
+/// one); [`observe`] makes both the same observation.
+struct Live<'a> {
+    name: Option<&'a str>,
+    path: Option<&'a str>,
+    description: Option<&'a str>,
+    arn: Option<&'a str>,
+    policy_id: Option<&'a str>,
+    default_version: Option<&'a str>,
+    /// The default version's document, decoded (`None`: none was read).
+    document: Option<String>,
+    /// All tags, `cairn:urn` included.
+    tags: BTreeMap<String, String>,
+}
+
+impl<'a> Live<'a> {
+    fn from_policy(p: &'a PolicyModel, document: Option<String>) -> Self {
+        Live {
+            name: p.policy_name(),
+            path: p.path(),
+            description: p.description(),
+            arn: p.arn(),
+            policy_id: p.policy_id(),
+            default_version: p.default_version_id(),
+            document,
+            tags: p
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
+        }
+    }
+
+    /// From a `GetAccountAuthorizationDetails` entry, whose versions carry
+    /// their (URL-encoded) documents.
+    fn from_detail(d: &'a ManagedPolicyDetail, tags: BTreeMap<String, String>) -> Self {
+        let versions = d.policy_version_list();
+        let default = versions
+            .iter()
+            .find(|v| v.is_default_version())
+            .or_else(|| {
+                versions
+                    .iter()
+                    .find(|v| v.version_id().is_some() && v.version_id() == d.default_version_id())
+            });
+        Live {
+            name: d.policy_name(),
+            path: d.path(),
+            description: d.description(),
+            arn: d.arn(),
+            policy_id: d.policy_id(),
+            default_version: d.default_version_id(),
+            document: default.and_then(|v| v.document()).map(percent_decode),
+            tags,
+        }
+    }
+}
+
+/// The observation of a live policy, the same from a single or a batched
+/// read: the stack's spelling of the document when it is the same JSON,
+/// tags without `cairn:urn`.
+fn observe(id: &str, p: &Live<'_>, inputs: &Map) -> Observed {
+    let mut obs = Map::new();
+    obs.insert("name".into(), p.name.unwrap_or_default().into());
+    obs.insert("path".into(), p.path.unwrap_or("/").into());
+    if let Some(d) = p.description.filter(|d| !d.is_empty()) {
+        obs.insert("description".into(), d.into());
+    }
+    if p.default_version.is_some() {
+        let live = p.document.clone().unwrap_or_default();
+        let v = match get_str(inputs, "policy") {
+            Some(want) if same_json(&live, want) => want.to_string(),
+            _ => live,
+        };
+        obs.insert("policy".into(), v.into());
+    }
+    let tags: BTreeMap<String, String> = p
+        .tags
+        .iter()
+        .filter(|(k, _)| *k != URN_TAG)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if inputs.contains_key("tags") || !tags.is_empty() {
+        obs.insert("tags".into(), tags_value(&tags));
+    }
+    Observed {
+        id: id.to_string(),
+        inputs: obs,
+        outputs: outputs_of(p.arn, p.policy_id, p.default_version),
+    }
 }
 
 fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -261,6 +373,57 @@ impl PolicyProvider {
                 }
                 _ => return Ok(out),
             }
+        }
+    }
+
+    /// A policy's tags (`ListPolicyTags`, paginated); `None`: no such policy.
+    async fn tags(
+        &self,
+        resource: &str,
+        arn: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
+        let sdk = self.clients.get().await?;
+        let mut out = BTreeMap::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = match sdk
+                .iam
+                .list_policy_tags()
+                .policy_arn(arn)
+                .set_marker(marker.clone())
+                .send()
+                .await
+            {
+                Ok(page) => page,
+                Err(e) if is_not_found(&e) => return Ok(None),
+                Err(e) => return Err(api_error(resource, "iam:ListPolicyTags", e, &[])),
+            };
+            out.extend(
+                page.tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string())),
+            );
+            match page.marker() {
+                Some(m) if page.is_truncated() && Some(m) != marker.as_deref() => {
+                    marker = Some(m.to_string())
+                }
+                _ => return Ok(Some(out)),
+            }
+        }
+    }
+
+    /// A batched read's observation of a listed policy: its tags are one
+    /// more call. A policy gone since the listing (or not yet visible to
+    /// `ListPolicyTags`) gets the single read; `None` when that finds it gone.
+    async fn observe_listed(
+        &self,
+        r: &ReadRequest,
+        d: &ManagedPolicyDetail,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let resource = resource_label(&r.ctx, TOKEN);
+        match self.tags(&resource, &r.id).await? {
+            Some(tags) => Ok(Some(observe(&r.id, &Live::from_detail(d, tags), &r.inputs))),
+            None => self.read(&r.ctx, &r.id, &r.inputs).await,
         }
     }
 
@@ -466,37 +629,63 @@ impl ResourceProvider for PolicyProvider {
         let Some(p) = found else {
             return Ok(None);
         };
-        let mut obs = Map::new();
-        obs.insert("name".into(), p.policy_name().unwrap_or_default().into());
-        obs.insert("path".into(), p.path().unwrap_or("/").into());
-        if let Some(d) = p.description().filter(|d| !d.is_empty()) {
-            obs.insert("description".into(), d.into());
-        }
-        if p.default_version_id().is_some() {
-            let live = self
-                .default_document(&resource, &p)
-                .await?
-                .unwrap_or_default();
-            let v = match get_str(inputs, "policy") {
-                Some(want) if same_json(&live, want) => want.to_string(),
-                _ => live,
+        let document = match p.default_version_id() {
+            Some(_) => self.default_document(&resource, &p).await?,
+            None => None,
+        };
+        Ok(Some(observe(id, &Live::from_policy(&p, document), inputs)))
+    }
+
+    fn read_batch_limit(&self) -> Option<usize> {
+        Some(usize::MAX)
+    }
+
+    /// Lists every customer managed policy (`GetAccountAuthorizationDetails`
+    /// filtered to them, documents included) and reads each requested one's
+    /// tags: the listing's pages plus one call per policy, where single
+    /// reads cost two per policy.
+    async fn read_many(
+        &self,
+        reqs: &[ReadRequest],
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let resource = batch_label(reqs, TOKEN);
+        let sdk = self.clients.get().await?;
+        let (iam, resource) = (&sdk.iam, resource.as_str());
+        let page = |marker: Option<String>| async move {
+            let out = iam
+                .get_account_authorization_details()
+                .filter(EntityType::LocalManagedPolicy)
+                .max_items(DETAILS_PAGE)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| api_error(resource, "iam:GetAccountAuthorizationDetails", e, &[]))?;
+            let next = out.marker().filter(|_| out.is_truncated());
+            Ok::<_, ProviderError>((out.policies().to_vec(), next.map(str::to_string)))
+        };
+        // A policy found gone after all (see `observe_listed`) is marked by
+        // an empty id and left out below, as `read`'s `None`.
+        let observe =
+            |r: ReadRequest, d: ManagedPolicyDetail| async move {
+                Ok::<_, ProviderError>(self.observe_listed(&r, &d).await?.unwrap_or_else(|| {
+                    Observed {
+                        id: String::new(),
+                        inputs: Map::new(),
+                        outputs: Map::new(),
+                    }
+                }))
             };
-            obs.insert("policy".into(), v.into());
-        }
-        let tags: BTreeMap<String, String> = p
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .filter(|(k, _)| k != URN_TAG)
-            .collect();
-        if inputs.contains_key("tags") || !tags.is_empty() {
-            obs.insert("tags".into(), tags_value(&tags));
-        }
-        Ok(Some(Observed {
-            id: id.to_string(),
-            inputs: obs,
-            outputs: outputs(&p),
-        }))
+        let mut found = crate::resources::listed::read_listed(
+            self,
+            reqs,
+            ManagedPolicyDetail::arn,
+            str::to_string,
+            page,
+            observe,
+        )
+        .await?;
+        found.retain(|_, o| !o.id.is_empty());
+        Ok(found)
     }
 
     async fn update(
