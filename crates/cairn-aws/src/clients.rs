@@ -67,6 +67,19 @@ pub async fn load_sdk_config(endpoint_override: Option<&str>) -> SdkConfig {
     load_sdk_config_in(endpoint_override, None).await
 }
 
+/// The SDK's stalled-stream protection for downloads only. An upload's
+/// clock starts when the attempt does, and the adaptive connector
+/// (`concurrency.rs`) may hold an attempt while its service's window is
+/// full: with thousands of reads at a 30% throttle rate that wait passed the
+/// 5 s grace and failed the run ("throughput of 0 B/s"). Request bodies
+/// are in memory, so an upload cannot stall on our side.
+fn stalled_stream_protection(
+) -> aws_config::stalled_stream_protection::StalledStreamProtectionConfig {
+    aws_config::stalled_stream_protection::StalledStreamProtectionConfig::enabled()
+        .upload_enabled(false)
+        .build()
+}
+
 /// [`load_sdk_config`] in `region` (an explicit provider's, e.g.
 /// `pulumi:providers:aws`'s `region`) instead of the default one; the
 /// emulator serves every region on its one endpoint.
@@ -74,7 +87,9 @@ pub async fn load_sdk_config_in(
     endpoint_override: Option<&str>,
     region: Option<&str>,
 ) -> SdkConfig {
-    let loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry_config());
+    let loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry_config())
+        .stalled_stream_protection(stalled_stream_protection());
     let loader = match region {
         Some(r) => loader.region(Region::new(r.to_string())),
         None => loader,

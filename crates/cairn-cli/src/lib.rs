@@ -65,6 +65,24 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Log targets of the AWS SDK capped at info (see `init_logging`).
+const SDK_LOG_TARGETS: &[&str] = &[
+    "aws_config",
+    "aws_credential_types",
+    "aws_runtime",
+    "aws_sigv4",
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_http",
+    "aws_smithy_http_client",
+    "aws_sdk_sts",
+    "aws_sdk_sso",
+    "aws_sdk_ssooidc",
+    "hyper",
+    "hyper_util",
+    "h2",
+];
+
 fn init_logging(verbose: u8) {
     let level = match verbose {
         0 => "warn",
@@ -72,8 +90,18 @@ fn init_logging(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
+    let requested = std::env::var("CAIRN_LOG").unwrap_or_default();
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // The SDK's credential, signing and wire logs name identities (access
+    // key ids) at debug: capped at info unless CAIRN_LOG names them itself.
+    for target in SDK_LOG_TARGETS {
+        if !requested.contains(target) {
+            if let Ok(d) = format!("{target}=info").parse() {
+                filter = filter.add_directive(d);
+            }
+        }
+    }
     // Reports, logs and progress go to stderr: coloured only when it is a
     // terminal (or CLICOLOR_FORCE), never with NO_COLOR.
     let colour = render::colour_stderr();

@@ -62,7 +62,7 @@ pub async fn refresh_with(
     type Job<'a> = Vec<(&'a String, &'a ResourceState)>;
     // One job per call: a chunk of a batchable type, or a single resource.
     let mut batched: BTreeMap<&str, Job> = BTreeMap::new();
-    let mut jobs: Vec<(Arc<dyn ResourceProvider>, bool, Job)> = Vec::new();
+    let mut singles: Vec<(Arc<dyn ResourceProvider>, bool, Job)> = Vec::new();
     for (name, rs) in &state.resources {
         let Some(provider) = registry.get(&rs.type_token) else {
             continue;
@@ -73,9 +73,10 @@ pub async fn refresh_with(
         if provider.read_batch_limit().is_some() && !batch.iter().any(|(_, b)| b.id == rs.id) {
             batch.push((name, rs));
         } else {
-            jobs.push((provider.clone(), false, vec![(name, rs)]));
+            singles.push((provider.clone(), false, vec![(name, rs)]));
         }
     }
+    let mut jobs: Vec<(Arc<dyn ResourceProvider>, bool, Job)> = Vec::new();
     for (token, members) in batched {
         let Some(provider) = registry.get(token) else {
             continue;
@@ -85,6 +86,11 @@ pub async fn refresh_with(
             jobs.push((provider.clone(), true, chunk.to_vec()));
         }
     }
+    // Largest batches first: a batch may still make calls per resource (IAM
+    // policy tags), so it should not wait behind dozens of short calls for a
+    // slot. Then the single reads.
+    jobs.sort_by_key(|(_, _, members)| std::cmp::Reverse(members.len()));
+    jobs.extend(singles);
     let reads = jobs
         .into_iter()
         .map(|(provider, batch, members)| async move {

@@ -92,6 +92,18 @@ pub async fn seed_network_fixture(
     })?
 }
 
+/// Lock files are shared by endpoints in [`LOCK_SLOTS`] slots (FNV-1a of
+/// the endpoint): one file per port ever used filled the emulator home with
+/// thousands. Two endpoints in one slot only wait for each other.
+const LOCK_SLOTS: u32 = 32;
+
+fn lock_slot(endpoint: &str) -> u32 {
+    let hash = endpoint.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    hash % LOCK_SLOTS
+}
+
 /// An exclusive `flock` on a per-endpoint file under the emulator home,
 /// released when dropped (or when the process dies).
 struct SeedLock {
@@ -101,12 +113,8 @@ struct SeedLock {
 impl SeedLock {
     fn acquire(endpoint: &str) -> Result<SeedLock, EmulatorError> {
         use std::os::unix::io::AsRawFd;
-        let name: String = endpoint
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
         let dir = venv::emulator_home()?;
-        let path = dir.join(format!("seed-{name}.lock"));
+        let path = dir.join(format!("seed-{}.lock", lock_slot(endpoint)));
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -52,6 +52,10 @@ const PY_FILES: &[(&str, &str)] = &[
         include_str!("../python/cairn_moto/middleware.py"),
     ),
     (
+        "scale_ext.py",
+        include_str!("../python/cairn_moto/scale_ext.py"),
+    ),
+    (
         "iam_ext.py",
         include_str!("../python/cairn_moto/iam_ext.py"),
     ),

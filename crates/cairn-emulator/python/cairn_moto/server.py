@@ -17,8 +17,9 @@ def build_app() -> Any:
     from . import ec2_routes_ext, elasticache_ext, rds_ext, s3_ext
     from .middleware import CairnMiddleware
 
-    from . import ec2_ext
+    from . import ec2_ext, scale_ext
 
+    scale_ext.install()
     ec2_ext.install()
     ec2_routes_ext.install()
     elasticache_ext.install()
