@@ -32,10 +32,18 @@ struct Row {
     rss_mb: f64,
     calls: u64,
     reads: u64,
+    /// Reads by service: EC2 (VPCs, subnets, groups, rules) and IAM (policies).
+    ec2_reads: u64,
+    iam_reads: u64,
     throttled: u64,
     /// The cairn process's waiters: Describe calls and summed waited time.
     waiters: Option<(u64, f64)>,
     ok: bool,
+}
+
+/// How many IAM policies [`stack`] generates for `n` resources.
+fn policies(n: usize) -> usize {
+    n.saturating_sub(4) / 10
 }
 
 /// The generated program: `n` resources in all, 4 VPCs, 10% subnets,
@@ -171,6 +179,21 @@ pub fn bench(cairn: &Path, opts: &Options) -> Section {
                     })
                     .map(|(_, v)| v)
                     .sum();
+                let reads_of = |service: &str| -> u64 {
+                    counts
+                        .iter()
+                        .filter(|(k, _)| {
+                            k.split_once(':').is_some_and(|(s, a)| {
+                                s == service
+                                    && ["Describe", "List", "Get"]
+                                        .iter()
+                                        .any(|p| a.starts_with(p))
+                            })
+                        })
+                        .map(|(_, v)| v)
+                        .sum()
+                };
+                let (ec2_reads, iam_reads) = (reads_of("ec2"), reads_of("iam"));
                 let throttled: u64 = counts
                     .iter()
                     .filter(|(k, _)| k.starts_with("throttled:"))
@@ -194,6 +217,8 @@ pub fn bench(cairn: &Path, opts: &Options) -> Section {
                     rss_mb: m.rss_mb,
                     calls,
                     reads,
+                    ec2_reads,
+                    iam_reads,
                     throttled,
                     waiters,
                     ok: m.ok,
@@ -208,8 +233,8 @@ pub fn bench(cairn: &Path, opts: &Options) -> Section {
 fn render(rows: Vec<Row>, opts: &Options, per_call_s: f64) -> Section {
     let mut table = format!(
         "Emulator latency {LATENCY_MS} ms per call (measured per call: {:.0} ms); throttled rows: {:.0}% of calls answer the service's throttling error.\n\n\
-         | resources | throttle | run | wall (s) | API calls | calls / resource | reads / resource | throttled answers | waiter Describes / waited min | peak RSS (MB) | Terraform model (s) |\n\
-         |---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         | resources | throttle | run | wall (s) | API calls | calls / resource | reads / resource | EC2 reads / EC2 resource | IAM reads / policy | throttled answers | waiter Describes / waited min | peak RSS (MB) | Terraform model (s) |\n\
+         |---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         per_call_s * 1000.0,
         opts.throttle * 100.0
     );
@@ -225,7 +250,7 @@ fn render(rows: Vec<Row>, opts: &Options, per_call_s: f64) -> Section {
         };
         let _ = writeln!(
             table,
-            "| {} | {:.0}% | `{}`{} | {:.2} | {} | {:.3} | {:.3} | {} | {} | {:.0} | {:.1} |",
+            "| {} | {:.0}% | `{}`{} | {:.2} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {} | {} | {:.0} | {:.1} |",
             r.size,
             r.throttle * 100.0,
             r.verb,
@@ -234,6 +259,8 @@ fn render(rows: Vec<Row>, opts: &Options, per_call_s: f64) -> Section {
             r.calls,
             r.calls as f64 / n,
             r.reads as f64 / n,
+            r.ec2_reads as f64 / (r.size - policies(r.size)).max(1) as f64,
+            r.iam_reads as f64 / policies(r.size).max(1) as f64,
             r.throttled,
             per_waited_minute(r.waiters),
             r.rss_mb,
@@ -271,6 +298,18 @@ fn render(rows: Vec<Row>, opts: &Options, per_call_s: f64) -> Section {
                 "calls",
                 if refresh.ok {
                     refresh.reads as f64 / size as f64
+                } else {
+                    f64::INFINITY
+                },
+            ));
+        }
+        if size == 1000 {
+            targets.push(Target::new(
+                "EC2 read calls per EC2 resource (VPCs, subnets, groups, rules), 1,000-resource `refresh` (at most 0.05)",
+                0.0501,
+                "calls",
+                if refresh.ok {
+                    refresh.ec2_reads as f64 / (size - policies(size)) as f64
                 } else {
                     f64::INFINITY
                 },
