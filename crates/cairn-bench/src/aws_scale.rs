@@ -185,9 +185,7 @@ pub fn bench(cairn: &Path, opts: &Options) -> Section {
                         .filter(|(k, _)| {
                             k.split_once(':').is_some_and(|(s, a)| {
                                 s == service
-                                    && ["Describe", "List", "Get"]
-                                        .iter()
-                                        .any(|p| a.starts_with(p))
+                                    && ["Describe", "List", "Get"].iter().any(|p| a.starts_with(p))
                             })
                         })
                         .map(|(_, v)| v)
