@@ -16,6 +16,17 @@ pub struct Sandbox {
     pub env: Vec<(String, String)>,
 }
 
+/// A private emulator daemon started under a sandbox ([`start_private_emulator`])
+/// is stopped with it: it is detached, so it would outlive the test run.
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let emulator = self.dir.path().join("emulator");
+        if emulator.exists() {
+            let _ = cairn_emulator::daemon_stop(&emulator);
+        }
+    }
+}
+
 impl Sandbox {
     pub fn new() -> Sandbox {
         let dir = tempfile::tempdir().expect("tempdir");
