@@ -239,6 +239,26 @@ pub async fn load(select: &StackSelect) -> Result<Loaded, CliError> {
         ..Default::default()
     };
     let (spec, mut warnings) = match &select.program {
+        // A Rust stack program in a Pulumi project's directory: the
+        // project's name and the stack's un-namespaced config, as for
+        // `runtime: rust`.
+        Some(name) if project.is_some() => {
+            let Some((project_file, stack)) = project.as_ref() else {
+                unreachable!("matched Some")
+            };
+            let project_bytes = read(project_file)?;
+            let shown = path.display().to_string();
+            let stack_file = path.exists().then_some((shown.as_str(), bytes.as_slice()));
+            let (rust, mut warnings) = cairn_config::program_project(
+                &project_file.display().to_string(),
+                &project_bytes,
+                stack_file,
+                name,
+            )?;
+            let (spec, more) = crate::program::load_project(&rust, stack, &overrides, &registry)?;
+            warnings.problems.extend(more.problems);
+            (spec, warnings)
+        }
         // A Rust stack program: its spec, from the same file's config.
         Some(name) => crate::program::load(name, &path, &bytes, &overrides, &registry)?,
         // A Pulumi project's stack (`Pulumi.yaml` + `Pulumi.<stack>.yaml`).

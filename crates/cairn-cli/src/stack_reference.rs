@@ -250,6 +250,22 @@ pub async fn resolve(loaded: &Loaded, state: StackState) -> Result<StackState, C
                 continue;
             }
         };
+        if stack.contains('/') {
+            // Pulumi's `organization/project/stack`: cairn names a stack by its
+            // `name:` alone, so reading the last part could read another
+            // project's stack of that name.
+            let last = stack.rsplit('/').next().unwrap_or_default();
+            problems.push(
+                Problem::error(
+                    NAME_CODE,
+                    format!("`{}` names stack `{stack}` in Pulumi's organization/project/stack form", r.name),
+                )
+                .at(at, "a qualified stack name")
+                .help(format!("cairn stacks are named by their `name:` alone, one namespace per backend: write the referenced stack's name, e.g. `{last}` if that is its `name:`"))
+                .in_source(source_file),
+            );
+            continue;
+        }
         if stack == spec.name {
             problems.push(
                 Problem::error(

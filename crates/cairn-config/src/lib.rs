@@ -88,7 +88,9 @@ mod yaml;
 
 pub use cairn_core::validate::OPTIONS_KEY;
 pub use jsonschema::json_schema;
-pub use project::{load_project, project_stack_region, rust_project, RustProject, PROJECT_FILE};
+pub use project::{
+    load_project, program_project, project_stack_region, rust_project, RustProject, PROJECT_FILE,
+};
 pub use stack::{Invoke, Program, ReadFile, ReadResource, ARCHIVE_SIG, ASSET_SIG, SIG_KEY};
 pub use yaml::{MAX_DEPTH, MAX_NODES};
 

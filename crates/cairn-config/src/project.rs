@@ -325,7 +325,70 @@ pub fn rust_project(
             }
         }
     }
-    let mut groups = Vec::new();
+    let (problems, _) = proj.take();
+    rust_project_config(
+        project_file,
+        Group {
+            source: parsed.source,
+            problems,
+        },
+        project,
+        program,
+        stack_file,
+    )
+    .map(Some)
+}
+
+/// The project of `--program NAME` run in a Pulumi project's directory
+/// (any runtime: the named program replaces the project's): its `name`
+/// and the stack's un-namespaced config, as for `runtime: rust`.
+pub fn program_project(
+    project_file: &str,
+    project_bytes: &[u8],
+    stack_file: Option<(&str, &[u8])>,
+    program: &str,
+) -> Result<(RustProject, Problems), Problems> {
+    let parsed = read_source(project_file, project_bytes);
+    let mut proj = Loader::new(&parsed.source);
+    for p in parsed.problems {
+        proj.push(p);
+    }
+    let name = parsed
+        .root
+        .as_ref()
+        .and_then(|root| stack::find(root, "name"))
+        .and_then(|e| e.value.as_str())
+        .map(|n| n.trim().to_string())
+        .unwrap_or_default();
+    if name.is_empty() {
+        proj.push(
+            Problem::error(codes::MISSING_KEY, "the project has no `name`")
+                .at(Some(Span::new(0, 0)), "`name` is missing")
+                .help("add `name: <project name>` at the top level of Pulumi.yaml"),
+        );
+    }
+    let (problems, _) = proj.take();
+    rust_project_config(
+        project_file,
+        Group {
+            source: parsed.source,
+            problems,
+        },
+        name,
+        (program.to_string(), Span::new(0, 0)),
+        stack_file,
+    )
+}
+
+/// A Rust program's project with the stack's config from `stack_file`.
+fn rust_project_config(
+    project_file: &str,
+    project_group: Group,
+    project: String,
+    program: (String, Span),
+    stack_file: Option<(&str, &[u8])>,
+) -> Result<(RustProject, Problems), Problems> {
+    let mut groups = vec![project_group];
     let mut values = Vec::new();
     if let Some((stack_name, stack_bytes)) = stack_file {
         let parsed = read_source(stack_name, stack_bytes);
@@ -344,17 +407,9 @@ pub fn rust_project(
             problems,
         });
     }
-    let (problems, _) = proj.take();
-    groups.insert(
-        0,
-        Group {
-            source: parsed.source,
-            problems,
-        },
-    );
     let (_, warnings) = finish(project_file, groups, Some(StackSpec::default()))?;
     let config = values.into_iter().map(|v| (v.key, v.value)).collect();
-    Ok(Some((
+    Ok((
         RustProject {
             project,
             program: program.0,
@@ -362,7 +417,7 @@ pub fn rust_project(
             span: program.1,
         },
         warnings,
-    )))
+    ))
 }
 
 /// `runtime: yaml` or `runtime: { name: yaml, options: {...} }`.

@@ -49,20 +49,31 @@ pub fn plan(plan: &Plan, warnings: &Problems) -> String {
         }
     }
     let mut truncated = 0usize;
-    let shown_steps = plan
-        .steps
-        .iter()
-        .filter(|s| s.action != Action::Same || s.renamed_from.is_some());
-    for step in shown_steps {
+    // Tree order, as the text plan: children follow their parent, and an
+    // unchanged parent is listed (without a diff) above a changed child.
+    for (step, depth) in super::text::tree(plan) {
         let mut section = String::new();
-        let renamed = step
-            .renamed_from
-            .as_ref()
-            .map(|f| format!(", renamed from <code>{f}</code>"))
-            .unwrap_or_default();
+        let mut notes = super::text::notes(step);
+        if let (Some(parent), true) = (&step.parent, depth > 0) {
+            notes.insert(0, format!("under {parent}"));
+        }
+        let notes: String = notes
+            .iter()
+            .map(|n| format!(", {}", code_names(n)))
+            .collect();
+        let indent = "&nbsp;&nbsp;".repeat(depth);
+        if !super::text::does_something(step) {
+            let _ = writeln!(
+                section,
+                "{indent}<code>Same</code> <b>{}</b> ({}){notes}\n",
+                step.name, step.type_token
+            );
+            out.push_str(&section);
+            continue;
+        }
         let _ = writeln!(
             section,
-            "<details><summary><code>{:?}</code> <b>{}</b> ({}){renamed}</summary>\n",
+            "<details><summary>{indent}<code>{:?}</code> <b>{}</b> ({}){notes}</summary>\n",
             step.action, step.name, step.type_token
         );
         if !step.replace_paths.is_empty() {
@@ -119,4 +130,23 @@ pub fn plan(plan: &Plan, warnings: &Problems) -> String {
         let _ = writeln!(out, "_{truncated} more resource change(s) not shown: run `cairn preview` for the full diff._");
     }
     out
+}
+
+/// A note with its resource names in `<code>`: "renamed from old" and
+/// "under group" name one; other notes are prose.
+fn code_names(note: &str) -> String {
+    for lead in ["renamed from ", "re-parented from ", "under ", "with "] {
+        if let Some(rest) = note.strip_prefix(lead) {
+            let (name, tail) = rest.split_once(':').map_or((rest, ""), |(n, t)| (n, t));
+            if !name.contains(' ') {
+                let tail = if tail.is_empty() {
+                    String::new()
+                } else {
+                    format!(":{tail}")
+                };
+                return format!("{lead}<code>{name}</code>{tail}");
+            }
+        }
+    }
+    note.replace('`', "")
 }

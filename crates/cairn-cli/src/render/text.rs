@@ -35,6 +35,17 @@ fn paint(text: &str, action: Action, colour: bool) -> String {
 
 fn action_word(step: &Step) -> String {
     let word = action_only(step);
+    let notes = notes(step);
+    if notes.is_empty() {
+        word
+    } else {
+        format!("{word} ({})", notes.join(", "))
+    }
+}
+
+/// What a step does beyond its action word: a rename, a re-parent, or a
+/// delete that makes no delete call (the object stays, or goes with another).
+pub(crate) fn notes(step: &Step) -> Vec<String> {
     let mut notes = Vec::new();
     if let Some(from) = &step.renamed_from {
         notes.push(format!("renamed from {from}"));
@@ -46,25 +57,28 @@ fn action_word(step: &Step) -> String {
             from.unwrap_or("the stack root")
         ));
     }
-    if let (Some(with), true) = (&step.deleted_with, notes.is_empty()) {
-        notes.push(format!("with {with}: no delete call of its own"));
+    if step.action == Action::Delete {
+        let old = step.old.as_ref();
+        if old.is_some_and(|o| o.external) {
+            notes.push("read with `get:`: forgotten, the object stays".into());
+        } else if step.retain_on_delete {
+            notes.push("retainOnDelete: forgotten, the object stays".into());
+        } else if let Some(with) = &step.deleted_with {
+            notes.push(format!("with {with}: no delete call of its own"));
+        }
     }
-    if notes.is_empty() {
-        word
-    } else {
-        format!("{word} ({})", notes.join(", "))
-    }
+    notes
 }
 
 /// Whether a step is shown on its own account (unchanged ones are not).
-fn does_something(s: &Step) -> bool {
+pub(crate) fn does_something(s: &Step) -> bool {
     s.action != Action::Same || s.renamed_from.is_some() || s.reparented_from().is_some()
 }
 
 /// The shown steps in tree order, with their depth: children under their
 /// parent (`options.parent`), as `pulumi preview` shows them; an unchanged
 /// parent is shown when a child below it changes.
-fn tree(plan: &Plan) -> Vec<(&Step, usize)> {
+pub(crate) fn tree(plan: &Plan) -> Vec<(&Step, usize)> {
     let steps = &plan.steps;
     let index: HashMap<&str, usize> = steps
         .iter()

@@ -108,6 +108,14 @@ async fn a_get_resource_is_recorded_as_external_and_destroy_leaves_it() {
     // A `get:` removed from the program is forgotten, not deleted.
     run(&["up", "--yes"]).ok();
     std::fs::write(&file, program(&key_id, false)).unwrap();
+    let preview = run(&["preview"]).ok();
+    assert!(
+        preview.stdout.contains(
+            "- outside (aws:kms:Key) delete (read with `get:`: forgotten, the object stays)"
+        ),
+        "the plan says no delete call is made: {}",
+        preview.stdout
+    );
     let up = run(&["up", "--yes"]).ok();
     let list = run(&["state", "list"]).ok();
     assert!(

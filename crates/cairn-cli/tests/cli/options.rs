@@ -113,6 +113,23 @@ fn a_plain_name_as_alias_string_is_a_diagnostic() {
     );
 }
 
+#[test]
+fn dropping_a_retained_or_deleted_with_resource_says_no_delete_call_is_made() {
+    let sb = Sandbox::new();
+    let both = "name: keep\nresources:\n  kept:\n    type: core:Data\n    properties:\n      input: k\n    options:\n      retainOnDelete: true\n  owner:\n    type: core:Data\n    properties:\n      input: o\n  part:\n    type: core:Data\n    properties:\n      input: p\n    options:\n      deletedWith: ${owner}\n  plain:\n    type: core:Data\n    properties:\n      input: x\n";
+    let file = write(&sb, "keep.yaml", both);
+    sb.run(&["up", "--yes", "--stack-file", &file]).ok();
+    std::fs::write(&file, "name: keep\nresources: {}\n").expect("rewrite");
+    let preview = sb.run(&["preview", "--stack-file", &file]).ok();
+    for line in [
+        "- kept (core:Data) delete (retainOnDelete: forgotten, the object stays)",
+        "- part (core:Data) delete (with owner: no delete call of its own)",
+        "- plain (core:Data) delete\n",
+    ] {
+        assert!(preview.stdout.contains(line), "{line}\n{}", preview.stdout);
+    }
+}
+
 fn policy_stack(name: &str, logical: &str, alias: Option<&str>) -> String {
     let options = alias
         .map(|a| format!("    options:\n      aliases:\n        - \"urn:pulumi:{name}::{name}::aws:iam/policy:Policy::{a}\"\n"))

@@ -63,6 +63,21 @@ fn the_plan_groups_children_under_their_parent_and_state_records_it() {
     std::fs::write(&file, TREE.replace("input: gc", "input: gc2")).expect("rewrite");
     let preview = sb.run(&["preview", "--stack-file", &file]).ok();
     insta::assert_snapshot!("parent-tree-update", preview.stdout);
+    // The pull-request comment groups them the same way.
+    let md = sb
+        .run(&["preview", "--format", "markdown", "--stack-file", &file])
+        .ok();
+    let lines: Vec<&str> = md.stdout.lines().filter(|l| l.contains("<b>")).collect();
+    assert_eq!(
+        lines,
+        [
+            "<code>Same</code> <b>group</b> (core:Data)",
+            "&nbsp;&nbsp;<code>Same</code> <b>child</b> (core:Data), under <code>group</code>",
+            "<details><summary>&nbsp;&nbsp;&nbsp;&nbsp;<code>Replace</code> <b>grandchild</b> (core:Data), under <code>child</code></summary>",
+        ],
+        "{}",
+        md.stdout
+    );
 }
 
 const FLAT: &str = "name: moves\nresources:\n  group:\n    type: core:Data\n    properties:\n      input: g\n  cache:\n    type: core:Data\n    properties:\n      input: kept\n";
@@ -116,6 +131,16 @@ fn re_parenting_replaces_unless_an_alias_names_the_former_parent() {
         preview.stdout
     );
     assert!(!preview.stdout.contains("replace"), "{}", preview.stdout);
+    let md = sb
+        .run(&["preview", "--format", "markdown", "--stack-file", &file])
+        .ok();
+    assert!(
+        md.stdout.contains(
+            "<b>cache</b> (core:Data), under <code>group</code>, re-parented from the stack root"
+        ),
+        "a re-parent is a change the comment shows: {}",
+        md.stdout
+    );
     let json = sb.run(&["preview", "--json", "--stack-file", &file]).ok();
     let plan: serde_json::Value = serde_json::from_str(&json.stdout).expect("plan json");
     let cache = plan["resource_changes"]

@@ -148,6 +148,41 @@ fn a_program_gets_its_config_on_stdin_and_secrets_never_in_argv_or_env() {
     }
 }
 
+/// `--program` in a Pulumi project's directory: the program replaces the
+/// project's YAML and gets the stack's config un-namespaced, as a
+/// `runtime: rust` project's program does (not `demo:greeting` verbatim).
+#[test]
+fn a_program_run_in_a_pulumi_project_gets_its_config_un_namespaced() {
+    let sb = Sandbox::new();
+    let dir = sb.dir.path().join("proj");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("Pulumi.yaml"),
+        "name: demo\nruntime: yaml\nresources: {}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("Pulumi.dev.yaml"),
+        "config:\n  demo:greeting: hello\n  plain: 3\n  aws:region: eu-west-1\n",
+    )
+    .unwrap();
+    let prog = script(&sb, "project-program", &print(DATA_STACK));
+    let dir = dir.display().to_string();
+    sb.run(&["preview", "-C", &dir, "--stack", "dev", "--program", &prog])
+        .ok();
+    let stdin = std::fs::read_to_string(sb.dir.path().join("project-program.dump.stdin"))
+        .expect("the program recorded its stdin");
+    let input: serde_json::Value = serde_json::from_str(&stdin).expect("JSON on stdin");
+    assert_eq!(input["stack"], "dev", "{input}");
+    assert_eq!(input["project"], "demo", "the project's name: {input}");
+    let keys: Vec<&String> = input["config"]
+        .as_object()
+        .expect("config")
+        .keys()
+        .collect();
+    assert_eq!(keys, ["greeting", "plain"], "{input}");
+}
+
 #[test]
 fn a_program_that_fails_or_prints_garbage_is_a_diagnostic_naming_it() {
     let sb = Sandbox::new();

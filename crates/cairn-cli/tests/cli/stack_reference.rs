@@ -258,6 +258,27 @@ fn a_missing_or_empty_referenced_stack_is_a_diagnostic_at_preview() {
         up.stderr
     );
 
+    // Pulumi's `organization/project/stack` form: a diagnostic at the name
+    // with the stack name to write, never a read of another project's stack.
+    let qualified = s.sb.dir.path().join("qualified.yaml");
+    std::fs::write(
+        &qualified,
+        DOWNSTREAM
+            .replace("name: downstream", "name: qualified")
+            .replace("name: upstream", "name: acme/network/upstream"),
+    )
+    .unwrap();
+    let run = s.sb.run(&["preview", "--stack-file", p(&qualified)]);
+    assert_eq!(run.code, Some(2), "{}", run.all());
+    for part in [
+        "cairn::stack_reference::name",
+        "qualified.yaml:6:13",
+        "a qualified stack name",
+        "`upstream`",
+    ] {
+        assert!(run.stderr.contains(part), "{part}: {}", run.stderr);
+    }
+
     // A stack with state but no outputs (destroyed) is a diagnostic too.
     s.upstream_up("vpc-0aaa");
     s.sb.run(&["destroy", "--yes", "--stack-file", p(&s.up)])
