@@ -8,6 +8,7 @@ use crate::error::AwsError;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use cairn_core::ProviderError;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -203,7 +204,14 @@ pub enum CredentialSource {
         role_arn: String,
         session_name: Option<String>,
         external_id: Option<String>,
+        /// Session length (`duration` or `durationSeconds`), in seconds.
         duration_seconds: Option<u32>,
+        /// Inline session policy (JSON text).
+        policy: Option<String>,
+        /// Managed session policies.
+        policy_arns: Vec<String>,
+        /// Session tags.
+        tags: BTreeMap<String, String>,
     },
 }
 
@@ -222,6 +230,9 @@ impl CredentialSource {
                 session_name,
                 external_id,
                 duration_seconds,
+                policy,
+                policy_arns,
+                tags,
             } => {
                 let mut b = aws_config::sts::AssumeRoleProvider::builder(role_arn).configure(&cfg);
                 if let Some(s) = session_name {
@@ -232,6 +243,15 @@ impl CredentialSource {
                 }
                 if let Some(d) = duration_seconds {
                     b = b.session_length(Duration::from_secs(u64::from(*d)));
+                }
+                if let Some(p) = policy {
+                    b = b.policy(p);
+                }
+                if !policy_arns.is_empty() {
+                    b = b.policy_arns(policy_arns.clone());
+                }
+                if !tags.is_empty() {
+                    b = b.tags(tags.clone());
                 }
                 SharedCredentialsProvider::new(b.build().await)
             }

@@ -77,9 +77,27 @@ pub struct AssumeRoleArgs {
     /// External id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<Input<String>>,
-    /// Session length in seconds (900 to 43200).
+    /// Session length as a Go duration, 15 minutes to 12 hours (`1h`, `90m`, `1h30m`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Input<String>>,
+    /// Session length in seconds (900 to 43200; Terraform's older name of `duration`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<Input<i64>>,
+    /// Inline session policy (IAM policy JSON) further limiting the role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Input<String>>,
+    /// ARNs of managed policies further limiting the role (at most 10).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_arns: Option<Vec<Input<String>>>,
+    /// Session tags (at most 50).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, Input<String>>>,
+    /// Source identity: not passed by cairn yet (refused at check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_identity: Option<Input<String>>,
+    /// Transitive session tag keys: not passed by cairn yet (refused at check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transitive_tag_keys: Option<Vec<Input<String>>>,
 }
 
 /// Default tags (Pulumi's `defaultTags`).
@@ -215,6 +233,153 @@ fn check_assume_role(role: &Map, out: &mut Vec<CheckFailure>) {
             );
         }
     }
+    if let Some(Value::String(d)) = role.get("duration") {
+        let problem = match session_seconds(d) {
+            None => Some(format!("`{d}` is not a duration")),
+            Some(n) if !(900..=43_200).contains(&n) => {
+                Some(format!("a session lasts 15 minutes to 12 hours, not `{d}`"))
+            }
+            Some(_) => None,
+        };
+        if let Some(problem) = problem {
+            out.push(
+                CheckFailure::error(rules::ASSUME_ROLE, at("duration"), problem).with_help(
+                    "write a Go duration from `15m` to `12h`, e.g. `1h` or `1h30m` \
+                     (units h, m, s, ms, us, ns)",
+                ),
+            );
+        }
+    }
+    if role.contains_key("duration") && role.contains_key("durationSeconds") {
+        out.push(
+            CheckFailure::error(
+                rules::ASSUME_ROLE,
+                at("duration"),
+                "`assumeRole` takes `duration` or `durationSeconds`, not both",
+            )
+            .with_help("keep `duration` (Pulumi's name), e.g. `1h`, and remove `durationSeconds`"),
+        );
+    }
+    if let Some(Value::String(p)) = role.get("policy") {
+        let object = serde_json::from_str::<serde_json::Value>(p).is_ok_and(|v| v.is_object());
+        if !object {
+            out.push(
+                CheckFailure::error(
+                    rules::ASSUME_ROLE,
+                    at("policy"),
+                    "`policy` is not the JSON text of an IAM policy object",
+                )
+                .with_help(
+                    "write the policy document as JSON, e.g. with `fn::toJSON: { Version: \
+                     \"2012-10-17\", Statement: [...] }`",
+                ),
+            );
+        }
+    }
+    if let Some(Value::List(arns)) = role.get("policyArns") {
+        if arns.len() > 10 {
+            out.push(
+                CheckFailure::error(
+                    rules::ASSUME_ROLE,
+                    at("policyArns"),
+                    format!("a session takes at most 10 policy ARNs, not {}", arns.len()),
+                )
+                .with_help("merge policies, or put the rules in `policy`"),
+            );
+        }
+        for (i, arn) in arns.iter().enumerate() {
+            if let Value::String(arn) = arn {
+                if !policy_arn_ok(arn) {
+                    out.push(
+                        CheckFailure::error(
+                            rules::ASSUME_ROLE,
+                            at("policyArns").index(i),
+                            format!("`{arn}` is not an IAM policy ARN"),
+                        )
+                        .with_help(
+                            "write `arn:aws:iam::<12-digit account>:policy/<name>` \
+                             (or `arn:aws:iam::aws:policy/<name>` for an AWS managed policy)",
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(Value::Map(tags)) = role.get("tags") {
+        if tags.len() > 50 {
+            out.push(
+                CheckFailure::error(
+                    rules::ASSUME_ROLE,
+                    at("tags"),
+                    format!("a session takes at most 50 tags, not {}", tags.len()),
+                )
+                .with_help("remove tags"),
+            );
+        }
+        for (k, v) in tags {
+            let value_len = match v {
+                Value::String(v) => v.chars().count(),
+                _ => 0,
+            };
+            let problem = if !(1..=128).contains(&k.chars().count()) {
+                Some(format!("session tag key `{k}` is not 1 to 128 characters"))
+            } else if value_len > 256 {
+                Some(format!(
+                    "the value of session tag `{k}` is over 256 characters"
+                ))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                out.push(
+                    CheckFailure::error(rules::ASSUME_ROLE, at("tags").child(k.clone()), problem)
+                        .with_help("session tag keys are 1 to 128 characters, values 0 to 256"),
+                );
+            }
+        }
+    }
+    for (key, setter) in [
+        ("sourceIdentity", "source identity"),
+        ("transitiveTagKeys", "transitive tag keys"),
+    ] {
+        if role.get(key).is_some_and(|v| !matches!(v, Value::Null)) {
+            out.push(
+                CheckFailure::error(
+                    rules::ASSUME_ROLE,
+                    at(key),
+                    format!("cairn does not pass `{key}` yet"),
+                )
+                .with_help(format!(
+                    "remove `{key}`: cairn's AssumeRole call sets no {setter}, and a session \
+                     without it would differ from the one asked for"
+                )),
+            );
+        }
+    }
+}
+
+/// A session length (`duration`) in seconds: a Go duration string with
+/// units (a bare number is not one).
+pub(crate) fn session_seconds(d: &str) -> Option<u64> {
+    if d.trim().chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    cairn_core::spec::parse_duration(d)
+}
+
+/// `arn:<partition>:iam::<12 digits or aws>:policy/<path/name>`.
+fn policy_arn_ok(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && (parts[4] == "aws"
+            || (parts[4].len() == 12 && parts[4].chars().all(|c| c.is_ascii_digit())))
+        && parts[5]
+            .strip_prefix("policy/")
+            .is_some_and(|n| !n.is_empty() && !n.ends_with('/'))
 }
 
 /// `arn:<partition>:iam::<12 digits>:role/<path/name>`.
@@ -408,6 +573,101 @@ mod tests {
         }
         let no_arn = check(&role(&[("sessionName", "s1".into())]));
         assert_eq!(no_arn[0].path, PropertyPath::key("assumeRole"));
+    }
+
+    #[test]
+    fn checks_pulumis_assume_role_fields() {
+        let arn = || ("roleArn", Value::from("arn:aws:iam::111111111111:role/d"));
+        let tags = |pairs: &[(&str, &str)]| {
+            Value::Map(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), Value::from(*v)))
+                    .collect(),
+            )
+        };
+        let list = |items: &[&str]| Value::List(items.iter().map(|s| Value::from(*s)).collect());
+        let good = role(&[
+            arn(),
+            ("duration", "1h30m".into()),
+            (
+                "policy",
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#.into(),
+            ),
+            (
+                "policyArns",
+                list(&[
+                    "arn:aws:iam::aws:policy/ReadOnlyAccess",
+                    "arn:aws:iam::111111111111:policy/team/limits",
+                ]),
+            ),
+            ("tags", tags(&[("team", "ops"), ("empty", "")])),
+        ]);
+        assert!(check(&good).is_empty(), "{:?}", check(&good));
+        for d in ["15m", "12h", "90m", "1h", "900s", "0.25h"] {
+            let ok = role(&[arn(), ("duration", d.into())]);
+            assert!(check(&ok).is_empty(), "{d}: {:?}", check(&ok));
+        }
+        let at = |k: &str| PropertyPath::key("assumeRole").child(k);
+        let long = "k".repeat(129);
+        let many: Vec<String> = (0..11)
+            .map(|i| format!("arn:aws:iam::aws:policy/P{i}"))
+            .collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let lots: Vec<(String, String)> = (0..51).map(|i| (format!("k{i}"), "v".into())).collect();
+        let lots: Vec<(&str, &str)> = lots.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let big = "v".repeat(257);
+        for (field, bad, path) in [
+            ("duration", Value::from("10m"), at("duration")),
+            ("duration", "13h".into(), at("duration")),
+            ("duration", "1 hour".into(), at("duration")),
+            ("duration", "3600".into(), at("duration")),
+            ("duration", "1d".into(), at("duration")),
+            ("policy", "not json".into(), at("policy")),
+            ("policy", "[1, 2]".into(), at("policy")),
+            (
+                "policyArns",
+                list(&[
+                    "arn:aws:iam::aws:policy/ok",
+                    "arn:aws:iam::111111111111:role/r",
+                ]),
+                at("policyArns").index(1),
+            ),
+            (
+                "policyArns",
+                list(&["ReadOnlyAccess"]),
+                at("policyArns").index(0),
+            ),
+            ("policyArns", list(&many), at("policyArns")),
+            (
+                "tags",
+                tags(&[(long.as_str(), "v")]),
+                at("tags").child(long.clone()),
+            ),
+            ("tags", tags(&[("", "v")]), at("tags").child("")),
+            ("tags", tags(&[("k", big.as_str())]), at("tags").child("k")),
+            ("tags", tags(&lots), at("tags")),
+            ("sourceIdentity", "me".into(), at("sourceIdentity")),
+            (
+                "transitiveTagKeys",
+                list(&["team"]),
+                at("transitiveTagKeys"),
+            ),
+        ] {
+            let failures = check(&role(&[arn(), (field, bad.clone())]));
+            assert_eq!(failures.len(), 1, "{field}={bad:?}: {failures:?}");
+            assert_eq!(failures[0].rule, rules::ASSUME_ROLE);
+            assert_eq!(failures[0].path, path, "{field}={bad:?}");
+            assert!(failures[0].help.is_some(), "{field}: no help");
+        }
+        let both = check(&role(&[
+            arn(),
+            ("duration", "1h".into()),
+            ("durationSeconds", Value::Int(3600)),
+        ]));
+        assert_eq!(both.len(), 1, "{both:?}");
+        assert_eq!(both[0].path, at("duration"));
+        assert!(both[0].message.contains("not both"), "{}", both[0].message);
     }
 
     #[test]

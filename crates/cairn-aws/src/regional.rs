@@ -71,14 +71,32 @@ pub fn with_region(mut schema: ResourceSchema) -> ResourceSchema {
     schema
 }
 
-fn credentials_schema() -> PropertySchema {
+/// The `credentials` input (of resources and data sources).
+pub(crate) fn credentials_schema() -> PropertySchema {
     let s = |n: &str, doc: &str| PropertySchema::new(n, PropType::string()).doc(doc);
+    let strings =
+        |n: &str, doc: &str| PropertySchema::new(n, PropType::list(PropType::string())).doc(doc);
     let role = PropType::object(vec![
         s("roleArn", "ARN of the role."),
         s("sessionName", "Session name."),
         s("externalId", "External id."),
+        s(
+            "duration",
+            "Session length as a Go duration (`1h`), 15m to 12h.",
+        ),
         PropertySchema::new("durationSeconds", PropType::int_range(900, 43_200))
             .doc("Session length in seconds."),
+        s("policy", "Inline session policy (JSON)."),
+        strings("policyArns", "Managed session policy ARNs."),
+        PropertySchema::new("tags", PropType::map(PropType::string())).doc("Session tags."),
+        s(
+            "sourceIdentity",
+            "Source identity (not passed by cairn yet).",
+        ),
+        strings(
+            "transitiveTagKeys",
+            "Transitive tag keys (not passed by cairn yet).",
+        ),
     ]);
     PropertySchema::new(
         CREDENTIALS,
@@ -122,7 +140,12 @@ pub fn credential_source(v: &Value) -> Result<Option<CredentialSource>, String> 
         None | Some(Value::Null) => Ok(None),
         Some(Value::Map(r)) => {
             let role_arn = text(r, "roleArn")?.ok_or("`assumeRole` needs a `roleArn`")?;
-            let duration_seconds = match r.get("durationSeconds") {
+            for key in ["sourceIdentity", "transitiveTagKeys"] {
+                if r.get(key).is_some_and(|v| !matches!(v, Value::Null)) {
+                    return Err(format!("cairn does not pass `{key}` yet"));
+                }
+            }
+            let mut duration_seconds = match r.get("durationSeconds") {
                 None | Some(Value::Null) => None,
                 Some(Value::Int(n)) => Some(
                     u32::try_from(*n)
@@ -135,11 +158,49 @@ pub fn credential_source(v: &Value) -> Result<Option<CredentialSource>, String> 
                     ))
                 }
             };
+            if let Some(d) = text(r, "duration")? {
+                if duration_seconds.is_some() {
+                    return Err(
+                        "`assumeRole` takes `duration` or `durationSeconds`, not both".into(),
+                    );
+                }
+                let secs = crate::provider_resource::session_seconds(&d)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| format!("`duration` `{d}` is not a duration"))?;
+                duration_seconds = Some(secs);
+            }
+            let policy_arns = match r.get("policyArns") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::List(items)) => items
+                    .iter()
+                    .map(|v| match v.as_str() {
+                        Some(s) => Ok(s.to_string()),
+                        None => Err(format!("`policyArns` holds strings, not {}", v.type_name())),
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(o) => {
+                    return Err(format!(
+                        "`policyArns` must be a list, not {}",
+                        o.type_name()
+                    ))
+                }
+            };
+            let tags = match r.get("tags") {
+                None | Some(Value::Null) => BTreeMap::new(),
+                Some(Value::Map(m)) => m
+                    .keys()
+                    .map(|k| Ok((k.clone(), text(m, k)?.unwrap_or_default())))
+                    .collect::<Result<_, String>>()?,
+                Some(o) => return Err(format!("`tags` must be a map, not {}", o.type_name())),
+            };
             Ok(Some(CredentialSource::AssumeRole {
                 role_arn,
                 session_name: text(r, "sessionName")?,
                 external_id: text(r, "externalId")?,
                 duration_seconds,
+                policy: text(r, "policy")?,
+                policy_arns,
+                tags,
             }))
         }
         Some(o) => Err(format!(
@@ -390,6 +451,103 @@ impl ResourceProvider for Regional {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn credentials(role: &[(&str, Value)]) -> Value {
+        let role: Map = role
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone()))
+            .collect();
+        let mut m = Map::new();
+        m.insert("assumeRole".into(), Value::Map(role));
+        Value::Map(m)
+    }
+
+    #[test]
+    fn credential_source_reads_pulumis_assume_role_fields() {
+        let arn = ("roleArn", Value::from("arn:aws:iam::111111111111:role/d"));
+        let mut tags = Map::new();
+        tags.insert("team".into(), "ops".into());
+        tags.insert("env".into(), Value::secret(Value::from("prod")));
+        let got = credential_source(&credentials(&[
+            arn.clone(),
+            ("sessionName", "s1".into()),
+            ("duration", "1h30m".into()),
+            ("policy", r#"{"Version":"2012-10-17"}"#.into()),
+            (
+                "policyArns",
+                Value::List(vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".into()]),
+            ),
+            ("tags", Value::Map(tags)),
+        ]))
+        .expect("parses");
+        assert_eq!(
+            got,
+            Some(CredentialSource::AssumeRole {
+                role_arn: "arn:aws:iam::111111111111:role/d".into(),
+                session_name: Some("s1".into()),
+                external_id: None,
+                duration_seconds: Some(5400),
+                policy: Some(r#"{"Version":"2012-10-17"}"#.into()),
+                policy_arns: vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".into()],
+                tags: [("env", "prod"), ("team", "ops")]
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .into(),
+            })
+        );
+        // `durationSeconds`, Terraform's older name, gives the same source.
+        let by_secs = credential_source(&credentials(&[
+            arn.clone(),
+            ("durationSeconds", Value::Int(3600)),
+        ]));
+        let by_duration =
+            credential_source(&credentials(&[arn.clone(), ("duration", "1h".into())]));
+        assert_eq!(by_secs, by_duration);
+        for bad in [
+            vec![arn.clone(), ("duration", "soon".into())],
+            vec![
+                arn.clone(),
+                ("duration", "1h".into()),
+                ("durationSeconds", Value::Int(3600)),
+            ],
+            vec![arn.clone(), ("sourceIdentity", "me".into())],
+            vec![
+                arn.clone(),
+                ("transitiveTagKeys", Value::List(vec!["team".into()])),
+            ],
+            vec![
+                arn.clone(),
+                ("policyArns", "arn:aws:iam::aws:policy/X".into()),
+            ],
+            vec![arn.clone(), ("tags", Value::List(vec![]))],
+        ] {
+            assert!(credential_source(&credentials(&bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_credentials_schema_names_pulumis_assume_role_fields() {
+        let schema = credentials_schema();
+        let PropType::Object { properties: props } = &schema.ty else {
+            panic!("credentials is an object: {:?}", schema.ty);
+        };
+        let role = props
+            .iter()
+            .find(|p| p.name == "assumeRole")
+            .expect("assumeRole");
+        let PropType::Object { properties: fields } = &role.ty else {
+            panic!("assumeRole is an object");
+        };
+        let names: Vec<&str> = fields.iter().map(|p| p.name.as_str()).collect();
+        for n in [
+            "duration",
+            "durationSeconds",
+            "policy",
+            "policyArns",
+            "tags",
+        ] {
+            assert!(names.contains(&n), "{n} missing from {names:?}");
+        }
+    }
 
     #[test]
     fn region_names() {

@@ -1,27 +1,33 @@
-//! Per-call `region` for data sources (as in Pulumi AWS v7, where data
-//! sources take a `region` argument): every AWS data source accepts one, and
-//! a call with it runs against clients in that region (same endpoint and
-//! credentials). `fn::invoke`'s `options.provider` sets it from an explicit
-//! `pulumi:providers:aws` (cairn-config's `stack/invoke.rs`).
+//! Per-call `region` and `credentials` for data sources (as in Pulumi AWS
+//! v7, where data sources take a `region` argument): every AWS data source
+//! accepts them, and a call with them runs against clients in that region
+//! (same endpoint) with those credentials (an explicit provider's `profile`
+//! or `assumeRole`; see [`crate::regional`]). `fn::invoke`'s
+//! `options.provider` sets both from an explicit `pulumi:providers:aws`
+//! (cairn-config's `stack/invoke.rs`). The result echoes the region asked
+//! for, never the credentials.
 
-use crate::clients::Shared;
-use crate::regional::{region_check, REGION};
+use crate::clients::{CredentialSource, Shared};
+use crate::regional::{credential_source, credentials_schema, region_check, CREDENTIALS, REGION};
 use async_trait::async_trait;
 use cairn_core::provider::{
     CallContext, CheckFailure, DataSource, DataSourceSchema, ProviderError,
 };
 use cairn_core::schema::{PropType, PropertySchema};
-use cairn_core::value::{Map, Value};
+use cairn_core::value::{Map, PropertyPath, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-/// One region's data sources, by token.
+/// Where a call goes: its region and credentials (`None`: the run's).
+type Route = (Option<String>, Option<CredentialSource>);
+
+/// One route's data sources, by token.
 type DataSet = BTreeMap<String, Arc<dyn DataSource>>;
 
-/// Data source sets per region, built on first use.
+/// Data source sets per route (region and credentials), built on first use.
 pub(crate) struct DataRegions {
     base: Shared,
-    sets: Mutex<BTreeMap<String, DataSet>>,
+    sets: Mutex<BTreeMap<Route, DataSet>>,
 }
 
 impl DataRegions {
@@ -32,10 +38,13 @@ impl DataRegions {
         })
     }
 
-    fn data_source(&self, region: &str, token: &str) -> Option<Arc<dyn DataSource>> {
+    fn data_source(&self, route: &Route, token: &str) -> Option<Arc<dyn DataSource>> {
         let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
-        let set = sets.entry(region.to_string()).or_insert_with(|| {
-            let clients = Arc::new(self.base.in_region(region));
+        let set = sets.entry(route.clone()).or_insert_with(|| {
+            let clients = Arc::new(
+                self.base
+                    .with_settings(route.0.as_deref(), route.1.as_ref()),
+            );
             crate::resources::all_data_sources(&clients)
                 .into_iter()
                 .map(|d| (d.schema().token.clone(), d))
@@ -45,7 +54,7 @@ impl DataRegions {
     }
 }
 
-/// One AWS data source, routed by its `region` argument.
+/// One AWS data source, routed by its `region` and `credentials` arguments.
 pub(crate) struct RegionalData {
     schema: DataSourceSchema,
     default: Arc<dyn DataSource>,
@@ -62,6 +71,13 @@ impl RegionalData {
                 .into();
             schema.inputs.push(p);
         }
+        if !schema.inputs.iter().any(|p| p.name == CREDENTIALS) {
+            let mut p = credentials_schema();
+            p.doc = "Credentials to read with (default: this run's, or the invoke's \
+                     `options.provider`'s `profile` or `assumeRole`)."
+                .into();
+            schema.inputs.push(p);
+        }
         RegionalData {
             schema,
             default,
@@ -73,7 +89,31 @@ impl RegionalData {
 fn strip(args: &Map) -> Map {
     let mut m = args.clone();
     m.remove(REGION);
+    m.remove(CREDENTIALS);
     m
+}
+
+impl RegionalData {
+    /// Where a call with `args` goes.
+    fn route(&self, args: &Map) -> Result<Route, ProviderError> {
+        let region = match args.get(REGION) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(r)) => Some(r.clone()),
+            Some(other) => {
+                return Err(ProviderError::invalid(
+                    &self.schema.token,
+                    format!("`region` must be a string, not {}", other.type_name()),
+                ))
+            }
+        };
+        let credentials = match args.get(CREDENTIALS) {
+            None => None,
+            Some(v) => {
+                credential_source(v).map_err(|m| ProviderError::invalid(&self.schema.token, m))?
+            }
+        };
+        Ok((region, credentials))
+    }
 }
 
 #[async_trait]
@@ -85,28 +125,35 @@ impl DataSource for RegionalData {
     fn check(&self, args: &Map) -> Vec<CheckFailure> {
         let mut out = self.default.check(&strip(args));
         out.extend(region_check(args));
+        if let Some(Err(m)) = args.get(CREDENTIALS).map(credential_source) {
+            out.push(
+                CheckFailure::error(
+                    crate::provider_resource::rules::ASSUME_ROLE,
+                    PropertyPath::key(CREDENTIALS),
+                    m,
+                )
+                .with_help("check the `profile` or `assumeRole` of the invoke's provider"),
+            );
+        }
         out
     }
 
     async fn invoke(&self, ctx: &CallContext, args: &Map) -> Result<Map, ProviderError> {
         let rest = strip(args);
-        match args.get(REGION) {
-            None | Some(Value::Null) => self.default.invoke(ctx, &rest).await,
-            Some(Value::String(r)) => {
-                let ds = self
-                    .regions
-                    .data_source(r, &self.schema.token)
-                    .ok_or_else(|| {
-                        ProviderError::invalid(&self.schema.token, "no data source in this region")
-                    })?;
-                let mut out = ds.invoke(ctx, &rest).await?;
-                out.insert(REGION.into(), Value::String(r.clone()));
-                Ok(out)
-            }
-            Some(other) => Err(ProviderError::invalid(
-                &self.schema.token,
-                format!("`region` must be a string, not {}", other.type_name()),
-            )),
+        let route = self.route(args)?;
+        if route.0.is_none() && route.1.is_none() {
+            return self.default.invoke(ctx, &rest).await;
         }
+        let ds = self
+            .regions
+            .data_source(&route, &self.schema.token)
+            .ok_or_else(|| ProviderError::invalid(&self.schema.token, "no data source here"))?;
+        let mut out = ds.invoke(ctx, &rest).await?;
+        // The region asked for is echoed (as Pulumi's results carry it);
+        // the credentials are not (the inner data source never saw them).
+        if let Some(r) = route.0 {
+            out.insert(REGION.into(), Value::String(r));
+        }
+        Ok(out)
     }
 }

@@ -109,7 +109,18 @@ pub fn json_schema(registry: &Registry) -> Json {
                 "enum": tokens
             },
             "properties": { "type": "object", "description": "The resource's input properties." },
-            "options": { "$ref": "#/$defs/options" }
+            "options": { "$ref": "#/$defs/options" },
+            "get": {
+                "type": "object",
+                "description": "Read an existing resource instead of managing it: its cloud `id` (and optional `state`).",
+                "required": ["id"],
+                "additionalProperties": false,
+                "properties": { "id": { "type": "string" }, "state": { "type": "object" } }
+            },
+            "defaultProvider": {
+                "type": "boolean",
+                "description": "On a `pulumi:providers:<package>` resource: the provider of every resource of that package naming none."
+            }
         }
     });
     if !branches.is_empty() {
@@ -164,11 +175,17 @@ fn stack_schema() -> Json {
             "resources": {
                 "type": ["object", "null"],
                 "description": "Resources by logical name.",
-                "propertyNames": { "pattern": "^[A-Za-z0-9_-]+$" },
+                "propertyNames": { "minLength": 1 },
                 "additionalProperties": { "$ref": "#/$defs/resource" }
             },
             "outputs": { "type": ["object", "null"], "description": "Stack outputs; may reference resource outputs." },
-            "policy": { "$ref": "#/$defs/policy" }
+            "policy": { "$ref": "#/$defs/policy" },
+            "pulumi": {
+                "type": "object",
+                "description": "Settings of the Pulumi CLI: `requiredVersion` is accepted and not checked.",
+                "additionalProperties": false,
+                "properties": { "requiredVersion": { "type": "string" } }
+            }
         }
     })
 }

@@ -98,10 +98,79 @@ pub(crate) fn apply(
             }
         }
     }
+    // `defaultProvider: true`: every resource of that package that names no
+    // `provider` uses it, as Pulumi YAML sets its `provider` option (so it
+    // wins over a `providers` entry and over the parent's provider).
+    let names_provider: std::collections::BTreeSet<&str> = entries(&resources.value)
+        .iter()
+        .filter(|r| find(&r.value, "options").is_some_and(|o| find(&o.value, "provider").is_some()))
+        .map(|r| r.key.as_str())
+        .collect();
+    for (pkg, (provider, span)) in default_providers(&resources.value, spec, problems) {
+        for (i, r) in spec.resources.iter().enumerate() {
+            if i == provider
+                || r.type_token.starts_with(PROVIDER_PREFIX)
+                || package(&r.type_token) != pkg
+                || names_provider.contains(r.name.as_str())
+            {
+                continue;
+            }
+            uses.retain(|u| u.resource != i);
+            named[i].push(spec.resources[provider].name.clone());
+            uses.push(Use {
+                resource: i,
+                provider,
+                span,
+            });
+        }
+    }
     uses.extend(inherited(spec, &named));
     for u in uses {
         apply_one(spec, registry, &u, problems);
     }
+}
+
+/// The providers marked `defaultProvider: true`, by package: the provider's
+/// index and the flag's span. Two for one package are an error.
+fn default_providers(
+    resources: &Node,
+    spec: &StackSpec,
+    problems: &mut Vec<Problem>,
+) -> std::collections::BTreeMap<String, (usize, Span)> {
+    let mut out: std::collections::BTreeMap<String, (usize, Span)> = Default::default();
+    for r in entries(resources) {
+        let Some(flag) = find(&r.value, "defaultProvider") else {
+            continue;
+        };
+        if !matches!(flag.value.kind, Kind::Bool(true)) {
+            continue;
+        }
+        let Some(index) = spec.resources.iter().position(|s| s.name == r.key) else {
+            continue;
+        };
+        let Some(pkg) = spec.resources[index]
+            .type_token
+            .strip_prefix(PROVIDER_PREFIX)
+        else {
+            continue; // reported by the loader
+        };
+        if let Some((first, _)) = out.get(pkg) {
+            problems.push(
+                Problem::error(
+                    codes::INVALID_PROVIDER,
+                    format!(
+                        "`{}` and `{}` are both the default provider for `{pkg}`",
+                        spec.resources[*first].name, r.key
+                    ),
+                )
+                .at(Some(flag.value.span), "a second default")
+                .help("mark one provider of a package `defaultProvider: true`; name the other with `options.provider`"),
+            );
+            continue;
+        }
+        out.insert(pkg.to_string(), (index, flag.value.span));
+    }
+    out
 }
 
 /// The `${name}`s of a resource's `provider` and `providers` options.
@@ -266,14 +335,19 @@ fn known(v: &Value) -> bool {
     }
 }
 
-/// The `credentials` input of a resource of `provider`: its `profile` or
-/// `assumeRole` (`None` when it has neither, or they are not known).
-fn credentials_of(
+/// A provider's properties that make the `credentials` of its resources
+/// (and of its invokes).
+pub(crate) const CREDENTIAL_KEYS: [&str; 2] = ["profile", "assumeRole"];
+
+/// The `credentials` input of a resource of `provider` (or argument of an
+/// invoke through it): its `profile` or `assumeRole` (`None` when it has
+/// neither, or they are not known).
+pub(crate) fn credentials_of(
     provider: &cairn_core::spec::ResourceSpec,
     problems: &mut Vec<Problem>,
 ) -> Option<Value> {
     let mut creds = cairn_core::value::Map::new();
-    for key in ["profile", "assumeRole"] {
+    for key in CREDENTIAL_KEYS {
         let Some(v) = provider.properties.get(key) else {
             continue;
         };

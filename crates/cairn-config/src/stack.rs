@@ -60,8 +60,9 @@ const TOP_LEVEL: &[&str] = &[
     "resources",
     "outputs",
     "policy",
+    "pulumi",
 ];
-const RESOURCE_KEYS: &[&str] = &["type", "properties", "options"];
+const RESOURCE_KEYS: &[&str] = &["type", "properties", "options", "defaultProvider"];
 const OPTIONS: &[&str] = &[
     "dependsOn",
     "protect",
@@ -84,6 +85,12 @@ const PULUMI_ONLY_OPTIONS: &[&str] = &["pluginDownloadURL", "replaceWith", "hide
 const TIMEOUT_KEYS: &[&str] = &["create", "update", "delete"];
 const CONFIG_DECL_KEYS: &[&str] = &["type", "default", "value", "secret", "description", "items"];
 const CONFIG_TYPES: &[&str] = &["string", "integer", "boolean", "number", "list", "map"];
+/// `fn::invoke`, or its `fn::<pkg>:<fn>` shorthand.
+fn is_invoke_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    lower == "fn::invoke" || lower.strip_prefix("fn::").is_some_and(|f| f.contains(':'))
+}
+
 const FUNCTIONS: &[&str] = &[
     "fn::secret",
     "fn::toJSON",
@@ -193,6 +200,9 @@ pub(crate) struct Loader<'a> {
     project: bool,
     /// `pulumi:providers:*` resources, for `fn::invoke`'s `options.provider`.
     explicit_providers: BTreeMap<String, Entry>,
+    /// The invoke about to be evaluated is a variable's whole value, which
+    /// takes a `defaultProvider` (as Pulumi YAML's runner sets it).
+    pub(crate) variable_invoke: bool,
 }
 
 /// A config value set by an environment stack file (see
@@ -299,6 +309,7 @@ impl<'a> Loader<'a> {
             pulumi: Value::Null,
             project: false,
             explicit_providers: BTreeMap::new(),
+            variable_invoke: false,
         }
     }
 
@@ -323,6 +334,40 @@ impl<'a> Loader<'a> {
 
     pub(crate) fn push(&mut self, p: Problem) {
         self.problems.push(p);
+    }
+
+    /// The `pulumi:` block (settings of the Pulumi CLI): `requiredVersion`,
+    /// a version range of the Pulumi CLI, which cairn is not, so it is
+    /// accepted with a warning; anything else is an error.
+    fn pulumi_settings(&mut self, block: &Entry) {
+        if !matches!(block.value.kind, Kind::Map(_)) {
+            return self.wrong_shape("`pulumi`", "a map", &block.value);
+        }
+        for e in entries(&block.value) {
+            match (e.key.as_str(), e.value.as_str()) {
+                ("requiredVersion", Some(range)) => self.push(
+                    Problem::warning(
+                        codes::OPTION_IGNORED,
+                        format!("`pulumi.requiredVersion` ({range}) is not checked"),
+                    )
+                    .at(Some(e.key_span), "ignored")
+                    .help("it is a version range of the Pulumi CLI; cairn runs the program itself"),
+                ),
+                ("requiredVersion", None) => self.wrong_shape(
+                    "`pulumi.requiredVersion`",
+                    "a version range string",
+                    &e.value,
+                ),
+                (other, _) => self.push(
+                    Problem::error(
+                        codes::UNKNOWN_KEY,
+                        format!("unknown key `{other}` in `pulumi`"),
+                    )
+                    .at(Some(e.key_span), "unknown key")
+                    .help("the `pulumi` block takes `requiredVersion`"),
+                ),
+            }
+        }
     }
 
     pub(crate) fn wrong_shape(&mut self, what: &str, expected: &str, node: &Node) {
@@ -376,6 +421,9 @@ impl<'a> Loader<'a> {
                     }));
                 self.push(p);
             }
+        }
+        if let Some(p) = find(root, "pulumi") {
+            self.pulumi_settings(p);
         }
         let start = Span::new(root.span.offset, 0);
         match find(root, "name") {
@@ -844,7 +892,9 @@ impl<'a> Loader<'a> {
             for v in ready {
                 let mut spans = BTreeMap::new();
                 let before = self.problems.len();
+                self.variable_invoke = matches!(&v.value.kind, Kind::Map(list) if list.len() == 1 && is_invoke_key(&list[0].key));
                 let value = self.eval(&v.value, &PropertyPath::root(), &mut spans);
+                self.variable_invoke = false;
                 if self.problems.len() > before {
                     self.broken.insert(v.key.clone());
                 } else {
@@ -921,11 +971,35 @@ impl<'a> Loader<'a> {
                     format!("resource `{}` has unknown key `{}`", r.key, e.key),
                 )
                 .at(Some(e.key_span), "unknown key");
-                p =
+                p = if e.key == "name" {
+                    // Pulumi YAML's logical-name override.
+                    p.help("cairn names a resource by its key alone (state, `${...}` references and `cairn:urn` tags use it): rename the key, or set the type's own name property (e.g. `bucket`, `name`) under `properties`")
+                } else {
                     p.help(suggest(&e.key, RESOURCE_KEYS).unwrap_or_else(|| {
-                        format!("a resource may contain {}", list(RESOURCE_KEYS))
-                    }));
+                        format!(
+                            "a resource may contain {}, or `get` to read one",
+                            list(RESOURCE_KEYS)
+                        )
+                    }))
+                };
                 self.push(p);
+            }
+        }
+        if let Some(d) = find(node, "defaultProvider") {
+            let is_provider = find(node, "type")
+                .and_then(|t| t.value.as_str())
+                .is_some_and(|t| t.trim().starts_with(crate::providers::PROVIDER_PREFIX));
+            match (&d.value.kind, is_provider) {
+                (Kind::Bool(_), true) => {}
+                (Kind::Bool(_), false) => self.push(
+                    Problem::error(
+                        codes::INVALID_OPTION,
+                        format!("`{}` is not a provider, so it cannot be a default provider", r.key),
+                    )
+                    .at(Some(d.key_span), "only on a provider")
+                    .help("`defaultProvider: true` goes on a `pulumi:providers:<package>` resource, as in Pulumi; remove it here"),
+                ),
+                _ => self.wrong_shape("`defaultProvider`", "true or false", &d.value),
             }
         }
         match find(node, "type") {
@@ -1598,7 +1672,9 @@ impl<'a> Loader<'a> {
                 }
                 // Go's `json.Marshal`, as Pulumi YAML writes it. Strings inside
                 // are templates already; the JSON text is one too.
-                let text = match cairn_core::gojson::to_go_json(&inner) {
+                // A resource output in it is written as JSON once known
+                // (`${@json:...}`), as Pulumi's `toJSON` of an output is.
+                let text = match cairn_core::gojson::to_go_json_template(&inner) {
                     Ok(text) => text,
                     Err(_) => {
                         self.push(
@@ -1725,7 +1801,22 @@ impl<'a> Loader<'a> {
                     path,
                     offset,
                     len,
+                    format: interp::RefFormat::Text,
                 } => (root, path, *offset, *len),
+                // `${@json:...}` is what `fn::toJSON` writes, not a reference.
+                Part::Ref { offset, len, .. } => {
+                    let s = self.sub_span(span, at, text, *offset, *len);
+                    self.push(
+                        Problem::error(
+                            codes::BAD_INTERPOLATION,
+                            "invalid reference: a name starts with a letter, digit or `_`",
+                        )
+                        .at(Some(s), "malformed `${...}`")
+                        .help("write references as `${name}` or `${resource.output}`; write a literal `${` as `$${`"),
+                    );
+                    failed = true;
+                    continue;
+                }
             };
             let raw = text.get(offset..offset + len).unwrap_or_default();
             match self.root(root) {
@@ -2051,67 +2142,14 @@ fn short_type(token: &str) -> String {
     }
 }
 
+use cairn_core::spec::parse_duration;
+
 fn timeout_secs(v: &Value) -> Option<u64> {
     match v {
         Value::Int(i) => u64::try_from(*i).ok(),
         Value::String(s) => parse_duration(s),
         _ => None,
     }
-}
-
-/// A Go duration string (`time.ParseDuration`: `"1.5h"`, `"90m"`,
-/// `"10m30s"`, `"500ms"`; units ns, us, µs, ms, s, m, h) in whole seconds,
-/// rounded up. A bare integer string is seconds, as cairn always took it.
-/// Negative, empty or unit-less strings are `None`.
-fn parse_duration(s: &str) -> Option<u64> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<u64>() {
-        return Some(n);
-    }
-    let rest = s.strip_prefix('+').unwrap_or(s);
-    if rest.is_empty() || rest.starts_with('-') {
-        return None;
-    }
-    let mut nanos: u128 = 0;
-    let mut rest = rest;
-    while !rest.is_empty() {
-        let int_len = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let (int, after) = rest.split_at(int_len);
-        let (frac, after) = match after.strip_prefix('.') {
-            Some(a) => {
-                let n = a.find(|c: char| !c.is_ascii_digit()).unwrap_or(a.len());
-                a.split_at(n)
-            }
-            None => ("", after),
-        };
-        if int.is_empty() && frac.is_empty() {
-            return None;
-        }
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_len);
-        let scale: u128 = match unit {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => return None,
-        };
-        let whole: u128 = if int.is_empty() { 0 } else { int.parse().ok()? };
-        nanos = nanos.checked_add(whole.checked_mul(scale)?)?;
-        let mut place = scale;
-        for d in frac.bytes().take(18) {
-            place /= 10;
-            nanos = nanos.checked_add(u128::from(d - b'0') * place)?;
-        }
-        rest = next;
-    }
-    u64::try_from(nanos.div_ceil(1_000_000_000)).ok()
 }
 
 #[cfg(test)]

@@ -18,11 +18,52 @@ pub enum GoJsonError {
 /// `value` (secrets revealed) as Go's `json.Marshal` would write it.
 pub fn to_go_json(value: &Value) -> Result<String, GoJsonError> {
     let mut out = String::new();
-    write_value(&mut out, value)?;
+    write_value(&mut out, value, false)?;
     Ok(out)
 }
 
-fn write_value(out: &mut String, value: &Value) -> Result<(), GoJsonError> {
+/// [`to_go_json`] of a value whose strings are templates holding
+/// `${resource.output}` references (`fn::toJSON` before apply): the result
+/// is a template too. A string that is one reference becomes
+/// `${@json:...}` (the output's JSON, whatever its type, as Pulumi writes
+/// it once known); a reference inside a string becomes `${@jsonstr:...}`
+/// (its text, escaped as JSON); literal text is escaped now.
+pub fn to_go_json_template(value: &Value) -> Result<String, GoJsonError> {
+    let mut out = String::new();
+    write_value(&mut out, value, true)?;
+    Ok(out)
+}
+
+fn write_template(out: &mut String, s: &str) {
+    use crate::interp::{self, Part, RefFormat};
+    let parts = match interp::parse(s) {
+        Ok(parts) if parts.iter().any(|p| matches!(p, Part::Ref { .. })) => parts,
+        _ => return write_string(out, s),
+    };
+    if let [Part::Ref { root, path, .. }] = parts.as_slice() {
+        out.push_str(&interp::reference_text_as(root, path, RefFormat::Json));
+        return;
+    }
+    out.push('"');
+    for part in &parts {
+        match part {
+            Part::Literal(l) => {
+                let mut quoted = String::new();
+                write_string(&mut quoted, l);
+                // Literal `$` stays literal in the template.
+                out.push_str(&quoted[1..quoted.len() - 1].replace('$', "$$"));
+            }
+            Part::Ref { root, path, .. } => out.push_str(&interp::reference_text_as(
+                root,
+                path,
+                RefFormat::JsonInString,
+            )),
+        }
+    }
+    out.push('"');
+}
+
+fn write_value(out: &mut String, value: &Value, templates: bool) -> Result<(), GoJsonError> {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -32,6 +73,7 @@ fn write_value(out: &mut String, value: &Value) -> Result<(), GoJsonError> {
         }
         Value::Int(i) => write_float(out, *i as f64)?,
         Value::Float(f) => write_float(out, *f)?,
+        Value::String(s) if templates => write_template(out, s),
         Value::String(s) => write_string(out, s),
         Value::List(items) => {
             out.push('[');
@@ -39,7 +81,7 @@ fn write_value(out: &mut String, value: &Value) -> Result<(), GoJsonError> {
                 if n > 0 {
                     out.push(',');
                 }
-                write_value(out, item)?;
+                write_value(out, item, templates)?;
             }
             out.push(']');
         }
@@ -52,11 +94,11 @@ fn write_value(out: &mut String, value: &Value) -> Result<(), GoJsonError> {
                 }
                 write_string(out, k);
                 out.push(':');
-                write_value(out, v)?;
+                write_value(out, v, templates)?;
             }
             out.push('}');
         }
-        Value::Secret(inner) => write_value(out, inner)?,
+        Value::Secret(inner) => write_value(out, inner, templates)?,
         Value::Unknown => return Err(GoJsonError::Unknown),
     }
     Ok(())
@@ -130,6 +172,22 @@ mod tests {
             to_go_json(&Value::Float(f64::NAN)),
             Err(GoJsonError::NonFinite)
         );
+    }
+
+    #[test]
+    fn templates_write_outputs_as_json_once_known() {
+        let v = Value::from_json(&serde_json::json!({
+            "port": "${db.port}",
+            "arn": "arn:${b.name}/\"<$$x>\"",
+            "plain": "cost $$5",
+        }));
+        assert_eq!(
+            to_go_json_template(&v).unwrap(),
+            r#"{"arn":"arn:${@jsonstr:b.name}/\"\u003c$$x\u003e\"","plain":"cost $$5","port":${@json:db.port}}"#
+        );
+        // Without a reference: what `to_go_json` writes.
+        let plain = Value::from_json(&serde_json::json!({"a": "$$b <c>"}));
+        assert_eq!(to_go_json_template(&plain), to_go_json(&plain));
     }
 
     #[test]

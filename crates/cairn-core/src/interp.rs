@@ -16,7 +16,36 @@ pub enum Part {
         path: PropertyPath,
         offset: usize,
         len: usize,
+        format: RefFormat,
     },
+}
+
+/// How a reference's value is written into its string. Only `fn::toJSON`
+/// writes the JSON forms (`${@json:...}`, `${@jsonstr:...}`): JSON text
+/// holding a resource output that is known only at apply. The loader
+/// refuses them in what users write.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RefFormat {
+    /// The value as text (a string as it is).
+    #[default]
+    Text,
+    /// The value as Go's `json.Marshal` writes it (a string quoted).
+    Json,
+    /// Inside a JSON string: the text, escaped as JSON, without quotes.
+    JsonInString,
+}
+
+impl RefFormat {
+    const JSON: &'static str = "@json:";
+    const JSON_IN_STRING: &'static str = "@jsonstr:";
+
+    fn marker(self) -> &'static str {
+        match self {
+            RefFormat::Text => "",
+            RefFormat::Json => Self::JSON,
+            RefFormat::JsonInString => Self::JSON_IN_STRING,
+        }
+    }
 }
 
 /// Why a `${...}` could not be parsed; `offset` is a byte offset into the string.
@@ -39,19 +68,29 @@ pub fn parse(s: &str) -> Result<Vec<Part>, InterpError> {
             i += 2;
         } else if s[i..].starts_with("${") {
             let start = i;
-            let (root, path, len) = parse_ref(&s[i + 2..]).map_err(|message| InterpError {
+            let body = &s[i + 2..];
+            let format = if body.starts_with(RefFormat::JSON) {
+                RefFormat::Json
+            } else if body.starts_with(RefFormat::JSON_IN_STRING) {
+                RefFormat::JsonInString
+            } else {
+                RefFormat::Text
+            };
+            let marker = format.marker().len();
+            let (root, path, len) = parse_ref(&body[marker..]).map_err(|message| InterpError {
                 offset: start,
                 message,
             })?;
             if !literal.is_empty() {
                 parts.push(Part::Literal(std::mem::take(&mut literal)));
             }
-            let len = len + 2;
+            let len = len + 2 + marker;
             parts.push(Part::Ref {
                 root,
                 path,
                 offset: start,
                 len,
+                format,
             });
             i += len;
         } else {
@@ -207,6 +246,12 @@ pub fn reference_text(root: &str, path: &PropertyPath) -> String {
     }
     out.push('}');
     out
+}
+
+/// [`reference_text`] written by `fn::toJSON` (see [`RefFormat`]).
+pub fn reference_text_as(root: &str, path: &PropertyPath, format: RefFormat) -> String {
+    let text = reference_text(root, path);
+    format!("${{{}{}", format.marker(), &text[2..])
 }
 
 fn quoted(k: &str) -> String {

@@ -26,7 +26,7 @@
 
 use crate::diag::{Problem, Problems};
 use crate::graph::DependencyGraph;
-use crate::interp::{self, Part};
+use crate::interp::{self, Part, RefFormat};
 use crate::provider::{PendingOptions, Registry};
 use crate::schema::{PropType, ResourceSchema};
 use crate::spec::{ResourceSpec, StackSpec};
@@ -520,7 +520,13 @@ fn resolve_str<'a>(s: &str, lookup: &dyn Fn(&str) -> RefTarget<'a>) -> Value {
     let Ok(parts) = interp::parse(s) else {
         return Value::String(s.to_string());
     };
-    if let [Part::Ref { root, path, .. }] = parts.as_slice() {
+    if let [Part::Ref {
+        root,
+        path,
+        format: RefFormat::Text,
+        ..
+    }] = parts.as_slice()
+    {
         return match lookup(root) {
             RefTarget::Resource(known) => known.at(path),
             RefTarget::NotResource => Value::String(s.to_string()),
@@ -536,6 +542,7 @@ fn resolve_str<'a>(s: &str, lookup: &dyn Fn(&str) -> RefTarget<'a>) -> Value {
                 path,
                 offset,
                 len,
+                format,
             } => match lookup(root) {
                 RefTarget::NotResource => out.push_str(&s[*offset..*offset + *len]),
                 RefTarget::Resource(known) => {
@@ -544,6 +551,26 @@ fn resolve_str<'a>(s: &str, lookup: &dyn Fn(&str) -> RefTarget<'a>) -> Value {
                         return Value::Unknown;
                     }
                     secret |= v.contains_secret();
+                    if *format != RefFormat::Text {
+                        // `fn::toJSON` over an output: JSON as Pulumi writes it.
+                        let Ok(json) = crate::gojson::to_go_json(&v.reveal()) else {
+                            return Value::Unknown;
+                        };
+                        match (format, v.reveal()) {
+                            (RefFormat::JsonInString, Value::String(_)) => {
+                                out.push_str(&json[1..json.len() - 1])
+                            }
+                            (RefFormat::JsonInString, _) => {
+                                let text = crate::gojson::to_go_json(&Value::String(json))
+                                    .unwrap_or_default();
+                                out.push_str(
+                                    text.get(1..text.len().saturating_sub(1)).unwrap_or(""),
+                                )
+                            }
+                            _ => out.push_str(&json),
+                        }
+                        continue;
+                    }
                     match v.reveal() {
                         Value::String(t) => out.push_str(&t),
                         Value::Null => {}
@@ -1609,4 +1636,41 @@ pub(crate) fn spec_index(spec: &StackSpec) -> HashMap<&str, &ResourceSpec> {
         .iter()
         .map(|r| (r.name.as_str(), r))
         .collect()
+}
+
+#[cfg(test)]
+mod json_reference_tests {
+    use super::*;
+
+    #[test]
+    fn json_references_write_the_output_as_json_and_text_references_as_text() {
+        let outputs = Value::from_json(&serde_json::json!({
+            "port": 5432, "name": "say \"hi\"", "list": ["a", "b"]
+        }));
+        let Value::Map(outputs) = outputs else {
+            unreachable!()
+        };
+        let lookup = |root: &str| {
+            if root == "db" {
+                let mut k = Known::new("s", "db");
+                k.outputs = Some(&outputs);
+                RefTarget::Resource(k)
+            } else {
+                RefTarget::NotResource
+            }
+        };
+        let resolved = |s: &str| resolve_str(s, &lookup);
+        assert_eq!(
+            resolved(r#"{"p":${@json:db.port},"n":${@json:db.name},"l":${@json:db.list}}"#),
+            Value::from(r#"{"p":5432,"n":"say \"hi\"","l":["a","b"]}"#)
+        );
+        assert_eq!(
+            resolved(r#""x ${@jsonstr:db.name} ${@jsonstr:db.port}""#),
+            Value::from(r#""x say \"hi\" 5432""#)
+        );
+        // One JSON reference alone is JSON text, not the output's value.
+        assert_eq!(resolved("${@json:db.port}"), Value::from("5432"));
+        assert_eq!(resolved("${db.port}"), Value::Int(5432));
+        assert_eq!(resolved("${db.name}!"), Value::from("say \"hi\"!"));
+    }
 }

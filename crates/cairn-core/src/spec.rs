@@ -71,6 +71,62 @@ pub struct Timeouts {
     pub delete: Option<u64>,
 }
 
+/// A Go duration string (`time.ParseDuration`: `"1.5h"`, `"90m"`,
+/// `"10m30s"`, `"500ms"`; units ns, us, µs, ms, s, m, h) in whole seconds,
+/// rounded up. A bare integer string is seconds, as cairn always took it.
+/// Negative, empty or unit-less strings are `None`. `customTimeouts`
+/// and the AWS provider's `assumeRole.duration` read durations with it.
+pub fn parse_duration(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<u64>() {
+        return Some(n);
+    }
+    let rest = s.strip_prefix('+').unwrap_or(s);
+    if rest.is_empty() || rest.starts_with('-') {
+        return None;
+    }
+    let mut nanos: u128 = 0;
+    let mut rest = rest;
+    while !rest.is_empty() {
+        let int_len = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let (int, after) = rest.split_at(int_len);
+        let (frac, after) = match after.strip_prefix('.') {
+            Some(a) => {
+                let n = a.find(|c: char| !c.is_ascii_digit()).unwrap_or(a.len());
+                a.split_at(n)
+            }
+            None => ("", after),
+        };
+        if int.is_empty() && frac.is_empty() {
+            return None;
+        }
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        let scale: u128 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return None,
+        };
+        let whole: u128 = if int.is_empty() { 0 } else { int.parse().ok()? };
+        nanos = nanos.checked_add(whole.checked_mul(scale)?)?;
+        let mut place = scale;
+        for d in frac.bytes().take(18) {
+            place /= 10;
+            nanos = nanos.checked_add(u128::from(d - b'0') * place)?;
+        }
+        rest = next;
+    }
+    u64::try_from(nanos.div_ceil(1_000_000_000)).ok()
+}
+
 /// Pulumi-style resource options.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]

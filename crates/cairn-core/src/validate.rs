@@ -745,6 +745,7 @@ impl<'a> Validator<'a> {
                 path: rpath,
                 offset,
                 len,
+                ..
             } = part
             else {
                 continue;

@@ -3,8 +3,10 @@
 //! the default provider's in the run's; `profile` uses the profile's keys;
 //! a credential change is an update, not a replace; a resource made with a
 //! role is deleted with it after the program drops the provider; the
-//! temporary credentials reach no output, log or state; malformed settings
-//! are refused at preview, each at its line.
+//! temporary credentials reach no output, log or state; an invoke through
+//! the provider reads with its credentials; malformed settings (a session
+//! shorter than 15 minutes, a `sourceIdentity` cairn cannot pass) are
+//! refused at preview, each at its line.
 
 use super::common::{sdk_config, start_private_emulator, workspace, Sandbox};
 use aws_config::sts::AssumeRoleProvider;
@@ -90,6 +92,11 @@ async fn assume_role_provider_manages_a_key_in_the_roles_account() {
     let theirs = json["theirsArn"].as_str().expect("theirsArn").to_string();
     assert!(ours.contains(":123456789012:key/"), "{ours}");
     assert!(theirs.contains(":111111111111:key/"), "{theirs}");
+    // Invokes read with the same credentials: through the provider, the
+    // role's account (its `duration: 1h` and session `tags` accepted by
+    // STS); without one, the run's.
+    assert_eq!(json["theirAccount"], "111111111111", "{json}");
+    assert_eq!(json["ourAccount"], "123456789012", "{json}");
 
     // Each key exists in its own account only.
     let run_kms = aws_sdk_kms::Client::new(&sdk_config(&endpoint).await);
@@ -318,6 +325,9 @@ fn credential_settings_are_checked_at_preview() {
         ("aws::provider::assume-role", "bad-credentials.yaml:8:18"),
         ("aws::provider::assume-role", "bad-credentials.yaml:14:22"),
         ("aws::provider::profile", "bad-credentials.yaml:18:16"),
+        // `duration: 10m`: under the 15 minutes STS allows.
+        ("aws::provider::assume-role", "bad-credentials.yaml:30:19"),
+        ("aws::provider::assume-role", "bad-credentials.yaml:36:25"),
     ] {
         let hit = text
             .split("Error: ")
@@ -325,5 +335,10 @@ fn credential_settings_are_checked_at_preview() {
         assert!(hit, "no {code} at {at}:\n{text}");
     }
     assert!(text.contains("cairn-no-such-profile"), "{text}");
+    assert!(text.contains("15 minutes to 12 hours, not `10m`"), "{text}");
+    assert!(
+        text.contains("cairn does not pass `sourceIdentity` yet"),
+        "{text}"
+    );
     assert!(!text.contains("unsupported-setting"), "{text}");
 }

@@ -8,7 +8,7 @@ use crate::codes;
 use crate::yaml::{Entry, Kind, Node};
 use cairn_core::diag::Problem;
 use cairn_core::provider::InvokeError;
-use cairn_core::spec::Span;
+use cairn_core::spec::{ResourceSpec, Span};
 use cairn_core::value::{Map, PropertyPath, Value};
 use std::collections::BTreeMap;
 
@@ -21,6 +21,13 @@ const INVOKE_OPTIONS: &[&str] = &[
     "dependsOn",
     "pluginDownloadURL",
 ];
+/// What an invoke's `options.provider` adds to its arguments.
+#[derive(Default)]
+struct ProviderSettings {
+    region: Option<Value>,
+    credentials: Option<Value>,
+}
+
 const INVOKE_FORM: &str = "e.g. `fn::invoke: { function: aws:getRegion, arguments: {}, return: name }` or `fn::aws:getRegion: {}`";
 
 impl Loader<'_> {
@@ -82,12 +89,24 @@ impl Loader<'_> {
                 (token.to_string(), func.value.span, args, ret, options)
             }
         };
-        let region = match options {
-            None => None,
+        // Only the outermost invoke of a variable's value takes the default.
+        let variable_invoke = std::mem::take(&mut self.variable_invoke);
+        let names_provider = options.is_some_and(|o| find(&o.value, "provider").is_some());
+        let provider = match options {
+            None => ProviderSettings::default(),
             Some(o) => match self.invoke_options(&token, o) {
-                Ok(r) => r,
+                Ok(p) => p,
                 Err(()) => return Value::Unknown,
             },
+        };
+        let provider = match self.default_provider(&token) {
+            Some(node) if variable_invoke && !names_provider => {
+                match self.invoke_provider(&token, &node) {
+                    Ok(p) => p,
+                    Err(()) => return Value::Unknown,
+                }
+            }
+            _ => provider,
         };
         let args = match args_node {
             None => Map::new(),
@@ -107,9 +126,12 @@ impl Loader<'_> {
             },
         };
         let mut args = args;
-        if let Some(r) = region {
-            // The provider's region, unless the arguments name one.
+        // The provider's region and credentials, unless the arguments name them.
+        if let Some(r) = provider.region {
             args.entry("region".into()).or_insert(r);
+        }
+        if let Some(c) = provider.credentials {
+            args.entry("credentials".into()).or_insert(c);
         }
         let args_span = args_node.map(|n| n.span).unwrap_or(f.key_span);
         let args = match to_data(&Value::Map(args), 0) {
@@ -190,23 +212,23 @@ impl Loader<'_> {
         escape_value(value, 0).unwrap_or(Value::Unknown)
     }
 
-    /// An invoke's `options`: the region of its `provider` (`None`: the
-    /// run's). `Err` once a problem is reported.
-    fn invoke_options(&mut self, token: &str, options: &Entry) -> Result<Option<Value>, ()> {
+    /// An invoke's `options`: the region and credentials of its `provider`
+    /// (`None`: the run's). `Err` once a problem is reported.
+    fn invoke_options(&mut self, token: &str, options: &Entry) -> Result<ProviderSettings, ()> {
         let list = match &options.value.kind {
             Kind::Map(list) => list,
-            Kind::Null => return Ok(None),
+            Kind::Null => return Ok(ProviderSettings::default()),
             _ => {
                 self.wrong_shape("`options` of `fn::invoke`", "a map", &options.value);
                 return Err(());
             }
         };
         let mut ok = true;
-        let mut region = None;
+        let mut settings = ProviderSettings::default();
         for e in list {
             match e.key.as_str() {
                 "provider" => match self.invoke_provider(token, &e.value) {
-                    Ok(r) => region = r,
+                    Ok(p) => settings = p,
                     Err(()) => ok = false,
                 },
                 // Accepted and ignored: cairn's providers are built in. (No
@@ -233,16 +255,36 @@ impl Loader<'_> {
             }
         }
         if ok {
-            Ok(region)
+            Ok(settings)
         } else {
             Err(())
         }
     }
 
+    /// `${name}` of the provider marked `defaultProvider: true` for the
+    /// package of `token` (at the flag, for diagnostics), if any.
+    fn default_provider(&self, token: &str) -> Option<Node> {
+        let package = token.split(':').next().unwrap_or_default();
+        self.explicit_providers.values().find_map(|e| {
+            let flag = find(&e.value, "defaultProvider")?;
+            let ptype = find(&e.value, "type")?.value.as_str()?.trim().to_string();
+            let is_default = matches!(flag.value.kind, Kind::Bool(true));
+            (is_default && ptype.strip_prefix(crate::providers::PROVIDER_PREFIX) == Some(package))
+                .then(|| Node {
+                    kind: Kind::Str {
+                        text: format!("${{{}}}", e.key),
+                        at: None,
+                    },
+                    span: flag.value.span,
+                })
+        })
+    }
+
     /// `provider: ${name}` of an invoke: `name` must be an explicit provider
-    /// of the function's package; its `region` (evaluated now: config
-    /// allowed), if it sets one.
-    fn invoke_provider(&mut self, token: &str, node: &Node) -> Result<Option<Value>, ()> {
+    /// of the function's package; its `region` and its `profile` or
+    /// `assumeRole` as the `credentials` resources of it get (evaluated
+    /// now: config allowed), if it sets them.
+    fn invoke_provider(&mut self, token: &str, node: &Node) -> Result<ProviderSettings, ()> {
         let named = node
             .as_str()
             .map(str::trim)
@@ -291,13 +333,20 @@ impl Loader<'_> {
             );
             return Err(());
         }
+        let credentials = self.invoke_credentials(&entry, &ptype)?;
         let Some(region) = find(&entry.value, "properties").and_then(|p| find(&p.value, "region"))
         else {
-            return Ok(None);
+            return Ok(ProviderSettings {
+                region: None,
+                credentials,
+            });
         };
         let before = self.problems.len();
         match self.eval(&region.value, &PropertyPath::root(), &mut BTreeMap::new()) {
-            Value::String(r) if !has_reference(&r) => Ok(Some(Value::String(r))),
+            Value::String(r) if !has_reference(&r) => Ok(ProviderSettings {
+                region: Some(Value::String(r)),
+                credentials,
+            }),
             _ if self.problems.len() > before => Err(()),
             _ => {
                 self.push(
@@ -314,6 +363,33 @@ impl Loader<'_> {
                 Err(())
             }
         }
+    }
+
+    /// The `credentials` argument of an invoke through provider `entry`
+    /// (of type `ptype`): its `profile` or `assumeRole`, evaluated now, as
+    /// its resources get them (`crate::providers::credentials_of`).
+    fn invoke_credentials(&mut self, entry: &Entry, ptype: &str) -> Result<Option<Value>, ()> {
+        let Some(props) = find(&entry.value, "properties") else {
+            return Ok(None);
+        };
+        let mut provider = ResourceSpec::new(&entry.key, ptype, Map::new());
+        let before = self.problems.len();
+        for key in crate::providers::CREDENTIAL_KEYS {
+            let Some(e) = find(&props.value, key) else {
+                continue;
+            };
+            let v = self.eval(&e.value, &PropertyPath::root(), &mut BTreeMap::new());
+            provider.properties.insert(key.to_string(), v);
+            provider.spans.insert(PropertyPath::key(key), e.value.span);
+        }
+        if self.problems.len() > before {
+            return Err(());
+        }
+        let credentials = crate::providers::credentials_of(&provider, &mut self.problems);
+        if self.problems.len() > before {
+            return Err(());
+        }
+        Ok(credentials)
     }
 
     fn invoke_invalid(

@@ -112,3 +112,23 @@ fn invoke_options_other_than_provider_are_diagnostics() {
         "{p:?}"
     );
 }
+
+/// `defaultProvider: true`: an invoke written directly as a variable uses
+/// it unless it names a provider; an invoke elsewhere (an output, inside
+/// another value) does not, as in Pulumi YAML's runner.
+#[test]
+fn a_variable_invoke_uses_the_default_provider() {
+    let text = PROVIDERS.replace(
+        "  euWest:\n    type: pulumi:providers:aws\n",
+        "  euWest:\n    type: pulumi:providers:aws\n    defaultProvider: true\n",
+    );
+    let spec = load(&format!(
+        "{text}variables:\n  short:\n    fn::aws:getRegion: {{}}\n  long:\n    fn::invoke: {{ function: aws:getRegion, return: name }}\n  named:\n    fn::invoke: {{ function: aws:getRegion, options: {{ provider: \"${{plain}}\" }}, return: name }}\n  nested:\n    list:\n      - fn::invoke: {{ function: aws:getRegion, return: name }}\noutputs:\n  short: ${{short.name}}\n  long: ${{long}}\n  named: ${{named}}\n  nested: ${{nested.list[0]}}\n  output:\n    fn::invoke: {{ function: aws:getRegion, return: name }}\n"
+    ))
+    .expect("loads");
+    assert_eq!(spec.outputs["short"], Value::from("eu-west-1"));
+    assert_eq!(spec.outputs["long"], Value::from("eu-west-1"));
+    assert_eq!(spec.outputs["named"], Value::from("us-east-1"));
+    assert_eq!(spec.outputs["nested"], Value::from("us-east-1"));
+    assert_eq!(spec.outputs["output"], Value::from("us-east-1"));
+}

@@ -282,10 +282,11 @@ resources:
 "#;
     let spec = load(text).unwrap();
     let input = spec.resources[0].properties["input"].as_map().unwrap();
+    // `b.output` is known at apply: written as its JSON then.
     assert_eq!(
         input["policy"],
         Value::from(
-            r#"{"Statement":[{"Effect":"Allow","Resource":"${b.output}"}],"Version":"2012-10-17"}"#
+            r#"{"Statement":[{"Effect":"Allow","Resource":${@json:b.output}}],"Version":"2012-10-17"}"#
         )
     );
     assert_eq!(input["joined"], Value::from("a,prod,3"));

@@ -209,3 +209,73 @@ fn a_provider_must_be_a_reference() {
         );
     }
 }
+
+/// `defaultProvider: true` (Pulumi YAML): every resource of the package that
+/// names no `provider` uses it; one that names another keeps its own.
+#[test]
+fn a_default_provider_is_used_by_every_resource_naming_none() {
+    let text = r#"name: defaults
+resources:
+  west:
+    type: pulumi:providers:aws
+    defaultProvider: true
+    properties:
+      region: us-west-2
+  east:
+    type: pulumi:providers:aws
+    properties:
+      region: eu-west-1
+  plain:
+    type: aws:kms:Key
+    properties: { description: plain }
+  listed:
+    type: aws:kms:Key
+    properties: { description: listed }
+    options:
+      providers: ["${east}"]
+  named:
+    type: aws:kms:Key
+    properties: { description: named }
+    options:
+      provider: ${east}
+  data:
+    type: core:Data
+    properties: { input: 1 }
+"#;
+    let s = spec(text);
+    let r = |n: &str| s.resources.iter().find(|r| r.name == n).unwrap();
+    let region = |n: &str| r(n).properties.get("region").cloned();
+    assert_eq!(region("plain"), Some(Value::from("us-west-2")));
+    assert_eq!(r("plain").options.depends_on, ["west"]);
+    // `provider` is what Pulumi sets, so it wins over a `providers` entry.
+    assert_eq!(region("listed"), Some(Value::from("us-west-2")));
+    assert_eq!(region("named"), Some(Value::from("eu-west-1")));
+    assert!(r("data").options.depends_on.is_empty(), "another package");
+}
+
+#[test]
+fn default_provider_errors_are_located() {
+    let on_resource = "name: d\nresources:\n  k:\n    type: aws:kms:Key\n    defaultProvider: true\n    properties: { description: k }\n";
+    let p = errors(on_resource);
+    assert_eq!(
+        codes(&p),
+        ["cairn::config::invalid-option"],
+        "{}",
+        render(&p)
+    );
+    assert!(render(&p).contains("stack.yaml:5:5"), "{}", render(&p));
+
+    let two = "name: d\nresources:\n  a:\n    type: pulumi:providers:aws\n    defaultProvider: true\n  b:\n    type: pulumi:providers:aws\n    defaultProvider: true\n";
+    let p = errors(two);
+    assert_eq!(
+        codes(&p),
+        ["cairn::config::invalid-provider"],
+        "{}",
+        render(&p)
+    );
+    assert!(render(&p).contains("stack.yaml:8:22"), "{}", render(&p));
+
+    let not_bool = "name: d\nresources:\n  a:\n    type: pulumi:providers:aws\n    defaultProvider: yes please\n";
+    let p = errors(not_bool);
+    assert!(render(&p).contains("stack.yaml:5:22"), "{}", render(&p));
+}

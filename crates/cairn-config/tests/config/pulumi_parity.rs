@@ -131,3 +131,44 @@ fn get_reads_a_resource_without_managing_it() {
         "{p:?}"
     );
 }
+
+/// Pulumi YAML's `pulumi:` block: `requiredVersion` is a range of the Pulumi
+/// CLI, which cairn is not: accepted with a warning at its line; anything
+/// else in the block is an error.
+#[test]
+fn the_pulumi_block_takes_required_version_with_a_warning() {
+    let text = "name: s\npulumi:\n  requiredVersion: \">=3.0.0\"\nresources: {}\n";
+    let (_, warnings) = cairn_config::load_stack_with_warnings(
+        "stack.yaml",
+        text.as_bytes(),
+        &super::common::registry(),
+        &Default::default(),
+    )
+    .expect("loads");
+    assert_eq!(codes(&warnings), ["cairn::config::option-ignored"]);
+    assert_eq!(
+        line_of(&warnings, "cairn::config::option-ignored", text),
+        Some(3)
+    );
+    let bad = "name: s\npulumi:\n  requiredVersion: 3\n  cliVersion: x\nresources: {}\n";
+    let p = errors(bad);
+    assert_eq!(
+        codes(&p),
+        ["cairn::config::wrong-shape", "cairn::config::unknown-key"],
+        "{p:?}"
+    );
+    assert_eq!(line_of(&p, "cairn::config::unknown-key", bad), Some(4));
+}
+
+/// `${@json:...}` is how `fn::toJSON` writes an output into JSON text; in
+/// what users write it is no reference (Pulumi rejects it too).
+#[test]
+fn the_internal_json_reference_form_is_refused_in_stack_files() {
+    let text = "name: s\nresources:\n  d:\n    type: core:Data\n    properties: { input: 1 }\noutputs:\n  x: \"${@json:d.output}\"\n";
+    let p = errors(text);
+    assert_eq!(codes(&p), ["cairn::config::bad-interpolation"], "{p:?}");
+    assert_eq!(
+        line_of(&p, "cairn::config::bad-interpolation", text),
+        Some(7)
+    );
+}
