@@ -5,8 +5,10 @@
 //! them is escaped, so nothing in a result is read as a reference).
 
 use super::program::ProgramError;
-use super::StackBuilder;
+use super::providers::{use_provider, PROVIDER_PREFIX};
+use super::{Handle, ProviderType, StackBuilder};
 use crate::provider::InvokeError;
+use crate::spec::ResourceSpec;
 use crate::value::{Map, Value};
 
 /// Runs a data source: its token and revealed arguments, to its results.
@@ -109,6 +111,56 @@ impl StackBuilder {
             })
             .collect();
         Ok(Invoked { results })
+    }
+}
+
+impl StackBuilder {
+    /// [`invoke`](Self::invoke) through an explicit provider, as YAML's
+    /// `fn::invoke` with `options.provider`: the provider's `region`, and
+    /// its `profile` or `assumeRole` as `credentials`, are passed unless
+    /// `args` names them (every AWS data source reads with them).
+    pub fn invoke_with<P: ProviderType, K: Into<String>, V: Into<Value>>(
+        &mut self,
+        token: &str,
+        args: impl IntoIterator<Item = (K, V)>,
+        provider: &Handle<P>,
+    ) -> Result<Invoked, ProgramError> {
+        let fail = |message: String| ProgramError::Invoke {
+            token: token.to_string(),
+            message,
+        };
+        let name = provider.logical_name();
+        let Some(p) = self.spec.resources.iter().find(|r| r.name == name) else {
+            return Err(fail(format!(
+                "provider `{name}` is not declared before this invoke"
+            )));
+        };
+        let package = token.split(':').next().unwrap_or_default();
+        let own = p
+            .type_token
+            .strip_prefix(PROVIDER_PREFIX)
+            .unwrap_or_default();
+        if own != package {
+            return Err(fail(format!(
+                "`{name}` is a provider for package `{own}`, not `{package}`"
+            )));
+        }
+        // What the provider gives a resource of its package, as arguments.
+        let mut probe = ResourceSpec::new("invoke", token, Map::new());
+        let used = use_provider(&mut probe, p, |k| matches!(k, "region" | "credentials"));
+        if used.region_unknown || used.credentials_unknown {
+            return Err(fail(format!(
+                "the settings of provider `{name}` must be known when the stack is built, not outputs"
+            )));
+        }
+        let mut args: Map = args
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        for (k, v) in probe.properties {
+            args.entry(k).or_insert(v);
+        }
+        self.invoke(token, args)
     }
 }
 

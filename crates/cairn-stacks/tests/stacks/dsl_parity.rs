@@ -350,3 +350,65 @@ resources:
     );
     assert_same(&y, &rust);
 }
+
+/// Records what each invoke was asked, so both sides can be compared.
+fn echo_invoke(token: &str, args: &Map) -> Result<Map, InvokeError> {
+    let mut out = Map::new();
+    out.insert("token".into(), Value::from(token));
+    out.insert(
+        "asked".into(),
+        Value::from(cairn_core::gojson::to_go_json(&Value::Map(args.clone())).unwrap()),
+    );
+    Ok(out)
+}
+
+#[test]
+fn an_invoke_through_a_provider_in_rust_gives_the_yaml_spec() {
+    let y = yaml(
+        r#"
+name: inv
+resources:
+  deployer:
+    type: pulumi:providers:aws
+    properties:
+      region: us-west-2
+      assumeRole:
+        roleArn: arn:aws:iam::111111111111:role/deployer
+        duration: 1h
+variables:
+  there:
+    fn::invoke:
+      function: aws:getCallerIdentity
+      options: { provider: "${deployer}" }
+      return: asked
+outputs:
+  there: ${there}
+"#,
+        Some(&echo_invoke),
+    );
+    let invoker: Invoker = Box::new(echo_invoke);
+    let mut b = StackBuilder::new("inv").with_invoker(invoker);
+    let deployer = b.resource::<AwsProvider>(
+        "deployer",
+        AwsProviderArgs::new().region("us-west-2").assume_role(
+            AssumeRoleArgs::new()
+                .role_arn("arn:aws:iam::111111111111:role/deployer")
+                .duration("1h"),
+        ),
+    );
+    let there = b
+        .invoke_with("aws:getCallerIdentity", Map::new(), &deployer)
+        .expect("invoked");
+    let asked = there.string("asked").expect("asked");
+    assert!(
+        asked.contains("\"region\":\"us-west-2\"") && asked.contains("deployer"),
+        "the provider's region and role reach the data source: {asked}"
+    );
+    // A provider of another package is refused.
+    let err = b
+        .invoke_with("random:getThing", Map::new(), &deployer)
+        .expect_err("another package");
+    assert!(err.to_string().contains("package"), "{err}");
+    b.output("there", asked.as_str());
+    assert_same(&y, &b.try_build().expect("the DSL stack builds"));
+}
