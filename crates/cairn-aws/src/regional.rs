@@ -211,9 +211,9 @@ pub fn credential_source(v: &Value) -> Result<Option<CredentialSource>, String> 
 }
 
 /// Where a resource's calls go: its region and credentials (`None`: the run's).
-type Route = (Option<String>, Option<CredentialSource>);
+pub(crate) type Route = (Option<String>, Option<CredentialSource>);
 
-fn route_of(token: &str, inputs: &Map) -> Result<Route, ProviderError> {
+pub(crate) fn route_of(token: &str, inputs: &Map) -> Result<Route, ProviderError> {
     let region = match inputs.get(REGION) {
         None | Some(Value::Null) => None,
         Some(Value::String(r)) => Some(r.clone()),

@@ -7,8 +7,10 @@
 //! (cairn-config's `stack/invoke.rs`). The result echoes the region asked
 //! for, never the credentials.
 
-use crate::clients::{CredentialSource, Shared};
-use crate::regional::{credential_source, credentials_schema, region_check, CREDENTIALS, REGION};
+use crate::clients::Shared;
+use crate::regional::{
+    credential_source, credentials_schema, region_check, route_of, Route, CREDENTIALS, REGION,
+};
 use async_trait::async_trait;
 use cairn_core::provider::{
     CallContext, CheckFailure, DataSource, DataSourceSchema, ProviderError,
@@ -17,9 +19,6 @@ use cairn_core::schema::{PropType, PropertySchema};
 use cairn_core::value::{Map, PropertyPath, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-
-/// Where a call goes: its region and credentials (`None`: the run's).
-type Route = (Option<String>, Option<CredentialSource>);
 
 /// One route's data sources, by token.
 type DataSet = BTreeMap<String, Arc<dyn DataSource>>;
@@ -93,29 +92,6 @@ fn strip(args: &Map) -> Map {
     m
 }
 
-impl RegionalData {
-    /// Where a call with `args` goes.
-    fn route(&self, args: &Map) -> Result<Route, ProviderError> {
-        let region = match args.get(REGION) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(r)) => Some(r.clone()),
-            Some(other) => {
-                return Err(ProviderError::invalid(
-                    &self.schema.token,
-                    format!("`region` must be a string, not {}", other.type_name()),
-                ))
-            }
-        };
-        let credentials = match args.get(CREDENTIALS) {
-            None => None,
-            Some(v) => {
-                credential_source(v).map_err(|m| ProviderError::invalid(&self.schema.token, m))?
-            }
-        };
-        Ok((region, credentials))
-    }
-}
-
 #[async_trait]
 impl DataSource for RegionalData {
     fn schema(&self) -> &DataSourceSchema {
@@ -140,7 +116,7 @@ impl DataSource for RegionalData {
 
     async fn invoke(&self, ctx: &CallContext, args: &Map) -> Result<Map, ProviderError> {
         let rest = strip(args);
-        let route = self.route(args)?;
+        let route = route_of(&self.schema.token, args)?;
         if route.0.is_none() && route.1.is_none() {
             return self.default.invoke(ctx, &rest).await;
         }
