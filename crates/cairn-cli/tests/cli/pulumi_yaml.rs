@@ -78,6 +78,64 @@ fn run_case(case: &str) -> Vec<String> {
             _ => mismatches.push(format!("{case}: stack output failed:\n{}", shown.all())),
         }
     }
+    if let Some(then) = expected.get("then") {
+        mismatches.extend(run_next(case, &sb, then));
+    }
+    mismatches
+}
+
+/// The optional second step of a case (`then`): the program changed to
+/// `then.file` (same stack), previewed, each resource's planned action
+/// compared with `then.actions` (`same`, `update`, `replace`, ...), then
+/// brought up and its outputs compared with `then.outputs`.
+fn run_next(case: &str, sb: &Sandbox, then: &J) -> Vec<String> {
+    let mut mismatches = Vec::new();
+    let name = then["file"].as_str().expect("then.file");
+    let file = format!("tests/pulumi-yaml/{case}/{name}");
+    let preview = sb.run(&["preview", "--stack-file", &file, "--format", "json"]);
+    let plan: J = match serde_json::from_str(&preview.stdout) {
+        Ok(plan) if preview.code == Some(0) => plan,
+        _ => {
+            mismatches.push(format!(
+                "{case}: preview of {name} failed:\n{}",
+                preview.all()
+            ));
+            return mismatches;
+        }
+    };
+    let changes = plan["resource_changes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for (resource, want) in then["actions"].as_object().into_iter().flatten() {
+        let got = changes
+            .iter()
+            .find(|c| c["name"] == resource.as_str())
+            .map(|c| c["action"].clone())
+            .unwrap_or(J::Null);
+        if &got != want {
+            mismatches.push(format!(
+                "{case}: {name} plans {got} for `{resource}`, Pulumi plans {want}"
+            ));
+        }
+    }
+    let up = sb.run(&["up", "--yes", "--stack-file", &file]);
+    if up.code != Some(0) {
+        mismatches.push(format!("{case}: up of {name} failed:\n{}", up.all()));
+        return mismatches;
+    }
+    let shown = sb.run(&[
+        "stack",
+        "output",
+        "--json",
+        "--show-secrets",
+        "--stack-file",
+        &file,
+    ]);
+    match serde_json::from_str::<J>(&shown.stdout) {
+        Ok(found) => compare(case, name, &then["outputs"], &found, &mut mismatches),
+        Err(_) => mismatches.push(format!("{case}: stack output failed:\n{}", shown.all())),
+    }
     mismatches
 }
 
