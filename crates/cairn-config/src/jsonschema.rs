@@ -8,6 +8,7 @@
 use cairn_core::schema::{PropType, PropertySchema, ResourceSchema};
 use cairn_core::Registry;
 use serde_json::{json, Map as JsonMap, Value as Json};
+use std::collections::BTreeMap;
 
 /// The JSON Schema of a stack file whose resources use `registry`'s types:
 /// a stack (`$defs/stack`, also the shape of a template) or, when it has a
@@ -84,9 +85,13 @@ pub fn json_schema(registry: &Registry) -> Json {
     defs.insert("options".into(), options_schema());
     defs.insert("configEntry".into(), config_entry_schema());
 
+    let shared = shared_properties(&schemas);
+    for (name, schema) in &shared {
+        defs.insert(format!("property.{name}"), schema.clone());
+    }
     let mut branches = Vec::new();
     for s in &schemas {
-        defs.insert(def_name(&s.token), type_schema(s));
+        defs.insert(def_name(&s.token), type_schema(s, &shared));
         branches.push(json!({
             "if": {
                 "properties": { "type": { "const": s.token } },
@@ -252,10 +257,40 @@ fn pointer_escape(s: &str) -> String {
     s.replace('~', "~0").replace('/', "~1")
 }
 
-fn type_schema(s: &ResourceSchema) -> Json {
+/// Large property schemas that many types share unchanged (an AWS type's
+/// `credentials`), written once under `$defs` and referenced.
+fn shared_properties(schemas: &[&ResourceSchema]) -> BTreeMap<String, Json> {
+    let mut seen: BTreeMap<String, (Json, usize, bool)> = BTreeMap::new();
+    for s in schemas {
+        for p in &s.properties {
+            let schema = property_schema(p);
+            match seen.get_mut(&p.name) {
+                Some((first, count, same)) => {
+                    *count += 1;
+                    *same &= *first == schema;
+                }
+                None => {
+                    seen.insert(p.name.clone(), (schema, 1, true));
+                }
+            }
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, (schema, count, same))| {
+            *same && *count >= 3 && schema.to_string().len() > 1_000
+        })
+        .map(|(name, (schema, _, _))| (name, schema))
+        .collect()
+}
+
+fn type_schema(s: &ResourceSchema, shared: &BTreeMap<String, Json>) -> Json {
     let mut props = JsonMap::new();
     for p in &s.properties {
-        props.insert(p.name.clone(), property_schema(p));
+        let schema = match shared.get(&p.name) {
+            Some(_) => json!({ "$ref": format!("#/$defs/property.{}", p.name) }),
+            None => property_schema(p),
+        };
+        props.insert(p.name.clone(), schema);
     }
     let required: Vec<&str> = s
         .properties
