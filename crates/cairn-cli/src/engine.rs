@@ -541,6 +541,7 @@ async fn preview(args: PreviewArgs) -> Result<ExitCode, CliError> {
         Format::Text => {
             emit_warnings(&loaded.warnings, Some(&plan));
             print!("{}", render::text::plan(&plan, render::colour_stdout()));
+            print!("{}", render::text::reads(&loaded.spec.externals));
         }
         Format::Json => {
             let mut doc = plan.to_json();

@@ -148,6 +148,20 @@ fn action_only(step: &Step) -> String {
     }
 }
 
+/// The `get:` resources the program read (Pulumi's `read` steps): never
+/// created, changed or deleted.
+pub fn reads(externals: &[cairn_core::spec::ExternalResource]) -> String {
+    let mut out = String::new();
+    for e in externals {
+        let _ = writeln!(
+            out,
+            "> {} ({}) read {} (get:, not managed)",
+            e.name, e.type_token, e.id
+        );
+    }
+    out
+}
+
 /// The preview text of a plan. Secrets are always masked.
 pub fn plan(plan: &Plan, colour: bool) -> String {
     let mut out = String::new();

@@ -60,6 +60,14 @@ async fn a_get_resource_is_recorded_as_external_and_destroy_leaves_it() {
         sb.run(&all)
     };
 
+    let preview = run(&["preview"]).ok();
+    assert!(
+        preview.stdout.contains(&format!(
+            "> outside (aws:kms:Key) read {key_id} (get:, not managed)"
+        )),
+        "the plan shows the read, as Pulumi's: {}",
+        preview.stdout
+    );
     run(&["up", "--yes"]).ok();
     // The invoke with a provider read its region; the other, the run's.
     let out = run(&["stack", "output", "--json"]).ok();

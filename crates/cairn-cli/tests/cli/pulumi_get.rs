@@ -43,7 +43,10 @@ async fn get_reads_an_sdk_created_vpc_and_never_manages_it() {
     let preview = sb.run(&["preview", "--local", "--stack-file", &file]).ok();
     assert!(
         preview.stdout.contains("sg (aws:ec2:SecurityGroup) create")
-            && !preview.stdout.contains("vpc (aws:ec2:Vpc)"),
+            && !preview.stdout.contains("vpc (aws:ec2:Vpc) create")
+            && preview.stdout.contains(&format!(
+                "> vpc (aws:ec2:Vpc) read {vpc_id} (get:, not managed)"
+            )),
         "{}",
         preview.stdout
     );
