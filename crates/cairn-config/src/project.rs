@@ -75,23 +75,7 @@ pub fn load_project(
     for p in parsed.problems {
         proj.push(p);
     }
-    let name = match stack::find(&root, "name") {
-        Some(e) => match e.value.as_str() {
-            Some(n) if !n.trim().is_empty() => Some(n.trim().to_string()),
-            _ => {
-                proj.wrong_shape("`name`", "a non-empty string", &e.value);
-                None
-            }
-        },
-        None => {
-            proj.push(
-                Problem::error(codes::MISSING_KEY, "the project has no `name`")
-                    .at(Some(Span::new(root.span.offset, 0)), "`name` is missing")
-                    .help("add `name: <project name>` at the top level of Pulumi.yaml"),
-            );
-            None
-        }
-    };
+    let name = project_name(&mut proj, Some(&root));
     check_runtime(&mut proj, &root);
 
     // The program: Pulumi.yaml itself, or the file `main:` names.
@@ -287,17 +271,7 @@ pub fn rust_project(
     for p in parsed.problems {
         proj.push(p);
     }
-    let project = stack::find(&root, "name")
-        .and_then(|e| e.value.as_str())
-        .map(|n| n.trim().to_string())
-        .unwrap_or_default();
-    if project.is_empty() {
-        proj.push(
-            Problem::error(codes::MISSING_KEY, "the project has no `name`")
-                .at(Some(Span::new(root.span.offset, 0)), "`name` is missing")
-                .help("add `name: <project name>` at the top level of Pulumi.yaml"),
-        );
-    }
+    let project = project_name(&mut proj, Some(&root)).unwrap_or_default();
     let mut program = (project.clone(), name_node.span);
     if let Some(o) = options.filter(|o| !matches!(o.value.kind, Kind::Null)) {
         if !matches!(o.value.kind, Kind::Map(_)) {
@@ -353,20 +327,7 @@ pub fn program_project(
     for p in parsed.problems {
         proj.push(p);
     }
-    let name = parsed
-        .root
-        .as_ref()
-        .and_then(|root| stack::find(root, "name"))
-        .and_then(|e| e.value.as_str())
-        .map(|n| n.trim().to_string())
-        .unwrap_or_default();
-    if name.is_empty() {
-        proj.push(
-            Problem::error(codes::MISSING_KEY, "the project has no `name`")
-                .at(Some(Span::new(0, 0)), "`name` is missing")
-                .help("add `name: <project name>` at the top level of Pulumi.yaml"),
-        );
-    }
+    let name = project_name(&mut proj, parsed.root.as_ref()).unwrap_or_default();
     let (problems, _) = proj.take();
     rust_project_config(
         project_file,
@@ -378,6 +339,28 @@ pub fn program_project(
         (program.to_string(), Span::new(0, 0)),
         stack_file,
     )
+}
+
+/// The project's `name` (reported when missing or not a string).
+fn project_name(proj: &mut Loader<'_>, root: Option<&Node>) -> Option<String> {
+    match root.and_then(|root| stack::find(root, "name")) {
+        Some(e) => match e.value.as_str() {
+            Some(n) if !n.trim().is_empty() => Some(n.trim().to_string()),
+            _ => {
+                proj.wrong_shape("`name`", "a non-empty string", &e.value);
+                None
+            }
+        },
+        None => {
+            let at = Span::new(root.map_or(0, |r| r.span.offset), 0);
+            proj.push(
+                Problem::error(codes::MISSING_KEY, "the project has no `name`")
+                    .at(Some(at), "`name` is missing")
+                    .help("add `name: <project name>` at the top level of Pulumi.yaml"),
+            );
+            None
+        }
+    }
 }
 
 /// A Rust program's project with the stack's config from `stack_file`.
