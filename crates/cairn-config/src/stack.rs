@@ -112,6 +112,10 @@ const FUNCTIONS: &[&str] = &[
     "fn::invoke",
 ];
 
+/// A config key's declaration: its type, the item type of a typed list,
+/// whether it is secret, and the key's span.
+type Declared = (Option<ConfigType>, Option<ConfigType>, bool, Span);
+
 /// The declared (or inferred) type of a config value.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum ConfigType {
@@ -133,9 +137,24 @@ impl ConfigType {
             "number" | "float" => ConfigType::Number,
             "map" | "object" => ConfigType::Map,
             "list" | "array" => ConfigType::List,
-            _ if lower.starts_with("list<") => ConfigType::List,
+            // Pulumi's `List<T>` (any case): a list whose items are all `T`.
+            _ if ConfigType::list_item(&lower).is_some() => ConfigType::List,
             _ => return None,
         })
+    }
+    /// The item type `T` of `List<T>` (any case), as Pulumi's `config.Parse` reads it.
+    fn list_item(s: &str) -> Option<Self> {
+        let lower = s.to_ascii_lowercase();
+        let inner = lower.strip_prefix("list<")?.strip_suffix('>')?;
+        ConfigType::parse(inner.trim())
+    }
+    /// Whether every item of a list value is of type `item` (no item type: any).
+    fn items_accept(item: Option<Self>, v: &Value) -> bool {
+        match (item, v) {
+            (_, Value::Secret(inner)) => ConfigType::items_accept(item, inner),
+            (Some(t), Value::List(values)) => values.iter().all(|x| t.accepts(x)),
+            _ => true,
+        }
     }
     fn of(v: &Value) -> Option<Self> {
         Some(match v {
@@ -558,7 +577,7 @@ impl<'a> Loader<'a> {
         overrides: &BTreeMap<String, Value>,
         env: &[EnvValue],
     ) {
-        let mut declared: BTreeMap<String, (Option<ConfigType>, bool, Span)> = BTreeMap::new();
+        let mut declared: BTreeMap<String, Declared> = BTreeMap::new();
         if let Some(e) = section {
             match &e.value.kind {
                 Kind::Map(list) => {
@@ -573,7 +592,7 @@ impl<'a> Loader<'a> {
         let names: Vec<&str> = declared.keys().map(String::as_str).collect();
         // Values from the environment file: typed YAML, in template form.
         for e in env {
-            let Some((ty, secret, _)) = declared.get(&e.key) else {
+            let Some((ty, item, secret, _)) = declared.get(&e.key) else {
                 let mut p = Problem::error(
                     codes::UNKNOWN_CONFIG,
                     format!("config `{}` is not declared by the template", e.key),
@@ -593,9 +612,9 @@ impl<'a> Loader<'a> {
                 continue; // already reported
             }
             // Typed YAML: strict, like a template default (no string parsing).
-            match ty
-                .is_none_or(|t| t.accepts(&e.value))
-                .then(|| e.value.clone())
+            match (ty.is_none_or(|t| t.accepts(&e.value))
+                && ConfigType::items_accept(*item, &e.value))
+            .then(|| e.value.clone())
             {
                 Some(v) => {
                     let v = if *secret { Value::secret(v) } else { v };
@@ -603,7 +622,10 @@ impl<'a> Loader<'a> {
                     self.broken.remove(&e.key);
                 }
                 None => {
-                    let what = ty.map(ConfigType::name).unwrap_or("a value");
+                    let what = match item {
+                        Some(t) => format!("a list, each item {}", t.name()),
+                        None => ty.map(ConfigType::name).unwrap_or("a value").to_string(),
+                    };
                     self.env_problems.push(
                         Problem::error(
                             codes::INVALID_CONFIG,
@@ -631,7 +653,7 @@ impl<'a> Loader<'a> {
             }
         }
         self.problems.extend(unknown);
-        for (key, (ty, secret, span)) in declared {
+        for (key, (ty, item, secret, span)) in declared {
             let Some(raw) = overrides.get(&key) else {
                 if !self.config.contains_key(&key) && !self.broken.contains(&key) {
                     self.push(
@@ -648,13 +670,19 @@ impl<'a> Loader<'a> {
                 }
                 continue;
             };
-            match coerce(raw, ty).and_then(|v| escape_value(v, 0)) {
+            match coerce(raw, ty)
+                .filter(|v| ConfigType::items_accept(item, v))
+                .and_then(|v| escape_value(v, 0))
+            {
                 Some(v) => {
                     let v = if secret { Value::secret(v) } else { v };
                     self.config.insert(key, v);
                 }
                 None => {
-                    let what = ty.map(ConfigType::name).unwrap_or("a value");
+                    let what = match item {
+                        Some(t) => format!("a list, each item {}", t.name()),
+                        None => ty.map(ConfigType::name).unwrap_or("a value").to_string(),
+                    };
                     self.push(
                         Problem::error(
                             codes::INVALID_CONFIG,
@@ -669,11 +697,7 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn config_entry(
-        &mut self,
-        c: &Entry,
-        declared: &mut BTreeMap<String, (Option<ConfigType>, bool, Span)>,
-    ) {
+    fn config_entry(&mut self, c: &Entry, declared: &mut BTreeMap<String, Declared>) {
         if !is_valid_name(&c.key) {
             self.push(
                 Problem::error(codes::INVALID_NAME, format!("`{}` is not a valid config key", c.key))
@@ -710,15 +734,19 @@ impl<'a> Loader<'a> {
         }
         if !is_decl {
             let v = self.config_value(&c.value);
-            declared.insert(c.key.clone(), (ConfigType::of(&v), false, c.key_span));
+            declared.insert(c.key.clone(), (ConfigType::of(&v), None, false, c.key_span));
             self.config.insert(c.key.clone(), v);
             return;
         }
         let mut ty = None;
+        let mut list_of = None;
         let mut secret = false;
         if let Some(t) = find(&c.value, "type") {
             match t.value.as_str().map(|s| (s, ConfigType::parse(s))) {
-                Some((_, Some(parsed))) => ty = Some(parsed),
+                Some((s, Some(parsed))) => {
+                    ty = Some(parsed);
+                    list_of = ConfigType::list_item(s);
+                }
                 Some((s, None)) => {
                     let mut p = Problem::error(
                         codes::INVALID_CONFIG,
@@ -747,12 +775,23 @@ impl<'a> Loader<'a> {
                 self.wrong_shape("`description`", "a string", &d.value);
             }
         }
-        let items = find(&c.value, "items").and_then(|i| self.config_items(&c.key, ty, i));
+        let items = find(&c.value, "items")
+            .and_then(|i| self.config_items(&c.key, ty, i))
+            .or(list_of);
         if let Some(d) = find(&c.value, "value").or_else(|| find(&c.value, "default")) {
             if secret {
                 self.secret_spans.push(d.value.span);
             }
-            let v = self.config_value(&d.value);
+            let v = match (ty, self.config_value(&d.value)) {
+                // As Pulumi's `registerConfig`: a whole number written as a
+                // float (`3.0`) is an integer's default.
+                (Some(ConfigType::Integer), Value::Float(x))
+                    if x.fract() == 0.0 && x.abs() < 9.0e15 =>
+                {
+                    Value::Int(x as i64)
+                }
+                (_, v) => v,
+            };
             let bad_item = match (&items, &v) {
                 (Some(item), Value::List(values)) => values.iter().any(|x| !item.accepts(x)),
                 _ => false,
@@ -790,7 +829,7 @@ impl<'a> Loader<'a> {
                 }
             }
         }
-        declared.insert(c.key.clone(), (ty, secret, c.key_span));
+        declared.insert(c.key.clone(), (ty, items, secret, c.key_span));
     }
 
     /// The item type of a list declaration's `items: { type: ... }`.
@@ -1694,32 +1733,6 @@ impl<'a> Loader<'a> {
                     Value::String(text)
                 }
             }
-            "fn::join" => {
-                let inner = self.eval_with(&f.value, path, spans, refs);
-                let joined = match &inner {
-                    Value::List(args) => match args.as_slice() {
-                        [sep, Value::List(items)] => join(sep, items),
-                        _ => None,
-                    },
-                    _ => None,
-                };
-                match joined {
-                    Some(v) => v,
-                    None => {
-                        if !inner.contains_unknown() {
-                            self.push(
-                                Problem::error(
-                                    codes::UNSUPPORTED_FUNCTION,
-                                    "`fn::join` takes a separator and a list of strings",
-                                )
-                                .at(Some(f.value.span), "expected `[separator, [a, b, ...]]`")
-                                .help("e.g. `fn::join: [\",\", [a, b]]`"),
-                            );
-                        }
-                        Value::Unknown
-                    }
-                }
-            }
             other => {
                 let mut p = Problem::error(
                     codes::UNSUPPORTED_FUNCTION,
@@ -1968,34 +1981,6 @@ fn select(v: &Value, path: &PropertyPath) -> Result<Value, (usize, Vec<String>)>
     }
     let out = current.clone();
     Ok(if secret { Value::secret(out) } else { out })
-}
-
-fn join(sep: &Value, items: &[Value]) -> Option<Value> {
-    let mut secret = false;
-    let mut text = |v: &Value| -> Option<String> {
-        let v = match v {
-            Value::Secret(inner) => {
-                secret = true;
-                inner.as_ref()
-            }
-            v => v,
-        };
-        match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Int(i) => Some(i.to_string()),
-            Value::Float(f) => Some(f.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        }
-    };
-    let sep = text(sep)?;
-    let parts: Vec<String> = items.iter().map(&mut text).collect::<Option<_>>()?;
-    let joined = Value::String(parts.join(&sep));
-    Some(if secret {
-        Value::secret(joined)
-    } else {
-        joined
-    })
 }
 
 /// Every `${root...}` root named in strings under `node`.

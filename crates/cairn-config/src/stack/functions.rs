@@ -22,6 +22,7 @@ pub const ARCHIVE_SIG: &str = "0def7320c3a5731c473e5ecbe6d01bc7";
 
 /// The built-ins this module evaluates, by Pulumi's spelling.
 pub(crate) const BUILTINS: &[&str] = &[
+    "fn::join",
     "fn::select",
     "fn::split",
     "fn::length",
@@ -187,6 +188,14 @@ impl Loader<'_> {
         refs: bool,
     ) -> Value {
         match name {
+            "fn::join" => {
+                let Some([sep, list]) = self.args::<2>(name, f, "[delimiter, [a, b, ...]]") else {
+                    return Value::Unknown;
+                };
+                let sv = self.eval_with(sep, &path.index(0), spans, refs);
+                let lv = self.eval_with(list, &path.index(1), spans, refs);
+                self.join(sep, &sv, list, &lv)
+            }
             "fn::select" => {
                 let Some([index, list]) = self.args::<2>(name, f, "[index, list]") else {
                     return Value::Unknown;
@@ -477,6 +486,85 @@ impl Loader<'_> {
                 None
             }
         }
+    }
+
+    /// `fn::join` as Pulumi's `evaluateBuiltinJoin`: a null delimiter is
+    /// `""`; the delimiter and every item must be strings (a number or a
+    /// boolean is an error, not written as text). Strings stay in template
+    /// form, so an item holding a resource output is joined at apply.
+    fn join(&mut self, sep: &Node, sv: &Value, list: &Node, lv: &Value) -> Value {
+        if sv.contains_unknown() || lv.contains_unknown() {
+            return Value::Unknown; // already reported
+        }
+        let secret = sv.contains_secret() || lv.contains_secret();
+        let delimiter = match sv.reveal() {
+            Value::Null => String::new(),
+            Value::String(s) => s,
+            other => {
+                self.misuse(
+                    sep,
+                    format!(
+                        "the delimiter of `fn::join` must be a string, not {}",
+                        type_name(&other)
+                    ),
+                    "quote it to use it as text, e.g. `fn::join: [\"0\", [a, b]]`",
+                );
+                return Value::Unknown;
+            }
+        };
+        let items = match lv.reveal() {
+            Value::List(items) => items,
+            Value::String(s) => {
+                if matches!(to_data(&Value::String(s), 0), Arg::Later) {
+                    self.later("fn::join", list);
+                } else {
+                    self.misuse(
+                        list,
+                        "`fn::join` takes a list of strings, not a string".into(),
+                        "e.g. `fn::join: [\",\", [a, b]]`",
+                    );
+                }
+                return Value::Unknown;
+            }
+            other => {
+                self.misuse(
+                    list,
+                    format!(
+                        "`fn::join` takes a list of strings, not {}",
+                        type_name(&other)
+                    ),
+                    "e.g. `fn::join: [\",\", [a, b]]`",
+                );
+                return Value::Unknown;
+            }
+        };
+        let written = match &list.kind {
+            Kind::Seq(nodes) if nodes.len() == items.len() => Some(nodes),
+            _ => None,
+        };
+        let mut parts = Vec::with_capacity(items.len());
+        let mut failed = false;
+        for (i, item) in items.into_iter().enumerate() {
+            match item {
+                Value::String(s) => parts.push(s),
+                other => {
+                    failed = true;
+                    let at = written.map_or(list, |nodes| &nodes[i]);
+                    self.misuse(
+                        at,
+                        format!(
+                            "`fn::join` takes a list of strings, but item {i} is {}",
+                            type_name(&other)
+                        ),
+                        "Pulumi YAML joins only strings; quote the item to join it as text, e.g. `\"3\"`",
+                    );
+                }
+            }
+        }
+        if failed {
+            return Value::Unknown;
+        }
+        secret_if(secret, Value::String(parts.join(&delimiter)))
     }
 
     fn select(&mut self, name: &str, index: &Node, iv: &Value, list: &Node, lv: &Value) -> Value {

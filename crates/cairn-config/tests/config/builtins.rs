@@ -401,3 +401,43 @@ fn an_asset_where_a_string_is_expected_is_a_diagnostic() {
         "{ fn::stringAsset: hello }"
     );
 }
+
+#[test]
+fn join_takes_only_strings_and_a_null_delimiter_as_pulumi_yaml_does() {
+    // `evaluateBuiltinJoin`: a nil delimiter is "", a secret item makes the
+    // result secret.
+    let o = outputs(
+        r#"config:
+  pass: { type: string, secret: true, default: p }
+outputs:
+  none: { fn::join: [null, [a, b]] }
+  hidden: { fn::join: ["-", [a, "${pass}"]] }
+"#,
+    );
+    assert_eq!(o["none"], out("ab"));
+    assert_eq!(o["hidden"], Value::secret(out("a-p")));
+    // A number or a boolean is not written as text: an error at the item,
+    // as Pulumi reports "found number at index 1".
+    let text = "name: s\nresources: {}\noutputs:\n  x: { fn::join: [\",\", [a, 1, true]] }\n";
+    let p = load_files(text, &[]).expect_err("non-string items");
+    assert_eq!(
+        codes(&p),
+        [
+            "cairn::config::function-argument",
+            "cairn::config::function-argument"
+        ],
+        "{p:?}"
+    );
+    assert!(
+        p.problems[0].message.contains("item 1 is a number"),
+        "{p:?}"
+    );
+    let span = p.problems[1].span.expect("a span");
+    assert_eq!(&text[span.offset..span.offset + span.len], "true");
+    // A delimiter that is not a string is an error too.
+    let text = "name: s\nresources: {}\nvariables:\n  l: [a, b]\noutputs:\n  x: { fn::join: [0, \"${l}\"] }\n";
+    let p = load_files(text, &[]).expect_err("a number delimiter");
+    assert!(p.problems[0].message.contains("delimiter"), "{p:?}");
+    let span = p.problems[0].span.expect("a span");
+    assert_eq!(&text[span.offset..span.offset + span.len], "0");
+}

@@ -274,7 +274,7 @@ resources:
             Statement:
               - Effect: Allow
                 Resource: ${b.output}
-        joined: { fn::join: [",", [a, "${env}", 3]] }
+        joined: { fn::join: [",", [a, "${env}", "3"]] }
         hidden: { fn::secret: 42 }
   b:
     type: core:Data

@@ -172,3 +172,55 @@ fn the_internal_json_reference_form_is_refused_in_stack_files() {
         Some(7)
     );
 }
+
+#[test]
+fn list_of_t_config_types_check_their_items_as_pulumi_does() {
+    // `config.Parse` reads `List<T>` in any case; a default of other items
+    // is "type mismatch" in `registerConfig`.
+    let text = "name: s\nresources: {}\nconfig:\n  ports: { type: List<Integer>, default: [http, https] }\n";
+    let p = errors(text);
+    assert_eq!(codes(&p), ["cairn::config::invalid-config"], "{p:?}");
+    assert_eq!(line_of(&p, "cairn::config::invalid-config", text), Some(4));
+    let p = errors(
+        "name: s\nresources: {}\nconfig:\n  names: { type: list<string>, default: [1, 2] }\n",
+    );
+    assert_eq!(codes(&p), ["cairn::config::invalid-config"], "{p:?}");
+    // An unknown item type is an unknown type, not a list of anything.
+    let p = errors("name: s\nresources: {}\nconfig:\n  xs: { type: List<Strin>, default: [a] }\n");
+    assert_eq!(codes(&p), ["cairn::config::invalid-config"], "{p:?}");
+    assert!(p.problems[0].message.contains("unknown type"), "{p:?}");
+    // A `--config` value is checked the same way.
+    let stack = "name: s\nresources: {}\nconfig:\n  ports: { type: List<Integer> }\noutputs:\n  p: ${ports}\n";
+    let p = super::common::load_with(
+        stack,
+        &[("ports", cairn_core::value::Value::from("[\"a\"]"))],
+    )
+    .expect_err("strings for List<Integer>");
+    assert_eq!(codes(&p), ["cairn::config::invalid-config"], "{p:?}");
+    assert!(
+        p.problems[0]
+            .message
+            .contains("a list, each item an integer"),
+        "{p:?}"
+    );
+    let spec = super::common::load_with(
+        stack,
+        &[("ports", cairn_core::value::Value::from("[80, 443]"))],
+    )
+    .expect("integers");
+    assert_eq!(
+        spec.outputs["p"],
+        cairn_core::value::Value::List(vec![80.into(), 443.into()])
+    );
+}
+
+#[test]
+fn an_integer_default_written_as_a_whole_float_is_an_integer() {
+    // `registerConfig`: a Number default of an Integer declaration with no
+    // fraction becomes an int; `3.5` stays a type mismatch.
+    let spec = load("name: s\nresources: {}\nconfig:\n  n: { type: Integer, default: 3.0 }\noutputs:\n  n: ${n}\n")
+        .expect("3.0 is an integer");
+    assert_eq!(spec.outputs["n"], cairn_core::value::Value::Int(3));
+    let p = errors("name: s\nresources: {}\nconfig:\n  n: { type: Integer, default: 3.5 }\n");
+    assert_eq!(codes(&p), ["cairn::config::invalid-config"], "{p:?}");
+}
