@@ -1435,7 +1435,7 @@ pub async fn apply(
             let lookup = |root: &str| known_target(stack, current, spec_res, root);
             let mut outs = Map::new();
             for (k, v) in &spec.outputs {
-                let r = resolve_value(v, &lookup);
+                let r = crate::plan::stack_output(resolve_value(v, &lookup));
                 if !r.contains_unknown() {
                     outs.insert(k.clone(), r);
                 } else if let Some(prev) = current.outputs.get(k) {

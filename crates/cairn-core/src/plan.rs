@@ -493,6 +493,16 @@ impl<'a> Known<'a> {
     }
 }
 
+/// A stack output as Pulumi exports it: one value, secret as a whole when
+/// anything inside it is secret.
+pub(crate) fn stack_output(v: Value) -> Value {
+    if v.contains_secret() && !v.is_secret() {
+        Value::secret(v.reveal())
+    } else {
+        v
+    }
+}
+
 /// Resolves every `${res.output}` in a map of properties.
 pub(crate) fn resolve_map<'a>(m: &Map, lookup: &dyn Fn(&str) -> RefTarget<'a>) -> Map {
     m.iter()
@@ -1381,6 +1391,9 @@ pub fn plan_with(
             None => RefTarget::NotResource,
         };
         resolve_map(&spec.outputs, &lookup)
+            .into_iter()
+            .map(|(k, v)| (k, stack_output(v)))
+            .collect()
     };
 
     let partial = opts.is_partial();
