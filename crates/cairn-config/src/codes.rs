@@ -74,6 +74,9 @@ pub const UNKNOWN_REFERENCE: &str = cairn_core::validate::codes::UNKNOWN_REFEREN
 pub const UNKNOWN_REFERENCE_PATH: &str = "cairn::config::unknown-reference-path";
 /// A malformed `${...}` or a value that cannot be spliced into text.
 pub const BAD_INTERPOLATION: &str = cairn_core::validate::codes::BAD_INTERPOLATION;
+/// A value spliced into text that Pulumi writes differently (a null as
+/// `<nil>`, a number from 1e6 as `1e+06`); a warning.
+pub const TEXT_DIFFERS: &str = "cairn::config::text-differs";
 /// An invalid resource, config or variable name.
 pub const INVALID_NAME: &str = cairn_core::validate::codes::INVALID_NAME;
 /// More than [`crate::MAX_PROBLEMS`] problems; the rest are not listed.

@@ -222,6 +222,8 @@ pub(crate) struct Loader<'a> {
     /// The invoke about to be evaluated is a variable's whole value, which
     /// takes a `defaultProvider` (as Pulumi YAML's runner sets it).
     pub(crate) variable_invoke: bool,
+    /// Config keys of type `Integer`, which Pulumi splices in digits.
+    integer_config: BTreeSet<String>,
 }
 
 /// A config value set by an environment stack file (see
@@ -329,6 +331,7 @@ impl<'a> Loader<'a> {
             project: false,
             explicit_providers: BTreeMap::new(),
             variable_invoke: false,
+            integer_config: BTreeSet::new(),
         }
     }
 
@@ -653,6 +656,11 @@ impl<'a> Loader<'a> {
             }
         }
         self.problems.extend(unknown);
+        self.integer_config = declared
+            .iter()
+            .filter(|(_, (ty, ..))| matches!(ty, Some(ConfigType::Integer)))
+            .map(|(k, _)| k.clone())
+            .collect();
         for (key, (ty, item, secret, span)) in declared {
             let Some(raw) = overrides.get(&key) else {
                 if !self.config.contains_key(&key) && !self.broken.contains(&key) {
@@ -1922,6 +1930,30 @@ impl<'a> Loader<'a> {
                             v => (v, false),
                         };
                         secret |= is_secret;
+                        let ours = match inner {
+                            Value::Int(i) => Some(i.to_string()),
+                            Value::Float(f) => Some(f.to_string()),
+                            Value::Null => Some(String::new()),
+                            _ => None,
+                        };
+                        let digits = self.integer_config.contains(root.as_str());
+                        if let (Some(ours), Some(theirs)) = (&ours, pulumi_text(inner)) {
+                            if *ours != theirs && !digits {
+                                let s = self.sub_span(span, at, text, offset, len);
+                                self.push(
+                                    Problem::warning(
+                                        codes::TEXT_DIFFERS,
+                                        format!("`{raw}` is written `{ours}` here; Pulumi writes `{theirs}`"),
+                                    )
+                                    .at(Some(s), "spliced into text")
+                                    .help(if matches!(inner, Value::Null) {
+                                        "give the value a default, or leave the reference out"
+                                    } else {
+                                        "Pulumi splices YAML numbers as Go float64s (`%v`); write the number as a string (quoted) to mean the same text in both, or an `Integer` config, which Pulumi writes in digits"
+                                    }),
+                                );
+                            }
+                        }
                         match inner {
                             Value::String(s) => out.push_str(s),
                             Value::Int(i) => out.push_str(&i.to_string()),
@@ -1954,6 +1986,37 @@ impl<'a> Loader<'a> {
             Value::String(out)
         }
     }
+}
+
+/// What Pulumi YAML writes for a null or a number spliced into text: Go's
+/// `%v` of `nil` or of a float64 (`<nil>`, `1e+06`, `1.5e-05`).
+fn pulumi_text(v: &Value) -> Option<String> {
+    let f = match v {
+        Value::Null => return Some("<nil>".into()),
+        Value::Int(i) => *i as f64,
+        Value::Float(f) => *f,
+        _ => return None,
+    };
+    if !f.is_finite() {
+        return None;
+    }
+    let abs = f.abs();
+    if abs == 0.0 || (1e-4..1e6).contains(&abs) {
+        // Shortest digits, as Rust writes them too.
+        return Some(if f.fract() == 0.0 {
+            format!("{}", f as i64)
+        } else {
+            format!("{f}")
+        });
+    }
+    // `%e` with Go's exponent: a sign and at least two digits.
+    let e = format!("{f:e}");
+    let (mantissa, exp) = e.split_once('e')?;
+    let (sign, digits) = match exp.strip_prefix('-') {
+        Some(d) => ('-', d),
+        None => ('+', exp),
+    };
+    Some(format!("{mantissa}e{sign}{digits:0>2}"))
 }
 
 /// The value at `path` inside `v`, secret when any enclosing value is.

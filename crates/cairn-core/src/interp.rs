@@ -254,6 +254,37 @@ pub fn reference_text_as(root: &str, path: &PropertyPath, format: RefFormat) -> 
     format!("${{{}{}", format.marker(), &text[2..])
 }
 
+/// `fn::toJSON` text with its references as plain JSON strings
+/// (`${@json:b.arn}` as `"${b.arn}"`), for reading the document before
+/// apply (policy checks); text without them is returned as it is.
+pub fn with_plain_references(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("${@json") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let Ok(parts) = parse(text) else {
+        return std::borrow::Cow::Borrowed(text);
+    };
+    let mut out = String::with_capacity(text.len());
+    for part in parts {
+        match part {
+            Part::Literal(l) => out.push_str(&l.replace('$', "$$")),
+            Part::Ref {
+                root, path, format, ..
+            } => {
+                let plain = reference_text(&root, &path);
+                if format == RefFormat::Json {
+                    out.push('"');
+                    out.push_str(&plain);
+                    out.push('"');
+                } else {
+                    out.push_str(&plain);
+                }
+            }
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn quoted(k: &str) -> String {
     format!("[\"{}\"]", k.replace('"', "\\\""))
 }
@@ -343,5 +374,15 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad} should not parse");
         }
+    }
+
+    #[test]
+    fn json_references_read_back_as_plain_strings() {
+        let text = r#"{"a":${@json:b.arn},"c":"x ${@jsonstr:b.name} $$y"}"#;
+        assert_eq!(
+            with_plain_references(text),
+            r#"{"a":"${b.arn}","c":"x ${b.name} $$y"}"#
+        );
+        assert_eq!(with_plain_references("${b.arn}"), "${b.arn}");
     }
 }

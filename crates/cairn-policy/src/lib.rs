@@ -7,6 +7,7 @@
 //! Where a Checkov check covers the same ground its id is named.
 
 use cairn_core::diag::{Problem, Problems};
+use cairn_core::interp;
 use cairn_core::spec::{ResourceSpec, StackSpec};
 use cairn_core::value::{PropertyPath, Value};
 
@@ -583,8 +584,10 @@ fn check_iam_policy(c: &mut Checker, policy: &ResourceSpec) {
 /// object; `Err` says why it cannot be read.
 fn document(value: &Value) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     let doc = match value {
-        Value::String(text) => serde_json::from_str::<serde_json::Value>(text)
-            .map_err(|e| format!("it is not JSON ({e})"))?,
+        Value::String(text) => {
+            serde_json::from_str::<serde_json::Value>(&interp::with_plain_references(text))
+                .map_err(|e| format!("it is not JSON ({e})"))?
+        }
         Value::Map(_) => value.to_masked_json(),
         _ => return Err("it is neither JSON text nor a map".into()),
     };

@@ -224,3 +224,46 @@ fn an_integer_default_written_as_a_whole_float_is_an_integer() {
     let p = errors("name: s\nresources: {}\nconfig:\n  n: { type: Integer, default: 3.5 }\n");
     assert_eq!(codes(&p), ["cairn::config::invalid-config"], "{p:?}");
 }
+
+/// Pulumi splices with Go's `%v`: a null is `<nil>`, a YAML number (a
+/// float64) from 1e6 is `1e+06`. cairn writes `` and the digits, and says so
+/// at the reference; an `Integer` config (digits in Pulumi too) and small
+/// numbers say nothing.
+#[test]
+fn text_that_pulumi_writes_differently_is_a_located_warning() {
+    let text = "name: s\nconfig:\n  count:\n    type: integer\n    default: 2000000\nvariables:\n  big: 1000000\n  tiny: 0.00001\n  none: null\n  port: 6379\nresources: {}\noutputs:\n  a: x-${big}\n  b: x-${tiny}\n  c: x-${none}\n  d: x-${port}\n  e: x-${count}\n";
+    let (spec, warnings) = cairn_config::load_stack_with_warnings(
+        "stack.yaml",
+        text.as_bytes(),
+        &super::common::registry(),
+        &Default::default(),
+    )
+    .expect("loads");
+    assert_eq!(
+        spec.outputs["a"],
+        cairn_core::value::Value::from("x-1000000")
+    );
+    let found: Vec<(usize, String)> = warnings
+        .problems
+        .iter()
+        .filter(|p| p.code == "cairn::config::text-differs")
+        .map(|p| (line_col(text, p.span.unwrap().offset).0, p.message.clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                13,
+                "`${big}` is written `1000000` here; Pulumi writes `1e+06`".to_string()
+            ),
+            (
+                14,
+                "`${tiny}` is written `0.00001` here; Pulumi writes `1e-05`".to_string()
+            ),
+            (
+                15,
+                "`${none}` is written `` here; Pulumi writes `<nil>`".to_string()
+            ),
+        ]
+    );
+}
