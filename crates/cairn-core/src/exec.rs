@@ -1540,10 +1540,10 @@ async fn move_renamed(
 }
 
 /// What a reference to `root` resolves against during apply.
-fn known_target<'a, V>(
+fn known_target<'a>(
     stack: &str,
     current: &'a StackState,
-    spec_res: &HashMap<&str, V>,
+    spec_res: &HashMap<&str, &'a ResourceSpec>,
     root: &str,
 ) -> RefTarget<'a> {
     match current.resources.get(root) {
@@ -1551,6 +1551,9 @@ fn known_target<'a, V>(
             outputs: Some(&rs.outputs),
             inputs: Some(&rs.inputs),
             id: Some(rs.id.as_str()),
+            secret_outputs: spec_res
+                .get(root)
+                .map_or(&[], |r| r.options.additional_secret_outputs.as_slice()),
             ..Known::new(stack, root)
         }),
         None if spec_res.contains_key(root) => RefTarget::Resource(Known::new(stack, root)),

@@ -456,6 +456,9 @@ pub(crate) struct Known<'a> {
     pub id: Option<&'a str>,
     /// `<stack>/<name>`: the URN its `cairn:urn` tag carries.
     pub urn: String,
+    /// Its `additionalSecretOutputs`: read secret, inputs read like
+    /// outputs included (as Pulumi's state holds every input as an output).
+    pub secret_outputs: &'a [String],
 }
 
 impl<'a> Known<'a> {
@@ -465,12 +468,24 @@ impl<'a> Known<'a> {
             inputs: None,
             id: None,
             urn: format!("{stack}/{name}"),
+            secret_outputs: &[],
         }
     }
 
     /// The value `${name.path}` stands for: `id` (also `${name}` alone) and
     /// `urn`, else an output, else an input of that name.
     fn at(&self, path: &PropertyPath) -> Value {
+        let v = self.at_plain(path);
+        let secret =
+            matches!(path.0.first(), Some(PathSegment::Key(k)) if self.secret_outputs.contains(k));
+        if secret && !matches!(v, Value::Unknown | Value::Null) && !v.is_secret() {
+            Value::secret(v)
+        } else {
+            v
+        }
+    }
+
+    fn at_plain(&self, path: &PropertyPath) -> Value {
         let id = || match self.id {
             Some(id) => Value::String(id.to_string()),
             None => Value::Unknown,
@@ -1067,6 +1082,7 @@ pub fn plan_with(
                     outputs: known[j].as_deref(),
                     inputs: known_inputs[j].as_deref(),
                     id: known_ids[j],
+                    secret_outputs: &spec.resources[j].options.additional_secret_outputs,
                     ..Known::new(&spec.name, root)
                 }),
                 None => RefTarget::NotResource,
@@ -1386,6 +1402,7 @@ pub fn plan_with(
                 outputs: known[j].as_deref(),
                 inputs: known_inputs[j].as_deref(),
                 id: known_ids[j],
+                secret_outputs: &spec.resources[j].options.additional_secret_outputs,
                 ..Known::new(&spec.name, root)
             }),
             None => RefTarget::NotResource,
