@@ -57,25 +57,15 @@ fn run_case(case: &str) -> Vec<String> {
     if let Some(want) = expected.get("preview") {
         compare(case, "preview", want, &plan["outputs"], &mut mismatches);
     }
-    let up = sb.run(&["up", "--yes", "--stack-file", &file]);
-    if up.code != Some(0) {
-        mismatches.push(format!("{case}: up failed:\n{}", up.all()));
-        return mismatches;
-    }
-    if let Some(want) = expected.get("outputs") {
-        let shown = sb.run(&[
-            "stack",
-            "output",
-            "--json",
-            "--show-secrets",
-            "--stack-file",
-            &file,
-        ]);
-        match serde_json::from_str::<J>(&shown.stdout) {
-            Ok(found) if shown.code == Some(0) => {
+    match up_outputs(&sb, &file) {
+        Ok(found) => {
+            if let Some(want) = expected.get("outputs") {
                 compare(case, "up", want, &found, &mut mismatches)
             }
-            _ => mismatches.push(format!("{case}: stack output failed:\n{}", shown.all())),
+        }
+        Err(why) => {
+            mismatches.push(format!("{case}: {why}"));
+            return mismatches;
         }
     }
     if let Some(then) = expected.get("then") {
@@ -119,10 +109,18 @@ fn run_next(case: &str, sb: &Sandbox, then: &J) -> Vec<String> {
             ));
         }
     }
-    let up = sb.run(&["up", "--yes", "--stack-file", &file]);
+    match up_outputs(sb, &file) {
+        Ok(found) => compare(case, name, &then["outputs"], &found, &mut mismatches),
+        Err(why) => mismatches.push(format!("{case}: {name}: {why}")),
+    }
+    mismatches
+}
+
+/// `up` of `file`, then its stack outputs (secrets shown).
+fn up_outputs(sb: &Sandbox, file: &str) -> Result<J, String> {
+    let up = sb.run(&["up", "--yes", "--stack-file", file]);
     if up.code != Some(0) {
-        mismatches.push(format!("{case}: up of {name} failed:\n{}", up.all()));
-        return mismatches;
+        return Err(format!("up failed:\n{}", up.all()));
     }
     let shown = sb.run(&[
         "stack",
@@ -130,13 +128,12 @@ fn run_next(case: &str, sb: &Sandbox, then: &J) -> Vec<String> {
         "--json",
         "--show-secrets",
         "--stack-file",
-        &file,
+        file,
     ]);
     match serde_json::from_str::<J>(&shown.stdout) {
-        Ok(found) => compare(case, name, &then["outputs"], &found, &mut mismatches),
-        Err(_) => mismatches.push(format!("{case}: stack output failed:\n{}", shown.all())),
+        Ok(found) if shown.code == Some(0) => Ok(found),
+        _ => Err(format!("stack output failed:\n{}", shown.all())),
     }
-    mismatches
 }
 
 #[test]
