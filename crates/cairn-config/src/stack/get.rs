@@ -150,6 +150,42 @@ impl Loader<'_> {
                 }
             },
         };
+        let mut state = state;
+        // `options.provider` (or a `defaultProvider`): read in its region
+        // with its credentials, as its resources are managed.
+        let options = find(&r.value, "options");
+        if let Some(o) = options.filter(|o| !matches!(o.value.kind, Kind::Map(_) | Kind::Null)) {
+            self.wrong_shape("`options`", "a map", &o.value);
+            return None;
+        }
+        let mut provider = None;
+        for e in options.map(|o| entries(&o.value)).unwrap_or_default() {
+            match e.key.as_str() {
+                "provider" => provider = Some(e.value.clone()),
+                // Accepted and ignored, as for invokes: providers are built in.
+                "version" => {}
+                other => {
+                    self.push(
+                        Problem::error(
+                            codes::UNKNOWN_OPTION,
+                            format!("option `{other}` of `get:` resource `{}` is not supported", r.key),
+                        )
+                        .at(Some(e.key_span), "not read for a `get:`")
+                        .help("a `get:` resource is read, not managed: of the resource options cairn reads `provider` (and ignores `version`)"),
+                    );
+                    return None;
+                }
+            }
+        }
+        if let Some(node) = provider.or_else(|| self.default_provider(&token)) {
+            let settings = self.invoke_provider(&token, &node).ok()?;
+            if let Some(region) = settings.region {
+                state.entry("region".into()).or_insert(region);
+            }
+            if let Some(credentials) = settings.credentials {
+                state.entry("credentials".into()).or_insert(credentials);
+            }
+        }
         let Some(read) = self.program.read else {
             self.push(
                 Problem::error(codes::GET_FAILED, format!("`{token}` cannot be read here"))

@@ -23,9 +23,9 @@ const INVOKE_OPTIONS: &[&str] = &[
 ];
 /// What an invoke's `options.provider` adds to its arguments.
 #[derive(Default)]
-struct ProviderSettings {
-    region: Option<Value>,
-    credentials: Option<Value>,
+pub(super) struct ProviderSettings {
+    pub(super) region: Option<Value>,
+    pub(super) credentials: Option<Value>,
 }
 
 const INVOKE_FORM: &str = "e.g. `fn::invoke: { function: aws:getRegion, arguments: {}, return: name }` or `fn::aws:getRegion: {}`";
@@ -263,7 +263,7 @@ impl Loader<'_> {
 
     /// `${name}` of the provider marked `defaultProvider: true` for the
     /// package of `token` (at the flag, for diagnostics), if any.
-    fn default_provider(&self, token: &str) -> Option<Node> {
+    pub(super) fn default_provider(&self, token: &str) -> Option<Node> {
         let package = token.split(':').next().unwrap_or_default();
         self.explicit_providers.values().find_map(|e| {
             let flag = find(&e.value, "defaultProvider")?;
@@ -284,7 +284,11 @@ impl Loader<'_> {
     /// of the function's package; its `region` and its `profile` or
     /// `assumeRole` as the `credentials` resources of it get (evaluated
     /// now: config allowed), if it sets them.
-    fn invoke_provider(&mut self, token: &str, node: &Node) -> Result<ProviderSettings, ()> {
+    pub(super) fn invoke_provider(
+        &mut self,
+        token: &str,
+        node: &Node,
+    ) -> Result<ProviderSettings, ()> {
         let named = node
             .as_str()
             .map(str::trim)

@@ -132,3 +132,51 @@ fn a_variable_invoke_uses_the_default_provider() {
     assert_eq!(spec.outputs["nested"], Value::from("us-east-1"));
     assert_eq!(spec.outputs["output"], Value::from("us-east-1"));
 }
+
+/// A `get:` resource with `options.provider` (or a default provider) is
+/// read in that provider's region, as Pulumi reads it through its provider;
+/// other options are diagnostics, not ignored.
+#[test]
+fn a_get_resource_is_read_through_its_provider() {
+    let read = |_: &str, id: &str, state: &Map| {
+        let mut outputs = Map::new();
+        let region = state
+            .get("region")
+            .cloned()
+            .unwrap_or(Value::from("us-east-1"));
+        outputs.insert("readIn".into(), region);
+        Ok(cairn_core::provider::Observed {
+            id: id.into(),
+            inputs: state.clone(),
+            outputs,
+        })
+    };
+    let load = |text: &str| {
+        let program = Program {
+            invoke: Some(&get_region),
+            read: Some(&read),
+            ..Program::default()
+        };
+        let files = |_: &str| Err("no files".to_string());
+        load_stack_layered_in(
+            "s.yaml",
+            text.as_bytes(),
+            &files,
+            &with_providers(),
+            &BTreeMap::new(),
+            &program,
+        )
+        .map(|(spec, _)| spec)
+    };
+    let spec = load(&format!(
+        "{PROVIDERS}  there:\n    type: test:Thing\n    get:\n      id: d-1\n    options:\n      provider: ${{other}}\n      version: 1.0.0\n  here:\n    type: test:Thing\n    get: {{ id: d-2 }}\noutputs:\n  there: ${{there.readIn}}\n  here: ${{here.readIn}}\n"
+    ))
+    .expect("loads");
+    assert_eq!(spec.outputs["there"], Value::from("x"));
+    assert_eq!(spec.outputs["here"], Value::from("us-east-1"));
+    let p = load(&format!(
+        "{PROVIDERS}  there:\n    type: test:Thing\n    get: {{ id: d-1 }}\n    options:\n      protect: true\n"
+    ))
+    .expect_err("protect on a get");
+    assert_eq!(codes(&p), ["cairn::config::unknown-option"], "{p:?}");
+}
