@@ -1943,7 +1943,12 @@ impl<'a> Loader<'a> {
                                 self.push(
                                     Problem::warning(
                                         codes::TEXT_DIFFERS,
-                                        format!("`{raw}` is written `{ours}` here; Pulumi writes `{theirs}`"),
+                                        if is_secret {
+                                            // Never the value of a secret, even in a warning.
+                                            format!("`{raw}` (secret) is written differently here from the text Pulumi writes")
+                                        } else {
+                                            format!("`{raw}` is written `{ours}` here; Pulumi writes `{theirs}`")
+                                        },
                                     )
                                     .at(Some(s), "spliced into text")
                                     .help(if matches!(inner, Value::Null) {

@@ -266,4 +266,23 @@ fn text_that_pulumi_writes_differently_is_a_located_warning() {
             ),
         ]
     );
+    // A secret's value is never in the warning.
+    let text = "name: s\nconfig:\n  pin:\n    type: number\n    secret: true\n    default: 7654321.5\nresources: {}\noutputs:\n  a: x-${pin}\n";
+    let (_, warnings) = cairn_config::load_stack_with_warnings(
+        "stack.yaml",
+        text.as_bytes(),
+        &super::common::registry(),
+        &Default::default(),
+    )
+    .expect("loads");
+    let shown: Vec<&str> = warnings
+        .problems
+        .iter()
+        .filter(|p| p.code == "cairn::config::text-differs")
+        .map(|p| p.message.as_str())
+        .collect();
+    assert_eq!(
+        shown,
+        ["`${pin}` (secret) is written differently here from the text Pulumi writes"]
+    );
 }
